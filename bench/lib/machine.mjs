@@ -1,0 +1,93 @@
+// What the machine is and how busy it is: /proc/stat for the whole machine,
+// /proc/<pid>/stat for the processes of the benchmark, so that load from
+// other work on a shared machine can be told apart from our own.
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { execFileSync } from "node:child_process";
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** Busy and total jiffies of the whole machine (all cores). */
+function readMachineTicks() {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n")[0];
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3] + (fields[4] ?? 0); // idle + iowait
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU jiffies (user + system) used by one process so far; 0 once it is gone. */
+function readProcessTicks(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts measuring CPU use. `stop()` returns how many cores the machine kept
+ * busy, how many our processes (`pids()`, plus this one) used, and the rest:
+ * load from other work.
+ */
+export function startCpuMeter(pids) {
+  const ours = () => [process.pid, ...pids()].reduce((sum, pid) => sum + readProcessTicks(pid), 0);
+  const machine0 = readMachineTicks();
+  const ours0 = ours();
+  const t0 = performance.now();
+  return {
+    stop() {
+      const machine1 = readMachineTicks();
+      const seconds = (performance.now() - t0) / 1000;
+      if (machine0 === undefined || machine1 === undefined || seconds <= 0) return { busyCores: 0, ourCores: 0, foreignCores: 0 };
+      const cores = os.cpus().length;
+      const busyCores = ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * cores;
+      const ourCores = (ours() - ours0) / TICKS_PER_SECOND / seconds;
+      return { busyCores, ourCores, foreignCores: Math.max(0, busyCores - ourCores) };
+    },
+  };
+}
+
+/** How many cores other work keeps busy, sampled over `ms` while we are idle. */
+export async function sampleForeignLoad(ms, pids) {
+  const meter = startCpuMeter(pids);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return meter.stop().foreignCores;
+}
+
+/** Resident set size and its peak, in bytes, of a process. */
+export function processMemory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kb("VmRSS"), peakRss: kb("VmHWM") };
+}
+
+function gitCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A description of the machine and software the run measured. */
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    hostname: os.hostname(),
+    platform: `${os.platform()} ${os.release()}`,
+    arch: os.arch(),
+    cpuModel: cpus[0]?.model ?? "unknown",
+    cpus: cpus.length,
+    totalMemoryBytes: os.totalmem(),
+    loadAverage: os.loadavg(),
+    node: process.version,
+    commit: gitCommit(),
+  };
+}

@@ -1,0 +1,62 @@
+// A rig is one side of a comparison: the server under test (a protobus
+// server, the raw grpc-js baseline or nats-server) plus a load generator,
+// each in its own process, started fresh for every measurement.
+import { startOtlpSink } from "./otlp-sink.mjs";
+import { startNatsServer, startRole } from "./procs.mjs";
+
+/** Starts the processes of `side` and the workload in the load generator. */
+export async function startRig(side, label) {
+  const processes = [];
+  let server;
+  let stopNats;
+  let sink;
+  try {
+    let target;
+    // Tracing on: server and load generator export spans to a local sink.
+    if (side.tracing === true) sink = await startOtlpSink();
+    const tracingEndpoint = sink?.url;
+    if (side.server.kind === "nats") {
+      const nats = await startNatsServer();
+      if (nats === undefined) throw Object.assign(new Error("nats-server is not installed"), { unavailable: true });
+      stopNats = () => nats.stop();
+      target = { url: nats.url };
+      processes.push({ pid: nats.pid });
+    } else {
+      const role = side.server.kind === "raw-grpc" ? "raw-grpc-server" : "protobus-server";
+      let config = side.server.config ?? {};
+      if (side.server.nats === true) {
+        const nats = await startNatsServer();
+        if (nats === undefined) throw Object.assign(new Error("nats-server is not installed"), { unavailable: true });
+        stopNats = () => nats.stop();
+        processes.push({ pid: nats.pid });
+        config = side.server.configFor(nats.url);
+      }
+      server = await startRole(role, { store: side.server.store, config, tracingEndpoint }, `${label}-server`);
+      processes.push(server);
+      target = { address: server.info.address, tracingEndpoint };
+    }
+    const loadgen = await startRole("loadgen", {}, `${label}-loadgen`);
+    processes.push(loadgen);
+    return {
+      /** The processes driven over IPC (server role, load generator). */
+      roles: processes.filter((p) => p.call !== undefined),
+      serverPid: server?.pid ?? processes[0].pid,
+      pids: () => processes.map((p) => p.pid),
+      loadgen,
+      /** Starts the side's workload; options get the server's address or URL. */
+      start: (extra = {}) => loadgen.call("start", { workload: side.workload, options: { ...side.options, ...target, ...extra } }),
+      /** What the OTLP sink received, when tracing is on. */
+      tracingStats: () => sink?.stats(),
+      async close() {
+        for (const p of [...processes].reverse()) await p.stop?.().catch(() => undefined);
+        await stopNats?.();
+        await sink?.stop();
+      },
+    };
+  } catch (error) {
+    for (const p of [...processes].reverse()) await p.stop?.().catch(() => undefined);
+    await stopNats?.();
+    await sink?.stop();
+    throw error;
+  }
+}

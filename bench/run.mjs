@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// `npm run bench [-- <scenario>...] [--repeats N] [--window S] [--warmup S] [--profile] [--list]`
+//
+// Runs each scenario against its baseline in the same run, alternating the
+// two sides, with fresh server and load-generator processes per
+// measurement. Prints a table and writes JSON with machine info to
+// bench/results/.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { machineInfo, sampleForeignLoad } from "./lib/machine.mjs";
+import { forkSettings } from "./lib/procs.mjs";
+import { isUnavailable, measureOnce } from "./lib/measure.mjs";
+import { median, range } from "./lib/stats.mjs";
+import { formatTable } from "./lib/report.mjs";
+import { missingCapabilities } from "./lib/capabilities.mjs";
+import { SCENARIOS } from "./scenarios/index.mjs";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const RESULTS = join(ROOT, "bench", "results");
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    repeats: { type: "string", default: "3" },
+    window: { type: "string", default: "2" },
+    warmup: { type: "string", default: "1" },
+    "max-retries": { type: "string", default: "2" },
+    "busy-cores": { type: "string", default: "0.3" },
+    "time-budget": { type: "string", default: "360" },
+    profile: { type: "boolean", default: false },
+    list: { type: "boolean", default: false },
+  },
+});
+
+if (flags.list) {
+  for (const s of SCENARIOS) console.log(`${s.name.padEnd(28)} ${s.title}`);
+  process.exit(0);
+}
+
+const unknown = positionals.filter((name) => !SCENARIOS.some((s) => s.name === name));
+if (unknown.length > 0) {
+  console.error(`unknown scenario(s): ${unknown.join(", ")}; \`npm run bench -- --list\` lists them`);
+  process.exit(2);
+}
+const selected = positionals.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => positionals.includes(s.name));
+
+const busyLimit = Number(flags["busy-cores"]);
+const startedAt = Date.now();
+const budgetMs = Number(flags["time-budget"]) * 1000;
+const settings = {
+  repeats: Math.max(1, Number(flags.repeats)),
+  windowMs: Number(flags.window) * 1000,
+  warmupMs: Number(flags.warmup) * 1000,
+  maxRetries: Number(flags["max-retries"]),
+  /** Waits (a bounded time) until other work leaves the machine idle; returns the load seen last. */
+  async waitForIdle(pids) {
+    let foreign = 0;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      foreign = await sampleForeignLoad(400, pids);
+      if (foreign <= busyLimit) break;
+    }
+    return { foreignCores: round(foreign, 2), idle: foreign <= busyLimit };
+  },
+};
+
+// The packages run from dist/: make sure it is current.
+execFileSync(join(ROOT, "node_modules", ".bin", "tsc"), ["-b"], { cwd: ROOT, stdio: "inherit" });
+if (flags.profile) {
+  forkSettings.profileDir = join(RESULTS, "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
+  mkdirSync(forkSettings.profileDir, { recursive: true });
+}
+
+function round(value, digits = 0) {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** True when a measurement was disturbed by other work on the machine. */
+function disturbed(m) {
+  return !m.idle.idle || m.cpu.foreignCores > busyLimit;
+}
+
+/** Measures one side, repeating a disturbed measurement while the retry budget lasts. */
+async function measureSide(scenario, side, label, retries) {
+  for (;;) {
+    const windowMs = settings.windowMs * (scenario.windowFactor ?? 1);
+    const m = await measureOnce(side, scenario.kind ?? "rate", { ...settings, windowMs }, label);
+    m.disturbed = disturbed(m);
+    const overBudget = Date.now() - startedAt > budgetMs;
+    if (!m.disturbed || retries.left <= 0 || overBudget) return m;
+    retries.left -= 1;
+    retries.used += 1;
+    process.stderr.write(`  ${label}: disturbed (other work: ${m.idle.foreignCores} cores before, ${m.cpu.foreignCores.toFixed(2)} during), measuring again\n`);
+  }
+}
+
+function summarize(kind, measurements) {
+  if (measurements.length === 0) return undefined;
+  if (kind === "latency") {
+    const pick = (key) => measurements.map((m) => m.value[key]);
+    return Object.fromEntries(["p50", "p99", "p999", "max"].map((key) => [key, { median: median(pick(key)), ...range(pick(key)) }]));
+  }
+  const values = measurements.map((m) => m.value);
+  return { median: median(values), ...range(values) };
+}
+
+async function runScenario(scenario) {
+  const base = { name: scenario.name, title: scenario.title, kind: scenario.kind ?? "rate", unit: scenario.unit, target: scenario.target?.text };
+  const missing = await missingCapabilities(scenario.requires ?? []);
+  if (missing.length > 0) return { ...base, status: "not available", reason: `needs ${missing.join(", ")}` };
+  const sides = [["subject", scenario.subject]];
+  if (scenario.baseline !== undefined) sides.push(["baseline", scenario.baseline]);
+  const measured = { subject: [], baseline: [] };
+  const retries = { left: scenario.maxRetries ?? settings.maxRetries, used: 0 };
+  try {
+    for (let r = 0; r < settings.repeats; r++) {
+      // Alternate which side goes first, so drift in background load hits both.
+      const order = r % 2 === 0 ? sides : [...sides].reverse();
+      for (const [key, side] of order) {
+        const label = `${scenario.name}-${key}`;
+        const m = await measureSide(scenario, side, label, retries);
+        measured[key].push(m);
+        process.stderr.write(`  ${label} #${r + 1}: ${describe(base.kind, m)}${m.disturbed ? " (under load)" : ""}\n`);
+      }
+      if (scenario.repeats === 1) break;
+    }
+  } catch (error) {
+    if (isUnavailable(error)) return { ...base, status: "not available", reason: String(error.message).split("\n")[0].slice(0, 200) };
+    return { ...base, status: "failed", reason: String(error?.stack ?? error).slice(0, 2000) };
+  }
+  const subject = summarize(base.kind, measured.subject);
+  const baseline = summarize(base.kind, measured.baseline);
+  const ratio = base.kind === "rate" && baseline !== undefined ? subject.median / baseline.median : undefined;
+  const met = scenario.target?.check({ subject, baseline, ratio, measurements: measured.subject });
+  return {
+    ...base,
+    status: "measured",
+    underLoad: [...measured.subject, ...measured.baseline].some((m) => m.disturbed),
+    retriesUsed: retries.used,
+    subject: { label: scenario.subject.label, ...subject, measurements: measured.subject },
+    ...(baseline !== undefined ? { baseline: { label: scenario.baseline.label, ...baseline, measurements: measured.baseline } } : {}),
+    ...(ratio !== undefined ? { ratio } : {}),
+    ...(met !== undefined ? { met } : {}),
+  };
+}
+
+function ms(value) {
+  return Number.isFinite(value) ? `${value.toFixed(2)} ms` : "n/a";
+}
+
+function describe(kind, m) {
+  if (kind === "latency") {
+    return `p50 ${ms(m.value.p50)}, p99 ${ms(m.value.p99)}, p99.9 ${ms(m.value.p999)} (${m.value.samples} samples, ${Math.round(m.rate)}/s delivered)`;
+  }
+  if (kind === "memory") {
+    const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+    const gc = m.memoryUsage.afterFullGc;
+    return `RSS ${mb(m.value)}, peak ${mb(m.peakRss)} after ${m.published.toLocaleString("en-US")} events in ${m.publishSeconds.toFixed(1)} s; after a full GC: RSS ${mb(gc.rss)}, heap used ${mb(gc.heapUsed)}, array buffers ${mb(gc.arrayBuffers)}`;
+  }
+  return `${Math.round(m.value).toLocaleString("en-US")}/s`;
+}
+
+const machine = machineInfo();
+console.log(`protobus bench: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, commit ${machine.commit}`);
+console.log(
+  `${settings.repeats} repeats, ${flags.warmup} s warm-up + ${flags.window} s window each; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}`,
+);
+const results = [];
+for (const scenario of selected) {
+  process.stderr.write(`${scenario.name}: ${scenario.title}\n`);
+  const result = await runScenario(scenario);
+  if (result.status !== "measured") process.stderr.write(`  ${result.status}: ${result.reason}\n`);
+  results.push(result);
+}
+console.log(formatTable(results));
+const report = {
+  startedAt: new Date(startedAt).toISOString(),
+  durationSeconds: round((Date.now() - startedAt) / 1000, 1),
+  machine,
+  settings: { repeats: settings.repeats, warmupSeconds: Number(flags.warmup), windowSeconds: Number(flags.window), busyCoresLimit: busyLimit },
+  scenarios: results,
+};
+mkdirSync(RESULTS, { recursive: true });
+const file = join(RESULTS, `run-${report.startedAt.replace(/[:.]/g, "-")}.json`);
+const json = `${JSON.stringify(report, null, 2)}\n`;
+writeFileSync(file, json);
+if (positionals.length === 0) writeFileSync(join(RESULTS, "latest.json"), json);
+console.log(`\nresults: ${file}${forkSettings.profileDir ? `\nCPU profiles: ${forkSettings.profileDir}` : ""} (${report.durationSeconds} s)`);

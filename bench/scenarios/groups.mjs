@@ -1,0 +1,19 @@
+// Consumer-group delivery with acks on SQLite against a JetStream durable
+// pull consumer with explicit acks, each fed by a publisher held at most
+// `budget` events ahead of the consumer.
+import { protobus, ratioAtLeast, rawJetStream } from "./sides.mjs";
+
+export const groupSqlite = {
+  name: "group-sqlite",
+  title: "Consumer group, 1 member, acks, SQLite store, stream publisher 100/msg",
+  unit: "events/s",
+  requires: ["nats-server"],
+  target: ratioAtLeast(1.5),
+  subject: protobus({
+    store: "sqlite",
+    workload: "fanout",
+    options: { subscribers: 1, group: "bench", maxInFlight: 1000, batch: 100, inflight: 4, budget: 5000 },
+    label: "protobus",
+  }),
+  baseline: rawJetStream({ options: { mode: "consume", inflight: 256, budget: 5000 }, label: "raw JetStream pull consumer + ack" }),
+};

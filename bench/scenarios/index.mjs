@@ -1,0 +1,29 @@
+// The scenario registry, in the order a full run measures them. A scenario
+// is a plain object: name, title, unit, kind ("rate" by default, "latency",
+// "memory"), optional target { text, check }, requires (capabilities), a
+// subject side and an optional baseline side (see sides.mjs).
+import { fanout1, fanout10 } from "./fanout.mjs";
+import { groupSqlite } from "./groups.mjs";
+import { e2eLatency } from "./latency.mjs";
+import { jetstreamGroup, jetstreamPublish } from "./jetstream.mjs";
+import { tracing } from "./tracing.mjs";
+import { validatedPublish } from "./validation.mjs";
+import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
+import { stalledSubscriber } from "./stalled.mjs";
+
+export const SCENARIOS = [
+  unaryPublish,
+  stream1Memory,
+  stream1Sqlite,
+  stream100Memory,
+  stream100Sqlite,
+  validatedPublish,
+  fanout1,
+  fanout10,
+  groupSqlite,
+  jetstreamPublish,
+  jetstreamGroup,
+  e2eLatency,
+  tracing,
+  stalledSubscriber,
+];

@@ -1,0 +1,19 @@
+// End-to-end latency publish → handler at a fixed 2,000 events/s, measured
+// from each event's intended send time (coordinated omission corrected).
+import { protobus, rawGrpc } from "./sides.mjs";
+
+const shape = { workload: "latency", options: { rate: 2000 } };
+
+export const e2eLatency = {
+  name: "e2e-latency",
+  title: "End-to-end latency publish → handler at 2,000 events/s, SQLite store",
+  kind: "latency",
+  unit: "ms",
+  windowFactor: 2,
+  target: {
+    text: "p99 ≤3 ms, p99.9 ≤8 ms",
+    check: ({ subject }) => subject.p99.median <= 3 && subject.p999.median <= 8,
+  },
+  subject: protobus({ store: "sqlite", ...shape, label: "protobus" }),
+  baseline: rawGrpc({ ...shape, label: "raw grpc-js unary → server stream" }),
+};

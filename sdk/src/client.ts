@@ -1,0 +1,275 @@
+/**
+ * The protobus client: publish, subscribe and query over one gRPC channel.
+ */
+import { Metadata, credentials as grpcCredentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import {
+  EventBusClient,
+  type BusInfo,
+  type Flow,
+  type DeadLetter,
+  type DeliveryStats,
+  type GroupInfo,
+  type PublishResult,
+  type QueryEventsRequest,
+} from "./gen/protobus/v1/bus.pb.js";
+import type { Event } from "./gen/protobus/v1/event.pb.js";
+import { toEnvelope, type EventInput } from "./event-input.js";
+import { Code, ProtobusError } from "./protobus-error.js";
+import { Subscription, type EventHandler, type ReceivedEvent, type SubscribeOptions } from "./subscription.js";
+import { applyCorrelation } from "./tracing/correlation.js";
+import { publishWithSpan } from "./tracing/producer.js";
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** `host:port` of a protobus server, e.g. `127.0.0.1:50051`. */
+  readonly address: string;
+  /** Channel credentials; insecure by default (loopback and trusted networks). */
+  readonly credentials?: ChannelCredentials;
+  /** Default `source` of published events; `protobus-sdk` by default. */
+  readonly source?: string;
+  /** Extra grpc-js channel options. */
+  readonly channelOptions?: ChannelOptions;
+  /** Deadline of unary calls in ms (default 30 s). */
+  readonly timeoutMs?: number;
+}
+
+/** A history filter; every given criterion must hold. */
+export interface QueryOptions {
+  /** Event type patterns (`agent.task.*`, `agent.>`). */
+  readonly patterns?: readonly string[];
+  /** Only this source. */
+  readonly source?: string;
+  /** Only this correlation id. */
+  readonly correlationId?: string;
+  /** Only events with all of these tags. */
+  readonly tags?: readonly string[];
+  /** Only events published at or after this instant. */
+  readonly fromTime?: Date;
+  /** Only events published before this instant. */
+  readonly toTime?: Date;
+  /** Only events with at least this sequence. */
+  readonly fromSequence?: bigint | number;
+  /** Page size (default 100, at most 1000). */
+  readonly limit?: number;
+  /** Token of the page to read. */
+  readonly pageToken?: string;
+}
+
+/** A page of history. */
+export interface QueryPage {
+  /** Matching events, oldest first. */
+  readonly events: Event[];
+  /** Token of the next page, or empty at the end. */
+  readonly nextPageToken: string;
+}
+
+/** Selects a page of a group's dead letters. */
+export interface DeadLetterOptions {
+  /** Only these event types (patterns). */
+  readonly patterns?: readonly string[];
+  /** Only events with at least this sequence. */
+  readonly fromSequence?: bigint | number;
+  /** Page size (default 100, at most 1000). */
+  readonly limit?: number;
+  /** Token of the page to read. */
+  readonly pageToken?: string;
+}
+
+/** A page of dead letters. */
+export interface DeadLetterPage {
+  /** Dead letters, oldest sequence first: the event, attempts, last failure reason, when. */
+  readonly deadLetters: DeadLetter[];
+  /** Token of the next page, or empty at the end. */
+  readonly nextPageToken: string;
+}
+
+/** Which dead letters to act on: every one, or those with these event sequences. */
+export type DeadLetterTarget = "all" | readonly (bigint | number)[];
+
+/** Options of the handler form of `subscribe`. */
+export interface HandlerOptions extends SubscribeOptions {
+  /** Handlers running at once (default: maxInFlight, or 16). */
+  readonly concurrency?: number;
+  /** Told about each handler failure (the event is nacked). */
+  readonly onError?: (error: unknown, event: ReceivedEvent) => void;
+}
+
+/** A connection to a protobus server. */
+export interface ProtobusClient {
+  /** Publishes one event; resolves once the server stored it. */
+  publish(event: EventInput): Promise<PublishResult>;
+  /** Publishes a batch, all-or-nothing; one result per event, in order. */
+  publish(events: readonly EventInput[]): Promise<PublishResult[]>;
+  /** Opens a subscription to iterate with `for await`. */
+  subscribe(patterns: string | readonly string[], options?: SubscribeOptions): Subscription;
+  /**
+   * Opens a subscription that runs `handler` for each event: its promise
+   * resolving acks the event, throwing nacks it.
+   */
+  subscribe(patterns: string | readonly string[], handler: EventHandler, options?: HandlerOptions): Subscription;
+  /** Reads one page of history. */
+  query(options?: QueryOptions): Promise<QueryPage>;
+  /** Reads every matching event, page after page. */
+  queryAll(options?: Omit<QueryOptions, "pageToken">): AsyncIterable<Event>;
+  /** The event with this id; throws NOT_FOUND when there is none. */
+  getEvent(id: string): Promise<Event>;
+  /** What the server is and keeps. */
+  info(): Promise<BusInfo>;
+  /** Every event of a correlation id as a causation tree, with consumer outcomes; NOT_FOUND when there is none. */
+  getFlow(correlationId: string): Promise<Flow>;
+  /** Every consumer group with its stats (backlog, in flight, redelivered, dead-lettered, members...). */
+  listGroups(): Promise<GroupInfo[]>;
+  /** One consumer group with its stats; throws NOT_FOUND when there is none. */
+  getGroup(name: string): Promise<GroupInfo>;
+  /** Deletes a consumer group with its position and dead letters; throws NOT_FOUND when there is none. */
+  deleteGroup(name: string): Promise<void>;
+  /** Reads a page of a group's dead-letter queue. */
+  listDeadLetters(group: string, options?: DeadLetterOptions): Promise<DeadLetterPage>;
+  /** Moves dead letters back into their group; resolves to how many moved. */
+  redriveDeadLetters(group: string, target: DeadLetterTarget): Promise<number>;
+  /** Drops dead letters for good; resolves to how many were dropped. */
+  purgeDeadLetters(group: string, target: DeadLetterTarget): Promise<number>;
+  /** Delivery counters per event type and the stats of every group. */
+  deliveryStats(): Promise<DeliveryStats>;
+  /** Closes every subscription and the channel. */
+  close(): void;
+  /** The generated grpc-js client, for calls the wrapper does not cover. */
+  readonly raw: EventBusClient;
+}
+
+function unaryCall<Res>(invoke: (callback: (error: unknown, response: Res) => void) => void): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    invoke((error, response) => (error === null || error === undefined ? resolve(response) : reject(ProtobusError.from(error))));
+  });
+}
+
+function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: boolean } {
+  return target === "all" ? { sequences: [], all: true } : { sequences: target.map((s) => BigInt(s)), all: false };
+}
+
+/**
+ * Connects to a protobus server. The channel connects lazily on the first
+ * call and reconnects by itself.
+ *
+ * @example
+ * const client = createClient({ address: "127.0.0.1:50051", source: "agent/planner" });
+ * await client.publish({ type: "agent.task.created", data: { taskId: "t1" } });
+ */
+export function createClient(options: ClientOptions): ProtobusClient {
+  const raw = new EventBusClient(options.address, options.credentials ?? grpcCredentials.createInsecure(), {
+    "grpc.max_receive_message_length": -1,
+    "grpc.keepalive_time_ms": 15_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    ...options.channelOptions,
+  });
+  const source = options.source ?? "protobus-sdk";
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const subscriptions = new Set<Subscription>();
+  const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
+
+  async function publish(input: EventInput | readonly EventInput[]): Promise<PublishResult | PublishResult[]> {
+    const batch = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
+    // Correlation and trace context are filled here, so that every publish
+    // path (single, batch, typed) carries them.
+    const events = applyCorrelation(batch.map((e) => toEnvelope(e, { source })));
+    const results = (await publishWithSpan(events, async () => {
+      const response = await unaryCall<{ results: PublishResult[] }>((cb) => raw.publish({ events }, new Metadata(), deadline(), cb));
+      return response.results;
+    })) as PublishResult[];
+    if (Array.isArray(input)) return results;
+    const first = results[0];
+    if (first === undefined) throw new ProtobusError(Code.INTERNAL, "the server returned no publish result");
+    return first;
+  }
+
+  function subscribe(
+    patterns: string | readonly string[],
+    handlerOrOptions?: EventHandler | SubscribeOptions,
+    maybeOptions?: HandlerOptions,
+  ): Subscription {
+    const list = typeof patterns === "string" ? [patterns] : patterns;
+    const handler = typeof handlerOrOptions === "function" ? handlerOrOptions : undefined;
+    const subOptions: HandlerOptions = (handler === undefined ? (handlerOrOptions as SubscribeOptions | undefined) : maybeOptions) ?? {};
+    const subscription = new Subscription(raw, list, subOptions);
+    subscriptions.add(subscription);
+    subscription.closed.then(
+      () => subscriptions.delete(subscription),
+      () => subscriptions.delete(subscription),
+    );
+    if (handler !== undefined) {
+      const concurrency = subOptions.concurrency ?? subOptions.maxInFlight ?? 16;
+      subscription.run(handler, concurrency, subOptions.onError ?? (() => undefined));
+    }
+    return subscription;
+  }
+
+  function toRequest(q: QueryOptions): QueryEventsRequest {
+    return {
+      patterns: [...(q.patterns ?? [])],
+      source: q.source ?? "",
+      correlationId: q.correlationId ?? "",
+      tags: [...(q.tags ?? [])],
+      fromTime: q.fromTime,
+      toTime: q.toTime,
+      fromSequence: BigInt(q.fromSequence ?? 0),
+      limit: q.limit ?? 0,
+      pageToken: q.pageToken ?? "",
+    };
+  }
+
+  const query = (q: QueryOptions = {}): Promise<QueryPage> =>
+    unaryCall<QueryPage>((cb) => raw.queryEvents(toRequest(q), new Metadata(), deadline(), cb));
+
+  return {
+    publish: publish as ProtobusClient["publish"],
+    subscribe: subscribe as ProtobusClient["subscribe"],
+    query,
+    async *queryAll(q = {}) {
+      let pageToken = "";
+      do {
+        const page = await query({ ...q, pageToken });
+        yield* page.events;
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+    },
+    getEvent: (id) => unaryCall<Event>((cb) => raw.getEvent({ id }, new Metadata(), deadline(), cb)),
+    info: () => unaryCall<BusInfo>((cb) => raw.getBusInfo({}, new Metadata(), deadline(), cb)),
+    getFlow: (correlationId) => unaryCall<Flow>((cb) => raw.getFlow({ correlationId }, new Metadata(), deadline(), cb)),
+    listGroups: async () => (await unaryCall<{ groups: GroupInfo[] }>((cb) => raw.listGroups({}, new Metadata(), deadline(), cb))).groups,
+    getGroup: (name) => unaryCall<GroupInfo>((cb) => raw.getGroup({ name }, new Metadata(), deadline(), cb)),
+    deleteGroup: async (name) => {
+      await unaryCall<unknown>((cb) => raw.deleteGroup({ name }, new Metadata(), deadline(), cb));
+    },
+    listDeadLetters: (group, o = {}) =>
+      unaryCall<DeadLetterPage>((cb) =>
+        raw.listDeadLetters(
+          {
+            group,
+            patterns: [...(o.patterns ?? [])],
+            fromSequence: BigInt(o.fromSequence ?? 0),
+            limit: o.limit ?? 0,
+            pageToken: o.pageToken ?? "",
+          },
+          new Metadata(),
+          deadline(),
+          cb,
+        ),
+      ),
+    redriveDeadLetters: async (group, target) => {
+      const request = { group, ...toSelection(target) };
+      const response = await unaryCall<{ count: bigint }>((cb) => raw.redriveDeadLetters(request, new Metadata(), deadline(), cb));
+      return Number(response.count);
+    },
+    purgeDeadLetters: async (group, target) => {
+      const request = { group, ...toSelection(target) };
+      const response = await unaryCall<{ count: bigint }>((cb) => raw.purgeDeadLetters(request, new Metadata(), deadline(), cb));
+      return Number(response.count);
+    },
+    deliveryStats: () => unaryCall<DeliveryStats>((cb) => raw.getDeliveryStats({}, new Metadata(), deadline(), cb)),
+    close() {
+      for (const subscription of subscriptions) subscription.close();
+      raw.close();
+    },
+    raw,
+  };
+}

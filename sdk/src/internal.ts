@@ -1,0 +1,10 @@
+/**
+ * Pieces shared by the SDK and the server that are not part of the stable
+ * client API: pattern compilation, status-detail codecs, time conversions.
+ * They may change between minor versions.
+ */
+export { EVENT_TYPE_REGEX, compilePatterns, isValidEventType, matchesPattern, patternError } from "./pattern.js";
+export type { PatternMatcher } from "./pattern.js";
+export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDetailsMetadata } from "./status-details.js";
+export { durationFromMs, msFromDuration } from "./time.js";
+export { Attr, MESSAGING_SYSTEM, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";

@@ -1,0 +1,92 @@
+/**
+ * Event types and subscription patterns.
+ *
+ * Event types are lower-case dotted tokens (`agent.task.completed`). Patterns
+ * follow NATS subject semantics so that they map 1:1 onto JetStream subject
+ * filters: `*` matches exactly one token, `>` matches one or more trailing
+ * tokens and may only stand last.
+ */
+
+/** The syntax every event type must have: two or more lower-case tokens. */
+export const EVENT_TYPE_REGEX = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+
+const TOKEN_REGEX = /^[a-z][a-z0-9_]*$/;
+
+/** Tells whether `type` is a well-formed event type. */
+export function isValidEventType(type: string): boolean {
+  return EVENT_TYPE_REGEX.test(type);
+}
+
+/**
+ * Returns why `pattern` is not a valid subscription pattern, or `undefined`
+ * when it is valid.
+ */
+export function patternError(pattern: string): string | undefined {
+  if (pattern.length === 0) return "must not be empty";
+  const tokens = pattern.split(".");
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] ?? "";
+    if (token === ">") {
+      if (i !== tokens.length - 1) return "'>' may only be the last token";
+      continue;
+    }
+    if (token === "*") continue;
+    if (token.length === 0) return "must not contain empty tokens";
+    if (!TOKEN_REGEX.test(token)) {
+      return `token '${token}' must be '*', '>' or match ${TOKEN_REGEX.source}`;
+    }
+  }
+  return undefined;
+}
+
+/** A compiled set of patterns: `matches(type)` is true when any pattern matches. */
+export interface PatternMatcher {
+  /** The patterns this matcher was compiled from. */
+  readonly patterns: readonly string[];
+  /** True when some pattern matches the event type. */
+  matches(type: string): boolean;
+}
+
+function compileOne(pattern: string): (type: string) => boolean {
+  if (!pattern.includes("*") && !pattern.includes(">")) return (type) => type === pattern;
+  const source = pattern
+    .split(".")
+    .map((token) => (token === "*" ? "[^.]+" : token === ">" ? "[^.]+(?:\\.[^.]+)*" : token))
+    .join("\\.");
+  const regex = new RegExp(`^${source}$`);
+  return (type) => regex.test(type);
+}
+
+/**
+ * Compiles patterns into one matcher. Throws a `RangeError` naming the first
+ * invalid pattern; call {@link patternError} first to report all of them.
+ */
+export function compilePatterns(patterns: readonly string[]): PatternMatcher {
+  for (const pattern of patterns) {
+    const error = patternError(pattern);
+    if (error !== undefined) throw new RangeError(`invalid pattern '${pattern}': ${error}`);
+  }
+  const exact = new Set(patterns.filter((p) => !p.includes("*") && !p.includes(">")));
+  const wild = patterns.filter((p) => !exact.has(p)).map(compileOne);
+  const cache = new Map<string, boolean>();
+  return {
+    patterns: [...patterns],
+    matches(type: string): boolean {
+      if (exact.has(type)) return true;
+      if (wild.length === 0) return false;
+      let hit = cache.get(type);
+      if (hit === undefined) {
+        hit = wild.some((match) => match(type));
+        // Types are a small vocabulary; the cache stays bounded in practice,
+        // but cap it so that a flood of distinct types cannot grow it forever.
+        if (cache.size < 10_000) cache.set(type, hit);
+      }
+      return hit;
+    },
+  };
+}
+
+/** Tells whether one pattern matches one event type. */
+export function matchesPattern(pattern: string, type: string): boolean {
+  return compilePatterns([pattern]).matches(type);
+}

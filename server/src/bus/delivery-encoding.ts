@@ -1,0 +1,68 @@
+/**
+ * Encodes `SubscribeResponse{delivery}` around an event that is already
+ * encoded, so that fan-out to many subscribers serializes each event once.
+ * The bytes are exactly what `SubscribeResponse.encode` would produce.
+ */
+import type { StoredEvent } from "../storage/backend.js";
+
+// Field tags: (field number << 3) | wire type.
+const RESPONSE_DELIVERY = (2 << 3) | 2;
+const DELIVERY_EVENT = (1 << 3) | 2;
+const DELIVERY_ID = (2 << 3) | 2;
+const DELIVERY_ATTEMPT = (3 << 3) | 0;
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    size += 1;
+  }
+  return size;
+}
+
+function writeVarint(buffer: Buffer, offset: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[offset++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  buffer[offset++] = value;
+  return offset;
+}
+
+interface Encoded {
+  readonly deliveryId: string;
+  readonly attempt: number;
+  readonly bytes: Uint8Array;
+}
+
+// The last delivery encoded for each event. Delivery ids depend only on the
+// event and the attempt, so every broadcast subscriber of an event sends the
+// same bytes: the first one encodes them, the others reuse them.
+const lastEncoded = new WeakMap<StoredEvent, Encoded>();
+
+/** The encoded `SubscribeResponse` carrying one delivery of `stored`. */
+export function encodeDelivery(stored: StoredEvent, deliveryId: string, attempt: number): Uint8Array {
+  const cached = lastEncoded.get(stored);
+  if (cached !== undefined && cached.deliveryId === deliveryId && cached.attempt === attempt) return cached.bytes;
+  const event = stored.bytes;
+  const idLength = Buffer.byteLength(deliveryId, "utf8");
+  const inner =
+    1 + varintSize(event.byteLength) + event.byteLength + 1 + varintSize(idLength) + idLength + (attempt !== 0 ? 1 + varintSize(attempt) : 0);
+  const buffer = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
+  let offset = 0;
+  buffer[offset++] = RESPONSE_DELIVERY;
+  offset = writeVarint(buffer, offset, inner);
+  buffer[offset++] = DELIVERY_EVENT;
+  offset = writeVarint(buffer, offset, event.byteLength);
+  buffer.set(event, offset);
+  offset += event.byteLength;
+  buffer[offset++] = DELIVERY_ID;
+  offset = writeVarint(buffer, offset, idLength);
+  offset += buffer.write(deliveryId, offset, "utf8");
+  if (attempt !== 0) {
+    buffer[offset++] = DELIVERY_ATTEMPT;
+    writeVarint(buffer, offset, attempt);
+  }
+  lastEncoded.set(stored, { deliveryId, attempt, bytes: buffer });
+  return buffer;
+}

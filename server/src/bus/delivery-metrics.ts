@@ -1,0 +1,38 @@
+/**
+ * Delivery counters per event type, since the server started: published,
+ * delivered, acked, nacked, expired (skipped by broadcast subscriptions) and
+ * dead-lettered. Exposed by `GetDeliveryStats`.
+ */
+import type { TypeStats } from "@protobus/sdk/proto";
+
+type Counter = "published" | "delivered" | "acked" | "nacked" | "expired" | "deadLettered";
+
+/** Counters per event type. */
+export class DeliveryMetrics {
+  readonly #byType = new Map<string, Record<Counter, number>>();
+
+  /** Adds `n` to one counter of a type. */
+  count(type: string, counter: Counter, n = 1): void {
+    let entry = this.#byType.get(type);
+    if (entry === undefined) {
+      entry = { published: 0, delivered: 0, acked: 0, nacked: 0, expired: 0, deadLettered: 0 };
+      this.#byType.set(type, entry);
+    }
+    entry[counter] += n;
+  }
+
+  /** Every type's counters, by type name. */
+  snapshot(): TypeStats[] {
+    return [...this.#byType.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([type, c]) => ({
+        type,
+        published: BigInt(c.published),
+        delivered: BigInt(c.delivered),
+        acked: BigInt(c.acked),
+        nacked: BigInt(c.nacked),
+        expired: BigInt(c.expired),
+        deadLettered: BigInt(c.deadLettered),
+      }));
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Checks and completes publish envelopes. Everything a client can get wrong
+ * about an envelope is found here, reported field by field, before anything
+ * is stored.
+ */
+import { isValidEventType } from "@protobus/sdk/internal";
+import type { Event } from "@protobus/sdk/proto";
+import type { FieldViolation } from "../errors.js";
+import { newEventId } from "./event-id.js";
+
+/** The CloudEvents version protobus speaks. */
+export const SPEC_VERSION = "1.0";
+/** Priority of an event that does not say. */
+export const DEFAULT_PRIORITY = 4;
+/** Lowest priority (highest number) accepted. */
+export const MAX_PRIORITY = 9;
+
+const MAX_ID_LENGTH = 256;
+const MAX_TEXT_LENGTH = 1024;
+
+/** Limits applied to every envelope. */
+export interface EnvelopeLimits {
+  /** Largest accepted `data`, in bytes. */
+  readonly maxPayloadBytes: number;
+}
+
+// Field paths are built only for a violation: validation runs for every
+// published event and almost always finds nothing.
+function checkText(violations: FieldViolation[], prefix: string, field: string, value: string, max: number): void {
+  if (value.length > max) {
+    violations.push({ field: `${prefix}.${field}`, description: `must be at most ${max} characters, got ${value.length}`, reason: "TOO_LONG" });
+  }
+}
+
+/** Optional text attributes: the Event property and its proto field name. */
+const OPTIONAL_TEXT_FIELDS = [
+  ["subject", "subject"],
+  ["correlationId", "correlation_id"],
+  ["causationId", "causation_id"],
+  ["orderingKey", "ordering_key"],
+  ["dataSchema", "data_schema"],
+] as const;
+
+/**
+ * Validates one envelope. Returns its violations with field paths under
+ * `prefix` (e.g. `events[3]`); an empty list means the event is acceptable.
+ */
+export function validateEnvelope(event: Event, prefix: string, limits: EnvelopeLimits): FieldViolation[] {
+  const violations: FieldViolation[] = [];
+  const at = (field: string) => `${prefix}.${field}`;
+  checkText(violations, prefix, "id", event.id, MAX_ID_LENGTH);
+  if (event.source.length === 0) {
+    violations.push({ field: at("source"), description: "is required", reason: "REQUIRED" });
+  } else checkText(violations, prefix, "source", event.source, MAX_TEXT_LENGTH);
+  if (event.type.length === 0) {
+    violations.push({ field: at("type"), description: "is required", reason: "REQUIRED" });
+  } else if (!isValidEventType(event.type)) {
+    violations.push({
+      field: at("type"),
+      description: `'${event.type.slice(0, 100)}' is not a lower-case dotted event type like 'agent.task.created' (^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$)`,
+      reason: "PATTERN",
+    });
+  } else checkText(violations, prefix, "type", event.type, MAX_TEXT_LENGTH);
+  if (event.specVersion !== "" && event.specVersion !== SPEC_VERSION) {
+    violations.push({
+      field: at("spec_version"),
+      description: `must be '${SPEC_VERSION}' or empty, got '${event.specVersion.slice(0, 20)}'`,
+      reason: "UNSUPPORTED",
+    });
+  }
+  if (event.priority !== undefined && event.priority > MAX_PRIORITY) {
+    violations.push({
+      field: at("priority"),
+      description: `must be between 0 (highest) and ${MAX_PRIORITY} (lowest), got ${event.priority}`,
+      reason: "OUT_OF_RANGE",
+    });
+  }
+  if (event.data.length > limits.maxPayloadBytes) {
+    violations.push({
+      field: at("data"),
+      description: `is ${event.data.length} bytes, over the limit of ${limits.maxPayloadBytes} bytes`,
+      reason: "TOO_LARGE",
+    });
+  }
+  for (const [property, field] of OPTIONAL_TEXT_FIELDS) {
+    checkText(violations, prefix, field, event[property], MAX_TEXT_LENGTH);
+  }
+  event.tags.forEach((tag, i) => {
+    if (tag.length === 0) violations.push({ field: at(`tags[${i}]`), description: "must not be empty", reason: "REQUIRED" });
+    else checkText(violations, prefix, `tags[${i}]`, tag, MAX_TEXT_LENGTH);
+  });
+  for (const key of Object.keys(event.attributes)) {
+    if (key.length === 0) violations.push({ field: at("attributes"), description: "keys must not be empty", reason: "REQUIRED" });
+  }
+  return violations;
+}
+
+/**
+ * Completes a valid envelope for storage: fills `id` (UUIDv7), `spec_version`
+ * and `priority` when absent, and clears the fields only the server sets.
+ */
+export function completeEnvelope(event: Event): Event {
+  return {
+    ...event,
+    id: event.id === "" ? newEventId() : event.id,
+    specVersion: SPEC_VERSION,
+    priority: event.priority ?? DEFAULT_PRIORITY,
+    sequence: 0n,
+    publishTime: undefined,
+    schemaVersion: 0,
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * The bus itself, independent of the transport: validated publish, history
+ * and lookups over a `StorageBackend`. The gRPC service in
+ * `event-bus-service.ts` is a thin adapter over it.
+ */
+import { Code, ProtobusError } from "@protobus/sdk";
+import { compilePatterns, patternError } from "@protobus/sdk/internal";
+import type { BusInfo, Event, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
+import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
+import type { StorageBackend } from "../storage/backend.js";
+import { DeliveryMetrics } from "./delivery-metrics.js";
+import { completeEnvelope, validateEnvelope } from "./envelope.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import type { BusMetrics } from "../telemetry/metrics.js";
+import { PublishTrace } from "../telemetry/publish-trace.js";
+
+/**
+ * Told about every stored batch, after it is durable: the envelopes as
+ * stored (ids filled) and their results, in the same order. Entries whose
+ * result says `duplicate` were not stored again.
+ */
+export type AcceptedListener = (events: readonly Event[], results: readonly PublishResult[]) => void;
+import type { PublishValidator } from "./publish-validator.js";
+
+/** Settings of the bus. */
+export interface EventBusOptions {
+  /** Largest accepted payload in bytes. */
+  readonly maxPayloadBytes: number;
+  /** Most events in one publish request. */
+  readonly maxBatchSize: number;
+  /** Window in which a repeated event id is a duplicate, in ms; 0 turns it off. */
+  readonly dedupeWindowMs: number;
+  /** Version string reported by GetBusInfo. */
+  readonly version: string;
+  /** Where publish metrics are recorded; none when absent. */
+  readonly metrics?: BusMetrics;
+  /** Checks payloads against registered schemas; without it only envelopes are checked. */
+  readonly validator?: PublishValidator;
+}
+
+/** Default page size of QueryEvents. */
+export const DEFAULT_QUERY_LIMIT = 100;
+/** Largest page size of QueryEvents. */
+export const MAX_QUERY_LIMIT = 1000;
+
+/** The transport-independent bus. */
+export class EventBus {
+  readonly #store: StorageBackend;
+  readonly #options: EventBusOptions;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #acceptedListeners = new Set<AcceptedListener>();
+  /** Delivery counters per event type, since the bus started. */
+  readonly metrics = new DeliveryMetrics();
+  #draining = false;
+
+  constructor(store: StorageBackend, options: EventBusOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  /** The store the bus runs on. */
+  get store(): StorageBackend {
+    return this.#store;
+  }
+
+  /**
+   * Validates a batch as a whole and stores it. Throws INVALID_ARGUMENT with
+   * every violation when any event is bad; then nothing is stored. Resolves
+   * once the store has made the events durable.
+   */
+  async publish(events: readonly Event[]): Promise<PublishResult[]> {
+    if (this.#draining) throw unavailable("the server is shutting down; publish to another server or retry");
+    if (events.length === 0) {
+      throw invalidArgument([{ field: "events", description: "must contain at least one event", reason: "REQUIRED" }]);
+    }
+    if (events.length > this.#options.maxBatchSize) {
+      throw invalidArgument([
+        {
+          field: "events",
+          description: `must contain at most ${this.#options.maxBatchSize} events, got ${events.length}`,
+          reason: "TOO_MANY",
+        },
+      ]);
+    }
+    const started = this.#options.metrics !== undefined ? performance.now() : 0;
+    const spans = PublishTrace.start(events);
+    let results: PublishResult[] | undefined;
+    try {
+      results = await this.#validateAndStore(events, spans);
+      return results;
+    } catch (error) {
+      spans?.end(undefined, error);
+      throw error;
+    } finally {
+      if (results !== undefined) {
+        spans?.end(results);
+        this.#options.metrics?.recordPublishDuration((performance.now() - started) / 1000);
+      }
+    }
+  }
+
+  /**
+   * Registers a listener of newly stored events (the flow monitor, metrics).
+   * Returns its removal. Listeners run synchronously after the store
+   * answered; a throwing listener does not affect the publish.
+   */
+  onAccepted(listener: AcceptedListener): () => void {
+    this.#acceptedListeners.add(listener);
+    return () => this.#acceptedListeners.delete(listener);
+  }
+
+  async #validateAndStore(events: readonly Event[], spans: PublishTrace | undefined): Promise<PublishResult[]> {
+    const validating = spans?.step("validate");
+    const violations: FieldViolation[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const found = validateEnvelope(events[i] as Event, `events[${i}]`, this.#options);
+      if (found.length > 0) {
+        violations.push(...found);
+        this.#options.metrics?.recordValidationFailure((events[i] as Event).type);
+      }
+    }
+    if (violations.length > 0) {
+      const error = invalidArgument(violations);
+      spans?.endStep(validating, error);
+      throw error;
+    }
+    const completed = events.map(completeEnvelope);
+    const validator = this.#options.validator;
+    if (validator !== undefined) {
+      const pending = validator.validate(completed);
+      const checked = pending instanceof Promise ? await pending : pending;
+      let error: ProtobusError | undefined;
+      if (checked.violations.length > 0) error = invalidArgument(checked.violations);
+      else if (checked.preconditions.length > 0) {
+        error = failedPrecondition(checked.preconditions.map((p) => `${p.subject}: ${p.description}`).join("; "), checked.preconditions);
+      }
+      if (error !== undefined) {
+        this.#recordFailures(completed, checked.violations.length > 0 ? checked.violations : undefined);
+        spans?.endStep(validating, error);
+        throw error;
+      }
+      for (let i = 0; i < completed.length; i++) (completed[i] as Event).schemaVersion = checked.schemaVersions[i] ?? 0;
+    }
+    spans?.endStep(validating);
+    const storing = spans?.step("store");
+    const pending = this.#store.append(completed, { dedupeWindowMs: this.#options.dedupeWindowMs });
+    this.#inFlight.add(pending);
+    try {
+      const stored = await pending;
+      spans?.endStep(storing);
+      stored.forEach((r, i) => {
+        if (!r.duplicate) this.metrics.count((completed[i] as Event).type, "published");
+      });
+      const results = stored.map((r) => ({ id: r.id, sequence: r.sequence, duplicate: r.duplicate }));
+      this.#notifyAccepted(completed, results);
+      return results;
+    } catch (error) {
+      spans?.endStep(storing, error);
+      throw error;
+    } finally {
+      this.#inFlight.delete(pending);
+    }
+  }
+
+  /**
+   * Counts a validation failure for each rejected event: the ones named by a
+   * violation (`events[i]...`), or every event of the batch when the
+   * rejection names none.
+   */
+  #recordFailures(events: readonly Event[], violations: readonly FieldViolation[] | undefined): void {
+    const metrics = this.#options.metrics;
+    if (metrics === undefined) return;
+    const indexes = new Set<number>();
+    for (const v of violations ?? []) {
+      const match = /^events\[(\d+)\]/.exec(v.field);
+      if (match !== null) indexes.add(Number(match[1]));
+    }
+    if (indexes.size === 0) for (let i = 0; i < events.length; i++) indexes.add(i);
+    for (const i of indexes) {
+      const event = events[i];
+      if (event !== undefined) metrics.recordValidationFailure(event.type);
+    }
+  }
+
+  #notifyAccepted(completed: readonly Event[], results: readonly PublishResult[]): void {
+    const metrics = this.#options.metrics;
+    if (metrics !== undefined) {
+      for (let i = 0; i < completed.length; i++) if (results[i]?.duplicate === false) metrics.recordPublished((completed[i] as Event).type);
+    }
+    for (const listener of this.#acceptedListeners) {
+      try {
+        listener(completed, results);
+      } catch {
+        // A listener's failure is its own; the events are stored.
+      }
+    }
+  }
+
+  /** Reads one page of history. */
+  async query(request: QueryEventsRequest): Promise<QueryEventsResponse> {
+    const violations: FieldViolation[] = [];
+    request.patterns.forEach((pattern, i) => {
+      const error = patternError(pattern);
+      if (error !== undefined) violations.push({ field: `patterns[${i}]`, description: error, reason: "PATTERN" });
+    });
+    if (request.limit > MAX_QUERY_LIMIT) {
+      violations.push({ field: "limit", description: `must be at most ${MAX_QUERY_LIMIT}, got ${request.limit}`, reason: "OUT_OF_RANGE" });
+    }
+    let fromSequence = request.fromSequence > 0n ? request.fromSequence : 1n;
+    if (request.pageToken !== "") {
+      const token = decodePageToken(request.pageToken);
+      if (token === undefined) violations.push({ field: "page_token", description: "is not a token this server issued", reason: "INVALID" });
+      else if (token > fromSequence) fromSequence = token;
+    }
+    if (request.fromTime !== undefined && request.toTime !== undefined && request.toTime < request.fromTime) {
+      violations.push({ field: "to_time", description: "must not be before from_time", reason: "OUT_OF_RANGE" });
+    }
+    if (violations.length > 0) throw invalidArgument(violations);
+    const limit = request.limit === 0 ? DEFAULT_QUERY_LIMIT : request.limit;
+    const found = await this.#store.query({
+      ...(request.patterns.length > 0 ? { matcher: compilePatterns(request.patterns) } : {}),
+      ...(request.source !== "" ? { source: request.source } : {}),
+      ...(request.correlationId !== "" ? { correlationId: request.correlationId } : {}),
+      ...(request.tags.length > 0 ? { tags: request.tags } : {}),
+      ...(request.fromTime !== undefined ? { fromTime: request.fromTime } : {}),
+      ...(request.toTime !== undefined ? { toTime: request.toTime } : {}),
+      fromSequence,
+      limit: limit + 1,
+    });
+    const page = found.slice(0, limit);
+    const next = found.length > limit ? found[limit] : undefined;
+    return {
+      events: page.map((stored) => stored.event),
+      nextPageToken: next === undefined ? "" : encodePageToken(next.sequence),
+    };
+  }
+
+  /** The event with this id; NOT_FOUND when there is none. */
+  async getEvent(id: string): Promise<Event> {
+    if (id === "") throw invalidArgument([{ field: "id", description: "is required", reason: "REQUIRED" }]);
+    const stored = await this.#store.getEvent(id);
+    if (stored === undefined) throw notFound("event", id);
+    return stored.event;
+  }
+
+  /** Describes the server and its store. */
+  async info(): Promise<BusInfo> {
+    return {
+      version: this.#options.version,
+      store: this.#store.info.kind,
+      durable: this.#store.info.durable,
+      headSequence: await this.#store.headSequence(),
+      maxPayloadBytes: this.#options.maxPayloadBytes,
+    };
+  }
+
+  /** Refuses new publishes and waits for the ones being stored. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Throws UNAVAILABLE once draining started. */
+  assertOpen(): void {
+    if (this.#draining) throw new ProtobusError(Code.UNAVAILABLE, "the server is shutting down");
+  }
+}

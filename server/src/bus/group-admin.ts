@@ -1,0 +1,204 @@
+/**
+ * Consumer-group and dead-letter administration over the store's
+ * `GroupStore`: the request validation and the mapping between the wire
+ * messages and the store's types, for the gRPC handlers.
+ */
+import { compilePatterns, durationFromMs, msFromDuration, patternError } from "@protobus/sdk/internal";
+import type {
+  DeliveryStats,
+  GroupInfo,
+  GroupSettings as GroupSettingsMessage,
+  ListDeadLettersRequest,
+  ListDeadLettersResponse,
+  ListGroupsResponse,
+  OpenSubscription,
+  PurgeDeadLettersRequest,
+  PurgeDeadLettersResponse,
+  RedriveDeadLettersRequest,
+  RedriveDeadLettersResponse,
+} from "@protobus/sdk/proto";
+import { invalidArgument, notFound, type FieldViolation } from "../errors.js";
+import type { DeadLetterSelection, GroupHandle, GroupSettings, GroupStats } from "../storage/group-store.js";
+import type { EventBus } from "./event-bus.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+
+/** What a group name may look like. */
+export const GROUP_NAME_REGEX = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** Bounds of group settings, in ms where they are durations. */
+export const GROUP_SETTING_LIMITS = {
+  ackDeadlineMs: { min: 10, max: 3_600_000 },
+  maxDeliveries: { min: 1, max: 1000 },
+  backoffMs: { min: 0, max: 3_600_000 },
+} as const;
+
+const DEFAULT_DLQ_LIMIT = 100;
+const MAX_DLQ_LIMIT = 1000;
+
+function groupNameViolation(name: string, field: string): FieldViolation | undefined {
+  if (name === "") return { field, description: "is required", reason: "REQUIRED" };
+  if (!GROUP_NAME_REGEX.test(name)) {
+    return { field, description: `'${name.slice(0, 140)}' must be 1..128 characters of letters, digits, '_', '.', '-'`, reason: "GROUP_NAME" };
+  }
+  return undefined;
+}
+
+/** The store settings named by an `OpenSubscription.group_settings` (unset fields left out). */
+export function groupSettingsFromProto(message: GroupSettingsMessage | undefined): Partial<GroupSettings> {
+  if (message === undefined) return {};
+  const out: { -readonly [K in keyof GroupSettings]?: GroupSettings[K] } = {};
+  const ackDeadline = msFromDuration(message.ackDeadline);
+  if (ackDeadline > 0) out.ackDeadlineMs = ackDeadline;
+  if (message.maxDeliveries > 0) out.maxDeliveries = message.maxDeliveries;
+  const min = msFromDuration(message.backoffMin);
+  if (min > 0) out.backoffMinMs = min;
+  const max = msFromDuration(message.backoffMax);
+  if (max > 0) out.backoffMaxMs = max;
+  return out;
+}
+
+/** The violations of the group part of an `open`. */
+export function validateGroupOpen(open: OpenSubscription): FieldViolation[] {
+  if (open.group === "") return [];
+  const violations: FieldViolation[] = [];
+  const name = groupNameViolation(open.group, "open.group");
+  if (name !== undefined) violations.push(name);
+  const s = groupSettingsFromProto(open.groupSettings);
+  const range = (field: string, value: number | undefined, min: number, max: number, unit: string): void => {
+    if (value !== undefined && (value < min || value > max)) {
+      violations.push({ field, description: `must be from ${min} to ${max}${unit}, got ${value}${unit}`, reason: "OUT_OF_RANGE" });
+    }
+  };
+  const l = GROUP_SETTING_LIMITS;
+  range("open.group_settings.ack_deadline", s.ackDeadlineMs, l.ackDeadlineMs.min, l.ackDeadlineMs.max, " ms");
+  range("open.group_settings.max_deliveries", s.maxDeliveries, l.maxDeliveries.min, l.maxDeliveries.max, "");
+  range("open.group_settings.backoff_min", s.backoffMinMs, l.backoffMs.min, l.backoffMs.max, " ms");
+  range("open.group_settings.backoff_max", s.backoffMaxMs, l.backoffMs.min, l.backoffMs.max, " ms");
+  if (s.backoffMinMs !== undefined && s.backoffMaxMs !== undefined && s.backoffMinMs > s.backoffMaxMs) {
+    violations.push({ field: "open.group_settings.backoff_max", description: "must not be less than backoff_min", reason: "OUT_OF_RANGE" });
+  }
+  return violations;
+}
+
+/** A group's stats as the wire message. */
+export function toGroupInfo(stats: GroupStats): GroupInfo {
+  const d = stats.definition;
+  return {
+    name: d.name,
+    patterns: [...d.patterns],
+    filter: d.filter,
+    settings: {
+      ackDeadline: durationFromMs(d.settings.ackDeadlineMs),
+      maxDeliveries: d.settings.maxDeliveries,
+      backoffMin: durationFromMs(d.settings.backoffMinMs),
+      backoffMax: durationFromMs(d.settings.backoffMaxMs),
+    },
+    createTime: d.createdAt,
+    members: stats.members,
+    backlog: BigInt(stats.backlog),
+    inFlight: BigInt(stats.inFlight),
+    deadLetters: BigInt(stats.deadLetters),
+    delivered: BigInt(stats.delivered),
+    redelivered: BigInt(stats.redelivered),
+    acked: BigInt(stats.acked),
+    nacked: BigInt(stats.nacked),
+    deadLettered: BigInt(stats.deadLettered),
+    expired: BigInt(stats.expired),
+  };
+}
+
+function selection(request: { group: string; sequences: bigint[]; all: boolean }): DeadLetterSelection {
+  const violations: FieldViolation[] = [];
+  const name = groupNameViolation(request.group, "group");
+  if (name !== undefined) violations.push(name);
+  if (request.all && request.sequences.length > 0) {
+    violations.push({ field: "sequences", description: "must be empty when 'all' is set", reason: "CONFLICT" });
+  }
+  if (!request.all && request.sequences.length === 0) {
+    violations.push({ field: "sequences", description: "name at least one sequence, or set 'all'", reason: "REQUIRED" });
+  }
+  if (violations.length > 0) throw invalidArgument(violations);
+  return request.all ? { all: true } : { sequences: request.sequences };
+}
+
+/** The group and dead-letter RPCs. */
+export class GroupAdmin {
+  readonly #bus: EventBus;
+  readonly #watched = new WeakSet<GroupHandle>();
+
+  constructor(bus: EventBus) {
+    this.#bus = bus;
+  }
+
+  /** Counts the dead letters of a group this process opened, per event type. */
+  watch(group: GroupHandle): void {
+    if (this.#watched.has(group)) return;
+    this.#watched.add(group);
+    group.onDeadLetter((stored) => this.#bus.metrics.count(stored.type, "deadLettered"));
+  }
+
+  async listGroups(): Promise<ListGroupsResponse> {
+    return { groups: (await this.#bus.store.groups.list()).map(toGroupInfo) };
+  }
+
+  async getGroup(name: string): Promise<GroupInfo> {
+    const violation = groupNameViolation(name, "name");
+    if (violation !== undefined) throw invalidArgument([violation]);
+    const stats = await this.#bus.store.groups.get(name);
+    if (stats === undefined) throw notFound("consumer group", name);
+    return toGroupInfo(stats);
+  }
+
+  async deleteGroup(name: string): Promise<object> {
+    const violation = groupNameViolation(name, "name");
+    if (violation !== undefined) throw invalidArgument([violation]);
+    if (!(await this.#bus.store.groups.delete(name))) throw notFound("consumer group", name);
+    return {};
+  }
+
+  async listDeadLetters(request: ListDeadLettersRequest): Promise<ListDeadLettersResponse> {
+    const violations: FieldViolation[] = [];
+    const name = groupNameViolation(request.group, "group");
+    if (name !== undefined) violations.push(name);
+    request.patterns.forEach((pattern, i) => {
+      const error = patternError(pattern);
+      if (error !== undefined) violations.push({ field: `patterns[${i}]`, description: error, reason: "PATTERN" });
+    });
+    if (request.limit > MAX_DLQ_LIMIT) {
+      violations.push({ field: "limit", description: `must be at most ${MAX_DLQ_LIMIT}, got ${request.limit}`, reason: "OUT_OF_RANGE" });
+    }
+    let from = request.fromSequence > 0n ? request.fromSequence : 1n;
+    if (request.pageToken !== "") {
+      const token = decodePageToken(request.pageToken);
+      if (token === undefined) violations.push({ field: "page_token", description: "is not a token this server issued", reason: "INVALID" });
+      else if (token > from) from = token;
+    }
+    if (violations.length > 0) throw invalidArgument(violations);
+    const limit = request.limit === 0 ? DEFAULT_DLQ_LIMIT : request.limit;
+    const found = await this.#bus.store.groups.listDeadLetters(request.group, {
+      afterSequence: from - 1n,
+      limit: limit + 1,
+      ...(request.patterns.length > 0 ? { patterns: compilePatterns(request.patterns).patterns } : {}),
+    });
+    const page = found.slice(0, limit);
+    const next = found.length > limit ? found[limit] : undefined;
+    return {
+      deadLetters: page.map((d) => ({ event: d.stored.event, attempts: d.attempts, reason: d.reason, deadTime: d.deadAt })),
+      nextPageToken: next === undefined ? "" : encodePageToken(next.stored.sequence),
+    };
+  }
+
+  async redrive(request: RedriveDeadLettersRequest): Promise<RedriveDeadLettersResponse> {
+    const select = selection(request);
+    return { count: BigInt(await this.#bus.store.groups.redrive(request.group, select)) };
+  }
+
+  async purge(request: PurgeDeadLettersRequest): Promise<PurgeDeadLettersResponse> {
+    const select = selection(request);
+    return { count: BigInt(await this.#bus.store.groups.purge(request.group, select)) };
+  }
+
+  async deliveryStats(): Promise<DeliveryStats> {
+    return { types: this.#bus.metrics.snapshot(), groups: (await this.#bus.store.groups.list()).map(toGroupInfo) };
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * One member of a consumer group on one stream. It claims deliveries from
+ * the group (the store decides which: priority, ordering keys, redeliveries
+ * that fell due) as long as the member's window has room, writes them
+ * pre-encoded, respects the transport's backpressure, and passes acks, nacks
+ * and deadline extensions to the group. When the stream ends, for whatever
+ * reason (the member closed it, its connection died, the server stops), the
+ * member leaves and its outstanding deliveries go back to the group.
+ */
+import type { SubscribeResponse } from "@protobus/sdk/proto";
+import type { GroupDelivery, GroupHandle } from "../storage/group-store.js";
+import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
+import { encodeDelivery } from "./delivery-encoding.js";
+import type { DeliveryMetrics } from "./delivery-metrics.js";
+import type { DeliverySink } from "./subscription.js";
+
+/** Settings of one group member. */
+export interface GroupSubscriptionOptions {
+  /** Server-assigned id of the stream, also the member id. */
+  readonly id: string;
+  /** Most deliveries outstanding at once. */
+  readonly maxInFlight: number;
+  /** When true, deliveries are also limited by granted credit. */
+  readonly manualCredit: boolean;
+  /** Heartbeat interval in ms; 0 turns heartbeats off. */
+  readonly heartbeatMs: number;
+  /** Where deliveries are counted. */
+  readonly metrics: DeliveryMetrics;
+  /** Told about deliveries, acks and nacks (metrics, flow outcomes). */
+  readonly observer?: DeliveryObserver;
+}
+
+const CLAIM_BATCH = 256;
+
+/** A live group member. */
+export class GroupSubscription {
+  readonly id: string;
+  readonly #group: GroupHandle;
+  readonly #sink: DeliverySink;
+  readonly #options: GroupSubscriptionOptions;
+  /** Recent deliveries, for per-type ack counters and the observer (bounded). */
+  readonly #types = new Map<string, GroupDelivery>();
+  readonly #observer: DeliveryObserver | undefined;
+  readonly #consumer: Consumer;
+  #credit = 0;
+  #pumping = false;
+  #again = false;
+  #closed = false;
+  #unlisten: (() => void) | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(group: GroupHandle, sink: DeliverySink, options: GroupSubscriptionOptions) {
+    this.id = options.id;
+    this.#group = group;
+    this.#sink = sink;
+    this.#options = options;
+    this.#observer = options.observer;
+    this.#consumer = { subscriptionId: options.id, group: group.definition.name };
+  }
+
+  /** Deliveries outstanding now. */
+  get inFlight(): number {
+    return this.#group.inFlightOf(this.id);
+  }
+
+  /** Joins the group and starts delivering. */
+  start(): void {
+    this.#group.join(this.id);
+    this.#unlisten = this.#group.onReady(() => this.#schedule());
+    if (this.#options.heartbeatMs > 0) {
+      this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#options.heartbeatMs);
+      this.#heartbeat.unref();
+    }
+    this.#schedule();
+  }
+
+  /** Settles deliveries; with `confirm`, answers `acked` once that is durable. */
+  ack(deliveryIds: readonly string[], confirm: boolean): void {
+    this.#count(deliveryIds, "acked");
+    this.#group.ack(deliveryIds).then(
+      () => {
+        if (confirm && !this.#closed) this.#sink.write({ response: { $case: "acked", acked: { deliveryIds: [...deliveryIds] } } });
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /** Gives deliveries back: after `delayMs`, or the group's backoff when undefined. */
+  nack(deliveryIds: readonly string[], delayMs: number | undefined, reason: string): void {
+    this.#count(deliveryIds, "nacked");
+    this.#group
+      .nack(deliveryIds, { ...(delayMs !== undefined ? { delayMs } : {}), ...(reason !== "" ? { reason } : {}) })
+      .catch((error: unknown) => this.#fail(error));
+  }
+
+  /** Moves the ack deadline of deliveries (0: the group's ack deadline from now). */
+  extend(deliveryIds: readonly string[], extensionMs: number): void {
+    this.#group.extend(deliveryIds, extensionMs).catch((error: unknown) => this.#fail(error));
+  }
+
+  /** Grants more deliveries (manual credit). */
+  grant(count: number): void {
+    this.#credit += count;
+    this.#schedule();
+  }
+
+  /** Stops delivering and leaves the group; outstanding deliveries go back to it. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unlisten?.();
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    this.#group.leave(this.id).catch(() => undefined);
+  }
+
+  #count(deliveryIds: readonly string[], counter: "acked" | "nacked"): void {
+    for (const id of deliveryIds) {
+      const delivery = this.#types.get(id);
+      if (delivery === undefined) continue;
+      this.#types.delete(id);
+      this.#options.metrics.count(delivery.stored.type, counter);
+      if (counter === "acked") this.#observer?.acked(delivery.stored, delivery.attempt, this.#consumer);
+      else this.#observer?.nacked(delivery.stored, delivery.attempt, this.#consumer);
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed) return;
+    this.#sink.fail(error);
+    this.close();
+  }
+
+  #room(): number {
+    const window = this.#options.maxInFlight - this.#group.inFlightOf(this.id);
+    return this.#options.manualCredit ? Math.min(window, this.#credit) : window;
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pump().catch((error: unknown) => this.#fail(error));
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        while (!this.#closed) {
+          const room = this.#room();
+          if (room <= 0) break;
+          const deliveries = await this.#group.claim(this.id, Math.min(room, CLAIM_BATCH));
+          if (deliveries.length === 0) break;
+          let writable = true;
+          for (const delivery of deliveries) {
+            if (this.#closed) return;
+            if (this.#options.manualCredit) this.#credit -= 1;
+            const type = delivery.stored.type;
+            this.#options.metrics.count(type, "delivered");
+            this.#types.set(delivery.deliveryId, delivery);
+            this.#observer?.delivered(delivery.stored, delivery.attempt, this.#consumer);
+            // The batch is bounded by the window, so finishing it keeps memory bounded.
+            if (!this.#sink.write(encodeDelivery(delivery.stored, delivery.deliveryId, delivery.attempt))) writable = false;
+          }
+          this.#trimTypes();
+          if (!writable) await this.#sink.waitForDrain();
+        }
+      } while (this.#again && !this.#closed);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Forgets the types of deliveries that were never settled by this member (expired, handed over). */
+  #trimTypes(): void {
+    const limit = this.#options.maxInFlight * 4;
+    if (this.#types.size <= limit) return;
+    for (const id of this.#types.keys()) {
+      this.#types.delete(id);
+      if (this.#types.size <= limit) break;
+    }
+  }
+
+  #sendHeartbeat(): void {
+    if (this.#closed) return;
+    const response: SubscribeResponse = { response: { $case: "heartbeat", heartbeat: { time: new Date(), inFlight: this.inFlight } } };
+    this.#sink.write(response);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * `protobus dlq list|redrive|purge <group>`: a consumer group's dead-letter
+ * queue from the command line.
+ */
+import type { Command } from "commander";
+import { createClient, type DeadLetterTarget } from "@protobus/sdk";
+import { addressOption, printJson, type Io } from "./cli-support.js";
+import { eventToJson, eventToLine } from "./format.js";
+
+function target(sequences: string[], all: boolean | undefined): DeadLetterTarget {
+  if (all === true && sequences.length > 0) throw new Error("give sequences or --all, not both");
+  if (all === true) return "all";
+  if (sequences.length === 0) throw new Error("name the sequences of the dead letters, or pass --all");
+  return sequences.map((s) => {
+    if (!/^\d+$/.test(s)) throw new Error(`expected an event sequence, got '${s}'`);
+    return BigInt(s);
+  });
+}
+
+/** Adds the `dlq` command tree. */
+export function registerDlqCommands(program: Command, io: Io): void {
+  const dlq = program.command("dlq").description("inspect and act on a consumer group's dead-letter queue");
+
+  dlq
+    .command("list")
+    .description("print a group's dead letters, oldest sequence first")
+    .argument("<group>", "consumer group")
+    .argument("[patterns...]", "only these event types")
+    .option("--from-sequence <n>", "from this sequence")
+    .option("-n, --limit <n>", "at most this many (default: all)", (v) => Number(v))
+    .option("--json", "one JSON object per line")
+    .addOption(addressOption())
+    .action(async (group: string, patterns: string[], o: Record<string, unknown>) => {
+      const client = createClient({ address: o.address as string });
+      try {
+        const limit = (o.limit as number | undefined) ?? Number.POSITIVE_INFINITY;
+        let printed = 0;
+        let pageToken = "";
+        do {
+          const page = await client.listDeadLetters(group, {
+            patterns,
+            limit: Math.min(1000, limit - printed),
+            pageToken,
+            ...(o.fromSequence !== undefined ? { fromSequence: BigInt(o.fromSequence as string) } : {}),
+          });
+          for (const d of page.deadLetters) {
+            if (d.event === undefined) continue;
+            io.out(
+              o.json === true
+                ? printJson({ event: eventToJson(d.event), attempts: d.attempts, reason: d.reason, deadTime: d.deadTime?.toISOString() })
+                : `${eventToLine(d.event)} attempts=${d.attempts} reason=${JSON.stringify(d.reason)} dead=${d.deadTime?.toISOString() ?? ""}`,
+            );
+            printed += 1;
+          }
+          pageToken = page.nextPageToken;
+        } while (pageToken !== "" && printed < limit);
+      } finally {
+        client.close();
+      }
+    });
+
+  dlq
+    .command("redrive")
+    .description("move dead letters back into the group, to be delivered again")
+    .argument("<group>", "consumer group")
+    .argument("[sequences...]", "event sequences of the dead letters")
+    .option("--all", "every dead letter of the group")
+    .addOption(addressOption())
+    .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
+      const which = target(sequences, o.all as boolean | undefined);
+      const client = createClient({ address: o.address as string });
+      try {
+        io.out(`redrove ${await client.redriveDeadLetters(group, which)} dead letters of ${group}`);
+      } finally {
+        client.close();
+      }
+    });
+
+  dlq
+    .command("purge")
+    .description("drop dead letters for good")
+    .argument("<group>", "consumer group")
+    .argument("[sequences...]", "event sequences of the dead letters")
+    .option("--all", "every dead letter of the group")
+    .addOption(addressOption())
+    .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
+      const which = target(sequences, o.all as boolean | undefined);
+      const client = createClient({ address: o.address as string });
+      try {
+        io.out(`purged ${await client.purgeDeadLetters(group, which)} dead letters of ${group}`);
+      } finally {
+        client.close();
+      }
+    });
+}

@@ -1,0 +1,211 @@
+/**
+ * `protobus schema ...`: push, list, get, check and delete schemas, and set
+ * compatibility modes, through the server's SchemaRegistry. Protobuf schemas
+ * are built into a descriptor set with `buf build` (the buf binary from
+ * node_modules, `PROTOBUS_BUF`, or PATH).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command, Option } from "commander";
+import { COMPATIBILITY_MODES, createRegistryClient, type CompatibilityMode, type RegisteredSchema, type SchemaDefinition } from "@protobus/sdk";
+
+/** What the schema commands need from the program that hosts them. */
+export interface SchemaCommandContext {
+  readonly io: { readonly out: (line: string) => void; readonly err: (line: string) => void };
+  /** The `--address` option, shared with the other client commands. */
+  readonly addressOption: () => Option;
+}
+
+/** Finds the buf binary: `PROTOBUS_BUF`, then node_modules/.bin/buf above the working directory or this package, then PATH. */
+export function findBuf(): string {
+  const fromEnv = process.env.PROTOBUS_BUF;
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  const starts = [process.cwd(), dirname(fileURLToPath(import.meta.url))];
+  for (const start of starts) {
+    let dir = resolve(start);
+    for (;;) {
+      const candidate = join(dir, "node_modules", ".bin", "buf");
+      if (existsSync(candidate)) return candidate;
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return "buf";
+}
+
+/** Builds a self-contained descriptor set (imports included) from a proto directory or file. */
+export function buildDescriptorSet(path: string): Uint8Array {
+  const target = resolve(path);
+  const isFile = statSync(target).isFile();
+  const root = isFile ? dirname(target) : target;
+  const args = ["build", root, ...(isFile ? ["--path", relative(root, target)] : []), "-o", "-#format=binpb"];
+  try {
+    return execFileSync(findBuf(), args, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`buf build ${path} failed${stderr ? `:\n${stderr}` : `: ${(error as Error).message}`}`);
+  }
+}
+
+/** Reads what `push` and `check` take: a .json JSON Schema, a .binpb descriptor set, or a .proto file or directory. */
+export function loadDefinition(path: string, message: string | undefined): SchemaDefinition {
+  if (!existsSync(path)) throw new Error(`${path} does not exist`);
+  if (path.endsWith(".json")) return { jsonSchema: readFileSync(path, "utf8") };
+  if (message === undefined || message === "") {
+    throw new Error("a Protobuf schema needs --message <fully.qualified.MessageName>");
+  }
+  const fileDescriptorSet = path.endsWith(".binpb") || path.endsWith(".pb") ? new Uint8Array(readFileSync(path)) : buildDescriptorSet(path);
+  return { protobuf: { fileDescriptorSet, messageName: message } };
+}
+
+function parseMode(raw: string): CompatibilityMode {
+  const mode = raw.toUpperCase().replace(/^COMPATIBILITY_/, "");
+  if (!(COMPATIBILITY_MODES as readonly string[]).includes(mode)) {
+    throw new Error(`unknown compatibility mode '${raw}' (one of ${COMPATIBILITY_MODES.join(", ")})`);
+  }
+  return mode as CompatibilityMode;
+}
+
+function describeSchema(schema: RegisteredSchema): string {
+  const what = "protobuf" in schema.definition ? schema.definition.protobuf.messageName : "JSON Schema";
+  return `${schema.subject} v${schema.version} ${schema.format} ${what}${schema.deleted ? " (deleted)" : ""}`;
+}
+
+function schemaJson(schema: RegisteredSchema): Record<string, unknown> {
+  const definition =
+    "protobuf" in schema.definition
+      ? {
+          messageName: schema.definition.protobuf.messageName,
+          fileDescriptorSet: Buffer.from(schema.definition.protobuf.fileDescriptorSet).toString("base64"),
+        }
+      : { jsonSchema: JSON.parse(String(schema.definition.jsonSchema)) as unknown };
+  return {
+    subject: schema.subject,
+    version: schema.version,
+    format: schema.format,
+    ...definition,
+    createTime: schema.createTime?.toISOString(),
+    deleted: schema.deleted,
+  };
+}
+
+/** Adds `schema push|list|get|versions|check|mode|delete` to the program. */
+export function addSchemaCommands(program: Command, context: SchemaCommandContext): void {
+  const { io, addressOption } = context;
+  const schema = program.command("schema").description("manage the schema registry: push, list, get, check, mode, delete");
+  const withClient = async <T>(address: string, run: (client: ReturnType<typeof createRegistryClient>) => Promise<T>): Promise<T> => {
+    const client = createRegistryClient({ address });
+    try {
+      return await run(client);
+    } finally {
+      client.close();
+    }
+  };
+
+  schema
+    .command("push")
+    .description("register a schema version: a JSON Schema (.json), or a Protobuf message from a proto directory, .proto file or .binpb")
+    .argument("<path>", "proto directory, .proto file, descriptor set (.binpb) or JSON Schema (.json)")
+    .requiredOption("--subject <subject>", "event type (agent.task.created), pattern (agent.task.*) or _base")
+    .option("--message <name>", "fully qualified Protobuf message, e.g. examples.agents.v1.TaskCreated")
+    .option("--json", "print the result as JSON")
+    .addOption(addressOption())
+    .action(async (path: string, o: Record<string, unknown>) => {
+      const definition = loadDefinition(path, o.message as string | undefined);
+      const result = await withClient(o.address as string, (c) => c.register(o.subject as string, definition));
+      if (o.json === true) io.out(JSON.stringify({ ...schemaJson(result.schema), alreadyRegistered: result.alreadyRegistered }));
+      else io.out(`${result.alreadyRegistered ? "already registered" : "registered"} ${describeSchema(result.schema)}`);
+    });
+
+  schema
+    .command("check")
+    .description("dry run of push: print every compatibility violation; exits 1 when incompatible")
+    .argument("<path>", "proto directory, .proto file, descriptor set (.binpb) or JSON Schema (.json)")
+    .requiredOption("--subject <subject>", "subject to check against")
+    .option("--message <name>", "fully qualified Protobuf message")
+    .option("--mode <mode>", "check under this mode instead of the subject's")
+    .option("--json", "print the report as JSON")
+    .addOption(addressOption())
+    .action(async (path: string, o: Record<string, unknown>) => {
+      const definition = loadDefinition(path, o.message as string | undefined);
+      const report = await withClient(o.address as string, (c) =>
+        c.check(o.subject as string, definition, o.mode === undefined ? {} : { mode: parseMode(o.mode as string) }),
+      );
+      if (o.json === true) io.out(JSON.stringify(report));
+      else {
+        for (const v of report.violations) io.out(`${v.direction} v${v.version} ${v.rule} ${v.path}: ${v.description}`);
+        const against = report.checkedVersions.length === 0 ? "no existing version" : `version ${report.checkedVersions.join(", ")}`;
+        io.out(`${report.compatible ? "compatible" : `NOT compatible (${report.violations.length} violations)`} under ${report.mode} against ${against}`);
+      }
+      if (!report.compatible) throw new Error(`${o.subject as string}: the schema is not ${report.mode} compatible`);
+    });
+
+  schema
+    .command("list")
+    .description("the latest version of every subject")
+    .option("--prefix <prefix>", "only subjects starting with this")
+    .option("--include-deleted", "also subjects whose versions are all deleted")
+    .option("--json", "one JSON object per line")
+    .addOption(addressOption())
+    .action(async (o: Record<string, unknown>) => {
+      const schemas = await withClient(o.address as string, (c) =>
+        c.list({ ...(o.prefix !== undefined ? { prefix: o.prefix as string } : {}), includeDeleted: o.includeDeleted === true }),
+      );
+      for (const s of schemas) io.out(o.json === true ? JSON.stringify(schemaJson(s)) : describeSchema(s));
+    });
+
+  schema
+    .command("get")
+    .description("print a subject's latest version (or --version N), definition included")
+    .argument("<subject>", "the subject")
+    .option("--version <n>", "this version", (v) => Number(v))
+    .addOption(addressOption())
+    .action(async (subject: string, o: Record<string, unknown>) => {
+      const s = await withClient(o.address as string, (c) => c.get(subject, o.version as number | undefined));
+      io.out(JSON.stringify(schemaJson(s), null, 2));
+    });
+
+  schema
+    .command("versions")
+    .description("every version of a subject, oldest first")
+    .argument("<subject>", "the subject")
+    .option("--include-deleted", "also deleted versions")
+    .addOption(addressOption())
+    .action(async (subject: string, o: Record<string, unknown>) => {
+      const versions = await withClient(o.address as string, (c) => c.versions(subject, { includeDeleted: o.includeDeleted === true }));
+      for (const s of versions) io.out(`${describeSchema(s)} ${s.createTime?.toISOString() ?? ""}`);
+    });
+
+  schema
+    .command("mode")
+    .description("show or set a compatibility mode: `mode <subject> [MODE]`, `mode --global [MODE]`, `mode <subject> --clear`")
+    .argument("[args...]", "subject and/or mode")
+    .option("--global", "the global mode")
+    .option("--clear", "remove the subject's own mode (it inherits the global one)")
+    .addOption(addressOption())
+    .action(async (args: string[], o: Record<string, unknown>) => {
+      const global = o.global === true;
+      const subject = global ? undefined : args[0];
+      const rawMode = global ? args[0] : args[1];
+      if (!global && subject === undefined) throw new Error("name a subject, or use --global");
+      const info = await withClient(o.address as string, (c) => {
+        if (o.clear === true) return c.setCompatibility(subject, undefined);
+        return rawMode === undefined ? c.getCompatibility(subject) : c.setCompatibility(subject, parseMode(rawMode));
+      });
+      io.out(`${info.subject === "" ? "global" : info.subject}: ${info.mode}${info.inherited ? " (inherited)" : ""}`);
+    });
+
+  schema
+    .command("delete")
+    .description("soft-delete one version of a subject")
+    .argument("<subject>", "the subject")
+    .requiredOption("--version <n>", "the version", (v) => Number(v))
+    .addOption(addressOption())
+    .action(async (subject: string, o: Record<string, unknown>) => {
+      const s = await withClient(o.address as string, (c) => c.deleteVersion(subject, o.version as number));
+      io.out(`deleted ${describeSchema(s)}`);
+    });
+}

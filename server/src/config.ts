@@ -1,0 +1,450 @@
+/**
+ * Server configuration, resolved in this order: command-line flags, then
+ * `PROTOBUS_*` environment variables, then `protobus.yaml` (in the working
+ * directory, or the file `--config`/`PROTOBUS_CONFIG` names), then defaults.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { STORE_KINDS, type StoreKind } from "./storage/create-backend.js";
+import type { LogLevel } from "./logger.js";
+
+/** Everything `protobus serve` can be told. */
+export interface ServerConfig {
+  /** Interface to listen on. */
+  readonly host: string;
+  /** Port to listen on; 0 picks a free one. */
+  readonly port: number;
+  /** Storage backend. */
+  readonly store: StoreKind;
+  /** Where the sqlite backend keeps its file. */
+  readonly dataDir: string;
+  /** sqlite durability: `normal` survives a process crash, `full` a machine crash. */
+  readonly sqliteSynchronous: "normal" | "full";
+  /** NATS server URLs of the jetstream store, comma-separated. */
+  readonly natsUrl: string;
+  /** NATS user name (with `natsPassword`); empty for none. */
+  readonly natsUser: string;
+  /** NATS password; empty for none. */
+  readonly natsPassword: string;
+  /** NATS authentication token; empty for none. */
+  readonly natsToken: string;
+  /** Path of a NATS `.creds` file; empty for none. */
+  readonly natsCreds: string;
+  /** CA file that turns TLS on for NATS; empty for none. */
+  readonly natsTlsCa: string;
+  /** Client certificate for NATS TLS; empty for none. */
+  readonly natsTlsCert: string;
+  /** Key of `natsTlsCert`; empty for none. */
+  readonly natsTlsKey: string;
+  /** JetStream stream holding the events. */
+  readonly jetstreamStream: string;
+  /** First token of every subject protobus uses on NATS. */
+  readonly jetstreamSubjectPrefix: string;
+  /** Replicas of the stream and buckets the jetstream store creates. */
+  readonly jetstreamReplicas: number;
+  /** Largest accepted payload, in bytes. */
+  readonly maxPayloadBytes: number;
+  /** Most events in one publish request. */
+  readonly maxBatchSize: number;
+  /** Window in which a repeated event id is a duplicate, in ms. */
+  readonly dedupeWindowMs: number;
+  /** Subscription heartbeat interval in ms. */
+  readonly heartbeatMs: number;
+  /** How often the server pings an idle connection (HTTP/2 keepalive), in ms. */
+  readonly keepaliveIntervalMs: number;
+  /**
+   * A connection whose ping is not answered within this many ms is closed;
+   * its subscriptions end and a group member's deliveries return to the group.
+   */
+  readonly keepaliveTimeoutMs: number;
+  /** How long shutdown waits for in-flight work before forcing, in ms. */
+  readonly shutdownGraceMs: number;
+  /** Log threshold. */
+  readonly logLevel: LogLevel;
+  /** Log line format. */
+  readonly logFormat: "text" | "json";
+  /** Port of the Prometheus `/metrics` endpoint (on `host`); 0 turns it off. */
+  readonly metricsPort: number;
+  /** Events whose consumer outcomes are kept for GetFlow; 0 turns recording off. */
+  readonly flowOutcomes: number;
+  /** Alert when a flow has no terminal event this long after it started, in ms; 0 turns it off. */
+  readonly flowSlowAfterMs: number;
+  /** Globs of the event types that open a watched flow (`*` matches anything, dots included). */
+  readonly flowStartTypes: readonly string[];
+  /** Globs of terminal event types (`*` matches anything, dots included). */
+  readonly flowTerminalTypes: readonly string[];
+  /** Alert when a type's rate exceeds the window mean by this many standard deviations; 0 turns it off. */
+  readonly rateSpikeSigma: number;
+  /** Sliding window of the rate baseline, in ms. */
+  readonly rateWindowMs: number;
+  /** Rate sample (bucket) length, in ms. */
+  readonly rateBucketMs: number;
+  /** Fewest events in a bucket for a spike. */
+  readonly rateSpikeMinCount: number;
+  /**
+   * Reject (FAILED_PRECONDITION) events whose type has no registered schema,
+   * neither its own nor a matching pattern's. Off: such events are checked
+   * for their envelope only.
+   */
+  readonly requireSchemas: boolean;
+}
+
+/** The defaults: `protobus serve` with nothing else. */
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: "127.0.0.1",
+  port: 50051,
+  store: "sqlite",
+  dataDir: "./.protobus",
+  sqliteSynchronous: "normal",
+  natsUrl: "nats://127.0.0.1:4222",
+  natsUser: "",
+  natsPassword: "",
+  natsToken: "",
+  natsCreds: "",
+  natsTlsCa: "",
+  natsTlsCert: "",
+  natsTlsKey: "",
+  jetstreamStream: "PROTOBUS",
+  jetstreamSubjectPrefix: "protobus",
+  jetstreamReplicas: 1,
+  maxPayloadBytes: 1024 * 1024,
+  maxBatchSize: 10_000,
+  dedupeWindowMs: 120_000,
+  heartbeatMs: 15_000,
+  keepaliveIntervalMs: 10_000,
+  keepaliveTimeoutMs: 10_000,
+  shutdownGraceMs: 10_000,
+  logLevel: "info",
+  logFormat: "text",
+  metricsPort: 0,
+  flowOutcomes: 100_000,
+  flowSlowAfterMs: 300_000,
+  flowStartTypes: ["*.created", "*.started", "*.requested"],
+  flowTerminalTypes: ["*.completed", "*.failed"],
+  rateSpikeSigma: 4,
+  rateWindowMs: 600_000,
+  rateBucketMs: 30_000,
+  rateSpikeMinCount: 20,
+  requireSchemas: false,
+};
+
+/** One configuration key: its names in each source and how to parse it. */
+interface KeySpec {
+  readonly key: keyof ServerConfig;
+  /** Name in protobus.yaml (and the flag, in kebab-case). */
+  readonly yaml: string;
+  readonly env: string;
+  readonly parse: (raw: string, from: string) => ServerConfig[keyof ServerConfig];
+  readonly description: string;
+  /** A switch: the flag may be given without a value (meaning true). */
+  readonly boolean?: true;
+}
+
+function integer(min: number, max: number) {
+  return (raw: string, from: string): number => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`${from}: expected an integer from ${min} to ${max}, got '${raw}'`);
+    }
+    return value;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string, from: string): T => {
+    if (!(values as readonly string[]).includes(raw)) {
+      throw new RangeError(`${from}: expected one of ${values.join(", ")}, got '${raw}'`);
+    }
+    return raw as T;
+  };
+}
+
+function nonNegativeNumber(raw: string, from: string): number {
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value < 0) throw new RangeError(`${from}: expected a number of 0 or more, got '${raw}'`);
+  return value;
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+function boolean(raw: string, from: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(value)) return true;
+  if (["false", "0", "no", "off"].includes(value)) return false;
+  throw new RangeError(`${from}: expected true or false, got '${raw}'`);
+}
+
+function natsUrls(raw: string, from: string): string {
+  const urls = raw.split(",").map((url) => url.trim());
+  for (const url of urls) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s,]+$|^[^\s:/,]+:\d+$/.test(url)) {
+      throw new RangeError(`${from}: expected NATS URLs like nats://host:4222[,nats://host2:4222], got '${raw}'`);
+    }
+  }
+  return urls.join(",");
+}
+
+function streamName(raw: string, from: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new RangeError(`${from}: expected a stream name of letters, digits, _ and -, got '${raw}'`);
+  return raw;
+}
+
+function subjectToken(raw: string, from: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new RangeError(`${from}: expected one subject token of letters, digits, _ and -, got '${raw}'`);
+  return raw;
+}
+
+/** Parses `1500`, `1500ms`, `30s`, `2m`, `1h` into milliseconds. */
+export function parseDurationMs(raw: string, from: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (match === null) throw new RangeError(`${from}: expected a duration like 500ms, 30s, 2m, got '${raw}'`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"] ?? 1;
+  return Math.round(Number(match[1]) * factor);
+}
+
+/** Every configuration key, documented; the README's config table comes from here. */
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  { key: "host", yaml: "host", env: "PROTOBUS_HOST", parse: (raw) => raw, description: "interface to listen on" },
+  { key: "port", yaml: "port", env: "PROTOBUS_PORT", parse: integer(0, 65535), description: "port to listen on (0 picks a free one)" },
+  { key: "store", yaml: "store", env: "PROTOBUS_STORE", parse: oneOf(STORE_KINDS), description: "storage backend: sqlite, memory or jetstream" },
+  { key: "dataDir", yaml: "data-dir", env: "PROTOBUS_DATA_DIR", parse: (raw) => raw, description: "directory of the sqlite store" },
+  {
+    key: "sqliteSynchronous",
+    yaml: "sqlite-synchronous",
+    env: "PROTOBUS_SQLITE_SYNCHRONOUS",
+    parse: oneOf(["normal", "full"] as const),
+    description: "normal: a commit survives a server crash; full: also a machine crash (slower)",
+  },
+  {
+    key: "natsUrl",
+    yaml: "nats-url",
+    env: "PROTOBUS_NATS_URL",
+    parse: natsUrls,
+    description: "NATS server URLs of the jetstream store, comma-separated (nats://host:4222,nats://host2:4222)",
+  },
+  { key: "natsUser", yaml: "nats-user", env: "PROTOBUS_NATS_USER", parse: (raw) => raw, description: "NATS user name" },
+  { key: "natsPassword", yaml: "nats-password", env: "PROTOBUS_NATS_PASSWORD", parse: (raw) => raw, description: "NATS password" },
+  { key: "natsToken", yaml: "nats-token", env: "PROTOBUS_NATS_TOKEN", parse: (raw) => raw, description: "NATS authentication token" },
+  { key: "natsCreds", yaml: "nats-creds", env: "PROTOBUS_NATS_CREDS", parse: (raw) => raw, description: "path of a NATS .creds file" },
+  {
+    key: "natsTlsCa",
+    yaml: "nats-tls-ca",
+    env: "PROTOBUS_NATS_TLS_CA",
+    parse: (raw) => raw,
+    description: "CA file for NATS TLS (turns TLS on)",
+  },
+  {
+    key: "natsTlsCert",
+    yaml: "nats-tls-cert",
+    env: "PROTOBUS_NATS_TLS_CERT",
+    parse: (raw) => raw,
+    description: "client certificate for NATS TLS",
+  },
+  { key: "natsTlsKey", yaml: "nats-tls-key", env: "PROTOBUS_NATS_TLS_KEY", parse: (raw) => raw, description: "key of the NATS client certificate" },
+  {
+    key: "jetstreamStream",
+    yaml: "jetstream-stream",
+    env: "PROTOBUS_JETSTREAM_STREAM",
+    parse: streamName,
+    description: "JetStream stream of the events (created when missing)",
+  },
+  {
+    key: "jetstreamSubjectPrefix",
+    yaml: "jetstream-subject-prefix",
+    env: "PROTOBUS_JETSTREAM_SUBJECT_PREFIX",
+    parse: subjectToken,
+    description: "first token of every NATS subject protobus uses",
+  },
+  {
+    key: "jetstreamReplicas",
+    yaml: "jetstream-replicas",
+    env: "PROTOBUS_JETSTREAM_REPLICAS",
+    parse: integer(1, 5),
+    description: "replicas of the stream and buckets the jetstream store creates (1, or 3 on a cluster)",
+  },
+  {
+    key: "maxPayloadBytes",
+    yaml: "max-payload-bytes",
+    env: "PROTOBUS_MAX_PAYLOAD_BYTES",
+    parse: integer(1, 64 * 1024 * 1024),
+    description: "largest accepted event payload in bytes",
+  },
+  {
+    key: "maxBatchSize",
+    yaml: "max-batch-size",
+    env: "PROTOBUS_MAX_BATCH_SIZE",
+    parse: integer(1, 1_000_000),
+    description: "most events in one publish request",
+  },
+  {
+    key: "dedupeWindowMs",
+    yaml: "dedupe-window",
+    env: "PROTOBUS_DEDUPE_WINDOW",
+    parse: parseDurationMs,
+    description: "an event id seen again within this window is a duplicate (0 turns it off)",
+  },
+  {
+    key: "heartbeatMs",
+    yaml: "heartbeat-interval",
+    env: "PROTOBUS_HEARTBEAT_INTERVAL",
+    parse: parseDurationMs,
+    description: "how often subscriptions get a heartbeat (0 turns them off)",
+  },
+  {
+    key: "keepaliveIntervalMs",
+    yaml: "keepalive-interval",
+    env: "PROTOBUS_KEEPALIVE_INTERVAL",
+    parse: parseDurationMs,
+    description: "how often the server pings each connection to detect dead peers",
+  },
+  {
+    key: "keepaliveTimeoutMs",
+    yaml: "keepalive-timeout",
+    env: "PROTOBUS_KEEPALIVE_TIMEOUT",
+    parse: parseDurationMs,
+    description: "a connection that does not answer a ping within this is closed; group deliveries return to the group",
+  },
+  {
+    key: "shutdownGraceMs",
+    yaml: "shutdown-grace",
+    env: "PROTOBUS_SHUTDOWN_GRACE",
+    parse: parseDurationMs,
+    description: "how long shutdown waits for in-flight calls",
+  },
+  {
+    key: "logLevel",
+    yaml: "log-level",
+    env: "PROTOBUS_LOG_LEVEL",
+    parse: oneOf(["debug", "info", "warn", "error", "silent"] as const),
+    description: "debug, info, warn, error or silent",
+  },
+  {
+    key: "logFormat",
+    yaml: "log-format",
+    env: "PROTOBUS_LOG_FORMAT",
+    parse: oneOf(["text", "json"] as const),
+    description: "text or json log lines",
+  },
+  {
+    key: "metricsPort",
+    yaml: "metrics-port",
+    env: "PROTOBUS_METRICS_PORT",
+    parse: integer(0, 65535),
+    description: "port of the Prometheus /metrics endpoint on the same host (0 turns it off)",
+  },
+  {
+    key: "flowOutcomes",
+    yaml: "flow-outcomes",
+    env: "PROTOBUS_FLOW_OUTCOMES",
+    parse: integer(0, 100_000_000),
+    description: "events whose consumer outcomes GetFlow remembers (0 turns recording off)",
+  },
+  {
+    key: "flowSlowAfterMs",
+    yaml: "flow-slow-after",
+    env: "PROTOBUS_FLOW_SLOW_AFTER",
+    parse: parseDurationMs,
+    description: "alert protobus.alert.flow_slow when a flow has no terminal event this long after it started (0 turns it off)",
+  },
+  {
+    key: "flowStartTypes",
+    yaml: "flow-start-types",
+    env: "PROTOBUS_FLOW_START_TYPES",
+    parse: list,
+    description: "comma-separated globs of the event types that open a watched flow (* matches anything)",
+  },
+  {
+    key: "flowTerminalTypes",
+    yaml: "flow-terminal-types",
+    env: "PROTOBUS_FLOW_TERMINAL_TYPES",
+    parse: list,
+    description: "comma-separated globs of the event types that end a flow (* matches anything)",
+  },
+  {
+    key: "rateSpikeSigma",
+    yaml: "rate-spike-sigma",
+    env: "PROTOBUS_RATE_SPIKE_SIGMA",
+    parse: nonNegativeNumber,
+    description: "alert protobus.alert.rate_spike when a type's rate exceeds the window mean by this many standard deviations (0 turns it off)",
+  },
+  {
+    key: "rateWindowMs",
+    yaml: "rate-window",
+    env: "PROTOBUS_RATE_WINDOW",
+    parse: parseDurationMs,
+    description: "sliding window of the rate baseline",
+  },
+  {
+    key: "rateBucketMs",
+    yaml: "rate-bucket",
+    env: "PROTOBUS_RATE_BUCKET",
+    parse: parseDurationMs,
+    description: "length of one rate sample",
+  },
+  {
+    key: "rateSpikeMinCount",
+    yaml: "rate-spike-min-count",
+    env: "PROTOBUS_RATE_SPIKE_MIN_COUNT",
+    parse: integer(0, 1_000_000_000),
+    description: "a sample with fewer events is never a spike",
+  },
+  {
+    key: "requireSchemas",
+    yaml: "require-schemas",
+    env: "PROTOBUS_REQUIRE_SCHEMAS",
+    parse: boolean,
+    description: "reject events whose type has no registered schema (off: only their envelope is checked)",
+    boolean: true,
+  },
+];
+
+/** Where the configuration is read from. */
+export interface ConfigSources {
+  /** Values given as flags, keyed by the yaml name (kebab-case). */
+  readonly flags?: Readonly<Record<string, string | undefined>>;
+  /** The environment; `process.env` by default. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Path of the config file; `PROTOBUS_CONFIG` or ./protobus.yaml by default. */
+  readonly configFile?: string;
+  /** Directory relative paths resolve against; the working directory by default. */
+  readonly cwd?: string;
+}
+
+/** Resolves the configuration. Throws a RangeError naming the bad source and value. */
+export function loadConfig(sources: ConfigSources = {}): ServerConfig {
+  const env = sources.env ?? process.env;
+  const cwd = sources.cwd ?? process.cwd();
+  const explicitFile = sources.configFile ?? env.PROTOBUS_CONFIG;
+  const file = resolve(cwd, explicitFile ?? "protobus.yaml");
+  let fileValues: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    const parsed: unknown = parseYaml(readFileSync(file, "utf8"));
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== "object" || Array.isArray(parsed)) throw new RangeError(`${file}: expected a mapping of settings`);
+      fileValues = parsed as Record<string, unknown>;
+    }
+    const known = new Set(CONFIG_KEYS.map((k) => k.yaml));
+    for (const name of Object.keys(fileValues)) {
+      if (!known.has(name)) throw new RangeError(`${file}: unknown setting '${name}' (known: ${[...known].join(", ")})`);
+    }
+  } else if (explicitFile !== undefined) {
+    throw new RangeError(`config file ${file} does not exist`);
+  }
+  const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const spec of CONFIG_KEYS) {
+    const flag = sources.flags?.[spec.yaml];
+    const fromEnv = env[spec.env];
+    const fromFile = fileValues[spec.yaml];
+    if (flag !== undefined) config[spec.key] = spec.parse(flag, `--${spec.yaml}`);
+    else if (fromEnv !== undefined && fromEnv !== "") config[spec.key] = spec.parse(fromEnv, spec.env);
+    else if (fromFile !== undefined && fromFile !== null) config[spec.key] = spec.parse(String(fromFile), `${file}: ${spec.yaml}`);
+  }
+  config.dataDir = resolve(cwd, config.dataDir as string);
+  return config as unknown as ServerConfig;
+}

@@ -1,0 +1,72 @@
+/**
+ * Builders for the errors the server returns. Every rejection is a
+ * `ProtobusError` with a gRPC code and, where a client can act on it,
+ * `google.rpc` details naming what was wrong.
+ */
+import { Code, ProtobusError } from "@protobus/sdk";
+import type { BadRequest_FieldViolation } from "@protobus/sdk/proto";
+
+/** One bad field: its path in the request and why it is bad. */
+export interface FieldViolation {
+  /** Path of the field in the request, e.g. `events[2].type`. */
+  readonly field: string;
+  /** What is wrong, for people. */
+  readonly description: string;
+  /** A stable machine-readable reason, e.g. `REQUIRED`, `PATTERN`. */
+  readonly reason?: string;
+}
+
+function toProto(v: FieldViolation): BadRequest_FieldViolation {
+  return { field: v.field, description: v.description, reason: v.reason ?? "", localizedMessage: undefined };
+}
+
+/** INVALID_ARGUMENT with a `BadRequest` detail listing every violation. */
+export function invalidArgument(violations: readonly FieldViolation[], summary?: string): ProtobusError {
+  const first = violations[0];
+  const message =
+    summary ??
+    (violations.length === 1 && first !== undefined
+      ? `${first.field}: ${first.description}`
+      : `${violations.length} invalid fields: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`);
+  return new ProtobusError(Code.INVALID_ARGUMENT, message, [
+    { type: "BadRequest", value: { fieldViolations: violations.map(toProto) } },
+  ]);
+}
+
+/** NOT_FOUND with a `ResourceInfo` detail naming the missing resource. */
+export function notFound(resourceType: string, resourceName: string): ProtobusError {
+  return new ProtobusError(Code.NOT_FOUND, `${resourceType} '${resourceName}' not found`, [
+    { type: "ResourceInfo", value: { resourceType, resourceName, owner: "", description: "" } },
+  ]);
+}
+
+/** UNAVAILABLE: the server is going away; clients should retry elsewhere or later. */
+export function unavailable(message: string): ProtobusError {
+  return new ProtobusError(Code.UNAVAILABLE, message);
+}
+
+/** INTERNAL: a store or server failure; the cause is kept for the log. */
+export function internal(message: string, cause: unknown): ProtobusError {
+  return new ProtobusError(Code.INTERNAL, message, [], { cause });
+}
+
+/** One unmet precondition: its kind, what it concerns, and why. */
+export interface PreconditionViolation {
+  /** A stable kind, e.g. a compatibility rule `FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED` or `SCHEMA_REQUIRED`. */
+  readonly type: string;
+  /** What it concerns: a field path, a JSON pointer, an event type. */
+  readonly subject: string;
+  /** What is wrong, for people. */
+  readonly description: string;
+}
+
+/**
+ * FAILED_PRECONDITION with a `PreconditionFailure` detail listing every
+ * violation: the request is well formed but the system is not in a state
+ * where it can be accepted (an incompatible schema, an unregistered type).
+ */
+export function failedPrecondition(message: string, violations: readonly PreconditionViolation[]): ProtobusError {
+  return new ProtobusError(Code.FAILED_PRECONDITION, message, [
+    { type: "PreconditionFailure", value: { violations: violations.map((v) => ({ type: v.type, subject: v.subject, description: v.description })) } },
+  ]);
+}

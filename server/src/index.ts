@@ -1,0 +1,87 @@
+/**
+ * @protobus/server: run a protobus server in your own process, or through
+ * the `protobus` command.
+ */
+export { startServer, SERVED_SERVICES } from "./server.js";
+export type { ProtobusServer, StartServerOptions } from "./server.js";
+export { CONFIG_KEYS, DEFAULT_CONFIG, loadConfig, parseDurationMs } from "./config.js";
+export type { ConfigSources, ServerConfig } from "./config.js";
+export { EventBus } from "./bus/event-bus.js";
+export type { AcceptedListener, EventBusOptions } from "./bus/event-bus.js";
+export { createLogger } from "./logger.js";
+export type { Logger, LoggerOptions, LogLevel } from "./logger.js";
+export { createBackend, STORE_KINDS } from "./storage/create-backend.js";
+export type { BackendConfig, StoreKind } from "./storage/create-backend.js";
+export { createMemoryBackend } from "./storage/memory/index.js";
+export type { MemoryBackendOptions } from "./storage/memory/index.js";
+export { createSqliteBackend } from "./storage/sqlite/index.js";
+export type { SqliteBackendOptions } from "./storage/sqlite/index.js";
+export { createJetStreamBackend } from "./storage/jetstream/index.js";
+export type { JetStreamBackendOptions, NatsConnectionOptions } from "./storage/jetstream/index.js";
+export { StoredEvent } from "./storage/stored-event.js";
+export type {
+  AppendListener,
+  AppendOptions,
+  AppendResult,
+  BackendInfo,
+  HistoryQuery,
+  ReadRequest,
+  ReadResult,
+  StorageBackend,
+} from "./storage/backend.js";
+export { DEFAULT_GROUP_SETTINGS } from "./storage/group-store.js";
+export type {
+  DeadLetter,
+  DeadLetterQuery,
+  DeadLetterSelection,
+  GroupDefinition,
+  GroupDelivery,
+  GroupHandle,
+  GroupSettings,
+  GroupStats,
+  GroupStore,
+  NackOptions,
+  OpenGroupRequest,
+} from "./storage/group-store.js";
+export { EngineGroupStore } from "./storage/groups/engine-group-store.js";
+export type { EngineGroupStoreOptions } from "./storage/groups/engine-group-store.js";
+export type { EventSource } from "./storage/groups/event-source.js";
+export type { GroupPersistence } from "./storage/groups/group-persistence.js";
+export { backoffDelay } from "./storage/groups/group-engine.js";
+export { compileFilter, filterError, FilterSyntaxError } from "./filter/filter-expression.js";
+export type { EventPredicate } from "./filter/filter-expression.js";
+export { COMPATIBILITY_MODES, SchemaFormat } from "./storage/schema-store.js";
+export type {
+  CompatibilityMode,
+  RegistrationContext,
+  RegistrationDecision,
+  RegistrationOutcome,
+  SchemaChangeListener,
+  SchemaDraft,
+  SchemaStore,
+  StoredSchema,
+} from "./storage/schema-store.js";
+export { checkCompatibility, CANDIDATE_LABEL } from "./registry/compatibility.js";
+export type { CompatibilityDirection, CompatibilityViolation, VersionedSchema } from "./registry/compatibility.js";
+export { DefinitionError, parseDefinition } from "./registry/schema-definition.js";
+export type { JsonSchema, ParsedJsonSchema, ParsedProtobufSchema, ParsedSchema } from "./registry/schema-definition.js";
+export { BASE_SUBJECT, DEFAULT_COMPATIBILITY, SchemaRegistry, subjectError } from "./registry/schema-registry.js";
+export type { CheckResult, CompatibilityInfo, RegisterResult, SchemaInput } from "./registry/schema-registry.js";
+export { SchemaValidator, envelopeJson } from "./registry/payload-validator.js";
+export type { SchemaValidatorOptions } from "./registry/payload-validator.js";
+export type { PublishValidation, PublishValidator } from "./bus/publish-validator.js";
+export { VERSION } from "./version.js";
+export { startTracing } from "./telemetry/tracing-setup.js";
+export type { StartTracingOptions, TracingHandle } from "./telemetry/tracing-setup.js";
+export { BusMetrics } from "./telemetry/metrics.js";
+export type { BacklogSource } from "./telemetry/metrics.js";
+export { startMetricsServer } from "./telemetry/metrics-server.js";
+export type { MetricsServer } from "./telemetry/metrics-server.js";
+export { combineObservers } from "./telemetry/delivery-observer.js";
+export type { Consumer, DeliveryObserver } from "./telemetry/delivery-observer.js";
+export { FlowMonitor } from "./flow/monitor.js";
+export type { FlowMonitorOptions } from "./flow/monitor.js";
+export { FLOW_SLOW_ALERT, MONITOR_SOURCE, RATE_SPIKE_ALERT } from "./flow/monitor-rules.js";
+export type { FlowMonitorRules } from "./flow/monitor-rules.js";
+export { OutcomeRecorder } from "./flow/outcome-recorder.js";
+export { getFlow, MAX_FLOW_EVENTS } from "./flow/get-flow.js";

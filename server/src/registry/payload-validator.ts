@@ -1,0 +1,253 @@
+/**
+ * Validated publish: each event's payload is checked against the latest
+ * schema of its type, else of the most specific pattern matching it
+ * (`agent.task.*` before `agent.>`), and its envelope against the base
+ * schema (`_base`) when one is registered.
+ *
+ * Built for the publish path: the subjects are indexed once, the schema
+ * resolved for each event type and the validator compiled for each schema
+ * version are cached, so a publish of known types runs synchronously; any
+ * change in the store drops the index and the type resolutions (compiled
+ * versions stay, they never change).
+ */
+import type { Event } from "@protobus/sdk/proto";
+import type { PublishValidation, PublishValidator } from "../bus/publish-validator.js";
+import type { FieldViolation, PreconditionViolation } from "../errors.js";
+import type { StoredSchema } from "../storage/schema-store.js";
+import { compileJsonSchema, type JsonValidator } from "./json-schema-validator.js";
+import { checkProtobufBinary, checkProtobufJson, type PayloadViolation } from "./protobuf-payload.js";
+import { BASE_SUBJECT, type SchemaRegistry } from "./schema-registry.js";
+
+/** Options of {@link SchemaValidator}. */
+export interface SchemaValidatorOptions {
+  /** Reject events whose type has no schema (FAILED_PRECONDITION); otherwise only their envelope is checked. */
+  readonly requireSchemas: boolean;
+}
+
+type PayloadCheck = (contentType: string, data: Uint8Array) => PayloadViolation[];
+
+interface Resolved {
+  readonly schema: StoredSchema;
+  readonly check: PayloadCheck;
+}
+
+interface Index {
+  readonly exact: Map<string, StoredSchema>;
+  /** Pattern subjects, most specific first. */
+  readonly patterns: { readonly schema: StoredSchema; readonly regex: RegExp }[];
+  readonly base: JsonValidator | undefined;
+}
+
+// Binary payloads: the Protobuf media types, and raw bytes sent without one.
+const PROTOBUF_TYPES = new Set(["application/protobuf", "application/x-protobuf", "application/vnd.google.protobuf", "application/octet-stream"]);
+
+function mediaType(contentType: string): string {
+  const semicolon = contentType.indexOf(";");
+  return (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+}
+
+function isJson(media: string): boolean {
+  return media === "application/json" || media.endsWith("+json");
+}
+
+function patternRegex(pattern: string): RegExp {
+  const source = pattern
+    .split(".")
+    .map((token) => (token === "*" ? "[^.]+" : token === ">" ? "[^.]+(?:\\.[^.]+)*" : token))
+    .join("\\.");
+  return new RegExp(`^${source}$`);
+}
+
+/**
+ * Orders patterns most specific first: more literal tokens; then without
+ * `>`; then the later the first wildcard; then by name, for determinism.
+ */
+function bySpecificity(a: string, b: string): number {
+  const rank = (p: string) => {
+    const tokens = p.split(".");
+    const literals = tokens.filter((t) => t !== "*" && t !== ">").length;
+    const firstWildcard = tokens.findIndex((t) => t === "*" || t === ">");
+    return { literals, full: p.endsWith(">") ? 1 : 0, firstWildcard, length: tokens.length };
+  };
+  const x = rank(a);
+  const y = rank(b);
+  return y.literals - x.literals || x.full - y.full || y.firstWildcard - x.firstWildcard || y.length - x.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** The envelope as canonical proto JSON (fields at their default are left out), for the base schema. */
+export function envelopeJson(event: Event): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (event.id !== "") out.id = event.id;
+  if (event.source !== "") out.source = event.source;
+  if (event.type !== "") out.type = event.type;
+  if (event.specVersion !== "") out.specVersion = event.specVersion;
+  if (event.time !== undefined) out.time = event.time.toISOString();
+  if (event.subject !== "") out.subject = event.subject;
+  if (event.dataContentType !== "") out.dataContentType = event.dataContentType;
+  if (event.dataSchema !== "") out.dataSchema = event.dataSchema;
+  if (event.correlationId !== "") out.correlationId = event.correlationId;
+  if (event.causationId !== "") out.causationId = event.causationId;
+  if (event.priority !== undefined) out.priority = event.priority;
+  if (event.tags.length > 0) out.tags = event.tags;
+  if (event.expireTime !== undefined) out.expireTime = event.expireTime.toISOString();
+  if (event.orderingKey !== "") out.orderingKey = event.orderingKey;
+  if (event.traceparent !== "") out.traceparent = event.traceparent;
+  if (event.tracestate !== "") out.tracestate = event.tracestate;
+  if (Object.keys(event.attributes).length > 0) out.attributes = event.attributes;
+  return out;
+}
+
+/** The registry's {@link PublishValidator}. */
+export class SchemaValidator implements PublishValidator {
+  readonly #registry: SchemaRegistry;
+  readonly #requireSchemas: boolean;
+  readonly #compiled = new Map<string, PayloadCheck>();
+  readonly #byType = new Map<string, Resolved | null>();
+  #index: Index | undefined;
+  #loading: Promise<Index> | undefined;
+  #generation = 0;
+  readonly #unsubscribe: () => void;
+
+  constructor(registry: SchemaRegistry, options: SchemaValidatorOptions) {
+    this.#registry = registry;
+    this.#requireSchemas = options.requireSchemas;
+    this.#unsubscribe = registry.store.onChange(() => this.invalidate());
+  }
+
+  /** Drops the subject index and type resolutions; the next publish reloads them. */
+  invalidate(): void {
+    this.#generation += 1;
+    this.#index = undefined;
+    this.#loading = undefined;
+    this.#byType.clear();
+  }
+
+  /** Stops following store changes. */
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  validate(events: readonly Event[]): PublishValidation | Promise<PublishValidation> {
+    const index = this.#index;
+    if (index !== undefined) return this.#validateWith(index, events);
+    return this.#load().then((loaded) => this.#validateWith(loaded, events));
+  }
+
+  #load(): Promise<Index> {
+    if (this.#loading !== undefined) return this.#loading;
+    const generation = this.#generation;
+    const loading = this.#registry.list().then((schemas) => {
+      const exact = new Map<string, StoredSchema>();
+      const patterns: Index["patterns"] = [];
+      let base: JsonValidator | undefined;
+      for (const schema of schemas) {
+        if (schema.subject === BASE_SUBJECT) {
+          const parsed = this.#registry.parsed(schema);
+          if (parsed.format === "JSON_SCHEMA") base = compileJsonSchema(parsed.schema);
+        } else if (schema.subject.includes("*") || schema.subject.includes(">")) {
+          patterns.push({ schema, regex: patternRegex(schema.subject) });
+        } else {
+          exact.set(schema.subject, schema);
+        }
+      }
+      patterns.sort((a, b) => bySpecificity(a.schema.subject, b.schema.subject));
+      const index: Index = { exact, patterns, base };
+      // A change while loading makes this index stale: use it for this call only.
+      if (generation === this.#generation) this.#index = index;
+      return index;
+    });
+    this.#loading = loading;
+    // A failed load must not stick: the next publish tries again.
+    loading.catch(() => {
+      if (this.#loading === loading) this.#loading = undefined;
+    });
+    return loading;
+  }
+
+  #checkFor(schema: StoredSchema): PayloadCheck {
+    const key = `${schema.subject}@${schema.version}`;
+    let check = this.#compiled.get(key);
+    if (check !== undefined) return check;
+    const parsed = this.#registry.parsed(schema);
+    if (parsed.format === "PROTOBUF") {
+      const desc = parsed.message;
+      check = (contentType, data) => {
+        const media = mediaType(contentType);
+        if (media === "" || PROTOBUF_TYPES.has(media)) return checkProtobufBinary(desc, data);
+        if (isJson(media)) return checkProtobufJson(desc, data);
+        return [{ path: "", description: `has content type '${contentType}', but ${desc.typeName} payloads must be application/protobuf or application/json`, keyword: "content_type" }];
+      };
+    } else {
+      const validate = compileJsonSchema(parsed.schema);
+      const decoder = new TextDecoder("utf-8", { fatal: true });
+      check = (contentType, data) => {
+        const media = mediaType(contentType);
+        if (media !== "" && !isJson(media)) {
+          return [{ path: "", description: `has content type '${contentType}', but schema '${schema.subject}' is a JSON Schema: send application/json`, keyword: "content_type" }];
+        }
+        let value: unknown;
+        try {
+          value = JSON.parse(decoder.decode(data));
+        } catch (error) {
+          return [{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }];
+        }
+        return validate(value);
+      };
+    }
+    this.#compiled.set(key, check);
+    return check;
+  }
+
+  #resolve(index: Index, type: string): Resolved | null {
+    const cached = this.#byType.get(type);
+    if (cached !== undefined) return cached;
+    const schema = index.exact.get(type) ?? index.patterns.find((p) => p.regex.test(type))?.schema;
+    const resolved = schema === undefined ? null : { schema, check: this.#checkFor(schema) };
+    if (index === this.#index) this.#byType.set(type, resolved);
+    return resolved;
+  }
+
+  #validateWith(index: Index, events: readonly Event[]): PublishValidation {
+    const violations: FieldViolation[] = [];
+    const preconditions: PreconditionViolation[] = [];
+    const schemaVersions: number[] = new Array<number>(events.length).fill(0);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as Event;
+      const resolved = this.#resolve(index, event.type);
+      if (resolved === null) {
+        if (this.#requireSchemas) {
+          preconditions.push({
+            type: "SCHEMA_REQUIRED",
+            subject: `events[${i}].type`,
+            description: `no schema is registered for event type '${event.type}' or a pattern matching it, and this server requires one (register it with \`protobus schema push\`)`,
+          });
+        }
+      } else {
+        schemaVersions[i] = resolved.schema.version;
+        for (const v of resolved.check(event.dataContentType, event.data)) {
+          violations.push({
+            field: v.path === "" ? `events[${i}].data` : `events[${i}].data.${v.path}`,
+            description: v.description,
+            reason: v.keyword.toUpperCase(),
+          });
+        }
+      }
+      if (index.base !== undefined) {
+        for (const v of index.base(envelopeJson(event))) {
+          const [head = "", ...rest] = v.path.split(".");
+          const field = [snake(head), ...rest].filter((s) => s !== "").join(".");
+          violations.push({
+            field: field === "" ? `events[${i}]` : `events[${i}].${field}`,
+            description: `${v.description} (base schema '${BASE_SUBJECT}')`,
+            reason: v.keyword.toUpperCase(),
+          });
+        }
+      }
+    }
+    return { violations, preconditions, schemaVersions };
+  }
+}

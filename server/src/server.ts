@@ -1,0 +1,210 @@
+/**
+ * A protobus server: the EventBus and SchemaRegistry services, health and reflection on one
+ * grpc-js server over one storage backend, with a graceful shutdown.
+ */
+import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { Code, ProtobusError } from "@protobus/sdk";
+import {
+  HealthCheckResponse_ServingStatus,
+  HealthService,
+  SchemaRegistryService,
+  ServerReflectionService,
+  ServerReflectionServiceV1Alpha,
+} from "@protobus/sdk/proto";
+import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
+import { EventBus } from "./bus/event-bus.js";
+import { StreamRegistry, createEventBusService, eventBusServiceDefinition } from "./bus/event-bus-service.js";
+import { HealthStatus } from "./health.js";
+import { createLogger, type Logger } from "./logger.js";
+import { DescriptorReflection, loadBundledDescriptorSet } from "./reflection.js";
+import type { StorageBackend } from "./storage/backend.js";
+import { createBackend } from "./storage/create-backend.js";
+import { VERSION } from "./version.js";
+import { FlowMonitor } from "./flow/monitor.js";
+import { OutcomeRecorder } from "./flow/outcome-recorder.js";
+import { combineObservers } from "./telemetry/delivery-observer.js";
+import { BusMetrics } from "./telemetry/metrics.js";
+import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-server.js";
+import { SchemaValidator } from "./registry/payload-validator.js";
+import { SchemaRegistry } from "./registry/schema-registry.js";
+import { createSchemaRegistryService } from "./registry/schema-registry-service.js";
+
+/** The services the server hosts, by fully qualified name. */
+export const SERVED_SERVICES = [
+  "protobus.v1.EventBus",
+  "protobus.v1.SchemaRegistry",
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+] as const;
+
+/** Options of {@link startServer}: any part of the config, plus injectables. */
+export interface StartServerOptions extends Partial<ServerConfig> {
+  /** Use this backend instead of creating one from `store`. */
+  readonly backend?: StorageBackend;
+  /** Where to log; built from logLevel/logFormat by default. */
+  readonly logger?: Logger;
+}
+
+/** A running server. */
+export interface ProtobusServer {
+  /** The port it listens on (the chosen one when 0 was asked). */
+  readonly port: number;
+  /** `host:port`, ready for `createClient({ address })`. */
+  readonly address: string;
+  /** The bus, for embedding. */
+  readonly bus: EventBus;
+  /** The backend it stores in. */
+  readonly backend: StorageBackend;
+  /** The port of the `/metrics` endpoint, when it is on. */
+  readonly metricsPort: number | undefined;
+  /** The schema registry, for embedding. */
+  readonly registry: SchemaRegistry;
+  /**
+   * Stops gracefully: refuses new calls, lets in-flight publishes finish,
+   * ends open streams with UNAVAILABLE, then closes the store. Forces after
+   * the grace period.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** Creates, binds and starts a server. */
+export async function startServer(options: StartServerOptions = {}): Promise<ProtobusServer> {
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...stripUndefined(options) };
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const backend = options.backend ?? (await createBackend(config));
+  if (!backend.info.durable) {
+    logger.warn(`the ${backend.info.kind} store keeps NOTHING: every event is lost when the server stops`);
+  }
+  const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
+  const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
+  const registry = new SchemaRegistry(backend.schemas);
+  const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
+  const bus = new EventBus(backend, {
+    validator,
+    maxPayloadBytes: config.maxPayloadBytes,
+    maxBatchSize: config.maxBatchSize,
+    dedupeWindowMs: config.dedupeWindowMs,
+    version: VERSION,
+    ...(metrics !== undefined ? { metrics } : {}),
+  });
+  const monitor = new FlowMonitor(bus, {
+    rules: {
+      slowFlowAfterMs: config.flowSlowAfterMs,
+      startTypes: config.flowStartTypes,
+      terminalTypes: config.flowTerminalTypes,
+      rateSpikeSigma: config.rateSpikeSigma,
+      rateWindowMs: config.rateWindowMs,
+      rateBucketMs: config.rateBucketMs,
+      rateSpikeMinCount: config.rateSpikeMinCount,
+    },
+    logger,
+    ...(metrics !== undefined ? { metrics } : {}),
+  });
+  const observer = combineObservers([metrics, outcomes]);
+  metrics?.addBacklogSource(async () => new Map((await backend.groups.list()).map((g) => [g.definition.name, g.backlog])));
+  const streams = new StreamRegistry();
+  const health = new HealthStatus(SERVED_SERVICES);
+  const reflection = new DescriptorReflection(loadBundledDescriptorSet(), SERVED_SERVICES);
+
+  const server = new Server({
+    // Room for a batch of full-size payloads plus envelopes.
+    "grpc.max_receive_message_length": Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 4 + 64 * 1024),
+    "grpc.max_send_message_length": -1,
+    // Pings find half-open connections (a peer that vanished without a FIN):
+    // such a connection is closed after interval + timeout (20 s by default),
+    // which ends its streams and gives a group member's deliveries back.
+    "grpc.keepalive_time_ms": config.keepaliveIntervalMs,
+    "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+  });
+  server.addService(
+    eventBusServiceDefinition,
+    createEventBusService(bus, streams, {
+      heartbeatMs: config.heartbeatMs,
+      logger,
+      ...(observer !== undefined ? { observer } : {}),
+      ...(metrics !== undefined ? { metrics } : {}),
+      ...(outcomes !== undefined ? { outcomes } : {}),
+    }),
+  );
+  server.addService(SchemaRegistryService as unknown as ServiceDefinition, createSchemaRegistryService(registry, logger));
+  server.addService(HealthService as unknown as ServiceDefinition, health.implementation());
+  server.addService(ServerReflectionService as unknown as ServiceDefinition, reflection.implementation());
+  server.addService(ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation());
+
+  let port: number;
+  try {
+    port = await new Promise<number>((resolvePort, reject) => {
+      server.bindAsync(`${config.host}:${config.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+        error === null ? resolvePort(bound) : reject(error),
+      );
+    });
+  } catch (error) {
+    await backend.close();
+    throw new ProtobusError(Code.UNAVAILABLE, `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, [], {
+      cause: error,
+    });
+  }
+  const address = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  let metricsServer: MetricsServer | undefined;
+  if (metrics !== undefined) {
+    try {
+      metricsServer = await startMetricsServer(metrics, config.host, config.metricsPort);
+    } catch (error) {
+      server.forceShutdown();
+      await backend.close();
+      throw new ProtobusError(Code.UNAVAILABLE, `cannot serve metrics on ${config.host}:${config.metricsPort}: ${(error as Error).message}`, [], {
+        cause: error,
+      });
+    }
+  }
+  monitor.start();
+  logger.info("protobus listening", {
+    address,
+    store: backend.info.kind,
+    location: backend.info.location,
+    version: VERSION,
+    ...(metricsServer !== undefined ? { metrics: `http://${config.host}:${metricsServer.port}/metrics` } : {}),
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info("shutting down", { openStreams: streams.size });
+      health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
+      monitor.stop();
+      const drained = bus.drain();
+      streams.closeAll(new ProtobusError(Code.UNAVAILABLE, "the server is shutting down; reconnect to resume"));
+      health.endWatches();
+      await Promise.race([drained, delay(config.shutdownGraceMs)]);
+      await new Promise<void>((done) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          done();
+        }, config.shutdownGraceMs);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          done();
+        });
+      });
+      await metricsServer?.close();
+      validator.close();
+      await backend.close();
+      logger.info("stopped");
+    })();
+    return stopping;
+  };
+
+  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, shutdown };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolveDelay) => setTimeout(resolveDelay, ms).unref());
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

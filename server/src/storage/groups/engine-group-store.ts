@@ -1,0 +1,152 @@
+/**
+ * A {@link GroupStore} whose groups run in this process on the shared
+ * {@link GroupEngine}, over an event source and a persistence. The memory
+ * and SQLite backends use it; a backend with its own consumer machinery
+ * implements `GroupStore` directly.
+ */
+import { Code, ProtobusError } from "@protobus/sdk";
+import { notFound } from "../../errors.js";
+import {
+  DEFAULT_GROUP_SETTINGS,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type DeadLetterSelection,
+  type GroupHandle,
+  type GroupSettings,
+  type GroupStats,
+  type GroupStore,
+  type OpenGroupRequest,
+} from "../group-store.js";
+import type { EventSource } from "./event-source.js";
+import { GroupEngine, type GroupEngineOptions } from "./group-engine.js";
+import { zeroCounters, type GroupPersistence } from "./group-persistence.js";
+
+/** Options of {@link EngineGroupStore}. */
+export interface EngineGroupStoreOptions {
+  /** Most undelivered events a group holds in memory (default 10,000). */
+  readonly lookahead?: number;
+  /** Clock in ms; tests may pin it. */
+  readonly now?: () => number;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+function settingsChanged(stored: GroupSettings, requested: Partial<GroupSettings>): boolean {
+  return (Object.keys(requested) as Array<keyof GroupSettings>).some((k) => requested[k] !== undefined && requested[k] !== stored[k]);
+}
+
+/** Consumer groups run by the in-process engine. */
+export class EngineGroupStore implements GroupStore {
+  readonly #source: EventSource;
+  readonly #persistence: GroupPersistence;
+  readonly #options: GroupEngineOptions;
+  readonly #engines = new Map<string, GroupEngine>();
+  #closed = false;
+
+  constructor(source: EventSource, persistence: GroupPersistence, options: EngineGroupStoreOptions = {}) {
+    this.#source = source;
+    this.#persistence = persistence;
+    this.#options = { lookahead: options.lookahead ?? 10_000, now: options.now ?? Date.now };
+    for (const persisted of persistence.loadAll()) {
+      this.#engines.set(persisted.definition.name, new GroupEngine(source, persistence, persisted, this.#options));
+    }
+  }
+
+  async open(request: OpenGroupRequest): Promise<GroupHandle> {
+    this.#assertOpen();
+    const existing = this.#engines.get(request.name);
+    if (existing !== undefined) {
+      const definition = existing.definition;
+      if (!sameList(definition.patterns, request.patterns) || definition.filter !== request.filter) {
+        throw new ProtobusError(
+          Code.FAILED_PRECONDITION,
+          `consumer group '${request.name}' exists with patterns [${definition.patterns.join(", ")}]` +
+            `${definition.filter === "" ? "" : ` and filter '${definition.filter}'`}; open it with the same ones, or delete it first`,
+          [{ type: "PreconditionFailure", value: { violations: [{ type: "GROUP", subject: request.name, description: "patterns or filter differ" }] } }],
+        );
+      }
+      if (settingsChanged(definition.settings, request.settings)) {
+        const settings = { ...definition.settings, ...stripUndefined(request.settings) };
+        this.#persistence.updateSettings(request.name, settings);
+        existing.updateSettings(settings);
+      }
+      return existing;
+    }
+    const definition = {
+      name: request.name,
+      patterns: [...request.patterns],
+      filter: request.filter,
+      settings: { ...DEFAULT_GROUP_SETTINGS, ...stripUndefined(request.settings) },
+      createdAt: new Date(this.#options.now()),
+    };
+    const floor = Number(request.startAfter);
+    this.#persistence.create(definition, floor);
+    const engine = new GroupEngine(
+      this.#source,
+      this.#persistence,
+      { definition, floor, counters: zeroCounters(), settled: [], deadAboveFloor: [], retries: [] },
+      this.#options,
+    );
+    this.#engines.set(request.name, engine);
+    return engine;
+  }
+
+  async list(): Promise<GroupStats[]> {
+    this.#assertOpen();
+    const names = [...this.#engines.keys()].sort();
+    return Promise.all(names.map((name) => (this.#engines.get(name) as GroupEngine).stats()));
+  }
+
+  async get(name: string): Promise<GroupStats | undefined> {
+    this.#assertOpen();
+    return this.#engines.get(name)?.stats();
+  }
+
+  async delete(name: string): Promise<boolean> {
+    this.#assertOpen();
+    const engine = this.#engines.get(name);
+    if (engine === undefined) return false;
+    this.#engines.delete(name);
+    engine.markDeleted();
+    this.#persistence.delete(name);
+    return true;
+  }
+
+  async listDeadLetters(name: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
+    return this.#engine(name).listDeadLetters(query);
+  }
+
+  async redrive(name: string, selection: DeadLetterSelection): Promise<number> {
+    return this.#engine(name).redrive(selection);
+  }
+
+  async purge(name: string, selection: DeadLetterSelection): Promise<number> {
+    return this.#engine(name).purge(selection);
+  }
+
+  /** Stops every engine, writing what is pending. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const engine of this.#engines.values()) engine.shutdown();
+  }
+
+  #engine(name: string): GroupEngine {
+    this.#assertOpen();
+    const engine = this.#engines.get(name);
+    if (engine === undefined) throw notFound("consumer group", name);
+    return engine;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the store is closed");
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,673 @@
+/**
+ * The in-process engine of one consumer group, shared by the backends whose
+ * groups live in this process (memory, SQLite). It reads ahead of the group's
+ * floor into memory, hands events out by priority then sequence, holds back
+ * events whose ordering key has an earlier one outstanding, runs ack
+ * deadlines and redelivery backoff on timers, and writes what must survive a
+ * restart (acks above the floor, retry records, dead letters, the floor and
+ * counters) through a {@link GroupPersistence}, one batch per tick.
+ *
+ * First deliveries are not written: after a crash, an event that was in
+ * flight is delivered again (at-least-once), with its attempt count as of
+ * its last recorded failure.
+ */
+import { Code, ProtobusError } from "@protobus/sdk";
+import { compilePatterns, type PatternMatcher } from "@protobus/sdk/internal";
+import { compileFilter, type EventPredicate } from "../../filter/filter-expression.js";
+import type {
+  DeadLetter,
+  DeadLetterQuery,
+  DeadLetterSelection,
+  GroupDefinition,
+  GroupDelivery,
+  GroupHandle,
+  GroupSettings,
+  GroupStats,
+  NackOptions,
+} from "../group-store.js";
+import type { StoredEvent } from "../stored-event.js";
+import type { EventSource } from "./event-source.js";
+import { Heap } from "./heap.js";
+import type { DeadRecord, GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
+
+/** Tuning of the engine. */
+export interface GroupEngineOptions {
+  /**
+   * Most undelivered events held in memory ahead of the floor. Priority
+   * order holds among them; a larger backlog is read as they drain.
+   */
+  readonly lookahead: number;
+  /** Clock; tests may pin it. */
+  readonly now: () => number;
+}
+
+type EntryState = "ready" | "blocked" | "waiting" | "inflight";
+
+interface Entry {
+  readonly seq: number;
+  readonly stored: StoredEvent;
+  readonly priority: number;
+  readonly key: string;
+  state: EntryState;
+  /** Deliveries made. */
+  attempts: number;
+  /** Bumped on every state change; heap items of an older generation are stale. */
+  gen: number;
+  member: string;
+  deadline: number;
+  dueAt: number;
+  reason: string;
+}
+
+interface Timed {
+  readonly at: number;
+  readonly entry: Entry;
+  readonly gen: number;
+}
+
+interface Queued {
+  readonly entry: Entry;
+  readonly gen: number;
+}
+
+interface Pending {
+  settled: number[];
+  retries: Map<number, RetryRecord>;
+  clearedRetries: Set<number>;
+  dead: DeadRecord[];
+  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+}
+
+const READ_BATCH = 1024;
+// The envelope default when an event names no priority.
+const DEFAULT_PRIORITY = 4;
+
+function parseDeliveryId(id: string): { seq: number; attempt: number } | undefined {
+  const dot = id.indexOf(".");
+  if (dot <= 0) return undefined;
+  const seq = Number(id.slice(0, dot));
+  const attempt = Number(id.slice(dot + 1));
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(attempt)) return undefined;
+  return { seq, attempt };
+}
+
+/** The delay before redelivery number `attempts + 1`, by exponential backoff. */
+export function backoffDelay(settings: GroupSettings, attempts: number): number {
+  const exponent = Math.max(0, attempts - 1);
+  return Math.min(settings.backoffMaxMs, settings.backoffMinMs * 2 ** Math.min(exponent, 30));
+}
+
+/** One group's live state. */
+export class GroupEngine implements GroupHandle {
+  #definition: GroupDefinition;
+  readonly #source: EventSource;
+  readonly #persistence: GroupPersistence;
+  readonly #options: GroupEngineOptions;
+  readonly #matcher: PatternMatcher;
+  readonly #filter: EventPredicate | undefined;
+  readonly #counters: GroupCounters;
+
+  /** Every unsettled event known in memory, by sequence. */
+  readonly #entries = new Map<number, Entry>();
+  /** Settled (acked or dead) sequences above the floor. */
+  readonly #settledAbove = new Set<number>();
+  /** Events ready to hand out: lowest priority value, then lowest sequence. */
+  readonly #ready = new Heap<Queued>((a, b) =>
+    a.entry.priority !== b.entry.priority ? a.entry.priority < b.entry.priority : a.entry.seq < b.entry.seq,
+  );
+  /** Ack deadlines and redelivery times. */
+  readonly #timers = new Heap<Timed>((a, b) => a.at < b.at);
+  /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
+  readonly #unsettled = new Heap<number>((a, b) => a < b);
+  /** Per ordering key, its unsettled events in sequence order; only the first may be out. */
+  readonly #keys = new Map<string, Entry[]>();
+  readonly #members = new Map<string, number>();
+  /** Entries handed out and not yet settled or failed (ack deadlines are swept, not timed one by one). */
+  readonly #outstanding = new Set<Entry>();
+  #sweep: NodeJS.Timeout | undefined;
+  #flushScheduled = false;
+  readonly #listeners = new Set<() => void>();
+  readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
+
+  #floor: number;
+  #readTo: number;
+  #head = 0;
+  #headKnown = false;
+  #loading: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #pending: Pending | undefined;
+  #deleted = false;
+  #closed = false;
+  #unlisten: (() => void) | undefined;
+  #retriesLoaded: Promise<void> | undefined;
+  readonly #initialRetries: readonly RetryRecord[];
+
+  constructor(source: EventSource, persistence: GroupPersistence, persisted: PersistedGroup, options: GroupEngineOptions) {
+    this.#source = source;
+    this.#persistence = persistence;
+    this.#options = options;
+    this.#definition = persisted.definition;
+    this.#matcher = compilePatterns(persisted.definition.patterns);
+    this.#filter = persisted.definition.filter === "" ? undefined : compileFilter(persisted.definition.filter);
+    this.#counters = { ...persisted.counters };
+    this.#floor = persisted.floor;
+    this.#readTo = persisted.floor;
+    for (const seq of persisted.settled) this.#settledAbove.add(seq);
+    for (const seq of persisted.deadAboveFloor) this.#settledAbove.add(seq);
+    this.#initialRetries = persisted.retries;
+    this.#unlisten = source.onAppend((head) => {
+      const next = Number(head);
+      if (next > this.#head) {
+        this.#head = next;
+        this.#notify();
+      }
+    });
+  }
+
+  get definition(): GroupDefinition {
+    return this.#definition;
+  }
+
+  /** Applies new settings (already stored by the caller). */
+  updateSettings(settings: GroupSettings): void {
+    this.#definition = { ...this.#definition, settings };
+  }
+
+  join(memberId: string): void {
+    if (!this.#members.has(memberId)) this.#members.set(memberId, 0);
+  }
+
+  async leave(memberId: string): Promise<void> {
+    this.#members.delete(memberId);
+    if (this.#deleted) return;
+    const now = this.#options.now();
+    let released = 0;
+    for (const entry of [...this.#outstanding]) {
+      if (entry.member === memberId) {
+        this.#fail(entry, "the member left before acking", now, 0);
+        released += 1;
+      }
+    }
+    if (released > 0) {
+      this.#notify();
+      await this.#flushSoon();
+    }
+  }
+
+  inFlightOf(memberId: string): number {
+    return this.#members.get(memberId) ?? 0;
+  }
+
+  async claim(memberId: string, max: number): Promise<GroupDelivery[]> {
+    this.#assertLive();
+    await this.#loadRetries();
+    if (!this.#headKnown) {
+      this.#head = Math.max(this.#head, Number(await this.#source.headSequence()));
+      this.#headKnown = true;
+    }
+    this.#runDue(this.#options.now());
+    const out: GroupDelivery[] = [];
+    for (let round = 0; round < 2 && out.length < max; round++) {
+      if (this.#needsRead()) await this.#readAhead();
+      this.#assertLive();
+      const at = this.#options.now();
+      while (out.length < max) {
+        const queued = this.#ready.pop();
+        if (queued === undefined) break;
+        const entry = queued.entry;
+        if (queued.gen !== entry.gen || entry.state !== "ready") continue;
+        if (entry.stored.isExpired(at)) {
+          this.#counters.expired += 1;
+          this.#settle(entry);
+          continue;
+        }
+        entry.attempts += 1;
+        entry.state = "inflight";
+        entry.gen += 1;
+        entry.member = memberId;
+        entry.deadline = at + this.#definition.settings.ackDeadlineMs;
+        this.#outstanding.add(entry);
+        this.#startSweep();
+        this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + 1);
+        this.#counters.delivered += 1;
+        if (entry.attempts > 1) this.#counters.redelivered += 1;
+        out.push({ stored: entry.stored, deliveryId: `${entry.seq}.${entry.attempts}`, attempt: entry.attempts });
+      }
+      if (this.#ready.size > 0 || !this.#needsRead()) break;
+    }
+    return out;
+  }
+
+  async ack(deliveryIds: readonly string[]): Promise<void> {
+    let touched = false;
+    for (const id of deliveryIds) {
+      const parsed = parseDeliveryId(id);
+      if (parsed === undefined) continue;
+      const entry = this.#entries.get(parsed.seq);
+      // Only a delivery that was made can be acked; a late ack of an older
+      // attempt still settles an event that is not settled otherwise.
+      if (entry === undefined || entry.attempts < parsed.attempt || entry.attempts === 0) continue;
+      this.#counters.acked += 1;
+      this.#settle(entry);
+      this.#pendingBatch().settled.push(entry.seq);
+      touched = true;
+    }
+    if (touched) this.#notify();
+    await this.#flushSoon();
+  }
+
+  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
+    const now = this.#options.now();
+    let touched = false;
+    for (const id of deliveryIds) {
+      const entry = this.#current(id);
+      if (entry === undefined) continue;
+      this.#counters.nacked += 1;
+      this.#fail(entry, options.reason === undefined || options.reason === "" ? "nacked" : options.reason, now, options.delayMs);
+      touched = true;
+    }
+    if (touched) this.#notify();
+    await this.#flushSoon();
+  }
+
+  async extend(deliveryIds: readonly string[], extensionMs: number): Promise<void> {
+    const now = this.#options.now();
+    const by = extensionMs > 0 ? extensionMs : this.#definition.settings.ackDeadlineMs;
+    for (const id of deliveryIds) {
+      const entry = this.#current(id);
+      if (entry === undefined) continue;
+      entry.deadline = now + by;
+    }
+  }
+
+  onReady(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  onDeadLetter(listener: (stored: StoredEvent) => void): () => void {
+    this.#deadListeners.add(listener);
+    return () => this.#deadListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    // Handles share the engine; the store closes it with `shutdown`.
+  }
+
+  /** Counters and gauges. */
+  async stats(): Promise<GroupStats> {
+    await this.#loadRetries();
+    let held = 0;
+    for (const entry of this.#entries.values()) if (entry.state !== "inflight") held += 1;
+    const unread = await this.#source.countAfter(this.#readTo, this.#matcher);
+    return {
+      definition: this.#definition,
+      members: this.#members.size,
+      backlog: held + unread,
+      inFlight: this.#outstanding.size,
+      deadLetters: this.#persistence.countDead(this.#definition.name),
+      ...this.#counters,
+    };
+  }
+
+  /** Dead letters, in sequence order. */
+  async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
+    const matcher = query.patterns !== undefined && query.patterns.length > 0 ? compilePatterns(query.patterns) : undefined;
+    const out: DeadLetter[] = [];
+    let after = Number(query.afterSequence);
+    while (out.length < query.limit) {
+      const records = this.#persistence.listDead(this.#definition.name, after, Math.max(query.limit, 100));
+      if (records.length === 0) break;
+      const events = await this.#source.readSequences(records.map((r) => r.sequence));
+      const bySeq = new Map(events.map((e) => [Number(e.sequence), e]));
+      for (const record of records) {
+        after = record.sequence;
+        const stored = bySeq.get(record.sequence);
+        if (stored === undefined || (matcher !== undefined && !matcher.matches(stored.type))) continue;
+        out.push({ stored, attempts: record.attempts, reason: record.reason, deadAt: new Date(record.deadAt) });
+        if (out.length >= query.limit) break;
+      }
+    }
+    return out;
+  }
+
+  /** Moves dead letters back as new deliveries. */
+  async redrive(selection: DeadLetterSelection): Promise<number> {
+    this.#assertLive();
+    await this.#loadRetries();
+    const select = "all" in selection ? { all: true as const } : { sequences: selection.sequences.map(Number) };
+    const name = this.#definition.name;
+    // Take them and record them as retries in one step, so a crash cannot lose them.
+    const taken = this.#persistence.atomically(() => {
+      const records = this.#persistence.takeDead(name, select);
+      this.#persistence.commit(name, {
+        floor: this.#floor,
+        settled: [],
+        retries: records.map((r) => ({ sequence: r.sequence, attempts: 0, dueAt: 0, reason: "redriven" })),
+        clearedRetries: [],
+        dead: [],
+        counters: this.#counters,
+      });
+      return records;
+    });
+    const events = await this.#source.readSequences(taken.map((r) => r.sequence));
+    for (const stored of events) {
+      const seq = Number(stored.sequence);
+      this.#settledAbove.delete(seq);
+      if (!this.#entries.has(seq)) this.#add(stored, 0, 0, "redriven");
+    }
+    this.#notify();
+    return taken.length;
+  }
+
+  /** Drops dead letters. */
+  async purge(selection: DeadLetterSelection): Promise<number> {
+    const select = "all" in selection ? { all: true as const } : { sequences: selection.sequences.map(Number) };
+    return this.#persistence.takeDead(this.#definition.name, select).length;
+  }
+
+  /** Marks the group deleted: members' claims fail with NOT_FOUND from now on. */
+  markDeleted(): void {
+    this.#deleted = true;
+    this.#notify();
+    this.shutdown();
+  }
+
+  /** Stops timers and listeners, flushing what is pending. */
+  shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unlisten?.();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    if (!this.#deleted) this.#flush();
+  }
+
+  #assertLive(): void {
+    if (this.#deleted) throw new ProtobusError(Code.NOT_FOUND, `consumer group '${this.#definition.name}' was deleted`);
+    if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the store is closed");
+  }
+
+  #loadRetries(): Promise<void> {
+    this.#retriesLoaded ??= (async () => {
+      if (this.#initialRetries.length === 0) return;
+      const records = new Map(this.#initialRetries.map((r) => [r.sequence, r]));
+      const events = await this.#source.readSequences([...records.keys()].sort((a, b) => a - b));
+      for (const stored of events) {
+        const record = records.get(Number(stored.sequence));
+        if (record !== undefined && !this.#entries.has(record.sequence)) {
+          this.#add(stored, record.attempts, record.dueAt, record.reason);
+        }
+      }
+    })();
+    return this.#retriesLoaded;
+  }
+
+  /** The in-flight entry a delivery id names, if that delivery is still current. */
+  #current(id: string): Entry | undefined {
+    const parsed = parseDeliveryId(id);
+    if (parsed === undefined) return undefined;
+    const entry = this.#entries.get(parsed.seq);
+    return entry !== undefined && entry.state === "inflight" && entry.attempts === parsed.attempt ? entry : undefined;
+  }
+
+  #needsRead(): boolean {
+    if (this.#readTo >= this.#head) return false;
+    return this.#entries.size - this.#outstanding.size < this.#options.lookahead;
+  }
+
+  #readAhead(): Promise<void> {
+    this.#loading ??= (async () => {
+      try {
+        while (this.#needsRead() && !this.#closed) {
+          const room = this.#options.lookahead - (this.#entries.size - this.#outstanding.size);
+          const { events, scannedTo } = await this.#source.read({
+            afterSequence: BigInt(this.#readTo),
+            limit: Math.min(room, READ_BATCH),
+            matcher: this.#matcher,
+          });
+          const now = this.#options.now();
+          const before = this.#readTo;
+          for (const stored of events) {
+            const seq = Number(stored.sequence);
+            this.#readTo = seq;
+            if (this.#settledAbove.has(seq) || this.#entries.has(seq)) continue;
+            if (this.#filter !== undefined && !this.#filter(stored.event)) continue;
+            if (stored.isExpired(now)) {
+              this.#counters.expired += 1;
+              continue;
+            }
+            this.#add(stored, 0, 0, "");
+          }
+          const scanned = Number(scannedTo);
+          if (scanned > this.#readTo) this.#readTo = scanned;
+          // Nothing past the cursor yet: the next append wakes the members.
+          if (this.#readTo === before) break;
+        }
+      } finally {
+        this.#loading = undefined;
+      }
+    })();
+    return this.#loading;
+  }
+
+  /** Adds an unsettled event: ready, or blocked behind its ordering key, or waiting until `dueAt`. */
+  #add(stored: StoredEvent, attempts: number, dueAt: number, reason: string): void {
+    const event = stored.event;
+    const entry: Entry = {
+      seq: Number(stored.sequence),
+      stored,
+      priority: event.priority ?? DEFAULT_PRIORITY,
+      key: event.orderingKey,
+      state: "blocked",
+      attempts,
+      gen: 0,
+      member: "",
+      deadline: 0,
+      dueAt,
+      reason,
+    };
+    this.#entries.set(entry.seq, entry);
+    this.#unsettled.push(entry.seq);
+    if (entry.key !== "") {
+      const queue = this.#keys.get(entry.key);
+      if (queue !== undefined && queue.length > 0) {
+        // Keep the key's queue in sequence order; only its first entry may go out.
+        let i = queue.length;
+        while (i > 1 && (queue[i - 1] as Entry).seq > entry.seq) i -= 1;
+        queue.splice(i, 0, entry);
+        return;
+      }
+      this.#keys.set(entry.key, [entry]);
+    }
+    this.#release(entry, this.#options.now());
+  }
+
+  /** Makes an unblocked entry deliverable now or at its due time. */
+  #release(entry: Entry, now: number): void {
+    entry.gen += 1;
+    if (entry.dueAt > now) {
+      entry.state = "waiting";
+      this.#pushTimer(entry, entry.dueAt);
+    } else {
+      entry.state = "ready";
+      this.#ready.push({ entry, gen: entry.gen });
+    }
+  }
+
+  /** A delivery failed: redeliver after a delay, or dead-letter it at max deliveries. */
+  #fail(entry: Entry, reason: string, now: number, delayMs: number | undefined): void {
+    this.#leaveInFlight(entry);
+    entry.reason = reason;
+    const batch = this.#pendingBatch();
+    if (entry.attempts >= this.#definition.settings.maxDeliveries) {
+      this.#counters.deadLettered += 1;
+      for (const listener of this.#deadListeners) listener(entry.stored);
+      batch.dead.push({ sequence: entry.seq, attempts: entry.attempts, reason, deadAt: now });
+      batch.retries.delete(entry.seq);
+      batch.clearedRetries.add(entry.seq);
+      this.#settle(entry);
+      return;
+    }
+    entry.dueAt = now + (delayMs ?? backoffDelay(this.#definition.settings, entry.attempts));
+    batch.clearedRetries.delete(entry.seq);
+    batch.retries.set(entry.seq, { sequence: entry.seq, attempts: entry.attempts, dueAt: entry.dueAt, reason });
+    this.#release(entry, now);
+  }
+
+  #leaveInFlight(entry: Entry): void {
+    if (entry.state !== "inflight") return;
+    this.#outstanding.delete(entry);
+    const count = this.#members.get(entry.member);
+    if (count !== undefined) this.#members.set(entry.member, Math.max(0, count - 1));
+  }
+
+  /** Removes a settled event and lets the next one of its ordering key go. */
+  #settle(entry: Entry): void {
+    this.#leaveInFlight(entry);
+    entry.gen += 1;
+    this.#entries.delete(entry.seq);
+    this.#settledAbove.add(entry.seq);
+    if (entry.attempts > 0 || entry.reason !== "") {
+      const batch = this.#pendingBatch();
+      batch.retries.delete(entry.seq);
+      batch.clearedRetries.add(entry.seq);
+    }
+    if (entry.key !== "") {
+      const queue = this.#keys.get(entry.key);
+      if (queue !== undefined) {
+        const index = queue.indexOf(entry);
+        if (index >= 0) queue.splice(index, 1);
+        if (queue.length === 0) this.#keys.delete(entry.key);
+        else if (index === 0) this.#release(queue[0] as Entry, this.#options.now());
+      }
+    }
+  }
+
+  #pushTimer(entry: Entry, at: number): void {
+    this.#timers.push({ at, entry, gen: entry.gen });
+    this.#armTimer();
+  }
+
+  #armTimer(): void {
+    if (this.#closed) return;
+    const next = this.#timers.peek();
+    if (next === undefined || next.at >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = next.at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#runDue(this.#options.now());
+      this.#armTimer();
+    }, Math.max(0, next.at - this.#options.now()));
+    this.#timer.unref();
+  }
+
+  /** Checks ack deadlines often enough for their precision to be a tenth of the deadline. */
+  #startSweep(): void {
+    if (this.#sweep !== undefined || this.#closed) return;
+    const every = Math.min(1000, Math.max(10, Math.floor(this.#definition.settings.ackDeadlineMs / 10)));
+    this.#sweep = setInterval(() => {
+      const now = this.#options.now();
+      let expired = false;
+      for (const entry of this.#outstanding) {
+        if (entry.deadline <= now) {
+          this.#fail(entry, "ack deadline passed", now, undefined);
+          expired = true;
+        }
+      }
+      if (expired) this.#notify();
+      if (this.#outstanding.size === 0 && this.#sweep !== undefined) {
+        clearInterval(this.#sweep);
+        this.#sweep = undefined;
+      }
+    }, every);
+    this.#sweep.unref();
+  }
+
+  /** Releases redeliveries that fell due. */
+  #runDue(now: number): void {
+    let changed = false;
+    for (;;) {
+      const top = this.#timers.peek();
+      if (top === undefined || top.at > now) break;
+      this.#timers.pop();
+      const entry = top.entry;
+      if (top.gen !== entry.gen) continue;
+      if (entry.state === "waiting") {
+        entry.state = "ready";
+        entry.gen += 1;
+        this.#ready.push({ entry, gen: entry.gen });
+        changed = true;
+      }
+    }
+    if (changed) this.#notify();
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  /** The writes of this tick; the first change of a tick schedules their commit. */
+  #pendingBatch(): Pending {
+    this.#pending ??= { settled: [], retries: new Map(), clearedRetries: new Set(), dead: [], waiters: [] };
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    return this.#pending;
+  }
+
+  /** Resolves once the current batch is written (at the end of this tick). */
+  #flushSoon(): Promise<void> {
+    const batch = this.#pendingBatch();
+    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  /** The new floor: just below the lowest unsettled sequence, or how far the log was read. */
+  #computeFloor(): number {
+    for (;;) {
+      const top = this.#unsettled.peek();
+      if (top === undefined) return this.#readTo;
+      if (this.#entries.has(top)) return Math.min(top - 1, this.#readTo);
+      this.#unsettled.pop();
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    if (batch === undefined) return;
+    this.#pending = undefined;
+    if (this.#deleted) {
+      for (const waiter of batch.waiters) waiter.resolve();
+      return;
+    }
+    const floor = Math.max(this.#floor, this.#computeFloor());
+    for (const seq of this.#settledAbove) if (seq <= floor) this.#settledAbove.delete(seq);
+    try {
+      this.#persistence.commit(this.#definition.name, {
+        floor,
+        settled: batch.settled.filter((seq) => seq > floor),
+        retries: [...batch.retries.values()],
+        clearedRetries: [...batch.clearedRetries],
+        dead: batch.dead,
+        counters: this.#counters,
+      });
+      this.#floor = floor;
+      for (const waiter of batch.waiters) waiter.resolve();
+    } catch (error) {
+      for (const waiter of batch.waiters) waiter.reject(error);
+    }
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * The JetStream backend, the distributed engine: events live in one
+ * JetStream stream of a NATS cluster, so any number of protobus servers can
+ * front the same events. Sequences are stream sequences, publish times are
+ * stream timestamps, deduplication is JetStream's (`Nats-Msg-Id` within the
+ * stream's duplicate window). See the README section "JetStream backend"
+ * for the whole mapping and for where it differs from the sqlite backend.
+ */
+import { randomUUID } from "node:crypto";
+import type { Event } from "@protobus/sdk/proto";
+import { Code, ProtobusError } from "@protobus/sdk";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type PubAck,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { AppendNotifier } from "../append-notifier.js";
+import type {
+  AppendListener,
+  AppendOptions,
+  AppendResult,
+  BackendInfo,
+  HistoryQuery,
+  ReadRequest,
+  ReadResult,
+  StorageBackend,
+} from "../backend.js";
+import { matchesHistoryQuery } from "../history-filter.js";
+import type { StoredEvent } from "../stored-event.js";
+import { connectNats, type NatsConnectionOptions } from "./connection.js";
+import { EXPIRE_HEADER, ORIGIN_HEADER, encodeBody, storedEventFrom } from "./event-codec.js";
+import { jetstreamError } from "./errors.js";
+import { openBucket } from "./kv-util.js";
+import { LiveTail } from "./live-tail.js";
+import { JetStreamSchemaStore } from "./schema-store.js";
+import { scanStream } from "./stream-scan.js";
+import { unsupportedGroupStore } from "../groups/unsupported-group-store.js";
+import { SubjectMap } from "./subjects.js";
+
+export type { NatsConnectionOptions } from "./connection.js";
+
+/** Options of {@link createJetStreamBackend}. */
+export interface JetStreamBackendOptions extends NatsConnectionOptions {
+  /** Name of the event stream; created when missing. Default `PROTOBUS`. */
+  readonly stream?: string;
+  /** First token of every subject protobus uses. Default `protobus`. */
+  readonly subjectPrefix?: string;
+  /** Replicas of the stream (and of the buckets) when this backend creates them: 1, 3 or 5. Default 1. */
+  readonly replicas?: number;
+  /**
+   * The stream's duplicate window in ms: a repeated event id within it is a
+   * duplicate. Set it to the server's dedupe window. Default 120000.
+   */
+  readonly duplicateWindowMs?: number;
+  /** Drop events older than this many ms; 0 (default) keeps them forever. */
+  readonly maxAgeMs?: number;
+  /** How many of the newest events each server keeps in memory for live readers. Default 16384. */
+  readonly recentCacheSize?: number;
+  /** How long a publish waits for the stream's acknowledgement, in ms. Default 5000. */
+  readonly publishTimeoutMs?: number;
+}
+
+const DEFAULTS = {
+  stream: "PROTOBUS",
+  subjectPrefix: "protobus",
+  replicas: 1,
+  duplicateWindowMs: 120_000,
+  maxAgeMs: 0,
+  recentCacheSize: 16_384,
+  publishTimeoutMs: 5000,
+} as const;
+
+/** How long a live read waits for the tail to catch up before reading the stream itself. */
+const TAIL_WAIT_MS = 2000;
+
+class JetStreamBackend implements StorageBackend {
+  readonly info: BackendInfo;
+  // Consumer groups on JetStream (durable pull consumers) are not built yet.
+  readonly groups = unsupportedGroupStore("jetstream");
+  readonly schemas: JetStreamSchemaStore;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #stream: string;
+  readonly #subjects: SubjectMap;
+  readonly #options: Required<Omit<JetStreamBackendOptions, keyof NatsConnectionOptions>>;
+  readonly #notifier = new AppendNotifier();
+  // Tells this instance's messages from other servers' in the live tail.
+  readonly #origin = randomUUID();
+  #knownHead = 0n;
+  #tail: LiveTail | undefined;
+  #closed = false;
+
+  constructor(nc: NatsConnection, jsm: JetStreamManager, stream: StreamInfo, buckets: Buckets, options: JetStreamBackendOptions) {
+    this.#nc = nc;
+    this.schemas = new JetStreamSchemaStore(buckets.schemas);
+    this.#jsm = jsm;
+    this.#js = jetstream(nc, { timeout: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs });
+    this.#stream = stream.config.name;
+    this.#options = {
+      stream: this.#stream,
+      subjectPrefix: options.subjectPrefix ?? DEFAULTS.subjectPrefix,
+      replicas: options.replicas ?? DEFAULTS.replicas,
+      duplicateWindowMs: options.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs,
+      maxAgeMs: options.maxAgeMs ?? DEFAULTS.maxAgeMs,
+      recentCacheSize: options.recentCacheSize ?? DEFAULTS.recentCacheSize,
+      publishTimeoutMs: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
+    };
+    this.#subjects = new SubjectMap(this.#options.subjectPrefix);
+    this.#knownHead = BigInt(stream.state.last_seq);
+    this.info = { kind: "jetstream", durable: true, location: `${options.servers.join(",")} stream ${this.#stream}` };
+  }
+
+  async append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
+    this.#checkOpen();
+    const dedupe = options.dedupeWindowMs > 0;
+    // Index of the first event of the batch with the same id, for repeats.
+    const firstOfId = new Map<string, number>();
+    const repeatOf: number[] = new Array<number>(events.length).fill(-1);
+    const acks: (Promise<PubAck> | undefined)[] = new Array<Promise<PubAck> | undefined>(events.length);
+    // Fire every publish of the batch, then wait for all acknowledgements:
+    // the stream stores them in order while the acks are in flight.
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as Event;
+      if (dedupe) {
+        const first = firstOfId.get(event.id);
+        if (first !== undefined) {
+          repeatOf[i] = first;
+          continue;
+        }
+        firstOfId.set(event.id, i);
+      }
+      const h = headers();
+      h.set(ORIGIN_HEADER, this.#origin);
+      if (event.expireTime !== undefined) h.set(EXPIRE_HEADER, String(event.expireTime.getTime()));
+      acks[i] = this.#js.publish(this.#subjects.eventSubject(event.id, event.type), encodeBody(event), {
+        headers: h,
+        ...(dedupe ? { msgID: event.id } : {}),
+      });
+    }
+    const settled = await Promise.allSettled(acks.filter((ack) => ack !== undefined));
+    const failed = settled.find((outcome) => outcome.status === "rejected");
+    if (failed !== undefined) throw jetstreamError("publish", failed.reason);
+    const results: AppendResult[] = new Array<AppendResult>(events.length);
+    let head = 0n;
+    let k = 0;
+    for (let i = 0; i < events.length; i++) {
+      const id = (events[i] as Event).id;
+      if (repeatOf[i] !== -1) continue;
+      const ack = (settled[k++] as PromiseFulfilledResult<PubAck>).value;
+      const sequence = BigInt(ack.seq);
+      results[i] = { id, sequence, duplicate: ack.duplicate };
+      if (!ack.duplicate && sequence > head) head = sequence;
+    }
+    for (let i = 0; i < events.length; i++) {
+      const first = repeatOf[i] as number;
+      if (first !== -1) results[i] = { id: (events[i] as Event).id, sequence: (results[first] as AppendResult).sequence, duplicate: true };
+    }
+    if (head > 0n) {
+      if (head > this.#knownHead) this.#knownHead = head;
+      this.#notifier.notify(head);
+    }
+    return results;
+  }
+
+  async read(request: ReadRequest): Promise<ReadResult> {
+    this.#checkOpen();
+    const target = request.afterSequence + 1n;
+    const scanLimit = Math.max(request.limit * 16, 4096);
+    const tail = this.#tail;
+    if (tail !== undefined && target >= tail.firstCached) {
+      if (tail.position < target) {
+        // Nothing known past the cursor: the next append wakes the reader.
+        if (this.#knownHead < target) return { events: [], scannedTo: request.afterSequence };
+        await tail.waitFor(target, TAIL_WAIT_MS);
+      }
+      if (tail.position >= target && target >= tail.firstCached) {
+        return tail.read(request.afterSequence, request.limit, request.matcher, scanLimit);
+      }
+    }
+    return this.#readStream(request, scanLimit);
+  }
+
+  async #readStream(request: ReadRequest, scanLimit: number): Promise<ReadResult> {
+    const filter = this.#subjects.filterFor(request.matcher);
+    const headBefore = this.#knownHead;
+    const events: StoredEvent[] = [];
+    try {
+      const scan = await scanStream(this.#jsm, this.#js, this.#stream, {
+        fromSequence: request.afterSequence + 1n,
+        filterSubject: filter.subject,
+        maxMessages: filter.exact ? request.limit : scanLimit,
+        visit: (message) => {
+          const stored = this.#decode(message);
+          if (filter.exact || request.matcher === undefined || request.matcher.matches(stored.type)) events.push(stored);
+          return events.length < request.limit;
+        },
+      });
+      let scannedTo = scan.lastSequence;
+      // Exhausted: every matching event up to the head seen before the scan has been looked at.
+      if (scan.exhausted && headBefore > scannedTo) scannedTo = headBefore;
+      if (scannedTo < request.afterSequence) scannedTo = request.afterSequence;
+      return { events, scannedTo };
+    } catch (error) {
+      throw jetstreamError("read", error);
+    }
+  }
+
+  async query(query: HistoryQuery): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    const filter = this.#subjects.filterFor(query.matcher);
+    let from = query.fromSequence < 1n ? 1n : query.fromSequence;
+    if (query.fromTime !== undefined) {
+      const atTime = await this.sequenceAtTime(query.fromTime);
+      if (atTime > from) from = atTime;
+    }
+    const out: StoredEvent[] = [];
+    if (query.limit <= 0) return out;
+    try {
+      await scanStream(this.#jsm, this.#js, this.#stream, {
+        fromSequence: from,
+        filterSubject: filter.subject,
+        maxMessages: Number.MAX_SAFE_INTEGER,
+        visit: (message) => {
+          const stored = this.#decode(message);
+          if (matchesHistoryQuery(stored, query)) out.push(stored);
+          return out.length < query.limit;
+        },
+      });
+    } catch (error) {
+      throw jetstreamError("query", error);
+    }
+    return out;
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    this.#checkOpen();
+    try {
+      // Read from the stream leader (not a direct get from any replica), so
+      // an event is found as soon as its publish was acknowledged.
+      const message = await this.#jsm.streams.getMessage(this.#stream, { last_by_subj: this.#subjects.idFilter(id) });
+      if (message === null) return undefined;
+      const timestampNanos = BigInt(message.time.getTime()) * 1_000_000n;
+      return storedEventFrom(message.seq, this.#subjects.typeOf(message.subject), message.data, timestampNanos, message.header);
+    } catch (error) {
+      throw jetstreamError("get event", error);
+    }
+  }
+
+  async headSequence(): Promise<bigint> {
+    this.#checkOpen();
+    try {
+      const info = await this.#jsm.streams.info(this.#stream);
+      const head = BigInt(info.state.last_seq);
+      if (head > this.#knownHead) this.#knownHead = head;
+      return head;
+    } catch (error) {
+      throw jetstreamError("stream info", error);
+    }
+  }
+
+  async sequenceAtTime(time: Date): Promise<bigint> {
+    this.#checkOpen();
+    try {
+      // A consumer starting at a time positions itself on the first message
+      // at or after it (or past the last one); its "delivered" sequence is
+      // the one before.
+      const info = await this.#jsm.consumers.add(this.#stream, {
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.StartTime,
+        opt_start_time: time.toISOString(),
+        filter_subject: this.#subjects.all,
+        mem_storage: true,
+        num_replicas: 1,
+        inactive_threshold: nanos(10_000),
+      });
+      this.#jsm.consumers.delete(this.#stream, info.name).catch(() => undefined);
+      return BigInt(info.delivered.stream_seq) + 1n;
+    } catch (error) {
+      throw jetstreamError("find sequence by time", error);
+    }
+  }
+
+  onAppend(listener: AppendListener): () => void {
+    this.#checkOpen();
+    this.#startTail();
+    return this.#notifier.add(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#tail?.stop();
+    this.#notifier.clear();
+    this.schemas.close();
+    await this.#nc.drain().catch(() => this.#nc.close());
+  }
+
+  /** Starts following the stream, once: appends other servers make are reported from then on. */
+  #startTail(): void {
+    if (this.#tail !== undefined) return;
+    const tail = new LiveTail({
+      js: this.#js,
+      stream: this.#stream,
+      filterSubject: this.#subjects.all,
+      // Every append up to the known head happened before any listener was added.
+      startSequence: this.#knownHead + 1n,
+      capacity: this.#options.recentCacheSize,
+      decode: (message) => this.#decode(message),
+      isForeign: (message) => message.headers?.get(ORIGIN_HEADER) !== this.#origin,
+      onForeignAppend: (head) => {
+        if (head > this.#knownHead) this.#knownHead = head;
+        this.#notifier.notify(head);
+      },
+      onError: () => {
+        // Reads fall back to the stream; a new tail starts with the next listener.
+        if (this.#tail === tail) this.#tail = undefined;
+      },
+    });
+    this.#tail = tail;
+    tail.start().catch(() => {
+      if (this.#tail === tail) this.#tail = undefined;
+    });
+  }
+
+  #decode(message: JsMsg): StoredEvent {
+    return storedEventFrom(message.seq, this.#subjects.typeOf(message.subject), message.data, message.timestampNanos, message.headers);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the jetstream store is closed");
+  }
+}
+
+/** The KV buckets next to the event stream. */
+interface Buckets {
+  /** Schema versions and compatibility modes: `<stream>_SCHEMAS`. */
+  readonly schemas: KV;
+}
+
+/** The stream configuration this backend creates. */
+function streamConfig(name: string, subjects: SubjectMap, options: JetStreamBackendOptions): Partial<StreamConfig> & { name: string } {
+  const duplicateWindowMs = options.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs;
+  const maxAgeMs = options.maxAgeMs ?? DEFAULTS.maxAgeMs;
+  return {
+    name,
+    subjects: [subjects.all],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: options.replicas ?? DEFAULTS.replicas,
+    // JetStream wants a window > 0 and no longer than max_age.
+    duplicate_window: nanos(Math.max(1, maxAgeMs > 0 ? Math.min(duplicateWindowMs, maxAgeMs) : duplicateWindowMs)),
+    max_age: nanos(maxAgeMs),
+    allow_direct: true,
+  };
+}
+
+/** Finds or creates the event stream, tolerating another server creating it at the same time. */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {
+  const find = async (): Promise<StreamInfo | undefined> => {
+    try {
+      return await jsm.streams.info(config.name);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw error;
+    }
+  };
+  let info = await find();
+  if (info === undefined) {
+    try {
+      info = await jsm.streams.add(config);
+    } catch (error) {
+      info = await find();
+      if (info === undefined) throw error;
+    }
+  }
+  const subject = (config.subjects ?? [])[0] as string;
+  if (!info.config.subjects?.includes(subject)) {
+    throw new ProtobusError(
+      Code.FAILED_PRECONDITION,
+      `stream ${config.name} exists but does not hold ${subject} (it holds ${info.config.subjects?.join(", ") ?? "nothing"}); choose another stream name or subject prefix`,
+    );
+  }
+  if (info.config.duplicate_window !== config.duplicate_window) {
+    info = await jsm.streams.update(config.name, { ...info.config, duplicate_window: config.duplicate_window as number });
+  }
+  return info;
+}
+
+/**
+ * Connects to NATS and opens (creating when missing) the event stream.
+ * Fails with UNAVAILABLE when the cluster cannot be reached and
+ * FAILED_PRECONDITION when JetStream is off or the stream holds other subjects.
+ */
+export async function createJetStreamBackend(options: JetStreamBackendOptions): Promise<StorageBackend> {
+  const nc = await connectNats(options);
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs });
+    const subjects = new SubjectMap(options.subjectPrefix ?? DEFAULTS.subjectPrefix);
+    const stream = await ensureStream(jsm, streamConfig(options.stream ?? DEFAULTS.stream, subjects, options));
+    const bucketOptions = { replicas: options.replicas ?? DEFAULTS.replicas, history: 1 };
+    const buckets: Buckets = {
+      schemas: await openBucket(nc, `${stream.config.name}_SCHEMAS`, bucketOptions),
+    };
+    return new JetStreamBackend(nc, jsm, stream, buckets, options);
+  } catch (error) {
+    await nc.close();
+    throw jetstreamError("open", error);
+  }
+}

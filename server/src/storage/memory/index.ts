@@ -1,0 +1,156 @@
+/**
+ * The memory backend: everything in this process, nothing kept across a
+ * restart. Meant for tests and demos; the server warns loudly when it runs on
+ * it.
+ */
+import type { Event } from "@protobus/sdk/proto";
+import type { PatternMatcher } from "@protobus/sdk/internal";
+import { AppendNotifier } from "../append-notifier.js";
+import type { GroupStore } from "../group-store.js";
+import { EngineGroupStore } from "../groups/engine-group-store.js";
+import { MemoryGroupPersistence } from "../groups/memory-group-persistence.js";
+import type {
+  AppendListener,
+  AppendOptions,
+  AppendResult,
+  BackendInfo,
+  HistoryQuery,
+  ReadRequest,
+  ReadResult,
+  StorageBackend,
+} from "../backend.js";
+import { matchesHistoryQuery } from "../history-filter.js";
+import { StoredEvent } from "../stored-event.js";
+import { MemorySchemaStore } from "./schema-store.js";
+
+/** Options of {@link createMemoryBackend}. */
+export interface MemoryBackendOptions {
+  /** Clock used for publish times; tests may pin it. */
+  readonly now?: () => Date;
+}
+
+class MemoryBackend implements StorageBackend {
+  readonly info: BackendInfo = { kind: "memory", durable: false, location: "" };
+  readonly groups: GroupStore & { close(): void };
+  // events[i] has sequence i + 1.
+  readonly #events: StoredEvent[] = [];
+  readonly #byId = new Map<string, StoredEvent>();
+  readonly #notifier = new AppendNotifier();
+  readonly #now: () => Date;
+  readonly schemas: MemorySchemaStore;
+  #lastPublishMs = 0;
+
+  constructor(options: MemoryBackendOptions) {
+    this.#now = options.now ?? (() => new Date());
+    this.groups = new EngineGroupStore(
+      {
+        read: (request) => this.read(request),
+        readSequences: async (sequences) =>
+          sequences.flatMap((seq) => {
+            const stored = this.#events[seq - 1];
+            return stored === undefined ? [] : [stored];
+          }),
+        headSequence: () => this.headSequence(),
+        countAfter: async (afterSequence: number, matcher: PatternMatcher) => {
+          let count = 0;
+          for (let i = afterSequence; i < this.#events.length; i++) if (matcher.matches((this.#events[i] as StoredEvent).type)) count += 1;
+          return count;
+        },
+        onAppend: (listener) => this.onAppend(listener),
+      },
+      new MemoryGroupPersistence(),
+    );
+    this.schemas = new MemorySchemaStore(this.#now);
+  }
+
+  async append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
+    // Publish times never go backwards along the sequence, even if the clock does.
+    this.#lastPublishMs = Math.max(this.#lastPublishMs, this.#now().getTime());
+    const now = new Date(this.#lastPublishMs);
+    const results: AppendResult[] = [];
+    const added: StoredEvent[] = [];
+    const batchIds = new Map<string, StoredEvent>();
+    let sequence = BigInt(this.#events.length);
+    for (const input of events) {
+      const previous = batchIds.get(input.id) ?? this.#byId.get(input.id);
+      if (
+        previous !== undefined &&
+        options.dedupeWindowMs > 0 &&
+        now.getTime() - (previous.event.publishTime?.getTime() ?? 0) <= options.dedupeWindowMs
+      ) {
+        results.push({ id: input.id, sequence: previous.sequence, duplicate: true });
+        continue;
+      }
+      sequence += 1n;
+      const stored = StoredEvent.fromEvent({ ...input, sequence, publishTime: now });
+      batchIds.set(input.id, stored);
+      added.push(stored);
+      results.push({ id: input.id, sequence, duplicate: false });
+    }
+    for (const stored of added) {
+      this.#events.push(stored);
+      this.#byId.set(stored.event.id, stored);
+    }
+    if (added.length > 0) this.#notifier.notify(sequence);
+    return results;
+  }
+
+  async read(request: ReadRequest): Promise<ReadResult> {
+    const events: StoredEvent[] = [];
+    const head = this.#events.length;
+    let index = Number(request.afterSequence);
+    // Bound the scan so that one read of a sparse pattern cannot stall the loop.
+    const scanLimit = index + Math.max(request.limit * 16, 4096);
+    while (index < head && index < scanLimit && events.length < request.limit) {
+      const stored = this.#events[index] as StoredEvent;
+      index += 1;
+      if (request.matcher === undefined || request.matcher.matches(stored.type)) events.push(stored);
+    }
+    return { events, scannedTo: BigInt(Math.max(index, Number(request.afterSequence))) };
+  }
+
+  async query(query: HistoryQuery): Promise<StoredEvent[]> {
+    const out: StoredEvent[] = [];
+    for (let i = Math.max(0, Number(query.fromSequence) - 1); i < this.#events.length && out.length < query.limit; i++) {
+      const stored = this.#events[i] as StoredEvent;
+      if (matchesHistoryQuery(stored, query)) out.push(stored);
+    }
+    return out;
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    return this.#byId.get(id);
+  }
+
+  async headSequence(): Promise<bigint> {
+    return BigInt(this.#events.length);
+  }
+
+  async sequenceAtTime(time: Date): Promise<bigint> {
+    // Publish times never decrease along the sequence: binary search.
+    let lo = 0;
+    let hi = this.#events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const published = (this.#events[mid] as StoredEvent).event.publishTime?.getTime() ?? 0;
+      if (published < time.getTime()) lo = mid + 1;
+      else hi = mid;
+    }
+    return BigInt(lo + 1);
+  }
+
+  onAppend(listener: AppendListener): () => void {
+    return this.#notifier.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.groups.close();
+    this.#notifier.clear();
+    this.schemas.close();
+  }
+}
+
+/** Creates a memory backend. */
+export function createMemoryBackend(options: MemoryBackendOptions = {}): StorageBackend {
+  return new MemoryBackend(options);
+}

@@ -1,0 +1,119 @@
+/**
+ * Backend conformance: appending, reading, querying and notifying, the same
+ * for every backend.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { compilePatterns } from "@protobus/sdk/internal";
+import { Event } from "@protobus/sdk/proto";
+import type { StorageBackend } from "@protobus/server";
+import { BACKENDS, type OpenedBackend } from "./backends.js";
+
+function event(type: string, extra: Partial<Event> = {}): Event {
+  return Event.fromPartial({ id: `${type}-${Math.random().toString(36).slice(2)}`, source: "test", type, specVersion: "1.0", priority: 4, ...extra });
+}
+
+describe.each(BACKENDS)("$kind backend", (harness) => {
+  let opened: OpenedBackend;
+  let store: StorageBackend;
+  beforeEach(async () => {
+    opened = await harness.open();
+    store = opened.backend;
+  });
+  afterEach(() => opened.dispose());
+
+  it("assigns increasing sequences and publish times, one result per event", async () => {
+    const results = await store.append([event("a.b"), event("a.c"), event("a.d")], { dedupeWindowMs: 0 });
+    expect(results.map((r) => r.sequence)).toEqual([1n, 2n, 3n]);
+    expect(results.every((r) => !r.duplicate)).toBe(true);
+    expect(await store.headSequence()).toBe(3n);
+    const more = await store.append([event("a.e")], { dedupeWindowMs: 0 });
+    expect(more[0]?.sequence).toBe(4n);
+    const stored = await store.getEvent(results[0]?.id ?? "");
+    expect(stored?.event.publishTime).toBeInstanceOf(Date);
+    expect(stored?.event.sequence).toBe(1n);
+  });
+
+  it("deduplicates ids within the window, in and across batches", async () => {
+    const first = event("a.b", { id: "dup-1" });
+    const results = await store.append([first, event("a.c", { id: "dup-1" })], { dedupeWindowMs: 60_000 });
+    expect(results).toEqual([
+      { id: "dup-1", sequence: 1n, duplicate: false },
+      { id: "dup-1", sequence: 1n, duplicate: true },
+    ]);
+    const again = await store.append([event("a.b", { id: "dup-1" })], { dedupeWindowMs: 60_000 });
+    expect(again[0]).toEqual({ id: "dup-1", sequence: 1n, duplicate: true });
+    expect(await store.headSequence()).toBe(1n);
+    const off = await store.append([event("a.b", { id: "dup-1" })], { dedupeWindowMs: 0 });
+    expect(off[0]?.duplicate).toBe(false);
+  });
+
+  it("reads after a sequence with a pattern, reporting how far it scanned", async () => {
+    await store.append(
+      [event("agent.task.created"), event("agent.tool.invoked"), event("agent.task.done"), event("other.thing")],
+      { dedupeWindowMs: 0 },
+    );
+    const all = await store.read({ afterSequence: 0n, limit: 10 });
+    expect(all.events.map((e) => e.sequence)).toEqual([1n, 2n, 3n, 4n]);
+    const tasks = await store.read({ afterSequence: 0n, limit: 10, matcher: compilePatterns(["agent.task.*"]) });
+    expect(tasks.events.map((e) => e.type)).toEqual(["agent.task.created", "agent.task.done"]);
+    expect(tasks.scannedTo).toBe(4n);
+    const limited = await store.read({ afterSequence: 1n, limit: 1, matcher: compilePatterns(["agent.>"]) });
+    expect(limited.events.map((e) => e.sequence)).toEqual([2n]);
+    expect(limited.scannedTo).toBe(2n);
+    const none = await store.read({ afterSequence: 4n, limit: 10 });
+    expect(none.events).toEqual([]);
+    expect(none.scannedTo).toBe(4n);
+  });
+
+  it("queries by pattern, source, correlation id, tags, time and sequence", async () => {
+    await store.append(
+      [
+        event("agent.task.created", { source: "planner", correlationId: "c1", tags: ["x", "y"] }),
+        event("agent.task.done", { source: "worker", correlationId: "c1", tags: ["x"] }),
+        event("agent.tool.invoked", { source: "worker", correlationId: "c2", tags: ["y"] }),
+      ],
+      { dedupeWindowMs: 0 },
+    );
+    const q = (extra: object) => store.query({ fromSequence: 1n, limit: 100, ...extra }).then((r) => r.map((e) => e.sequence));
+    expect(await q({ matcher: compilePatterns(["agent.task.*"]) })).toEqual([1n, 2n]);
+    expect(await q({ matcher: compilePatterns(["agent.tool.invoked"]) })).toEqual([3n]);
+    expect(await q({ source: "worker" })).toEqual([2n, 3n]);
+    expect(await q({ correlationId: "c1" })).toEqual([1n, 2n]);
+    expect(await q({ tags: ["x", "y"] })).toEqual([1n]);
+    expect(await q({ tags: ["y"] })).toEqual([1n, 3n]);
+    expect(await q({ fromSequence: 2n })).toEqual([2n, 3n]);
+    expect(await q({ limit: 2 })).toEqual([1n, 2n]);
+    expect(await q({ fromTime: new Date(Date.now() + 60_000) })).toEqual([]);
+    expect(await q({ toTime: new Date(Date.now() + 60_000) })).toEqual([1n, 2n, 3n]);
+  });
+
+  it("finds the first sequence at or after a time", async () => {
+    const before = new Date(Date.now() - 1000);
+    await store.append([event("a.b"), event("a.c")], { dedupeWindowMs: 0 });
+    expect(await store.sequenceAtTime(before)).toBe(1n);
+    expect(await store.sequenceAtTime(new Date(Date.now() + 60_000))).toBe(3n);
+  });
+
+  it("tells listeners the new head after each append", async () => {
+    const heads: bigint[] = [];
+    const off = store.onAppend((head) => heads.push(head));
+    await store.append([event("a.b"), event("a.c")], { dedupeWindowMs: 0 });
+    await store.append([event("a.d")], { dedupeWindowMs: 0 });
+    off();
+    await store.append([event("a.e")], { dedupeWindowMs: 0 });
+    expect(heads).toEqual([2n, 3n]);
+  });
+
+  // Only durable backends promise this; the memory backend has no such test.
+  if (harness.durable) it("keeps every appended event across a reopen", async () => {
+    const results = await store.append([event("a.b", { id: "keep-1" }), event("a.c", { id: "keep-2" })], { dedupeWindowMs: 60_000 });
+    store = await opened.reopen();
+    expect(await store.headSequence()).toBe(2n);
+    expect((await store.getEvent("keep-2"))?.sequence).toBe(results[1]?.sequence);
+    // The dedupe window survives the restart too.
+    const again = await store.append([event("a.b", { id: "keep-1" })], { dedupeWindowMs: 60_000 });
+    expect(again[0]).toEqual({ id: "keep-1", sequence: 1n, duplicate: true });
+    const next = await store.append([event("a.d")], { dedupeWindowMs: 0 });
+    expect(next[0]?.sequence).toBe(3n);
+  });
+});

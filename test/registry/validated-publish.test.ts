@@ -1,0 +1,212 @@
+/**
+ * Validated publish on a real server over SQLite: Protobuf binary and proto
+ * JSON payloads, JSON Schema payloads, pattern and base schema precedence,
+ * batch atomicity, --require-schemas, schema_version on accepted events, a
+ * new version taking effect at once, and schemas surviving a restart.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { Code, ProtobusError, createRegistryClient, type EventInput, type RegistryClient } from "@protobus/sdk";
+import { startTestServer, tempDir, type TestServer } from "../support/test-server.js";
+import { TASK_CREATED, fixtureDescriptorSet, fixtureMessage, jsonFixture } from "./support.js";
+
+let t: TestServer | undefined;
+let registry: RegistryClient | undefined;
+
+async function start(options: Parameters<typeof startTestServer>[0] = {}): Promise<{ t: TestServer; registry: RegistryClient }> {
+  t = await startTestServer(options);
+  registry = createRegistryClient({ address: t.address });
+  return { t, registry };
+}
+
+afterEach(async () => {
+  registry?.close();
+  await t?.close();
+  registry = undefined;
+  t = undefined;
+});
+
+async function rejection(promise: Promise<unknown>): Promise<ProtobusError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof ProtobusError)) throw new Error(`expected a ProtobusError, got ${String(error)}`);
+  return error;
+}
+
+function fields(error: ProtobusError): Record<string, string> {
+  return Object.fromEntries(error.fieldViolations.map((v) => [v.field, v.description]));
+}
+
+function taskCreatedBinary(value: Record<string, unknown>): Uint8Array {
+  return toBinary(fixtureMessage(TASK_CREATED), create(fixtureMessage(TASK_CREATED), value));
+}
+
+const protobufSchema = () => ({ protobuf: { fileDescriptorSet: fixtureDescriptorSet(), messageName: TASK_CREATED } });
+
+describe("validated publish", () => {
+  it("checks Protobuf binary payloads, rejecting unknown fields and garbage, and records schema_version", async () => {
+    const { t, registry } = await start();
+    await registry.register("agent.task.created", protobufSchema());
+    const good = taskCreatedBinary({ taskId: "t1", task: { title: "write", priority: 3, tags: ["a"], labels: { team: "core" } } });
+    const accepted = await t.client.publish({ type: "agent.task.created", data: good, dataContentType: "application/protobuf" });
+    expect((await t.client.getEvent(accepted.id)).schemaVersion).toBe(1);
+
+    // An unknown field deep inside: Task gets field 50.
+    const task = toBinary(fixtureMessage("fixtures.agents.v1.Task"), create(fixtureMessage("fixtures.agents.v1.Task"), { title: "x" }));
+    const taskWithExtra = new BinaryWriter().raw(task).tag(50, WireType.Varint).uint32(1).finish();
+    const nestedUnknown = new BinaryWriter().tag(1, WireType.LengthDelimited).string("t2").tag(2, WireType.LengthDelimited).bytes(taskWithExtra).finish();
+    const error = await rejection(t.client.publish({ type: "agent.task.created", data: nestedUnknown, dataContentType: "application/protobuf" }));
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(fields(error)["events[0].data.task"]).toMatch(/field number 50 .*fixtures\.agents\.v1\.Task does not define/);
+
+    // Trailing garbage after a valid message.
+    const garbage = new Uint8Array([...good, 0xff, 0xff]);
+    const garbageError = await rejection(t.client.publish({ type: "agent.task.created", data: garbage, dataContentType: "application/protobuf" }));
+    expect(garbageError.code).toBe(Code.INVALID_ARGUMENT);
+    expect(garbageError.fieldViolations[0]?.field).toBe("events[0].data");
+
+    const wrongType = await rejection(t.client.publish({ type: "agent.task.created", data: "hello", dataContentType: "text/plain" }));
+    expect(fields(wrongType)["events[0].data"]).toMatch(/application\/protobuf or application\/json/);
+  });
+
+  it("checks canonical proto JSON payloads, naming the bad field", async () => {
+    const { t, registry } = await start();
+    await registry.register("agent.task.created", protobufSchema());
+    const json = toJsonString(fixtureMessage(TASK_CREATED), create(fixtureMessage(TASK_CREATED), { taskId: "t1", task: { title: "w", priority: 2, status: 1 } }));
+    const ok = await t.client.publish({ type: "agent.task.created", data: json, dataContentType: "application/json" });
+    expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(1);
+
+    const unknown = await rejection(t.client.publish({ type: "agent.task.created", data: { taskId: "t1", task: { title: "w", colour: "red" } } }));
+    expect(fields(unknown)).toEqual({ "events[0].data.task.colour": "is not a field of fixtures.agents.v1.Task" });
+
+    const badValue = await rejection(t.client.publish({ type: "agent.task.created", data: { taskId: "t1", task: { priority: "high" } } }));
+    expect(Object.keys(fields(badValue))).toEqual(["events[0].data.task.priority"]);
+
+    const trailing = await rejection(t.client.publish({ type: "agent.task.created", data: '{"taskId":"t1"} trailing', dataContentType: "application/json" }));
+    expect(fields(trailing)["events[0].data"]).toMatch(/not valid JSON/);
+  });
+
+  it("checks JSON payloads against a JSON Schema, reporting every error with its path under data", async () => {
+    const { t, registry } = await start();
+    await registry.register("agent.job.created", { jsonSchema: jsonFixture("task-created.v1.json") });
+    const ok = await t.client.publish({ type: "agent.job.created", data: { taskId: "j1", task: { title: "w", priority: 9, due: "2026-01-01T00:00:00Z" } } });
+    expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(1);
+
+    const error = await rejection(t.client.publish({ type: "agent.job.created", data: { taskId: "", task: { priority: 12, due: "soon", status: "lost" } } }));
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(fields(error)).toEqual({
+      "events[0].data.taskId": "must NOT have fewer than 1 characters",
+      "events[0].data.task.title": "is required",
+      "events[0].data.task.priority": "must be <= 9",
+      "events[0].data.task.due": 'must match format "date-time"',
+      "events[0].data.task.status": 'must be one of "open", "done"',
+    });
+    expect(error.message).toContain("events[0].data.task.priority: must be <= 9");
+  });
+
+  it("rejects a whole batch for one bad event, stores nothing of it, and accepts the good events after", async () => {
+    const { t, registry } = await start();
+    await registry.register("agent.job.created", { jsonSchema: jsonFixture("task-created.v1.json") });
+    const good = (n: number): EventInput => ({ type: "agent.job.created", correlationId: "batch-1", data: { taskId: `j${n}`, task: { title: "t", priority: 1 } } });
+    const bad: EventInput = { type: "agent.job.created", correlationId: "batch-1", data: { taskId: "j-bad", task: { title: "t", priority: 99 } } };
+    const error = await rejection(t.client.publish([good(1), bad, good(2)]));
+    expect(error.fieldViolations.map((v) => v.field)).toEqual(["events[1].data.task.priority"]);
+    expect((await t.client.query({ correlationId: "batch-1" })).events).toEqual([]);
+    const results = await t.client.publish([good(1), good(2)]);
+    expect(results).toHaveLength(2);
+    const stored = (await t.client.query({ correlationId: "batch-1" })).events;
+    expect(stored.map((e) => e.schemaVersion)).toEqual([1, 1]);
+  });
+
+  it("uses the exact type's schema, else the most specific pattern, and the base schema on every event", async () => {
+    const { t, registry } = await start();
+    const requiring = (name: string) => ({ jsonSchema: { type: "object", required: [name] } });
+    await registry.register("agent.>", requiring("any"));
+    await registry.register("agent.task.*", requiring("task"));
+    await registry.register("agent.task.created", requiring("exact"));
+    await registry.register("*.task.created", requiring("never"));
+
+    const violated = async (type: string, data: object): Promise<string[]> =>
+      (await rejection(t.client.publish({ type, data }))).fieldViolations.map((v) => v.field);
+    expect(await violated("agent.task.created", {})).toEqual(["events[0].data.exact"]);
+    expect(await violated("agent.task.updated", {})).toEqual(["events[0].data.task"]);
+    expect(await violated("agent.tool.called", {})).toEqual(["events[0].data.any"]);
+    expect(await violated("agent.tool.call.started", {})).toEqual(["events[0].data.any"]);
+    expect(await violated("human.task.created", {})).toEqual(["events[0].data.never"]);
+    await t.client.publish({ type: "other.thing.happened", data: {} });
+
+    await registry.register("_base", { jsonSchema: { type: "object", required: ["correlationId"], properties: { source: { pattern: "^agent/" } } } });
+    const base = await rejection(t.client.publish({ type: "other.thing.happened", source: "human", data: {} }));
+    expect(fields(base)).toEqual({
+      "events[0].correlation_id": "is required (base schema '_base')",
+      "events[0].source": 'must match pattern "^agent/" (base schema \'_base\')',
+    });
+    const both = await rejection(t.client.publish({ type: "agent.task.updated", source: "agent/x", data: {} }));
+    expect(both.fieldViolations.map((v) => v.field).sort()).toEqual(["events[0].correlation_id", "events[0].data.task"]);
+    const ok = await t.client.publish({ type: "agent.task.updated", source: "agent/x", correlationId: "c1", data: { task: 1 } });
+    expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(1);
+  });
+
+  it("applies a new version at once", async () => {
+    const { t, registry } = await start();
+    await registry.register("agent.job.created", { jsonSchema: jsonFixture("task-created.v1.json") });
+    const data = { taskId: "j1", task: { title: "x".repeat(300), priority: 1 } };
+    expect(fields(await rejection(t.client.publish({ type: "agent.job.created", data })))).toHaveProperty(["events[0].data.task.title"]);
+    await registry.register("agent.job.created", { jsonSchema: jsonFixture("task-created.v2-compatible.json") });
+    const ok = await t.client.publish({ type: "agent.job.created", data });
+    expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(2);
+    await registry.deleteVersion("agent.job.created", 2);
+    expect(fields(await rejection(t.client.publish({ type: "agent.job.created", data })))).toHaveProperty(["events[0].data.task.title"]);
+  });
+
+  it("with --require-schemas rejects unregistered types with FAILED_PRECONDITION", async () => {
+    const { t, registry } = await start({ requireSchemas: true });
+    const error = await rejection(t.client.publish([{ type: "agent.job.created", data: {} }]));
+    expect(error.code).toBe(Code.FAILED_PRECONDITION);
+    expect(error.preconditionViolations).toEqual([
+      expect.objectContaining({ type: "SCHEMA_REQUIRED", subject: "events[0].type", description: expect.stringContaining("agent.job.created") }),
+    ]);
+    await registry.register("agent.*.created", { jsonSchema: { type: "object" } });
+    const ok = await t.client.publish({ type: "agent.job.created", data: {} });
+    expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(1);
+    // A base schema alone does not count as a schema for the type.
+    await registry.register("_base", { jsonSchema: true });
+    expect((await rejection(t.client.publish({ type: "agent.job.updated", data: {} }))).code).toBe(Code.FAILED_PRECONDITION);
+  });
+
+  it("without --require-schemas accepts unregistered types with schema_version 0", async () => {
+    const { t } = await start();
+    const ok = await t.client.publish({ type: "agent.job.created", data: "anything", dataContentType: "text/plain" });
+    expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(0);
+  });
+
+  it("keeps schemas and modes across a restart, and keeps validating", async () => {
+    const dir = tempDir();
+    try {
+      const first = await start({ dataDir: dir.path });
+      await first.registry.register("agent.task.created", protobufSchema());
+      await first.registry.register("agent.job.created", { jsonSchema: jsonFixture("task-created.v1.json") });
+      await first.registry.setCompatibility("agent.job.created", "FULL");
+      first.registry.close();
+      await first.t.close();
+      t = undefined;
+
+      const second = await start({ dataDir: dir.path });
+      expect((await second.registry.list()).map((s) => `${s.subject}@${s.version}`)).toEqual(["agent.job.created@1", "agent.task.created@1"]);
+      expect((await second.registry.getCompatibility("agent.job.created")).mode).toBe("FULL");
+      const error = await rejection(second.t.client.publish({ type: "agent.job.created", data: { taskId: "j", task: { title: "t", priority: 10 } } }));
+      expect(fields(error)).toEqual({ "events[0].data.task.priority": "must be <= 9" });
+      const ok = await second.t.client.publish({ type: "agent.task.created", data: taskCreatedBinary({ taskId: "t" }), dataContentType: "application/protobuf" });
+      expect((await second.t.client.getEvent(ok.id)).schemaVersion).toBe(1);
+    } finally {
+      registry?.close();
+      await t?.close();
+      t = undefined;
+      registry = undefined;
+      dir.dispose();
+    }
+  });
+});
