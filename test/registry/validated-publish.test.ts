@@ -138,15 +138,15 @@ describe("validated publish", () => {
     expect(await violated("human.task.created", {})).toEqual(["events[0].data.never"]);
     await t.client.publish({ type: "other.thing.happened", data: {} });
 
-    await registry.register("_base", { jsonSchema: { type: "object", required: ["correlationId"], properties: { source: { pattern: "^agent/" } } } });
+    await registry.register("_base", { jsonSchema: { type: "object", required: ["subject"], properties: { source: { pattern: "^agent/" } } } });
     const base = await rejection(t.client.publish({ type: "other.thing.happened", source: "human", data: {} }));
     expect(fields(base)).toEqual({
-      "events[0].correlation_id": "is required (base schema '_base')",
+      "events[0].subject": "is required (base schema '_base')",
       "events[0].source": 'must match pattern "^agent/" (base schema \'_base\')',
     });
     const both = await rejection(t.client.publish({ type: "agent.task.updated", source: "agent/x", data: {} }));
-    expect(both.fieldViolations.map((v) => v.field).sort()).toEqual(["events[0].correlation_id", "events[0].data.task"]);
-    const ok = await t.client.publish({ type: "agent.task.updated", source: "agent/x", correlationId: "c1", data: { task: 1 } });
+    expect(both.fieldViolations.map((v) => v.field).sort()).toEqual(["events[0].data.task", "events[0].subject"]);
+    const ok = await t.client.publish({ type: "agent.task.updated", source: "agent/x", subject: "task-1", data: { task: 1 } });
     expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(1);
   });
 
