@@ -21,6 +21,8 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "@typescript-eslint/await-thenable": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      // Public API is named export by export: a re-export of everything leaks internals.
+      "no-restricted-syntax": ["error", { selector: "ExportAllDeclaration", message: "Export names explicitly; no `export *`." }],
     },
   },
   {
