@@ -215,6 +215,10 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     "grpc.max_receive_message_length": -1,
     "grpc.keepalive_time_ms": 15_000,
     "grpc.keepalive_timeout_ms": 10_000,
+    // Reconnect within seconds of a server coming back (grpc-js backs off up
+    // to 2 minutes by default); subscriptions reopen on the same schedule.
+    "grpc.initial_reconnect_backoff_ms": 100,
+    "grpc.max_reconnect_backoff_ms": 5_000,
     ...options.channelOptions,
   });
   const source = options.source ?? "protobus-sdk";
