@@ -2,7 +2,10 @@
  * Consumer-group conformance: sharing, acks, redelivery with backoff, dead
  * letters and redrive, priority, TTL, ordering keys, deletion and (for
  * durable backends) survival across a reopen. Every backend passes it
- * unchanged.
+ * unchanged. On JetStream the group runs on the one server holding its
+ * lease (here: the only one) with its state in KV and its dead letters in
+ * the dead-letter stream; what differs with several servers (forwarding,
+ * failover after the lease time) is covered by test/jetstream/.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
