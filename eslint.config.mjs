@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/dist/**", "**/node_modules/**", "sdk/src/gen/**", "bench/results/**", "coverage/**"],
+    ignores: ["**/dist/**", "**/node_modules/**", "**/src/gen/**", "bench/results/**", "coverage/**"],
   },
   ...tseslint.configs.recommended,
   {

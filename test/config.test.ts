@@ -6,8 +6,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { createClient } from "@protobus/sdk";
 import { DEFAULT_CONFIG, loadConfig } from "@protobus/server";
+import { natsServerAvailable, startNatsServer } from "./support/nats.js";
 import { spawnServer, tempDir } from "./support/test-server.js";
 
 describe("configuration", () => {
@@ -68,6 +71,59 @@ describe("configuration", () => {
       await server.stop();
     } finally {
       dir.dispose();
+    }
+  });
+
+  it.runIf(natsServerAvailable())("picks the jetstream store by environment alone", async () => {
+    const nats = await startNatsServer();
+    const dir = tempDir();
+    try {
+      const server = await spawnServer(["--data-dir", dir.path], {
+        PROTOBUS_STORE: "jetstream",
+        PROTOBUS_NATS_URL: nats.url,
+        PROTOBUS_JETSTREAM_STREAM: "BY_ENV",
+      });
+      const client = createClient({ address: server.address });
+      const info = await client.info();
+      expect(info).toMatchObject({ store: "jetstream", durable: true });
+      const published = await client.publish({ type: "config.env.checked", data: { ok: true } });
+      expect((await client.getEvent(published.id)).sequence).toBe(published.sequence);
+      client.close();
+      await server.stop();
+      // The events are in the stream the environment named, on that NATS server.
+      const nc = await connect({ servers: nats.url });
+      const stream = await (await jetstreamManager(nc)).streams.info("BY_ENV");
+      expect(stream.state.messages).toBe(1);
+      await nc.close();
+    } finally {
+      dir.dispose();
+      await nats.dispose();
+    }
+  });
+
+  it.runIf(natsServerAvailable())("picks the jetstream store, its replicas and retention from protobus.yaml via PROTOBUS_CONFIG", async () => {
+    const nats = await startNatsServer();
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, "seed.yaml");
+      writeFileSync(
+        file,
+        `store: jetstream\nnats-url: ${nats.url}\njetstream-stream: BY_FILE\njetstream-subject-prefix: seed\njetstream-replicas: 1\njetstream-max-age: 1h\n`,
+      );
+      const server = await spawnServer([], { PROTOBUS_CONFIG: file });
+      const client = createClient({ address: server.address });
+      expect((await client.info()).store).toBe("jetstream");
+      await client.publish({ type: "config.file.checked", data: { ok: true } });
+      client.close();
+      await server.stop();
+      const nc = await connect({ servers: nats.url });
+      const stream = await (await jetstreamManager(nc)).streams.info("BY_FILE");
+      expect(stream.config).toMatchObject({ subjects: ["seed.ev.>"], num_replicas: 1, max_age: 3_600_000_000_000 });
+      expect(stream.state.messages).toBe(1);
+      await nc.close();
+    } finally {
+      dir.dispose();
+      await nats.dispose();
     }
   });
 

@@ -18,9 +18,18 @@ import { Code, ProtobusError } from "./protobus-error.js";
 import { Subscription, type EventHandler, type ReceivedEvent, type SubscribeOptions } from "./subscription.js";
 import { applyCorrelation } from "./tracing/correlation.js";
 import { publishWithSpan } from "./tracing/producer.js";
+import { isEventDefinition, type EventDefinition, type PublishOptions } from "./typed/event-definition.js";
+import type { EventMap, EventsMatching, KnownPattern, NoEvents, PayloadOf, TypedEventHandler } from "./typed/typed-events.js";
+import { TypedSubscription, typedHandler, type TypedSubscribeOptions, type TypedHandlerOptions } from "./typed/typed-subscription.js";
 
 /** Options of {@link createClient}. */
-export interface ClientOptions {
+export interface ClientOptions<M extends EventMap = NoEvents> {
+  /**
+   * The generated event maps the client knows (spread several packages'
+   * maps into one object). With them `subscribe` is typed: its handler
+   * receives the union of the generated events its patterns match.
+   */
+  readonly events?: M;
   /** `host:port` of a protobus server, e.g. `127.0.0.1:50051`. */
   readonly address: string;
   /** Channel credentials; insecure by default (loopback and trusted networks). */
@@ -94,19 +103,19 @@ export interface HandlerOptions extends SubscribeOptions {
   readonly onError?: (error: unknown, event: ReceivedEvent) => void;
 }
 
-/** A connection to a protobus server. */
-export interface ProtobusClient {
+/** What every client does, typed or not: publish, history, groups, dead letters. */
+export interface ClientCore {
   /** Publishes one event; resolves once the server stored it. */
   publish(event: EventInput): Promise<PublishResult>;
   /** Publishes a batch, all-or-nothing; one result per event, in order. */
   publish(events: readonly EventInput[]): Promise<PublishResult[]>;
-  /** Opens a subscription to iterate with `for await`. */
-  subscribe(patterns: string | readonly string[], options?: SubscribeOptions): Subscription;
   /**
-   * Opens a subscription that runs `handler` for each event: its promise
-   * resolving acks the event, throwing nacks it.
+   * Publishes one typed event: `publish(TaskCreated, { taskId: "t1", ... })`.
+   * The payload is checked at compile time against the generated message
+   * and sent as Protobuf binary; envelope fields go in `options`, the
+   * type's defaults (priority, TTL) apply where they are silent.
    */
-  subscribe(patterns: string | readonly string[], handler: EventHandler, options?: HandlerOptions): Subscription;
+  publish<D extends EventDefinition>(definition: D, payload: PayloadOf<D>, options?: PublishOptions): Promise<PublishResult>;
   /** Reads one page of history. */
   query(options?: QueryOptions): Promise<QueryPage>;
   /** Reads every matching event, page after page. */
@@ -137,6 +146,52 @@ export interface ProtobusClient {
   readonly raw: EventBusClient;
 }
 
+/** A client for dynamic use: patterns and payloads are plain strings and values. */
+export interface UntypedClient extends ClientCore {
+  /** Opens a subscription to iterate with `for await`. */
+  subscribe(patterns: string | readonly string[], options?: SubscribeOptions): Subscription;
+  /**
+   * Opens a subscription that runs `handler` for each event: its promise
+   * resolving acks the event, throwing nacks it.
+   */
+  subscribe(patterns: string | readonly string[], handler: EventHandler, options?: HandlerOptions): Subscription;
+}
+
+/**
+ * A client that knows generated event maps: patterns must match some known
+ * event type, and handlers receive exactly the union of the matching typed
+ * events, narrowed by `switch (event.type)`.
+ */
+export type TypedClient<M extends EventMap> = ClientCore & {
+  /** Publishes a typed event by its type string: `publish("agent.task.created", { ... })`. */
+  publish<T extends keyof M & string>(type: T, payload: PayloadOf<M[T]>, options?: PublishOptions): Promise<PublishResult>;
+  /**
+   * Runs `handler` for each event matching the patterns, decoded into its
+   * generated message; resolving acks, throwing nacks. Events of types the
+   * client has no definition for are acked and skipped (`onSkip` is told).
+   */
+  subscribe<const P extends string>(
+    patterns: (P & KnownPattern<M, P>) | readonly (P & KnownPattern<M, P>)[],
+    handler: TypedEventHandler<EventsMatching<M, P>>,
+    options?: TypedHandlerOptions<EventsMatching<M, P>>,
+  ): Subscription;
+  /** Opens a typed subscription to iterate with `for await`. */
+  subscribe<const P extends string>(
+    patterns: (P & KnownPattern<M, P>) | readonly (P & KnownPattern<M, P>)[],
+    options?: TypedSubscribeOptions,
+  ): TypedSubscription<EventsMatching<M, P>>;
+  /** The event maps the client was created with. */
+  readonly events: M;
+  /** The same connection without typing, for patterns and types known only at run time. */
+  readonly untyped: UntypedClient;
+};
+
+/**
+ * A connection to a protobus server: untyped unless created with generated
+ * event maps (`createClient({ address, events })`).
+ */
+export type ProtobusClient<M extends EventMap = NoEvents> = [keyof M] extends [never] ? UntypedClient : TypedClient<M>;
+
 function unaryCall<Res>(invoke: (callback: (error: unknown, response: Res) => void) => void): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     invoke((error, response) => (error === null || error === undefined ? resolve(response) : reject(ProtobusError.from(error))));
@@ -155,11 +210,15 @@ function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: bool
  * const client = createClient({ address: "127.0.0.1:50051", source: "agent/planner" });
  * await client.publish({ type: "agent.task.created", data: { taskId: "t1" } });
  */
-export function createClient(options: ClientOptions): ProtobusClient {
+export function createClient<const M extends EventMap = NoEvents>(options: ClientOptions<M>): ProtobusClient<M> {
   const raw = new EventBusClient(options.address, options.credentials ?? grpcCredentials.createInsecure(), {
     "grpc.max_receive_message_length": -1,
     "grpc.keepalive_time_ms": 15_000,
     "grpc.keepalive_timeout_ms": 10_000,
+    // Reconnect within seconds of a server coming back (grpc-js backs off up
+    // to 2 minutes by default); subscriptions reopen on the same schedule.
+    "grpc.initial_reconnect_backoff_ms": 100,
+    "grpc.max_reconnect_backoff_ms": 5_000,
     ...options.channelOptions,
   });
   const source = options.source ?? "protobus-sdk";
@@ -167,7 +226,20 @@ export function createClient(options: ClientOptions): ProtobusClient {
   const subscriptions = new Set<Subscription>();
   const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
 
-  async function publish(input: EventInput | readonly EventInput[]): Promise<PublishResult | PublishResult[]> {
+  const eventMap: EventMap = options.events ?? {};
+
+  async function publish(
+    input: EventInput | readonly EventInput[] | EventDefinition | string,
+    payload?: unknown,
+    publishOptions?: PublishOptions,
+  ): Promise<PublishResult | PublishResult[]> {
+    if (typeof input === "string" || isEventDefinition(input)) {
+      const definition = typeof input === "string" ? eventMap[input] : input;
+      if (definition === undefined) {
+        throw new ProtobusError(Code.INVALID_ARGUMENT, `the client has no event definition for type '${String(input)}'`);
+      }
+      return publish(definition.event(payload as never, publishOptions));
+    }
     const batch = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
     // Correlation and trace context are filled here, so that every publish
     // path (single, batch, typed) carries them.
@@ -182,7 +254,7 @@ export function createClient(options: ClientOptions): ProtobusClient {
     return first;
   }
 
-  function subscribe(
+  function subscribeUntyped(
     patterns: string | readonly string[],
     handlerOrOptions?: EventHandler | SubscribeOptions,
     maybeOptions?: HandlerOptions,
@@ -217,12 +289,24 @@ export function createClient(options: ClientOptions): ProtobusClient {
     };
   }
 
+  function subscribeTyped(
+    patterns: string | readonly string[],
+    handlerOrOptions?: TypedEventHandler<never> | TypedSubscribeOptions,
+    maybeOptions?: TypedHandlerOptions<never>,
+  ): Subscription | TypedSubscription<never> {
+    if (typeof handlerOrOptions === "function") {
+      const handlerOptions: TypedHandlerOptions<never> = maybeOptions ?? {};
+      return subscribeUntyped(patterns, typedHandler(eventMap, handlerOrOptions, handlerOptions.onSkip), handlerOptions as HandlerOptions);
+    }
+    const subOptions = handlerOrOptions ?? {};
+    return new TypedSubscription(subscribeUntyped(patterns, { ...subOptions, autoAck: false }), eventMap, subOptions);
+  }
+
   const query = (q: QueryOptions = {}): Promise<QueryPage> =>
     unaryCall<QueryPage>((cb) => raw.queryEvents(toRequest(q), new Metadata(), deadline(), cb));
 
-  return {
-    publish: publish as ProtobusClient["publish"],
-    subscribe: subscribe as ProtobusClient["subscribe"],
+  const core: ClientCore = {
+    publish: publish as ClientCore["publish"],
     query,
     async *queryAll(q = {}) {
       let pageToken = "";
@@ -272,4 +356,14 @@ export function createClient(options: ClientOptions): ProtobusClient {
     },
     raw,
   };
+  const untyped: UntypedClient = { ...core, subscribe: subscribeUntyped as UntypedClient["subscribe"] };
+  if (Object.keys(eventMap).length === 0) return untyped as ProtobusClient<M>;
+  const typed: TypedClient<EventMap> = {
+    ...core,
+    publish: publish as TypedClient<EventMap>["publish"],
+    subscribe: subscribeTyped as TypedClient<EventMap>["subscribe"],
+    events: eventMap,
+    untyped,
+  };
+  return typed as unknown as ProtobusClient<M>;
 }

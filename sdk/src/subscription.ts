@@ -53,12 +53,33 @@ export interface SubscribeOptions {
   /** Aborting it closes the subscription. */
   readonly signal?: AbortSignal;
   /**
+   * After a lost connection (the server restarted, the network dropped), the
+   * subscription opens again by itself with exponential backoff: a group
+   * member rejoins its group (deliveries it had not acked come again, to it
+   * or another member); a broadcast subscription resumes after the last
+   * event it received. On by default; `false` ends the subscription with the
+   * error instead.
+   */
+  readonly reconnect?: false | ReconnectOptions;
+  /**
    * How each handling's CONSUMER span relates to the producer span:
    * `child` (default) continues the producer's trace; `link` starts a new
    * trace linked to it.
    */
   readonly consumerSpan?: ConsumerSpanRelation;
 }
+
+/** Backoff of {@link SubscribeOptions.reconnect}. */
+export interface ReconnectOptions {
+  /** First delay before opening again (default 100 ms); doubles per failed try. */
+  readonly initialDelayMs?: number;
+  /** Largest delay (default 5 s). */
+  readonly maxDelayMs?: number;
+}
+
+// Statuses after which opening again can help; anything else (a deleted
+// group, bad input) ends the subscription.
+const RETRYABLE = new Set<Code>([Code.UNAVAILABLE, Code.INTERNAL, Code.UNKNOWN, Code.ABORTED, Code.RESOURCE_EXHAUSTED, Code.CANCELLED]);
 
 /** A delivered event, with the means to settle it. */
 export interface ReceivedEvent extends Event {
@@ -104,7 +125,10 @@ function toStart(from: StartFrom | undefined): StartPosition | undefined {
  * pass a handler to `client.subscribe`; `close()` ends it.
  */
 export class Subscription implements AsyncIterable<ReceivedEvent> {
-  readonly #call: ClientDuplexStream<SubscribeRequest, SubscribeResponse>;
+  readonly #client: EventBusClient;
+  readonly #patterns: readonly string[];
+  readonly #options: SubscribeOptions;
+  #call: ClientDuplexStream<SubscribeRequest, SubscribeResponse> | undefined;
   readonly #queue: ReceivedEvent[] = [];
   readonly #waiters: Array<{ resolve: (r: IteratorResult<ReceivedEvent>) => void; reject: (e: unknown) => void }> = [];
   readonly #acks: string[] = [];
@@ -116,16 +140,31 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
   #drain: (() => void) | undefined;
   #error: ProtobusError | undefined;
   #done = false;
+  /** Set by `close()` in the handler form while running handlers finish. */
+  #closing = false;
+  #active = 0;
   #iterating = false;
   #id = "";
   #headSequence = 0n;
+  /** True while the current stream is open (after `opened`, before it ends). */
+  #connected = false;
+  #everOpened = false;
+  #reconnects = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  /** The newest sequence received (broadcast resumes after it). */
+  #lastSequence = 0n;
   readonly #opened: Promise<void>;
+  #resolveOpened!: () => void;
+  #rejectOpened!: (error: unknown) => void;
   readonly #closed: Promise<void>;
   #resolveClosed!: () => void;
   #rejectClosed!: (error: unknown) => void;
 
   /** @internal Use `client.subscribe`. */
   constructor(client: EventBusClient, patterns: readonly string[], options: SubscribeOptions) {
+    this.#client = client;
+    this.#patterns = patterns;
+    this.#options = options;
     this.#autoAck = options.autoAck ?? true;
     this.#group = options.group ?? "";
     this.#consumerSpan = options.consumerSpan ?? "child";
@@ -135,25 +174,40 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
     });
     // Nobody may be listening for the close of an iterator-form subscription.
     this.#closed.catch(() => undefined);
-    this.#call = client.subscribe();
-    let resolveOpened!: () => void;
-    let rejectOpened!: (error: unknown) => void;
     this.#opened = new Promise<void>((resolve, reject) => {
-      resolveOpened = resolve;
-      rejectOpened = reject;
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
     });
     this.#opened.catch(() => undefined);
-    this.#call.on("data", (response: SubscribeResponse) => {
+    this.#connect();
+    options.signal?.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /** Opens a stream: the first one, or again after a lost connection. */
+  #connect(): void {
+    const call = this.#client.subscribe();
+    this.#call = call;
+    const options = this.#options;
+    call.on("data", (response: SubscribeResponse) => {
+      if (call !== this.#call) return;
       const message = response.response;
       switch (message?.$case) {
         case "opened":
           this.#id = message.opened.subscriptionId;
-          this.#headSequence = message.opened.headSequence;
-          resolveOpened();
+          if (!this.#everOpened) this.#headSequence = message.opened.headSequence;
+          this.#everOpened = true;
+          this.#connected = true;
+          this.#reconnects = 0;
+          this.#resolveOpened();
+          // Acks made while the connection was down still settle group deliveries.
+          this.#flushAcks();
           break;
         case "delivery":
-          if (message.delivery.event !== undefined) {
-            this.#push(this.#received(message.delivery.event, message.delivery.deliveryId, message.delivery.attempt));
+          // After close, deliveries go back to the server unhandled.
+          if (message.delivery.event !== undefined && !this.#done) {
+            const event = message.delivery.event;
+            if (event.sequence > this.#lastSequence) this.#lastSequence = event.sequence;
+            this.#push(this.#received(event, message.delivery.deliveryId, message.delivery.attempt));
           }
           break;
         case "acked":
@@ -167,23 +221,29 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
           break;
       }
     });
-    this.#call.on("error", (error: unknown) => {
+    // grpc-js may also emit `end` after `error`; only a clean end finishes.
+    let failed = false;
+    call.on("error", (error: unknown) => {
+      failed = true;
+      if (call !== this.#call) return;
       const failure = ProtobusError.from(error);
-      rejectOpened(failure);
-      // A cancel we asked for is a normal close.
-      this.#finish(failure.code === Code.CANCELLED && this.#done ? undefined : failure);
+      this.#rejectOpened(failure);
+      // Whatever ends a stream we closed is a normal close.
+      if (this.#done) this.#finish(undefined);
+      else this.#lost(failure);
     });
-    this.#call.on("end", () => {
-      rejectOpened(new ProtobusError(Code.UNAVAILABLE, "the subscription ended before it opened"));
+    call.on("end", () => {
+      if (failed || call !== this.#call) return;
+      this.#rejectOpened(new ProtobusError(Code.UNAVAILABLE, "the subscription ended before it opened"));
       this.#finish(undefined);
     });
-    this.#call.write({
+    call.write({
       request: {
         $case: "open",
         open: {
-          patterns: [...patterns],
+          patterns: [...this.#patterns],
           group: options.group ?? "",
-          start: toStart(options.from),
+          start: this.#startPosition(),
           maxInFlight: options.maxInFlight ?? 0,
           manualCredit: false,
           filter: options.filter ?? "",
@@ -196,7 +256,42 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
         },
       },
     });
-    options.signal?.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /** Where a (re)opened stream starts: a broadcast resumes after what it received. */
+  #startPosition(): StartPosition | undefined {
+    if (!this.#everOpened || this.#group !== "") return toStart(this.#options.from);
+    const from = this.#options.from;
+    const after = this.#lastSequence > 0n ? this.#lastSequence : from === undefined || from === "latest" ? this.#headSequence : undefined;
+    return after === undefined ? toStart(from) : { position: { $case: "sequence", sequence: after + 1n } };
+  }
+
+  /** The stream failed: open it again when that can help, else end with the error. */
+  #lost(error: ProtobusError): void {
+    this.#connected = false;
+    const reconnect = this.#options.reconnect;
+    if (this.#closing) {
+      this.#shutdown();
+      return;
+    }
+    if (this.#done || reconnect === false || !this.#everOpened || !RETRYABLE.has(error.code)) {
+      this.#finish(error);
+      return;
+    }
+    // Confirmations of the lost stream cannot come any more: the ack may or may not be committed.
+    for (const waiters of this.#confirmations.values()) for (const waiter of waiters) waiter.reject(error);
+    this.#confirmations.clear();
+    // A group gives unacked deliveries to its members again; local copies not
+    // started yet would only be handled twice.
+    if (this.#group !== "") this.#queue.length = 0;
+    const first = reconnect?.initialDelayMs ?? 100;
+    const max = reconnect?.maxDelayMs ?? 5_000;
+    const delay = Math.min(max, first * 2 ** Math.min(this.#reconnects, 20)) * (0.8 + Math.random() * 0.4);
+    this.#reconnects += 1;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (!this.#done) this.#connect();
+    }, delay);
   }
 
   /** Resolves once the server confirmed the subscription; rejects with its error. */
@@ -219,13 +314,38 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
     return this.#closed;
   }
 
-  /** Ends the subscription. Outstanding unacked deliveries go back to the server. */
+  /**
+   * Ends the subscription. In the handler form it drains first: no new
+   * handler starts, the running ones finish and their acks and nacks are
+   * sent, then the stream closes (`closed` resolves then). Deliveries not
+   * handled go back to the server (a group gives them to another member).
+   */
   close(): void {
+    if (this.#done || this.#closing) return;
+    if (this.#drain !== undefined && this.#active > 0 && this.#connected) {
+      this.#closing = true;
+      return;
+    }
+    this.#shutdown();
+  }
+
+  #shutdown(): void {
     if (this.#done) return;
     this.#flushAcks();
     this.#done = true;
-    this.#call.cancel();
-    this.#finish(undefined);
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    const call = this.#call;
+    if (call === undefined || !this.#connected) {
+      call?.cancel();
+      this.#finish(undefined);
+      return;
+    }
+    // Half-close: the server takes the acks written before it, then ends
+    // the stream. A server that does not answer is cut off.
+    call.end();
+    const force = setTimeout(() => call.cancel(), 2_000);
+    force.unref();
+    void this.#closed.finally(() => clearTimeout(force)).catch(() => undefined);
   }
 
   /**
@@ -254,6 +374,12 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
         return new Promise<void>((resolve, reject) => {
           if (this.#done) {
             reject(this.#error ?? new ProtobusError(Code.CANCELLED, "the subscription is closed"));
+            return;
+          }
+          if (!this.#connected) {
+            // Sent once the stream is open again, but no longer confirmable.
+            this.#ack(deliveryId);
+            reject(new ProtobusError(Code.UNAVAILABLE, "the connection is down: the ack is sent on reconnect, unconfirmed"));
             return;
           }
           const waiters = this.#confirmations.get(deliveryId) ?? [];
@@ -289,14 +415,15 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
 
   #flushAcks(): void {
     this.#flushScheduled = false;
-    if (this.#acks.length === 0) return;
+    // Kept until a stream is open again.
+    if (this.#acks.length === 0 || !this.#connected) return;
     const deliveryIds = this.#acks.splice(0);
     this.#send({ request: { $case: "ack", ack: { deliveryIds, confirm: false } } });
   }
 
   #send(request: SubscribeRequest): void {
-    if (this.#done) return;
-    this.#call.write(request);
+    if (this.#done || !this.#connected) return;
+    this.#call?.write(request);
   }
 
   #push(event: ReceivedEvent): void {
@@ -308,6 +435,8 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
 
   #finish(error: ProtobusError | undefined): void {
     this.#done = true;
+    this.#connected = false;
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     const unconfirmed = error ?? new ProtobusError(Code.CANCELLED, "the subscription closed before the ack was confirmed");
     for (const waiters of this.#confirmations.values()) for (const waiter of waiters) waiter.reject(unconfirmed);
     this.#confirmations.clear();
@@ -356,12 +485,11 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
   /** @internal Runs `handler` for each event, up to `concurrency` at once. */
   run(handler: EventHandler, concurrency: number, onError: (error: unknown, event: ReceivedEvent) => void): void {
     this.#iterating = true;
-    let active = 0;
     const drain = (): void => {
-      while (active < concurrency) {
+      while (this.#active < concurrency && !this.#closing) {
         const event = this.#queue.shift();
         if (event === undefined) return;
-        active += 1;
+        this.#active += 1;
         void (async () => {
           try {
             await this.handle(event, () => handler(event));
@@ -370,8 +498,9 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
             event.nack(undefined, error instanceof Error ? error.message : String(error));
             onError(error, event);
           } finally {
-            active -= 1;
-            drain();
+            this.#active -= 1;
+            if (this.#closing && this.#active === 0) this.#shutdown();
+            else drain();
           }
         })();
       }

@@ -43,6 +43,8 @@ export interface ServerConfig {
   readonly jetstreamSubjectPrefix: string;
   /** Replicas of the stream and buckets the jetstream store creates. */
   readonly jetstreamReplicas: number;
+  /** The jetstream store drops events older than this many ms; 0 keeps them forever. */
+  readonly jetstreamMaxAgeMs: number;
   /** Largest accepted payload, in bytes. */
   readonly maxPayloadBytes: number;
   /** Most events in one publish request. */
@@ -108,6 +110,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   jetstreamStream: "PROTOBUS",
   jetstreamSubjectPrefix: "protobus",
   jetstreamReplicas: 1,
+  jetstreamMaxAgeMs: 0,
   maxPayloadBytes: 1024 * 1024,
   maxBatchSize: 10_000,
   dedupeWindowMs: 120_000,
@@ -267,6 +270,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_JETSTREAM_REPLICAS",
     parse: integer(1, 5),
     description: "replicas of the stream and buckets the jetstream store creates (1, or 3 on a cluster)",
+  },
+  {
+    key: "jetstreamMaxAgeMs",
+    yaml: "jetstream-max-age",
+    env: "PROTOBUS_JETSTREAM_MAX_AGE",
+    parse: parseDurationMs,
+    description: "the jetstream store drops events older than this (0 keeps them forever)",
   },
   {
     key: "maxPayloadBytes",

@@ -38,7 +38,7 @@ let jetstreamOpened = 0;
 const JETSTREAM: BackendHarness = {
   kind: "jetstream",
   durable: true,
-  groups: false,
+  groups: true,
   async open() {
     sharedNats ??= startNatsServer();
     const nats = await sharedNats;

@@ -113,6 +113,9 @@ describe.each(BACKENDS)("$kind backend", (harness) => {
     // The dedupe window survives the restart too.
     const again = await store.append([event("a.b", { id: "keep-1" })], { dedupeWindowMs: 60_000 });
     expect(again[0]).toEqual({ id: "keep-1", sequence: 1n, duplicate: true });
+    // Stored once: the log holds the original only.
+    const { events } = await store.read({ afterSequence: 0n, limit: 10 });
+    expect(events.map((e) => e.event.id)).toEqual(["keep-1", "keep-2"]);
     const next = await store.append([event("a.d")], { dedupeWindowMs: 0 });
     expect(next[0]?.sequence).toBe(3n);
   });

@@ -2,7 +2,10 @@
  * Consumer-group conformance: sharing, acks, redelivery with backoff, dead
  * letters and redrive, priority, TTL, ordering keys, deletion and (for
  * durable backends) survival across a reopen. Every backend passes it
- * unchanged.
+ * unchanged. On JetStream the group runs on the one server holding its
+ * lease (here: the only one) with its state in KV and its dead letters in
+ * the dead-letter stream; what differs with several servers (forwarding,
+ * failover after the lease time) is covered by test/jetstream/.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
@@ -24,6 +27,18 @@ async function claimSome(handle: GroupHandle, member: string, max: number, timeo
   for (;;) {
     const got = await handle.claim(member, max);
     if (got.length > 0 || Date.now() > deadline) return got;
+    await sleep(5);
+  }
+}
+
+/** Claims one delivery, noting when the claim that returned it started and when it returned. */
+async function claimTimed(handle: GroupHandle, member: string, timeoutMs = 5000): Promise<{ delivery: GroupDelivery; startedAt: number; at: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const startedAt = Date.now();
+    const [delivery] = await handle.claim(member, 1);
+    if (delivery !== undefined) return { delivery, startedAt, at: Date.now() };
+    if (Date.now() > deadline) throw new Error(`no delivery within ${timeoutMs} ms`);
     await sleep(5);
   }
 }
@@ -104,42 +119,43 @@ describe.each(WITH_GROUPS)("$kind groups", (harness) => {
   });
 
   it("redelivers after the ack deadline and a nack, with exponential backoff", async () => {
-    const group = await open("retry", { ackDeadlineMs: 150, backoffMinMs: 100, backoffMaxMs: 250, maxDeliveries: 10 });
+    // Each wait is measured from a moment taken before the action that
+    // starts it, so a slow machine can only make it longer: the lower bounds
+    // are exact, and the upper bounds only tell one backoff step from the next.
+    const group = await open("retry", { ackDeadlineMs: 150, backoffMinMs: 200, backoffMaxMs: 500, maxDeliveries: 10 });
     await store.append([event("job.run")], { dedupeWindowMs: 0 });
-    const first = await claimSome(group, "m", 1);
-    expect(first[0]?.attempt).toBe(1);
-    // Not acked: back after the deadline (150 ms) plus the first backoff (100 ms).
-    const t0 = Date.now();
-    const second = await claimSome(group, "m", 1);
-    const waited1 = Date.now() - t0;
-    expect(second[0]?.attempt).toBe(2);
-    expect(waited1).toBeGreaterThanOrEqual(240);
-    // A nack without delay: the backoff doubles (200 ms).
+    const first = await claimTimed(group, "m");
+    expect(first.delivery.attempt).toBe(1);
+    // Not acked: back after the deadline (150 ms) plus the first backoff (200 ms).
+    const second = await claimTimed(group, "m");
+    expect(second.delivery.attempt).toBe(2);
+    expect(second.at - first.startedAt).toBeGreaterThanOrEqual(345);
+    // A nack without delay: the backoff doubles (400 ms).
     const t1 = Date.now();
-    await group.nack([second[0]?.deliveryId ?? ""], { reason: "boom" });
+    await group.nack([second.delivery.deliveryId], { reason: "boom" });
     expect(await group.claim("m", 1)).toEqual([]);
-    const third = await claimSome(group, "m", 1);
-    expect(Date.now() - t1).toBeGreaterThanOrEqual(190);
-    expect(third[0]?.attempt).toBe(3);
-    // Capped at backoffMax (250 ms), not 400.
+    const third = await claimTimed(group, "m");
+    expect(third.at - t1).toBeGreaterThanOrEqual(395);
+    expect(third.delivery.attempt).toBe(3);
+    // Capped at backoffMax (500 ms), not 800.
     const t2 = Date.now();
-    await group.nack([third[0]?.deliveryId ?? ""], {});
-    const fourth = await claimSome(group, "m", 1);
-    const waited3 = Date.now() - t2;
-    expect(waited3).toBeGreaterThanOrEqual(240);
-    expect(fourth[0]?.attempt).toBe(4);
-    // An explicit delay wins over the backoff.
+    await group.nack([third.delivery.deliveryId], {});
+    const fourth = await claimTimed(group, "m");
+    expect(fourth.at - t2).toBeGreaterThanOrEqual(495);
+    expect(fourth.at - t2).toBeLessThan(795);
+    expect(fourth.delivery.attempt).toBe(4);
+    // An explicit delay wins over the backoff: a zero delay is due at once.
     const t3 = Date.now();
-    await group.nack([fourth[0]?.deliveryId ?? ""], { delayMs: 0 });
-    const fifth = await claimSome(group, "m", 1);
-    expect(Date.now() - t3).toBeLessThan(240);
-    expect(fifth[0]?.attempt).toBe(5);
+    await group.nack([fourth.delivery.deliveryId], { delayMs: 0 });
+    const fifth = await claimTimed(group, "m");
+    expect(fifth.at - t3).toBeLessThan(495);
+    expect(fifth.delivery.attempt).toBe(5);
     // A stale delivery id does nothing; extending keeps it out past the deadline.
-    await group.nack([fourth[0]?.deliveryId ?? ""], { delayMs: 0 });
-    await group.extend([fifth[0]?.deliveryId ?? ""], 1000);
-    await sleep(300);
+    await group.nack([fourth.delivery.deliveryId], { delayMs: 0 });
+    await group.extend([fifth.delivery.deliveryId], 3000);
+    await sleep(400);
     expect(await group.claim("m", 1)).toEqual([]);
-    await group.ack([fifth[0]?.deliveryId ?? ""]);
+    await group.ack([fifth.delivery.deliveryId]);
     const stats = await store.groups.get("retry");
     expect(stats).toMatchObject({ acked: 1, delivered: 5, redelivered: 4, nacked: 3, inFlight: 0, backlog: 0 });
   });

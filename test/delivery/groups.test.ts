@@ -101,9 +101,11 @@ describe("consumer groups over gRPC", () => {
         await event.ackAndWait();
         expect((await t.client.getGroup("confirmers")).acked).toBe(1n);
       } else if (seen.length === 2) {
-        // Keep the second one alive past its deadline, then let it lapse.
+        // Keep the second one alive past its 300 ms deadline (each extension
+        // reaches far past the next one, so a slow machine cannot lapse it),
+        // then let it lapse.
         for (let i = 0; i < 4; i++) {
-          event.extend(300);
+          event.extend(1500);
           await new Promise((r) => setTimeout(r, 150));
         }
         expect((await t.client.getGroup("confirmers")).redelivered).toBe(0n);

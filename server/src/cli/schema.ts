@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command, Option } from "commander";
+import { addSchemaSyncCommand } from "./schema-sync.js";
 import { COMPATIBILITY_MODES, createRegistryClient, type CompatibilityMode, type RegisteredSchema, type SchemaDefinition } from "@protobus/sdk";
 
 /** What the schema commands need from the program that hosts them. */
@@ -95,7 +96,7 @@ function schemaJson(schema: RegisteredSchema): Record<string, unknown> {
 /** Adds `schema push|list|get|versions|check|mode|delete` to the program. */
 export function addSchemaCommands(program: Command, context: SchemaCommandContext): void {
   const { io, addressOption } = context;
-  const schema = program.command("schema").description("manage the schema registry: push, list, get, check, mode, delete");
+  const schema = program.command("schema").description("manage the schema registry: push, sync, list, get, check, mode, delete");
   const withClient = async <T>(address: string, run: (client: ReturnType<typeof createRegistryClient>) => Promise<T>): Promise<T> => {
     const client = createRegistryClient({ address });
     try {
@@ -119,6 +120,8 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
       if (o.json === true) io.out(JSON.stringify({ ...schemaJson(result.schema), alreadyRegistered: result.alreadyRegistered }));
       else io.out(`${result.alreadyRegistered ? "already registered" : "registered"} ${describeSchema(result.schema)}`);
     });
+
+  addSchemaSyncCommand(schema, context);
 
   schema
     .command("check")

@@ -34,6 +34,8 @@ export interface BackendConfig {
   readonly jetstreamStream?: string;
   readonly jetstreamSubjectPrefix?: string;
   readonly jetstreamReplicas?: number;
+  /** Retention of the jetstream backend's stream in ms; 0 keeps events forever. */
+  readonly jetstreamMaxAgeMs?: number;
   /** The dedupe window, which the jetstream backend makes its stream's duplicate window. */
   readonly dedupeWindowMs?: number;
 }
@@ -62,6 +64,7 @@ export async function createBackend(config: BackendConfig): Promise<StorageBacke
         ...(set(config.jetstreamStream) ? { stream: config.jetstreamStream } : {}),
         ...(set(config.jetstreamSubjectPrefix) ? { subjectPrefix: config.jetstreamSubjectPrefix } : {}),
         ...(config.jetstreamReplicas !== undefined ? { replicas: config.jetstreamReplicas } : {}),
+        ...(config.jetstreamMaxAgeMs !== undefined && config.jetstreamMaxAgeMs > 0 ? { maxAgeMs: config.jetstreamMaxAgeMs } : {}),
         ...(config.dedupeWindowMs !== undefined && config.dedupeWindowMs > 0 ? { duplicateWindowMs: config.dedupeWindowMs } : {}),
       });
     }

@@ -11,6 +11,7 @@ import {
   type DeadLetter,
   type DeadLetterQuery,
   type DeadLetterSelection,
+  type GroupDefinition,
   type GroupHandle,
   type GroupSettings,
   type GroupStats,
@@ -29,14 +30,31 @@ export interface EngineGroupStoreOptions {
   readonly now?: () => number;
 }
 
+/** True when two pattern lists hold the same patterns, in any order. */
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   const x = [...a].sort();
   const y = [...b].sort();
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
-function settingsChanged(stored: GroupSettings, requested: Partial<GroupSettings>): boolean {
+/** True when `requested` sets a field to a value other than the stored one. */
+export function settingsChanged(stored: GroupSettings, requested: Partial<GroupSettings>): boolean {
   return (Object.keys(requested) as Array<keyof GroupSettings>).some((k) => requested[k] !== undefined && requested[k] !== stored[k]);
+}
+
+/** The error of opening an existing group with other patterns or another filter. */
+export function groupDefinitionConflict(definition: GroupDefinition): ProtobusError {
+  return new ProtobusError(
+    Code.FAILED_PRECONDITION,
+    `consumer group '${definition.name}' exists with patterns [${definition.patterns.join(", ")}]` +
+      `${definition.filter === "" ? "" : ` and filter '${definition.filter}'`}; open it with the same ones, or delete it first`,
+    [{ type: "PreconditionFailure", value: { violations: [{ type: "GROUP", subject: definition.name, description: "patterns or filter differ" }] } }],
+  );
+}
+
+/** True when an open request names other patterns or another filter than the stored group. */
+export function definitionDiffers(definition: GroupDefinition, request: OpenGroupRequest): boolean {
+  return !sameList(definition.patterns, request.patterns) || definition.filter !== request.filter;
 }
 
 /** Consumer groups run by the in-process engine. */
@@ -61,13 +79,8 @@ export class EngineGroupStore implements GroupStore {
     const existing = this.#engines.get(request.name);
     if (existing !== undefined) {
       const definition = existing.definition;
-      if (!sameList(definition.patterns, request.patterns) || definition.filter !== request.filter) {
-        throw new ProtobusError(
-          Code.FAILED_PRECONDITION,
-          `consumer group '${request.name}' exists with patterns [${definition.patterns.join(", ")}]` +
-            `${definition.filter === "" ? "" : ` and filter '${definition.filter}'`}; open it with the same ones, or delete it first`,
-          [{ type: "PreconditionFailure", value: { violations: [{ type: "GROUP", subject: request.name, description: "patterns or filter differ" }] } }],
-        );
+      if (definitionDiffers(definition, request)) {
+        throw groupDefinitionConflict(definition);
       }
       if (settingsChanged(definition.settings, request.settings)) {
         const settings = { ...definition.settings, ...stripUndefined(request.settings) };
@@ -147,6 +160,7 @@ export class EngineGroupStore implements GroupStore {
   }
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
+/** `value` without its undefined fields. */
+export function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

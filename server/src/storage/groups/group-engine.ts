@@ -339,9 +339,10 @@ export class GroupEngine implements GroupHandle {
     const select = "all" in selection ? { all: true as const } : { sequences: selection.sequences.map(Number) };
     const name = this.#definition.name;
     // Take them and record them as retries in one step, so a crash cannot lose them.
+    const writes: Promise<void>[] = [];
     const taken = this.#persistence.atomically(() => {
       const records = this.#persistence.takeDead(name, select);
-      this.#persistence.commit(name, {
+      const written = this.#persistence.commit(name, {
         floor: this.#floor,
         settled: [],
         retries: records.map((r) => ({ sequence: r.sequence, attempts: 0, dueAt: 0, reason: "redriven" })),
@@ -349,8 +350,10 @@ export class GroupEngine implements GroupHandle {
         dead: [],
         counters: this.#counters,
       });
+      if (written instanceof Promise) writes.push(written);
       return records;
     });
+    await Promise.all(writes);
     const events = await this.#source.readSequences(taken.map((r) => r.sequence));
     for (const stored of events) {
       const seq = Number(stored.sequence);
@@ -655,8 +658,14 @@ export class GroupEngine implements GroupHandle {
     }
     const floor = Math.max(this.#floor, this.#computeFloor());
     for (const seq of this.#settledAbove) if (seq <= floor) this.#settledAbove.delete(seq);
+    const fail = (error: unknown): void => {
+      for (const waiter of batch.waiters) waiter.reject(error);
+    };
+    const done = (): void => {
+      for (const waiter of batch.waiters) waiter.resolve();
+    };
     try {
-      this.#persistence.commit(this.#definition.name, {
+      const written = this.#persistence.commit(this.#definition.name, {
         floor,
         settled: batch.settled.filter((seq) => seq > floor),
         retries: [...batch.retries.values()],
@@ -665,9 +674,11 @@ export class GroupEngine implements GroupHandle {
         counters: this.#counters,
       });
       this.#floor = floor;
-      for (const waiter of batch.waiters) waiter.resolve();
+      // A store that writes over the network settles the batch's acks when the write is durable.
+      if (written instanceof Promise) written.then(done, fail);
+      else done();
     } catch (error) {
-      for (const waiter of batch.waiters) waiter.reject(error);
+      fail(error);
     }
   }
 }

@@ -76,7 +76,12 @@ export interface GroupBatch {
 /** Which dead letters an operation touches. */
 export type DeadSelection = { readonly all: true } | { readonly sequences: readonly number[] };
 
-/** Storage of group state for the shared engine. Synchronous: both implementations are in-process. */
+/**
+ * Storage of group state for the shared engine. Reads are synchronous (an
+ * in-process store, or an in-memory mirror of a remote one); `commit` may
+ * return a promise, for a store that writes over the network: the engine
+ * resolves the acks of a batch only once that promise resolves.
+ */
 export interface GroupPersistence {
   /** Every stored group. */
   loadAll(): PersistedGroup[];
@@ -84,8 +89,11 @@ export interface GroupPersistence {
   create(definition: GroupDefinition, floor: number): void;
   /** Replaces a group's settings. */
   updateSettings(name: string, settings: GroupSettings): void;
-  /** Writes one tick's batch atomically. */
-  commit(name: string, batch: GroupBatch): void;
+  /**
+   * Writes one tick's batch atomically. Returns nothing when the batch is
+   * durable on return, or a promise that resolves once it is.
+   */
+  commit(name: string, batch: GroupBatch): void | Promise<void>;
   /** Removes a group and everything it keeps. */
   delete(name: string): void;
   /** Dead letters after a sequence, in sequence order. */

@@ -57,6 +57,10 @@ export function jetstreamError(operation: string, error: unknown): ProtobusError
     // 503 is "no leader / not ready yet" in every JetStream API answer.
     return make(error.status === 503 ? Code.UNAVAILABLE : Code.INTERNAL);
   }
+  // A request to the stream found no responder: the stream has no leader
+  // right now (a node died, an election runs), or JetStream is off. The
+  // client words it "jetstream is not enabled".
+  if (error instanceof Error && error.name === "JetStreamNotEnabled") return make(Code.UNAVAILABLE);
   if (
     error instanceof TimeoutError ||
     error instanceof NoRespondersError ||

@@ -41,14 +41,16 @@ import type {
 } from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
 import type { StoredEvent } from "../stored-event.js";
+import type { EventSource } from "../groups/event-source.js";
+import type { PatternMatcher } from "@protobus/sdk/internal";
 import { connectNats, type NatsConnectionOptions } from "./connection.js";
 import { EXPIRE_HEADER, ORIGIN_HEADER, encodeBody, storedEventFrom } from "./event-codec.js";
 import { jetstreamError } from "./errors.js";
 import { openBucket } from "./kv-util.js";
 import { LiveTail } from "./live-tail.js";
 import { JetStreamSchemaStore } from "./schema-store.js";
-import { scanStream } from "./stream-scan.js";
-import { unsupportedGroupStore } from "../groups/unsupported-group-store.js";
+import { addReadConsumer, scanStream } from "./stream-scan.js";
+import { JetStreamGroupStore } from "./group-store.js";
 import { SubjectMap } from "./subjects.js";
 
 export type { NatsConnectionOptions } from "./connection.js";
@@ -72,6 +74,14 @@ export interface JetStreamBackendOptions extends NatsConnectionOptions {
   readonly recentCacheSize?: number;
   /** How long a publish waits for the stream's acknowledgement, in ms. Default 5000. */
   readonly publishTimeoutMs?: number;
+  /**
+   * How long a server's claim on running a consumer group lasts without
+   * renewal, in ms: after a server dies, another takes its groups over
+   * within this time. Default 5000.
+   */
+  readonly groupLeaseMs?: number;
+  /** Most undelivered events a consumer group holds in memory. Default 10000. */
+  readonly groupLookahead?: number;
 }
 
 const DEFAULTS = {
@@ -82,19 +92,25 @@ const DEFAULTS = {
   maxAgeMs: 0,
   recentCacheSize: 16_384,
   publishTimeoutMs: 5000,
+  groupLeaseMs: 5000,
+  groupLookahead: 10_000,
 } as const;
+
+/** How long creating a read consumer may take before it is tried again (a live node answers in milliseconds). */
+const READ_CONSUMER_TIMEOUT_MS = 1500;
 
 /** How long a live read waits for the tail to catch up before reading the stream itself. */
 const TAIL_WAIT_MS = 2000;
 
-class JetStreamBackend implements StorageBackend {
+class JetStreamBackend implements StorageBackend, EventSource {
   readonly info: BackendInfo;
-  // Consumer groups on JetStream (durable pull consumers) are not built yet.
-  readonly groups = unsupportedGroupStore("jetstream");
+  readonly groups: JetStreamGroupStore;
   readonly schemas: JetStreamSchemaStore;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
+  /** For short-lived read consumers: a short timeout, so a consumer placed on a dead node is retried soon. */
+  readonly #readJsm: JetStreamManager;
   readonly #stream: string;
   readonly #subjects: SubjectMap;
   readonly #options: Required<Omit<JetStreamBackendOptions, keyof NatsConnectionOptions>>;
@@ -105,13 +121,23 @@ class JetStreamBackend implements StorageBackend {
   #tail: LiveTail | undefined;
   #closed = false;
 
-  constructor(nc: NatsConnection, jsm: JetStreamManager, stream: StreamInfo, buckets: Buckets, options: JetStreamBackendOptions) {
+  constructor(
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    readJsm: JetStreamManager,
+    stream: StreamInfo,
+    buckets: Buckets,
+    options: JetStreamBackendOptions,
+  ) {
     this.#nc = nc;
+    this.#readJsm = readJsm;
     this.schemas = new JetStreamSchemaStore(buckets.schemas);
     this.#jsm = jsm;
     this.#js = jetstream(nc, { timeout: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs });
     this.#stream = stream.config.name;
     this.#options = {
+      groupLeaseMs: options.groupLeaseMs ?? DEFAULTS.groupLeaseMs,
+      groupLookahead: options.groupLookahead ?? DEFAULTS.groupLookahead,
       stream: this.#stream,
       subjectPrefix: options.subjectPrefix ?? DEFAULTS.subjectPrefix,
       replicas: options.replicas ?? DEFAULTS.replicas,
@@ -123,6 +149,73 @@ class JetStreamBackend implements StorageBackend {
     this.#subjects = new SubjectMap(this.#options.subjectPrefix);
     this.#knownHead = BigInt(stream.state.last_seq);
     this.info = { kind: "jetstream", durable: true, location: `${options.servers.join(",")} stream ${this.#stream}` };
+    this.groups = new JetStreamGroupStore(
+      { kv: buckets.groups, js: this.#js, jsm, readJsm, dlqStream: buckets.deadLetters, prefix: this.#options.subjectPrefix },
+      {
+        nc,
+        source: this,
+        serverId: this.#origin,
+        lookahead: this.#options.groupLookahead,
+        leaseTtlMs: this.#options.groupLeaseMs,
+        requestTimeoutMs: this.#options.publishTimeoutMs,
+      },
+    );
+  }
+
+  /** The events with these sequences (for the group engine), in sequence order; missing ones left out. */
+  async readSequences(sequences: readonly number[]): Promise<StoredEvent[]> {
+    this.#checkOpen();
+    const out: StoredEvent[] = [];
+    const CONCURRENCY = 64;
+    try {
+      for (let i = 0; i < sequences.length; i += CONCURRENCY) {
+        const found = await Promise.all(
+          sequences.slice(i, i + CONCURRENCY).map((seq) => this.#jsm.streams.getMessage(this.#stream, { seq }).catch(() => null)),
+        );
+        for (const message of found) {
+          if (message === null) continue;
+          const timestampNanos = BigInt(message.time.getTime()) * 1_000_000n;
+          out.push(storedEventFrom(message.seq, this.#subjects.typeOf(message.subject), message.data, timestampNanos, message.header));
+        }
+      }
+    } catch (error) {
+      throw jetstreamError("read events", error);
+    }
+    return out.sort((a, b) => (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0));
+  }
+
+  /** How many events after a sequence match (for group backlogs). */
+  async countAfter(afterSequence: number, matcher: PatternMatcher): Promise<number> {
+    this.#checkOpen();
+    const filter = this.#subjects.filterFor(matcher);
+    try {
+      if (filter.exact) {
+        const info = await addReadConsumer(this.#readJsm, this.#stream, {
+          ack_policy: AckPolicy.None,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: afterSequence + 1,
+          filter_subject: filter.subject,
+          mem_storage: true,
+          num_replicas: 1,
+          inactive_threshold: nanos(10_000),
+        });
+        this.#jsm.consumers.delete(this.#stream, info.name).catch(() => undefined);
+        return info.num_pending;
+      }
+      let count = 0;
+      await scanStream(this.#readJsm, this.#js, this.#stream, {
+        fromSequence: BigInt(afterSequence + 1),
+        filterSubject: filter.subject,
+        maxMessages: Number.MAX_SAFE_INTEGER,
+        visit: (message) => {
+          if (matcher.matches(this.#subjects.typeOf(message.subject))) count += 1;
+          return true;
+        },
+      });
+      return count;
+    } catch (error) {
+      throw jetstreamError("count events", error);
+    }
   }
 
   async append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
@@ -200,7 +293,7 @@ class JetStreamBackend implements StorageBackend {
     const headBefore = this.#knownHead;
     const events: StoredEvent[] = [];
     try {
-      const scan = await scanStream(this.#jsm, this.#js, this.#stream, {
+      const scan = await scanStream(this.#readJsm, this.#js, this.#stream, {
         fromSequence: request.afterSequence + 1n,
         filterSubject: filter.subject,
         maxMessages: filter.exact ? request.limit : scanLimit,
@@ -231,7 +324,7 @@ class JetStreamBackend implements StorageBackend {
     const out: StoredEvent[] = [];
     if (query.limit <= 0) return out;
     try {
-      await scanStream(this.#jsm, this.#js, this.#stream, {
+      await scanStream(this.#readJsm, this.#js, this.#stream, {
         fromSequence: from,
         filterSubject: filter.subject,
         maxMessages: Number.MAX_SAFE_INTEGER,
@@ -279,7 +372,7 @@ class JetStreamBackend implements StorageBackend {
       // A consumer starting at a time positions itself on the first message
       // at or after it (or past the last one); its "delivered" sequence is
       // the one before.
-      const info = await this.#jsm.consumers.add(this.#stream, {
+      const info = await addReadConsumer(this.#readJsm, this.#stream, {
         ack_policy: AckPolicy.None,
         deliver_policy: DeliverPolicy.StartTime,
         opt_start_time: time.toISOString(),
@@ -304,6 +397,8 @@ class JetStreamBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Groups run here write their state and release their leases first.
+    await this.groups.close().catch(() => undefined);
     this.#tail?.stop();
     this.#notifier.clear();
     this.schemas.close();
@@ -350,6 +445,10 @@ class JetStreamBackend implements StorageBackend {
 interface Buckets {
   /** Schema versions and compatibility modes: `<stream>_SCHEMAS`. */
   readonly schemas: KV;
+  /** Consumer-group definitions, state and leases: `<stream>_GROUPS`. */
+  readonly groups: KV;
+  /** The name of the dead-letter stream, `<stream>_DLQ`. */
+  readonly deadLetters: string;
 }
 
 /** The stream configuration this backend creates. */
@@ -396,8 +495,10 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
       `stream ${config.name} exists but does not hold ${subject} (it holds ${info.config.subjects?.join(", ") ?? "nothing"}); choose another stream name or subject prefix`,
     );
   }
-  if (info.config.duplicate_window !== config.duplicate_window) {
-    info = await jsm.streams.update(config.name, { ...info.config, duplicate_window: config.duplicate_window as number });
+  // The dedupe window and the retention follow the configuration of the server that starts last.
+  const maxAge = config.max_age ?? info.config.max_age;
+  if (info.config.duplicate_window !== config.duplicate_window || info.config.max_age !== maxAge) {
+    info = await jsm.streams.update(config.name, { ...info.config, duplicate_window: config.duplicate_window as number, max_age: maxAge });
   }
   return info;
 }
@@ -414,10 +515,24 @@ export async function createJetStreamBackend(options: JetStreamBackendOptions): 
     const subjects = new SubjectMap(options.subjectPrefix ?? DEFAULTS.subjectPrefix);
     const stream = await ensureStream(jsm, streamConfig(options.stream ?? DEFAULTS.stream, subjects, options));
     const bucketOptions = { replicas: options.replicas ?? DEFAULTS.replicas, history: 1 };
+    const deadLetters = `${stream.config.name}_DLQ`;
+    await ensureStream(jsm, {
+      name: deadLetters,
+      subjects: [`${subjects.prefix}.dlq.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      // One message per group and event: dead-lettering an event again replaces it.
+      max_msgs_per_subject: 1,
+      num_replicas: options.replicas ?? DEFAULTS.replicas,
+      duplicate_window: nanos(DEFAULTS.duplicateWindowMs),
+    });
     const buckets: Buckets = {
       schemas: await openBucket(nc, `${stream.config.name}_SCHEMAS`, bucketOptions),
+      groups: await openBucket(nc, `${stream.config.name}_GROUPS`, bucketOptions),
+      deadLetters,
     };
-    return new JetStreamBackend(nc, jsm, stream, buckets, options);
+    const readJsm = await jetstreamManager(nc, { timeout: READ_CONSUMER_TIMEOUT_MS, checkAPI: false });
+    return new JetStreamBackend(nc, jsm, readJsm, stream, buckets, options);
   } catch (error) {
     await nc.close();
     throw jetstreamError("open", error);

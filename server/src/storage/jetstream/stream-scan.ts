@@ -1,5 +1,31 @@
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { TimeoutError, nanos } from "@nats-io/transport-node";
+
+const READ_CONSUMER_ATTEMPTS = 5;
+
+/**
+ * Creates a short-lived, one-replica read consumer. On a cluster with a node
+ * down, the cluster may place such a consumer on the dead node, and the
+ * request times out: another attempt lands on a live one. The manager given
+ * should have a short timeout (a live node answers in milliseconds).
+ */
+export async function addReadConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>): Promise<ConsumerInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await jsm.consumers.add(stream, config);
+    } catch (error) {
+      if (!(error instanceof TimeoutError) || attempt >= READ_CONSUMER_ATTEMPTS) throw error;
+    }
+  }
+}
 
 /** What to scan. */
 export interface ScanRequest {
@@ -37,7 +63,7 @@ export async function scanStream(
   request: ScanRequest,
 ): Promise<ScanResult> {
   let lastSequence = request.fromSequence - 1n;
-  const info = await jsm.consumers.add(stream, {
+  const info = await addReadConsumer(jsm, stream, {
     ack_policy: AckPolicy.None,
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: Number(request.fromSequence),

@@ -1,0 +1,248 @@
+/**
+ * Consumer groups on JetStream. A group's definition and state live in the
+ * groups KV bucket (`def.<group>`, `state.<group>`, `lease.<group>`), its
+ * dead letters in the dead-letter stream; one protobus server at a time runs
+ * it on the shared group engine and the others forward to it (see
+ * `group-handle.ts`). Any server can open, list, inspect, redrive, purge and
+ * delete any group.
+ */
+import { Code, ProtobusError } from "@protobus/sdk";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import {
+  DEFAULT_GROUP_SETTINGS,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type DeadLetterSelection,
+  type GroupDefinition,
+  type GroupHandle,
+  type GroupSettings,
+  type GroupStats,
+  type GroupStore,
+  type OpenGroupRequest,
+} from "../group-store.js";
+import { definitionDiffers, groupDefinitionConflict, settingsChanged, stripUndefined } from "../groups/engine-group-store.js";
+import { zeroCounters } from "../groups/group-persistence.js";
+import { notFound } from "../../errors.js";
+import { jetstreamError } from "./errors.js";
+import { JetStreamGroupHandle, type GroupAddress, type GroupContext } from "./group-handle.js";
+import type { StateRecord } from "./group-state.js";
+import { isRevisionConflict } from "./kv-util.js";
+
+/** Where the groups of one backend live. */
+export interface GroupStoreLocation {
+  readonly kv: KV;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly readJsm: JetStreamManager;
+  readonly dlqStream: string;
+  /** The backend's subject prefix. */
+  readonly prefix: string;
+}
+
+interface DefinitionRecord {
+  readonly name: string;
+  readonly patterns: readonly string[];
+  readonly filter: string;
+  readonly settings: GroupSettings;
+  readonly createdAt: number;
+}
+
+const DEF = "def";
+
+/** A group name as one key or subject token (names may hold dots). */
+function token(name: string): string {
+  return Buffer.from(name, "utf8").toString("base64url");
+}
+
+function toDefinition(record: DefinitionRecord): GroupDefinition {
+  return { ...record, patterns: [...record.patterns], settings: { ...DEFAULT_GROUP_SETTINGS, ...record.settings }, createdAt: new Date(record.createdAt) };
+}
+
+/** The {@link GroupStore} of the JetStream backend. */
+export class JetStreamGroupStore implements GroupStore {
+  readonly #location: GroupStoreLocation;
+  readonly #context: GroupContext;
+  readonly #handles = new Map<string, JetStreamGroupHandle>();
+  #closed = false;
+
+  constructor(location: GroupStoreLocation, context: GroupContext) {
+    this.#location = location;
+    this.#context = context;
+  }
+
+  async open(request: OpenGroupRequest): Promise<GroupHandle> {
+    this.#assertOpen();
+    const { kv } = this.#location;
+    const key = `${DEF}.${token(request.name)}`;
+    try {
+      for (;;) {
+        const entry = await kv.get(key);
+        if (entry === null || entry.operation !== "PUT") {
+          const definition: DefinitionRecord = {
+            name: request.name,
+            patterns: [...request.patterns],
+            filter: request.filter,
+            settings: { ...DEFAULT_GROUP_SETTINGS, ...stripUndefined(request.settings) },
+            createdAt: Date.now(),
+          };
+          // The state first: a definition is never visible without its state.
+          // Servers creating the group at the same time keep the first state
+          // written; a state in use is never overwritten.
+          const state: StateRecord = { floor: Number(request.startAfter), counters: zeroCounters(), settled: [], retries: [] };
+          try {
+            await kv.create(this.#address(request.name).state.stateKey, JSON.stringify(state));
+          } catch (error) {
+            if (!isRevisionConflict(error)) throw error;
+          }
+          try {
+            if (entry === null) await kv.create(key, JSON.stringify(definition));
+            else await kv.update(key, JSON.stringify(definition), entry.revision);
+          } catch (error) {
+            if (isRevisionConflict(error)) continue;
+            throw error;
+          }
+          const handle = this.#handle(toDefinition(definition));
+          await handle.ensure();
+          return handle;
+        }
+        const definition = toDefinition(entry.json<DefinitionRecord>());
+        if (definitionDiffers(definition, request)) throw groupDefinitionConflict(definition);
+        const handle = this.#handle(definition);
+        if (settingsChanged(definition.settings, request.settings)) {
+          const settings = { ...definition.settings, ...stripUndefined(request.settings) };
+          try {
+            await kv.update(key, JSON.stringify({ ...entry.json<DefinitionRecord>(), settings }), entry.revision);
+          } catch (error) {
+            if (isRevisionConflict(error)) continue;
+            throw error;
+          }
+          await handle.applySettings(settings);
+        }
+        await handle.ensure();
+        return handle;
+      }
+    } catch (error) {
+      throw jetstreamError("open consumer group", error);
+    }
+  }
+
+  async list(): Promise<GroupStats[]> {
+    this.#assertOpen();
+    const names: string[] = [];
+    try {
+      for await (const key of await this.#location.kv.keys(`${DEF}.*`)) {
+        names.push(Buffer.from(key.slice(DEF.length + 1), "base64url").toString("utf8"));
+      }
+    } catch (error) {
+      throw jetstreamError("list consumer groups", error);
+    }
+    const stats = await Promise.all(names.sort().map((name) => this.get(name)));
+    return stats.filter((s): s is GroupStats => s !== undefined);
+  }
+
+  async get(name: string): Promise<GroupStats | undefined> {
+    const handle = await this.#find(name);
+    if (handle === undefined) return undefined;
+    try {
+      return await handle.stats();
+    } catch (error) {
+      if (error instanceof ProtobusError && error.code === Code.NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const handle = await this.#find(name);
+    if (handle === undefined) return false;
+    await handle.delete();
+    this.#handles.delete(name);
+    const { kv, jsm, dlqStream } = this.#location;
+    const address = this.#address(name);
+    try {
+      await kv.delete(`${DEF}.${token(name)}`);
+      await kv.delete(address.state.stateKey);
+      await kv.delete(address.leaseKey);
+      await jsm.streams.purge(dlqStream, { filter: `${address.state.dlqSubject}.*` });
+    } catch (error) {
+      throw jetstreamError("delete consumer group", error);
+    }
+    return true;
+  }
+
+  async listDeadLetters(name: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
+    return (await this.#existing(name)).listDeadLetters(query);
+  }
+
+  async redrive(name: string, selection: DeadLetterSelection): Promise<number> {
+    return (await this.#existing(name)).redrive(selection);
+  }
+
+  async purge(name: string, selection: DeadLetterSelection): Promise<number> {
+    return (await this.#existing(name)).purge(selection);
+  }
+
+  /** Writes what the groups run here keep, and releases their leases. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#handles.values()].map((handle) => handle.shutdown()));
+    this.#handles.clear();
+  }
+
+  async #existing(name: string): Promise<JetStreamGroupHandle> {
+    const handle = await this.#find(name);
+    if (handle === undefined) throw notFound("consumer group", name);
+    return handle;
+  }
+
+  /** The handle of a stored group, or undefined when there is no such group. */
+  async #find(name: string): Promise<JetStreamGroupHandle | undefined> {
+    this.#assertOpen();
+    let entry;
+    try {
+      entry = await this.#location.kv.get(`${DEF}.${token(name)}`);
+    } catch (error) {
+      throw jetstreamError("read consumer group", error);
+    }
+    if (entry === null || entry.operation !== "PUT") {
+      this.#handles.get(name)?.delete().catch(() => undefined);
+      this.#handles.delete(name);
+      return undefined;
+    }
+    return this.#handle(toDefinition(entry.json<DefinitionRecord>()));
+  }
+
+  #handle(definition: GroupDefinition): JetStreamGroupHandle {
+    let handle = this.#handles.get(definition.name);
+    // A handle of a group deleted (and created again) meanwhile is done.
+    if (handle === undefined || handle.deleted) {
+      handle = new JetStreamGroupHandle(definition, this.#context, this.#address(definition.name));
+      this.#handles.set(definition.name, handle);
+    }
+    return handle;
+  }
+
+  #address(name: string): GroupAddress {
+    const t = token(name);
+    const { prefix } = this.#location;
+    return {
+      leaseKey: `lease.${t}`,
+      rpcSubject: `${prefix}.grp.${this.#context.serverId}.${t}`,
+      readySubject: `${prefix}.grpready.${t}`,
+      state: {
+        kv: this.#location.kv,
+        js: this.#location.js,
+        jsm: this.#location.jsm,
+        readJsm: this.#location.readJsm,
+        dlqStream: this.#location.dlqStream,
+        stateKey: `state.${t}`,
+        dlqSubject: `${prefix}.dlq.${t}`,
+      },
+    };
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the jetstream store is closed");
+  }
+}

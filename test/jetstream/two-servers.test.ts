@@ -1,0 +1,75 @@
+/**
+ * Two protobus servers on one JetStream: what one accepts the other
+ * delivers, and one consumer group with members on both servers shares the
+ * work with no event handled twice when every handler acks. A real
+ * `nats-server -js` on a free port with a temporary store.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ReceivedEvent } from "@protobus/sdk";
+import { natsServerAvailable, startNatsServer, type NatsServer } from "../support/nats.js";
+import { startTestServer, waitFor, type TestServer } from "../support/test-server.js";
+
+describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", () => {
+  let nats: NatsServer;
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    const options = { store: "jetstream" as const, natsUrl: nats.url, jetstreamStream: "TWO", jetstreamSubjectPrefix: "two" };
+    a = await startTestServer(options);
+    b = await startTestServer(options);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await nats?.dispose();
+  });
+
+  it("delivers to a broadcast subscriber on one server what was published through the other", async () => {
+    const received: ReceivedEvent[] = [];
+    const sub = b.client.subscribe("fan.>", async (event) => void received.push(event), { from: "latest" });
+    await sub.opened();
+    const published = [];
+    for (let i = 0; i < 5; i++) {
+      published.push(...(await a.client.publish(Array.from({ length: 40 }, (_, j) => ({ type: "fan.out.created", data: { i, j } })))));
+    }
+    await waitFor(() => received.length === 200, 15_000, "200 deliveries on the other server");
+    expect(received.map((e) => e.id)).toEqual(published.map((p) => p.id));
+    expect(received.map((e) => e.sequence)).toEqual(published.map((p) => p.sequence));
+    sub.close();
+  });
+
+  it("shares one group between members on both servers, each event handled once", async () => {
+    const handledBy = new Map<string, string>();
+    const duplicates: string[] = [];
+    const member = (server: TestServer, name: string) =>
+      server.client.subscribe(
+        "work.>",
+        async (event) => {
+          if (handledBy.has(event.id)) duplicates.push(event.id);
+          handledBy.set(event.id, name);
+          // Work takes a while, so every member's window fills and all take part.
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        },
+        { group: "shared-work", from: "earliest", maxInFlight: 8 },
+      );
+    const members = [member(a, "a1"), member(b, "b1"), member(a, "a2"), member(b, "b2")];
+    await Promise.all(members.map((m) => m.opened()));
+    const total = 1000;
+    for (let i = 0; i < total / 100; i++) {
+      await (i % 2 === 0 ? a : b).client.publish(Array.from({ length: 100 }, (_, j) => ({ type: "work.item.created", data: { i, j } })));
+    }
+    await waitFor(() => handledBy.size === total, 60_000, `${total} handled events`);
+    expect(duplicates).toEqual([]);
+    const perServer = { a: 0, b: 0 };
+    for (const name of handledBy.values()) perServer[name.startsWith("a") ? "a" : "b"] += 1;
+    expect(perServer.a).toBeGreaterThan(0);
+    expect(perServer.b).toBeGreaterThan(0);
+    // Both servers see the same group, whichever of them runs it.
+    await waitFor(async () => (await a.client.getGroup("shared-work")).acked === BigInt(total), 15_000, "every ack recorded");
+    const seenFromB = await b.client.getGroup("shared-work");
+    expect(seenFromB).toMatchObject({ acked: BigInt(total), delivered: BigInt(total), redelivered: 0n, backlog: 0n, members: 4 });
+    for (const m of members) m.close();
+    expect(duplicates).toEqual([]);
+  });
+});
