@@ -6,7 +6,7 @@
 // measurement. Prints a table and writes JSON with machine info to
 // bench/results/.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { machineInfo, sampleForeignLoad } from "./lib/machine.mjs";
@@ -18,7 +18,6 @@ import { missingCapabilities } from "./lib/capabilities.mjs";
 import { SCENARIOS } from "./scenarios/index.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const RESULTS = join(ROOT, "bench", "results");
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -28,11 +27,42 @@ const { values: flags, positionals } = parseArgs({
     warmup: { type: "string", default: "1" },
     "max-retries": { type: "string", default: "2" },
     "busy-cores": { type: "string", default: "0.3" },
-    "time-budget": { type: "string", default: "360" },
+    // The whole run should end within this many seconds: a disturbed
+    // measurement is repeated only while the rest still fits.
+    "time-budget": { type: "string", default: "540" },
     profile: { type: "boolean", default: false },
     list: { type: "boolean", default: false },
+    // A tiny run that only proves the harness works: short windows, one
+    // repeat, few events, no idle wait or retries, no targets judged.
+    smoke: { type: "boolean", default: false },
+    // Where the JSON goes (default bench/results/).
+    out: { type: "string" },
+    // Skip `tsc -b` (when the caller has just built).
+    build: { type: "boolean", default: true },
   },
+  allowNegative: true,
 });
+if (flags.smoke) {
+  Object.assign(flags, { repeats: "1", warmup: "0.1", window: "0.3", "max-retries": "0", "busy-cores": "Infinity" });
+}
+
+// Every scenario is checked before anything runs, so a broken definition
+// fails at once (and in the smoke test) instead of after minutes.
+const KINDS = ["rate", "latency", "memory"];
+const problems = [];
+for (const s of SCENARIOS) {
+  if (SCENARIOS.filter((other) => other.name === s.name).length > 1) problems.push(`${s.name}: name used twice`);
+  if (!KINDS.includes(s.kind ?? "rate")) problems.push(`${s.name}: unknown kind ${s.kind}`);
+  for (const side of [s.subject, s.baseline].filter((x) => x !== undefined)) {
+    if (!existsSync(new URL(`./workloads/${side.workload}.mjs`, import.meta.url))) problems.push(`${s.name}: no workload ${side.workload}`);
+    if (typeof side.label !== "string" || side.label === "") problems.push(`${s.name}: a side without a label`);
+  }
+  if (s.target !== undefined && (typeof s.target.text !== "string" || typeof s.target.check !== "function")) problems.push(`${s.name}: bad target`);
+}
+if (problems.length > 0) {
+  console.error(`bad scenario definitions:\n  ${problems.join("\n  ")}`);
+  process.exit(2);
+}
 
 if (flags.list) {
   for (const s of SCENARIOS) console.log(`${s.name.padEnd(28)} ${s.title}`);
@@ -46,6 +76,7 @@ if (unknown.length > 0) {
 }
 const selected = positionals.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => positionals.includes(s.name));
 
+const RESULTS = flags.out ?? join(ROOT, "bench", "results");
 const busyLimit = Number(flags["busy-cores"]);
 const startedAt = Date.now();
 const budgetMs = Number(flags["time-budget"]) * 1000;
@@ -56,6 +87,7 @@ const settings = {
   maxRetries: Number(flags["max-retries"]),
   /** Waits (a bounded time) until other work leaves the machine idle; returns the load seen last. */
   async waitForIdle(pids) {
+    if (flags.smoke) return { foreignCores: 0, idle: true, skipped: true };
     let foreign = 0;
     for (let attempt = 0; attempt < 4; attempt++) {
       foreign = await sampleForeignLoad(400, pids);
@@ -66,7 +98,7 @@ const settings = {
 };
 
 // The packages run from dist/: make sure it is current.
-execFileSync(join(ROOT, "node_modules", ".bin", "tsc"), ["-b"], { cwd: ROOT, stdio: "inherit" });
+if (flags.build) execFileSync(join(ROOT, "node_modules", ".bin", "tsc"), ["-b"], { cwd: ROOT, stdio: "inherit" });
 if (flags.profile) {
   forkSettings.profileDir = join(RESULTS, "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
   mkdirSync(forkSettings.profileDir, { recursive: true });
@@ -82,13 +114,27 @@ function disturbed(m) {
   return !m.idle.idle || m.cpu.foreignCores > busyLimit;
 }
 
+// How long measurements take, to tell whether a repeat still fits the budget.
+const pace = { measurements: 0, ms: 0, left: 0 };
+
+/** True when repeating one more measurement still lets the run end within the time budget. */
+function retryFits() {
+  const average = pace.measurements === 0 ? 10_000 : pace.ms / pace.measurements;
+  return Date.now() - startedAt + average * (pace.left + 1) <= budgetMs;
+}
+
 /** Measures one side, repeating a disturbed measurement while the retry budget lasts. */
 async function measureSide(scenario, side, label, retries) {
   for (;;) {
     const windowMs = settings.windowMs * (scenario.windowFactor ?? 1);
+    const began = Date.now();
     const m = await measureOnce(side, scenario.kind ?? "rate", { ...settings, windowMs }, label);
+    if ((scenario.kind ?? "rate") !== "memory") {
+      pace.measurements += 1;
+      pace.ms += Date.now() - began;
+    }
     m.disturbed = disturbed(m);
-    const overBudget = Date.now() - startedAt > budgetMs;
+    const overBudget = !retryFits();
     if (!m.disturbed || retries.left <= 0 || overBudget) return m;
     retries.left -= 1;
     retries.used += 1;
@@ -110,8 +156,10 @@ async function runScenario(scenario) {
   const base = { name: scenario.name, title: scenario.title, kind: scenario.kind ?? "rate", unit: scenario.unit, target: scenario.target?.text };
   const missing = await missingCapabilities(scenario.requires ?? []);
   if (missing.length > 0) return { ...base, status: "not available", reason: `needs ${missing.join(", ")}` };
-  const sides = [["subject", scenario.subject]];
-  if (scenario.baseline !== undefined) sides.push(["baseline", scenario.baseline]);
+  // Smoke runs shrink the workload (e.g. 1M events to a few thousand).
+  const shrink = (side) => (flags.smoke && scenario.smokeOptions !== undefined ? { ...side, options: { ...side.options, ...scenario.smokeOptions } } : side);
+  const sides = [["subject", shrink(scenario.subject)]];
+  if (scenario.baseline !== undefined) sides.push(["baseline", shrink(scenario.baseline)]);
   const measured = { subject: [], baseline: [] };
   const retries = { left: scenario.maxRetries ?? settings.maxRetries, used: 0 };
   try {
@@ -120,6 +168,7 @@ async function runScenario(scenario) {
       const order = r % 2 === 0 ? sides : [...sides].reverse();
       for (const [key, side] of order) {
         const label = `${scenario.name}-${key}`;
+        pace.left = Math.max(0, pace.left - 1);
         const m = await measureSide(scenario, side, label, retries);
         measured[key].push(m);
         process.stderr.write(`  ${label} #${r + 1}: ${describe(base.kind, m)}${m.disturbed ? " (under load)" : ""}\n`);
@@ -133,7 +182,7 @@ async function runScenario(scenario) {
   const subject = summarize(base.kind, measured.subject);
   const baseline = summarize(base.kind, measured.baseline);
   const ratio = base.kind === "rate" && baseline !== undefined ? subject.median / baseline.median : undefined;
-  const met = scenario.target?.check({ subject, baseline, ratio, measurements: measured.subject });
+  const met = flags.smoke ? undefined : scenario.target?.check({ subject, baseline, ratio, measurements: measured.subject });
   return {
     ...base,
     status: "measured",
@@ -168,9 +217,12 @@ console.log(
   `${settings.repeats} repeats, ${flags.warmup} s warm-up + ${flags.window} s window each; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}`,
 );
 const results = [];
+// Measurements still to come (a stalled-subscriber run counts as a few).
+pace.left = selected.reduce((n, s) => n + (s.kind === "memory" ? 6 : settings.repeats * (s.baseline === undefined ? 1 : 2)), 0);
 for (const scenario of selected) {
   process.stderr.write(`${scenario.name}: ${scenario.title}\n`);
-  const result = await runScenario(scenario);
+  const scenarioStarted = Date.now();
+  const result = { ...(await runScenario(scenario)), durationSeconds: round((Date.now() - scenarioStarted) / 1000, 1) };
   if (result.status !== "measured") process.stderr.write(`  ${result.status}: ${result.reason}\n`);
   results.push(result);
 }
@@ -179,12 +231,19 @@ const report = {
   startedAt: new Date(startedAt).toISOString(),
   durationSeconds: round((Date.now() - startedAt) / 1000, 1),
   machine,
-  settings: { repeats: settings.repeats, warmupSeconds: Number(flags.warmup), windowSeconds: Number(flags.window), busyCoresLimit: busyLimit },
+  settings: {
+    smoke: flags.smoke,
+    repeats: settings.repeats,
+    warmupSeconds: Number(flags.warmup),
+    windowSeconds: Number(flags.window),
+    busyCoresLimit: busyLimit,
+    maxRetries: settings.maxRetries,
+  },
   scenarios: results,
 };
 mkdirSync(RESULTS, { recursive: true });
 const file = join(RESULTS, `run-${report.startedAt.replace(/[:.]/g, "-")}.json`);
 const json = `${JSON.stringify(report, null, 2)}\n`;
 writeFileSync(file, json);
-if (positionals.length === 0) writeFileSync(join(RESULTS, "latest.json"), json);
+if (positionals.length === 0 && !flags.smoke) writeFileSync(join(RESULTS, "latest.json"), json);
 console.log(`\nresults: ${file}${forkSettings.profileDir ? `\nCPU profiles: ${forkSettings.profileDir}` : ""} (${report.durationSeconds} s)`);

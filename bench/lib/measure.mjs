@@ -13,6 +13,17 @@ export function isUnavailable(error) {
 }
 
 /**
+ * With tracing on, what the OTLP sink received; a measurement whose spans
+ * never reached it measured tracing off and is refused.
+ */
+function checkTracing(rig, label) {
+  const stats = rig.tracingStats();
+  if (stats === undefined) return {};
+  if (stats.requests === 0 || stats.bytes === 0) throw new Error(`${label}: tracing is on but no span reached the OTLP receiver`);
+  return { otlpExports: stats };
+}
+
+/**
  * Measures `side` once. Resolves to `{ value, cpu, ...details }`, where
  * `value` is the rate (per second), the latency percentiles or the memory,
  * depending on `kind`.
@@ -33,6 +44,9 @@ export async function measureOnce(side, kind, settings, label) {
       return { value: memory.rss, peakRss: memory.peakRss, memoryUsage: breakdown, ...summary, idle, cpu };
     }
     await rig.start();
+    // Warm-up starts once the workload moves (start-up on a busy machine can take a while).
+    const moving = Date.now() + 30_000;
+    while ((await rig.loadgen.call("snapshot")).count === 0 && Date.now() < moving) await sleep(50);
     await sleep(settings.warmupMs);
     if (kind === "latency") await rig.loadgen.call("mark");
     const profiling = forkSettings.profileDir !== undefined;
@@ -40,7 +54,14 @@ export async function measureOnce(side, kind, settings, label) {
     const meter = startCpuMeter(rig.pids);
     const first = await rig.loadgen.call("snapshot");
     await sleep(settings.windowMs);
-    const last = await rig.loadgen.call("snapshot");
+    let last = await rig.loadgen.call("snapshot");
+    // A window too short to see one batch complete is stretched (bounded);
+    // the rate is still counted over the time that actually passed.
+    const stretched = Date.now() + 10_000;
+    while (kind === "rate" && last.count === first.count && Date.now() < stretched) {
+      await sleep(100);
+      last = await rig.loadgen.call("snapshot");
+    }
     const cpu = meter.stop();
     if (profiling) {
       const stamp = Date.now();
@@ -48,9 +69,15 @@ export async function measureOnce(side, kind, settings, label) {
     }
     const latencies = kind === "latency" ? await rig.loadgen.call("latencies") : undefined;
     await rig.loadgen.call("stop");
-    const rate = ((last.count - first.count) * 1e9) / (last.ns - first.ns);
-    if (kind === "latency") return { value: latencies, rate, idle, cpu };
-    return { value: rate, idle, cpu };
+    const windowSeconds = (last.ns - first.ns) / 1e9;
+    const rate = (last.count - first.count) / windowSeconds;
+    // A throughput workload that moved nothing is broken, not slow. (A
+    // latency run may deliver nothing on a stalled machine: its samples
+    // then say how late the events are.)
+    if (kind === "rate" && last.count - first.count <= 0) throw new Error(`${label}: nothing was counted in the measurement window`);
+    const tracing = checkTracing(rig, label);
+    if (kind === "latency") return { value: latencies, rate, windowSeconds, idle, cpu, ...tracing };
+    return { value: rate, counted: last.count - first.count, windowSeconds, idle, cpu, ...tracing };
   } finally {
     await rig.close();
   }

@@ -33,7 +33,7 @@ export function formatTable(results) {
       cell(r.kind, r.unit, r.baseline),
       r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : "-",
       r.target ?? "-",
-      r.met === undefined ? "-" : r.met ? "yes" : "NO",
+      r.met === undefined ? "-" : r.met ? "met" : "MISSED",
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

@@ -6,6 +6,8 @@
 export async function startTracingTo(endpoint, serviceName) {
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
   process.env.OTEL_SERVICE_NAME = serviceName;
+  // Record and export every span, not a sample of them.
+  process.env.OTEL_TRACES_SAMPLER = "always_on";
   const server = await import("@protobus/server");
   if (typeof server.startTracing !== "function") throw Object.assign(new Error("this build has no tracing"), { unavailable: true });
   return server.startTracing();

@@ -7,7 +7,7 @@ import { groupSqlite } from "./groups.mjs";
 import { e2eLatency } from "./latency.mjs";
 import { jetstreamGroup, jetstreamPublish } from "./jetstream.mjs";
 import { tracing } from "./tracing.mjs";
-import { validatedPublish } from "./validation.mjs";
+import { validatedJson, validatedPublish } from "./validation.mjs";
 import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
 
@@ -18,6 +18,7 @@ export const SCENARIOS = [
   stream100Memory,
   stream100Sqlite,
   validatedPublish,
+  validatedJson,
   fanout1,
   fanout10,
   groupSqlite,

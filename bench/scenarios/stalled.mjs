@@ -17,6 +17,7 @@ export const stalledSubscriber = {
     // Only a run that got all 1M events through says anything.
     check: ({ subject, measurements }) => subject.median < 200 * 2 ** 20 && measurements.every((m) => m.published >= TOTAL),
   },
+  smokeOptions: { total: 2000, timeoutMs: 20_000 },
   subject: protobus({
     store: "sqlite",
     workload: "stalled",

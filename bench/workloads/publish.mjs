@@ -5,20 +5,41 @@
 import { createClient, createRegistryClient } from "@protobus/sdk";
 import { credentials } from "@grpc/grpc-js";
 import { EventBusClient } from "@protobus/sdk/proto";
-import { BENCH_JSON_SCHEMA, EVENT_TYPE, payload, wireBatch } from "../lib/event-shape.mjs";
+import { EVENT_TYPE, payloadFor, schemaFor, wireBatch } from "../lib/event-shape.mjs";
 import { startStreamPublisher } from "./stream-publisher.mjs";
 
-export async function start({ address, api, mode, batch, inflight, json = false, registerSchema = false }) {
-  if (registerSchema) {
-    // Every published event is then checked against this schema.
-    const registry = createRegistryClient({ address });
-    await registry.register(EVENT_TYPE, { jsonSchema: BENCH_JSON_SCHEMA });
+/**
+ * Registers the schema of `payloadKind` for the benchmark type and proves
+ * that publishes are now checked: a payload that breaks it must be refused.
+ */
+async function registerAndProve(address, payloadKind) {
+  const registry = createRegistryClient({ address });
+  try {
+    await registry.register(EVENT_TYPE, await schemaFor(payloadKind));
+  } finally {
     registry.close();
   }
+  const client = createClient({ address, source: "bench/loadgen" });
+  try {
+    const bad = payloadKind === "json" ? Buffer.from('{"taskId":"x"}') : Buffer.from([0x0a, 0xff]);
+    const contentType = payloadKind === "json" ? "application/json" : "application/protobuf";
+    const refused = await client.publish({ type: EVENT_TYPE, data: bad, dataContentType: contentType }).then(
+      () => false,
+      (error) => error?.code === 3,
+    );
+    if (!refused) throw new Error(`the server accepted a ${payloadKind} payload that breaks the registered schema: validation is not on`);
+  } finally {
+    client.close();
+  }
+}
+
+export async function start({ address, api, mode, batch, inflight, payloadKind = "bytes", registerSchema = false }) {
+  if (registerSchema) await registerAndProve(address, payloadKind);
+  const data = await payloadFor(payloadKind);
   const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen" }) : undefined;
   const raw = sdk?.raw ?? new EventBusClient(address, credentials.createInsecure());
   if (mode === "stream") {
-    const publisher = startStreamPublisher({ client: raw, batch, inflight, json });
+    const publisher = startStreamPublisher({ client: raw, batch, inflight, payloadKind, data });
     return {
       count: () => publisher.acked,
       async stop() {
@@ -29,9 +50,8 @@ export async function start({ address, api, mode, batch, inflight, json = false,
     };
   }
   // Unary: `inflight` loops, each awaiting its previous call.
-  const data = payload();
-  const inputs = Array.from({ length: batch }, () => ({ type: EVENT_TYPE, data }));
-  const events = wireBatch(batch);
+  const events = wireBatch(batch, payloadKind, data);
+  const inputs = Array.from({ length: batch }, () => ({ type: EVENT_TYPE, data, dataContentType: events[0].dataContentType }));
   const publishRaw = () =>
     new Promise((resolve, reject) => raw.publish({ events }, (error, response) => (error ? reject(error) : resolve(response))));
   let count = 0;

@@ -1,14 +1,14 @@
 // Publishes batches over one `EventBus.PublishStream` with a fixed number of
 // requests in flight, optionally held back by a `canSend()` gate (used to
 // keep publishers from running ahead of subscribers).
-import { wireBatch } from "../lib/event-shape.mjs";
+import { payload, wireBatch } from "../lib/event-shape.mjs";
 
 /**
  * Starts publishing `batch` events per request, keeping `inflight` requests
  * outstanding, until `stop()` or until `total` events are acknowledged.
  */
-export function startStreamPublisher({ client, batch, inflight, total = Infinity, canSend = () => true, json = false }) {
-  const events = wireBatch(batch, json);
+export function startStreamPublisher({ client, batch, inflight, total = Infinity, canSend = () => true, payloadKind = "bytes", data = payload() }) {
+  const events = wireBatch(batch, payloadKind, data);
   const call = client.publishStream();
   let acked = 0;
   let sent = 0;

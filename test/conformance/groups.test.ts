@@ -110,6 +110,21 @@ describe.each(WITH_GROUPS)("$kind groups", (harness) => {
     expect(stats).toMatchObject({ acked: 3000, delivered: 3000, redelivered: 0, inFlight: 0, backlog: 0, members: 3 });
   });
 
+  it("uses the documented defaults: 30 s ack deadline, 5 deliveries, backoff 1 s to 60 s", async () => {
+    const group = await open("defaults");
+    expect(group.definition.settings).toEqual({ ackDeadlineMs: 30_000, maxDeliveries: 5, backoffMinMs: 1_000, backoffMaxMs: 60_000 });
+    expect(await store.groups.get("defaults")).toMatchObject({
+      members: 0,
+      backlog: 0,
+      inFlight: 0,
+      delivered: 0,
+      redelivered: 0,
+      deadLettered: 0,
+      deadLetters: 0,
+      expired: 0,
+    });
+  });
+
   it("starts after the given sequence and only takes matching types", async () => {
     await store.append([event("job.run"), event("job.run")], { dedupeWindowMs: 0 });
     const group = await open("late", {}, { startAfter: 2n, patterns: ["job.run"] });

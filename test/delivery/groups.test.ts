@@ -44,6 +44,41 @@ describe("consumer groups over gRPC", () => {
     await waitFor(async () => (await t.client.getGroup("sharers")).members === 0, 5000, "members to leave");
   });
 
+  it("runs handlers concurrently and isolated: one throwing never affects the others", async () => {
+    let running = 0;
+    let most = 0;
+    const failed = new Set<number>();
+    const done = new Set<number>();
+    const sub = t.client.subscribe(
+      "isolated.>",
+      async (event) => {
+        running += 1;
+        most = Math.max(most, running);
+        try {
+          const n = event.json<{ n: number }>().n;
+          await new Promise((r) => setTimeout(r, 20));
+          if (n % 5 === 0 && event.attempt === 1) {
+            failed.add(n);
+            throw new Error(`task ${n} failed`);
+          }
+          done.add(n);
+        } finally {
+          running -= 1;
+        }
+      },
+      { group: "isolated", from: "earliest", maxInFlight: 8, backoffMinMs: 10, backoffMaxMs: 20 },
+    );
+    await sub.opened();
+    await t.client.publish(Array.from({ length: 40 }, (_, n) => ({ type: "isolated.job.created", data: { n } })));
+    await waitFor(() => done.size === 40, 20_000, "all 40 handled");
+    expect(failed.size).toBe(8);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(8);
+    await waitFor(async () => (await t.client.getGroup("isolated")).acked === 40n, 5000, "40 acks");
+    expect(await t.client.getGroup("isolated")).toMatchObject({ nacked: 8n, redelivered: 8n, deadLettered: 0n });
+    sub.close();
+  });
+
   it("dead-letters a failing event after max deliveries, then redrives it", async () => {
     const attempts: number[] = [];
     let fail = true;

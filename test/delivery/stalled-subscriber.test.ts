@@ -21,14 +21,15 @@ import { spawnServer, tempDir, waitFor, type ServerProcess } from "../support/te
 const SUBSCRIBER = fileURLToPath(new URL("../fixtures/processes/subscriber.mjs", import.meta.url));
 
 const TOTAL = 100_000;
-const BATCH = 500;
+const BATCH = 1000;
 const STALLED_WINDOW = 10_000;
-// Measured on a 2-core machine: about 85 MiB at start, levelling off near
-// 300 MiB (V8 heap growth, SQLite cache, the group's read-ahead of up to
-// 10,000 events) and peaking near 360 MiB while the healthy readers catch
-// up. The two stalled streams, buffered, would add 100k events of ~1 KiB
-// each (well over 200 MiB as buffers and objects) and pass this ceiling.
-const RSS_CEILING_MIB = 450;
+// Measured on a loaded 2-core machine: about 85 MiB at start, levelling off
+// near 300-330 MiB (V8 heap growth, SQLite cache, the group's read-ahead of
+// up to 10,000 events) and peaking at 360-390 MiB while the healthy readers
+// catch up. The two stalled streams, buffered, would add 100k deliveries of
+// ~1.1 KiB each (over 220 MiB) and pass this ceiling; what they were sent
+// is also asserted directly below.
+const RSS_CEILING_MIB = 512;
 
 /** Resident set size of a process in MiB, from /proc/<pid>/status. */
 function rssMiB(pid: number): number {
@@ -37,13 +38,34 @@ function rssMiB(pid: number): number {
   return Number(match[1]) / 1024;
 }
 
+/**
+ * Waits until `count` reaches `target`, however long that takes on a loaded
+ * machine, as long as it keeps moving: fails when it stands still for
+ * `idleMs` (stuck, not slow).
+ */
+async function waitWhileProgressing(count: () => number | Promise<number>, target: number, idleMs: number, what: string): Promise<void> {
+  let last = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    const now = await count();
+    if (now >= target) return;
+    if (now !== last) {
+      last = now;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > idleMs) {
+      throw new Error(`${what}: stuck at ${now} of ${target} for ${idleMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe("a stalled subscriber", () => {
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it("keeps server memory bounded and does not slow the others", { timeout: 240_000 }, async () => {
+  it("keeps server memory bounded and does not slow the others", { timeout: 480_000 }, async () => {
     const dir = tempDir();
     cleanups.push(() => dir.dispose());
     // Keepalive would find the frozen processes dead (that is tested elsewhere); here they must stay.
@@ -95,6 +117,7 @@ describe("a stalled subscriber", () => {
     const baseline = rssMiB(pid);
     let peak = baseline;
     const sampler = setInterval(() => {
+      // Sampled from outside the server: its resident set as the kernel sees it.
       try {
         peak = Math.max(peak, rssMiB(pid));
       } catch {
@@ -113,15 +136,19 @@ describe("a stalled subscriber", () => {
       );
     }
     const publishedIn = Date.now() - started;
-    await waitFor(() => broadcast.size === TOTAL, 120_000, `the healthy subscriber to receive ${TOTAL} events`);
+    await waitWhileProgressing(() => broadcast.size, TOTAL, 30_000, "the healthy subscriber");
 
     // The stalled member holds what it took before its transport filled up
     // (the group's ack deadline is long): the server stopped there, far
     // below its window.
-    await waitFor(
-      async () => (await client.getGroup("stall-workers")).acked + (await client.getGroup("stall-workers")).inFlight === BigInt(TOTAL),
-      120_000,
-      "the group to deliver everything it can",
+    await waitWhileProgressing(
+      async () => {
+        const info = await client.getGroup("stall-workers");
+        return Number(info.acked + info.inFlight);
+      },
+      TOTAL,
+      30_000,
+      "the group",
     );
     const group = await client.getGroup("stall-workers");
     const heldByStalled = Number(group.inFlight);
@@ -145,7 +172,7 @@ describe("a stalled subscriber", () => {
 
     // When the stalled member's process dies, what it held goes to the healthy member.
     for (const child of stalled) child.kill("SIGKILL");
-    await waitFor(() => grouped.size === TOTAL, 30_000, "the held deliveries to reach the healthy member");
+    await waitFor(() => grouped.size === TOTAL, 60_000, "the held deliveries to reach the healthy member");
     expect([...grouped.values()].every((n) => n === 1)).toBe(true);
     healthy.close();
     member.close();

@@ -1,13 +1,15 @@
 /**
  * Two protobus servers on one JetStream: what one accepts the other
  * delivers, and one consumer group with members on both servers shares the
- * work with no event handled twice when every handler acks. A real
- * `nats-server -js` on a free port with a temporary store.
+ * work with no event handled twice when every handler acks; when the server
+ * running a group is killed with kill -9, the other takes the group over and
+ * its members get every event. A real `nats-server -js` on a free port with
+ * a temporary store.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ReceivedEvent } from "@protobus/sdk";
+import { createClient, type ReceivedEvent } from "@protobus/sdk";
 import { natsServerAvailable, startNatsServer, type NatsServer } from "../support/nats.js";
-import { startTestServer, waitFor, type TestServer } from "../support/test-server.js";
+import { spawnServer, startTestServer, tempDir, waitFor, type TestServer } from "../support/test-server.js";
 
 describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", () => {
   let nats: NatsServer;
@@ -72,4 +74,49 @@ describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", (
     for (const m of members) m.close();
     expect(duplicates).toEqual([]);
   });
+
+  it("takes a group over when the protobus server running it is killed with kill -9", async () => {
+    const dir = tempDir();
+    const args = ["--store", "jetstream", "--nats-url", nats.url, "--jetstream-stream", "TAKEOVER", "--data-dir", dir.path];
+    const owner = await spawnServer(args);
+    const survivor = await spawnServer(args);
+    const ownerClient = createClient({ address: owner.address, source: "test" });
+    const survivorClient = createClient({ address: survivor.address, source: "test" });
+    try {
+      const handled = new Map<string, number>();
+      const handler = async (event: ReceivedEvent) => {
+        handled.set(event.id, (handled.get(event.id) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      };
+      const options = { group: "takeover", from: "earliest" as const, maxInFlight: 16, ackDeadlineMs: 30_000 };
+      // Opened first through `owner`, so `owner` runs the group.
+      const onOwner = ownerClient.subscribe("job.>", handler, options);
+      await onOwner.opened();
+      const onSurvivor = survivorClient.subscribe("job.>", handler, options);
+      await onSurvivor.opened();
+      const ids: string[] = [];
+      const publish = async (from: number) => {
+        const results = await survivorClient.publish(Array.from({ length: 250 }, (_, i) => ({ type: "job.step.created", data: { n: from + i } })));
+        ids.push(...results.map((r) => r.id));
+      };
+      await publish(0);
+      await waitFor(() => handled.size >= 50, 20_000, "some events handled before the kill");
+      await owner.stop("SIGKILL");
+      onOwner.close();
+      await publish(250);
+      await publish(500);
+      // Every event reaches a member: after the lease runs out the survivor runs the group.
+      await waitFor(() => ids.every((id) => handled.has(id)), 60_000, "every event handled after the takeover");
+      await waitFor(async () => (await survivorClient.getGroup("takeover")).backlog === 0n, 30_000, "an empty backlog");
+      const stats = await survivorClient.getGroup("takeover");
+      expect(stats.inFlight).toBe(0n);
+      onSurvivor.close();
+    } finally {
+      ownerClient.close();
+      survivorClient.close();
+      await owner.stop("SIGKILL");
+      await survivor.stop();
+      dir.dispose();
+    }
+  }, 120_000);
 });

@@ -143,7 +143,8 @@ export class EventBus {
     }
     spans?.endStep(validating);
     const storing = spans?.step("store");
-    const pending = this.#store.append(completed, { dedupeWindowMs: this.#options.dedupeWindowMs });
+    const assignedIds = events.map((event) => event.id === "");
+    const pending = this.#store.append(completed, { dedupeWindowMs: this.#options.dedupeWindowMs, assignedIds });
     this.#inFlight.add(pending);
     try {
       const stored = await pending;

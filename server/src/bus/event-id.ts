@@ -8,7 +8,13 @@
  */
 import { randomFillSync } from "node:crypto";
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+// Two ASCII hex digits per byte value, as character codes.
+const HEX_CODES = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const hex = i.toString(16).padStart(2, "0");
+  HEX_CODES[2 * i] = hex.charCodeAt(0);
+  HEX_CODES[2 * i + 1] = hex.charCodeAt(1);
+}
 const POOL_SIZE = 4096;
 const RANDOM_BYTES = 9;
 
@@ -16,6 +22,12 @@ const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOffset = POOL_SIZE;
 let lastMs = -1;
 let counter = 0;
+// The id is written here as ASCII and read back as one flat string: a string
+// built by concatenation is a tree of pieces that every hash lookup (the
+// dedupe index) and every encode has to flatten first.
+const text = Buffer.alloc(36, "-");
+// Where each of the 16 bytes of the UUID goes in its text form.
+const OFFSETS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 
 function randomBytes(): number {
   if (poolOffset + RANDOM_BYTES > POOL_SIZE) {
@@ -25,6 +37,12 @@ function randomBytes(): number {
   const offset = poolOffset;
   poolOffset += RANDOM_BYTES;
   return offset;
+}
+
+function put(index: number, byte: number): void {
+  const at = OFFSETS[index] as number;
+  text[at] = HEX_CODES[2 * byte] as number;
+  text[at + 1] = HEX_CODES[2 * byte + 1] as number;
 }
 
 /** A new UUIDv7, greater than every id this process generated before. */
@@ -45,27 +63,15 @@ export function newEventId(): string {
   const ms = lastMs;
   const high = Math.floor(ms / 0x1000000);
   const low = ms % 0x1000000;
-  const h = (byte: number) => HEX[byte] as string;
-  return (
-    h((high >>> 16) & 0xff) +
-    h((high >>> 8) & 0xff) +
-    h(high & 0xff) +
-    h((low >>> 16) & 0xff) +
-    "-" +
-    h((low >>> 8) & 0xff) +
-    h(low & 0xff) +
-    "-" +
-    h(0x70 | (counter >>> 8)) +
-    h(counter & 0xff) +
-    "-" +
-    h(0x80 | ((pool[r + 1] as number) & 0x3f)) +
-    h(pool[r + 2] as number) +
-    "-" +
-    h(pool[r + 3] as number) +
-    h(pool[r + 4] as number) +
-    h(pool[r + 5] as number) +
-    h(pool[r + 6] as number) +
-    h(pool[r + 7] as number) +
-    h(pool[r + 8] as number)
-  );
+  put(0, (high >>> 16) & 0xff);
+  put(1, (high >>> 8) & 0xff);
+  put(2, high & 0xff);
+  put(3, (low >>> 16) & 0xff);
+  put(4, (low >>> 8) & 0xff);
+  put(5, low & 0xff);
+  put(6, 0x70 | (counter >>> 8));
+  put(7, counter & 0xff);
+  put(8, 0x80 | ((pool[r + 1] as number) & 0x3f));
+  for (let i = 2; i <= 8; i++) put(7 + i, pool[r + i] as number);
+  return text.toString("latin1", 0, 36);
 }

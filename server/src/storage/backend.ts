@@ -31,6 +31,12 @@ export interface AppendOptions {
    * sequence. 0 turns deduplication off.
    */
   readonly dedupeWindowMs: number;
+  /**
+   * `assignedIds[i]` is true when the server generated event i's id for this
+   * append (the publisher sent none). Such an id is new by construction, so
+   * the backend may skip its duplicate lookup; it must still record the id.
+   */
+  readonly assignedIds?: readonly boolean[];
 }
 
 /** A sequential read for subscriptions: the events after a position. */

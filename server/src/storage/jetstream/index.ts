@@ -22,7 +22,6 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
-  type PubAck,
   type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
@@ -48,6 +47,7 @@ import { EXPIRE_HEADER, ORIGIN_HEADER, encodeBody, storedEventFrom } from "./eve
 import { jetstreamError } from "./errors.js";
 import { openBucket } from "./kv-util.js";
 import { LiveTail } from "./live-tail.js";
+import { PipelinedPublisher, type PublishAck } from "./pipelined-publisher.js";
 import { JetStreamSchemaStore } from "./schema-store.js";
 import { addReadConsumer, scanStream } from "./stream-scan.js";
 import { JetStreamGroupStore } from "./group-store.js";
@@ -111,6 +111,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
   readonly #jsm: JetStreamManager;
   /** For short-lived read consumers: a short timeout, so a consumer placed on a dead node is retried soon. */
   readonly #readJsm: JetStreamManager;
+  readonly #publisher: PipelinedPublisher;
   readonly #stream: string;
   readonly #subjects: SubjectMap;
   readonly #options: Required<Omit<JetStreamBackendOptions, keyof NatsConnectionOptions>>;
@@ -131,6 +132,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
   ) {
     this.#nc = nc;
     this.#readJsm = readJsm;
+    this.#publisher = new PipelinedPublisher(nc, options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs);
     this.schemas = new JetStreamSchemaStore(buckets.schemas);
     this.#jsm = jsm;
     this.#js = jetstream(nc, { timeout: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs });
@@ -224,7 +226,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     // Index of the first event of the batch with the same id, for repeats.
     const firstOfId = new Map<string, number>();
     const repeatOf: number[] = new Array<number>(events.length).fill(-1);
-    const acks: (Promise<PubAck> | undefined)[] = new Array<Promise<PubAck> | undefined>(events.length);
+    const acks: (Promise<PublishAck> | undefined)[] = new Array<Promise<PublishAck> | undefined>(events.length);
     // Fire every publish of the batch, then wait for all acknowledgements:
     // the stream stores them in order while the acks are in flight.
     for (let i = 0; i < events.length; i++) {
@@ -240,9 +242,9 @@ class JetStreamBackend implements StorageBackend, EventSource {
       const h = headers();
       h.set(ORIGIN_HEADER, this.#origin);
       if (event.expireTime !== undefined) h.set(EXPIRE_HEADER, String(event.expireTime.getTime()));
-      acks[i] = this.#js.publish(this.#subjects.eventSubject(event.id, event.type), encodeBody(event), {
+      acks[i] = this.#publisher.publish(this.#subjects.eventSubject(event.id, event.type), encodeBody(event), {
         headers: h,
-        ...(dedupe ? { msgID: event.id } : {}),
+        ...(dedupe ? { msgId: event.id } : {}),
       });
     }
     const settled = await Promise.allSettled(acks.filter((ack) => ack !== undefined));
@@ -254,7 +256,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     for (let i = 0; i < events.length; i++) {
       const id = (events[i] as Event).id;
       if (repeatOf[i] !== -1) continue;
-      const ack = (settled[k++] as PromiseFulfilledResult<PubAck>).value;
+      const ack = (settled[k++] as PromiseFulfilledResult<PublishAck>).value;
       const sequence = BigInt(ack.seq);
       results[i] = { id, sequence, duplicate: ack.duplicate };
       if (!ack.duplicate && sequence > head) head = sequence;
@@ -400,6 +402,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     // Groups run here write their state and release their leases first.
     await this.groups.close().catch(() => undefined);
     this.#tail?.stop();
+    this.#publisher.close();
     this.#notifier.clear();
     this.schemas.close();
     await this.#nc.drain().catch(() => this.#nc.close());

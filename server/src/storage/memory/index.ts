@@ -71,8 +71,11 @@ class MemoryBackend implements StorageBackend {
     const added: StoredEvent[] = [];
     const batchIds = new Map<string, StoredEvent>();
     let sequence = BigInt(this.#events.length);
-    for (const input of events) {
-      const previous = batchIds.get(input.id) ?? this.#byId.get(input.id);
+    for (let i = 0; i < events.length; i++) {
+      const input = events[i] as Event;
+      const assigned = options.assignedIds?.[i] === true;
+      // A server-assigned id is new: no lookup (they are costly in a map of every id).
+      const previous = assigned ? undefined : (batchIds.get(input.id) ?? this.#byId.get(input.id));
       if (
         previous !== undefined &&
         options.dedupeWindowMs > 0 &&
@@ -83,7 +86,7 @@ class MemoryBackend implements StorageBackend {
       }
       sequence += 1n;
       const stored = StoredEvent.fromEvent({ ...input, sequence, publishTime: now });
-      batchIds.set(input.id, stored);
+      if (!assigned) batchIds.set(input.id, stored);
       added.push(stored);
       results.push({ id: input.id, sequence, duplicate: false });
     }

@@ -73,6 +73,20 @@ interface EventRow {
   body: Buffer;
 }
 
+/** An append waiting for its group commit. */
+interface PendingAppend {
+  readonly events: readonly Event[];
+  readonly options: AppendOptions;
+  resolve(results: AppendResult[]): void;
+  reject(error: unknown): void;
+}
+
+/** What one append stored, in its transaction. */
+interface AppendOutcome {
+  readonly results: AppendResult[];
+  readonly added: StoredEvent[];
+}
+
 function fromRow(row: EventRow): StoredEvent {
   return new StoredEvent(row.seq, row.type, row.body, Number(row.expire_time));
 }
@@ -97,7 +111,10 @@ class SqliteBackend implements StorageBackend {
   readonly #atTime: Database.Statement;
   readonly #bySequence: Database.Statement;
   readonly #typesAfter: Database.Statement;
-  readonly #appendTx: (events: readonly Event[], options: AppendOptions, now: Date) => { results: AppendResult[]; added: StoredEvent[] };
+  readonly #appendTx: (appends: readonly PendingAppend[], now: Date) => AppendOutcome[];
+  /** Appends waiting for the next group commit. */
+  #pending: PendingAppend[] = [];
+  #commitScheduled = false;
 
   constructor(options: SqliteBackendOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -148,38 +165,14 @@ class SqliteBackend implements StorageBackend {
     this.#atTime = this.#db.prepare("SELECT seq FROM events WHERE publish_time >= ? ORDER BY publish_time, seq LIMIT 1");
     this.#bySequence = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq = ?");
     this.#typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
-    this.#appendTx = this.#db.transaction((events: readonly Event[], options: AppendOptions, now: Date) => {
-      const results: AppendResult[] = [];
-      const added: StoredEvent[] = [];
-      const batchIds = new Map<string, StoredEvent>();
+    // One transaction for every append that arrived since the last commit.
+    this.#appendTx = this.#db.transaction((appends: readonly PendingAppend[], now: Date) => {
       let sequence = this.#head;
-      for (const input of events) {
-        const duplicate = this.#findDuplicate(input.id, batchIds, options.dedupeWindowMs, now.getTime());
-        if (duplicate !== undefined) {
-          results.push({ id: input.id, sequence: duplicate, duplicate: true });
-          continue;
-        }
-        sequence += 1n;
-        // Only the encoded envelope is kept (in the recent cache for live
-        // readers): the decoded input would hold its objects and a slice of
-        // the whole request buffer per event, ~100 MB over the cache.
-        const stored = new StoredEvent(sequence, input.type, encodeEnvelope({ ...input, sequence, publishTime: now }), input.expireTime?.getTime() ?? 0);
-        this.#insertEvent.run(
-          sequence,
-          input.id,
-          input.type,
-          input.source,
-          input.correlationId,
-          now.getTime(),
-          stored.expireAtMs,
-          stored.bytes,
-        );
-        for (const tag of new Set(input.tags)) this.#insertTag.run(tag, sequence);
-        batchIds.set(input.id, stored);
-        added.push(stored);
-        results.push({ id: input.id, sequence, duplicate: false });
-      }
-      return { results, added };
+      return appends.map((append) => {
+        const outcome = this.#insertRows(append.events, append.options, now, sequence);
+        sequence = outcome.added.at(-1)?.sequence ?? sequence;
+        return outcome;
+      });
     });
     let persistence: SqliteGroupPersistence;
     try {
@@ -198,6 +191,35 @@ class SqliteBackend implements StorageBackend {
       },
       persistence,
     );
+  }
+
+  /** Inserts one append's events after `head`, inside the open transaction. */
+  #insertRows(events: readonly Event[], options: AppendOptions, now: Date, head: bigint): AppendOutcome {
+    const results: AppendResult[] = [];
+    const added: StoredEvent[] = [];
+    const batchIds = new Map<string, StoredEvent>();
+    let sequence = head;
+    for (let i = 0; i < events.length; i++) {
+      const input = events[i] as Event;
+      // A server-assigned id is new: no index lookup for it.
+      const assigned = options.assignedIds?.[i] === true;
+      const duplicate = assigned ? undefined : this.#findDuplicate(input.id, batchIds, options.dedupeWindowMs, now.getTime());
+      if (duplicate !== undefined) {
+        results.push({ id: input.id, sequence: duplicate, duplicate: true });
+        continue;
+      }
+      sequence += 1n;
+      // Only the encoded envelope is kept (in the recent cache for live
+      // readers): the decoded input would hold its objects and a slice of
+      // the whole request buffer per event, ~100 MB over the cache.
+      const stored = new StoredEvent(sequence, input.type, encodeEnvelope({ ...input, sequence, publishTime: now }), input.expireTime?.getTime() ?? 0);
+      this.#insertEvent.run(sequence, input.id, input.type, input.source, input.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
+      for (const tag of new Set(input.tags)) this.#insertTag.run(tag, sequence);
+      if (!assigned) batchIds.set(input.id, stored);
+      added.push(stored);
+      results.push({ id: input.id, sequence, duplicate: false });
+    }
+    return { results, added };
   }
 
   #findDuplicate(id: string, batchIds: Map<string, StoredEvent>, windowMs: number, nowMs: number): bigint | undefined {
@@ -243,25 +265,68 @@ class SqliteBackend implements StorageBackend {
     if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the sqlite store is closed");
   }
 
-  async append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
+  /**
+   * Appends arriving together (one event-loop turn: several publish streams,
+   * several requests of one stream) share one transaction, a group commit:
+   * each resolves once the commit that holds it is done.
+   */
+  append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
     this.#assertOpen();
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ events, options, resolve, reject });
+      if (!this.#commitScheduled) {
+        this.#commitScheduled = true;
+        setImmediate(() => this.#commit());
+      }
+    });
+  }
+
+  #commit(): void {
+    this.#commitScheduled = false;
+    const appends = this.#pending;
+    this.#pending = [];
+    if (appends.length === 0) return;
+    if (this.#closed) {
+      for (const append of appends) append.reject(new ProtobusError(Code.UNAVAILABLE, "the sqlite store is closed"));
+      return;
+    }
     // Publish times never go backwards along the sequence, even if the clock does.
     this.#lastPublishMs = Math.max(this.#lastPublishMs, this.#now().getTime());
     const now = new Date(this.#lastPublishMs);
-    let outcome: { results: AppendResult[]; added: StoredEvent[] };
+    let outcomes: AppendOutcome[];
     try {
-      outcome = this.#appendTx(events, options, now);
+      outcomes = this.#appendTx(appends, now);
     } catch (error) {
-      throw sqliteError("append", error);
+      if (appends.length === 1) {
+        (appends[0] as PendingAppend).reject(sqliteError("append", error));
+        return;
+      }
+      // The group failed as a whole: commit each on its own, so that only
+      // the append at fault fails.
+      for (const append of appends) {
+        try {
+          this.#settle([append], this.#appendTx([append], now));
+        } catch (single) {
+          append.reject(sqliteError("append", single));
+        }
+      }
+      return;
     }
-    const last = outcome.added.at(-1);
-    if (last !== undefined) {
+    this.#settle(appends, outcomes);
+  }
+
+  /** After a commit: moves the head, feeds the recent cache and live readers, answers the appends. */
+  #settle(appends: readonly PendingAppend[], outcomes: readonly AppendOutcome[]): void {
+    const head = this.#head;
+    for (const outcome of outcomes) {
+      const last = outcome.added.at(-1);
+      if (last === undefined) continue;
       this.#head = last.sequence;
       for (const stored of outcome.added) this.#recent.push(stored);
-      if (this.#recent.length > this.#recentCapacity * 2) this.#recent.splice(0, this.#recent.length - this.#recentCapacity);
-      this.#notifier.notify(this.#head);
     }
-    return outcome.results;
+    if (this.#recent.length > this.#recentCapacity * 2) this.#recent.splice(0, this.#recent.length - this.#recentCapacity);
+    if (this.#head !== head) this.#notifier.notify(this.#head);
+    appends.forEach((append, i) => append.resolve((outcomes[i] as AppendOutcome).results));
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
@@ -370,6 +435,8 @@ class SqliteBackend implements StorageBackend {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Appends already accepted by the store are committed, not dropped.
+    this.#commit();
     this.groups.close();
     this.#closed = true;
     this.#notifier.clear();
