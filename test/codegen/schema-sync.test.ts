@@ -70,6 +70,10 @@ describe("protobus schema sync", () => {
       expect(again.code).toBe(0);
       expect(again.stdout.trim().split("\n").at(-1)).toBe(`${EVENT_TYPES} event types: 0 registered, ${EVENT_TYPES} unchanged`);
 
+      // `schema push --from-buf` is the same command.
+      const pushed = await run(process.execPath, [CLI, "schema", "push", module, "--from-buf", "--address", t.address]);
+      expect(pushed.stdout.trim().split("\n").at(-1)).toBe(`${EVENT_TYPES} event types: 0 registered, ${EVENT_TYPES} unchanged`);
+
       // The generated definitions carry byte-identical descriptor sets: syncing them adds nothing either.
       const fromCode = await syncEventSchemas(registry, examplesAgentsV1Events);
       expect(fromCode.ok).toBe(true);

@@ -4,12 +4,10 @@
  * are built into a descriptor set with `buf build` (the buf binary from
  * node_modules, `PROTOBUS_BUF`, or PATH).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync, readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
-import { addSchemaSyncCommand } from "./schema-sync.js";
+import { buildDescriptorSet } from "./buf-build.js";
+import { addSchemaSyncCommand, runSchemaSync } from "./schema-sync.js";
 import { COMPATIBILITY_MODES, createRegistryClient, type CompatibilityMode, type RegisteredSchema, type SchemaDefinition } from "@protobus/sdk";
 
 /** What the schema commands need from the program that hosts them. */
@@ -17,38 +15,6 @@ export interface SchemaCommandContext {
   readonly io: { readonly out: (line: string) => void; readonly err: (line: string) => void };
   /** The `--address` option, shared with the other client commands. */
   readonly addressOption: () => Option;
-}
-
-/** Finds the buf binary: `PROTOBUS_BUF`, then node_modules/.bin/buf above the working directory or this package, then PATH. */
-export function findBuf(): string {
-  const fromEnv = process.env.PROTOBUS_BUF;
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-  const starts = [process.cwd(), dirname(fileURLToPath(import.meta.url))];
-  for (const start of starts) {
-    let dir = resolve(start);
-    for (;;) {
-      const candidate = join(dir, "node_modules", ".bin", "buf");
-      if (existsSync(candidate)) return candidate;
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  return "buf";
-}
-
-/** Builds a self-contained descriptor set (imports included) from a proto directory or file. */
-export function buildDescriptorSet(path: string): Uint8Array {
-  const target = resolve(path);
-  const isFile = statSync(target).isFile();
-  const root = isFile ? dirname(target) : target;
-  const args = ["build", root, ...(isFile ? ["--path", relative(root, target)] : []), "-o", "-#format=binpb"];
-  try {
-    return execFileSync(findBuf(), args, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
-  } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`buf build ${path} failed${stderr ? `:\n${stderr}` : `: ${(error as Error).message}`}`);
-  }
 }
 
 /** Reads what `push` and `check` take: a .json JSON Schema, a .binpb descriptor set, or a .proto file or directory. */
@@ -108,13 +74,20 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
 
   schema
     .command("push")
-    .description("register a schema version: a JSON Schema (.json), or a Protobuf message from a proto directory, .proto file or .binpb")
+    .description("register a schema version: a JSON Schema (.json), or a Protobuf message from a proto directory, .proto file or .binpb; --from-buf registers every annotated message")
     .argument("<path>", "proto directory, .proto file, descriptor set (.binpb) or JSON Schema (.json)")
-    .requiredOption("--subject <subject>", "event type (agent.task.created), pattern (agent.task.*) or _base")
+    .option("--subject <subject>", "event type (agent.task.created), pattern (agent.task.*) or _base")
     .option("--message <name>", "fully qualified Protobuf message, e.g. examples.agents.v1.TaskCreated")
+    .option("--from-buf", "register every (protobus.v1.event) message of the buf module at <path> under its event type (same as `schema sync`)")
     .option("--json", "print the result as JSON")
     .addOption(addressOption())
     .action(async (path: string, o: Record<string, unknown>) => {
+      if (o.fromBuf === true) {
+        if (o.subject !== undefined || o.message !== undefined) throw new Error("--from-buf takes each subject and message from (protobus.v1.event); drop --subject and --message");
+        await runSchemaSync(path, o, io);
+        return;
+      }
+      if (o.subject === undefined) throw new Error("--subject is required (or use --from-buf to register every annotated message)");
       const definition = loadDefinition(path, o.message as string | undefined);
       const result = await withClient(o.address as string, (c) => c.register(o.subject as string, definition));
       if (o.json === true) io.out(JSON.stringify({ ...schemaJson(result.schema), alreadyRegistered: result.alreadyRegistered }));
