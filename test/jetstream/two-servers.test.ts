@@ -3,7 +3,8 @@
  * delivers, and one consumer group with members on both servers shares the
  * work with no event handled twice when every handler acks; when the server
  * running a group is killed with kill -9, the other takes the group over and
- * its members get every event. A real `nats-server -js` on a free port with
+ * its members get every event, also a member whose window was full of
+ * deliveries forwarded by the dead owner. A real `nats-server -js` on a free port with
  * a temporary store.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +75,51 @@ describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", (
     for (const m of members) m.close();
     expect(duplicates).toEqual([]);
   });
+
+  it("wakes a member whose window was full of forwarded deliveries when the owner died, once the group is taken over", async () => {
+    const dir = tempDir();
+    const args = ["--store", "jetstream", "--nats-url", nats.url, "--jetstream-stream", "WAKE", "--jetstream-subject-prefix", "wake", "--data-dir", dir.path];
+    const owner = await spawnServer(args);
+    const survivor = await spawnServer(args);
+    const ownerClient = createClient({ address: owner.address, source: "test" });
+    const survivorClient = createClient({ address: survivor.address, source: "test" });
+    try {
+      const options = { group: "wake", from: "earliest" as const, ackDeadlineMs: 60_000 };
+      // The member on `owner` takes one event and never finishes it.
+      const onOwner = ownerClient.subscribe("wake.>", () => new Promise<void>(() => undefined), { ...options, maxInFlight: 1 });
+      await onOwner.opened();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const handled = new Set<string>();
+      let started = 0;
+      const onSurvivor = survivorClient.subscribe(
+        "wake.>",
+        async (event) => {
+          started += 1;
+          await gate;
+          handled.add(event.id);
+        },
+        { ...options, maxInFlight: 2 },
+      );
+      await onSurvivor.opened();
+      const ids = (await survivorClient.publish(Array.from({ length: 20 }, (_, n) => ({ type: "wake.item.created", data: { n } })))).map((r) => r.id);
+      // The survivor's window is full of deliveries forwarded by `owner` ...
+      await waitFor(() => started === 2, 20_000, "two deliveries on the survivor");
+      // ... when `owner` dies; they are acked while nobody runs the group.
+      await owner.stop("SIGKILL");
+      onOwner.close();
+      release();
+      // Nothing is published after the kill: only the takeover can wake the member.
+      await waitFor(() => ids.every((id) => handled.has(id)), 60_000, "every event handled after the takeover");
+      onSurvivor.close();
+    } finally {
+      ownerClient.close();
+      survivorClient.close();
+      await owner.stop("SIGKILL");
+      await survivor.stop();
+      dir.dispose();
+    }
+  }, 120_000);
 
   it("takes a group over when the protobus server running it is killed with kill -9", async () => {
     const dir = tempDir();

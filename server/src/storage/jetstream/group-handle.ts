@@ -189,12 +189,12 @@ export class JetStreamGroupHandle implements GroupHandle {
   }
 
   async ack(deliveryIds: readonly string[]): Promise<void> {
-    for (const id of deliveryIds) this.#forwarded.delete(id);
+    this.#settleForwarded(deliveryIds);
     await this.#call({ op: "ack", ids: deliveryIds }, (local) => local.engine.ack(deliveryIds), () => undefined);
   }
 
   async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
-    for (const id of deliveryIds) this.#forwarded.delete(id);
+    this.#settleForwarded(deliveryIds);
     await this.#call(
       { op: "nack", ids: deliveryIds, ...options },
       (local) => local.engine.nack(deliveryIds, options),
@@ -354,6 +354,10 @@ export class JetStreamGroupHandle implements GroupHandle {
       await this.#stopLocal(local, true);
       this.#assertLive();
     }
+    // Wake the members: their forwarded windows were just emptied and the
+    // group's backlog is only read on a claim, so a member whose window was
+    // full while the old owner was gone would otherwise never claim again.
+    queueMicrotask(() => this.#notify());
     return local;
   }
 
@@ -478,6 +482,18 @@ export class JetStreamGroupHandle implements GroupHandle {
         this.#markDeleted();
         return null;
     }
+  }
+
+  /**
+   * Forgets settled forwarded deliveries. Their members have room again:
+   * they are woken, since an owner that went away announces nothing and a
+   * member with a full window would otherwise wait for a takeover that only
+   * its own claims bring about.
+   */
+  #settleForwarded(deliveryIds: readonly string[]): void {
+    let freed = false;
+    for (const id of deliveryIds) if (this.#forwarded.delete(id)) freed = true;
+    if (freed) queueMicrotask(() => this.#notify());
   }
 
   #remoteMember(memberId: string): string {

@@ -8,6 +8,11 @@
 import type { KV } from "@nats-io/kv";
 import { isRevisionConflict } from "./kv-util.js";
 
+/** Renewals per time to live: a renewal may come a few seconds late and the lease still holds. */
+const RENEW_DIVISOR = 4;
+/** After a failed renewal, the next attempt comes sooner. */
+const RETRY_DIVISOR = 10;
+
 /** A lease as stored. */
 export interface LeaseRecord {
   /** The owning server instance. */
@@ -49,7 +54,7 @@ export class GroupLease {
 
   /**
    * Takes the lease when it is free; resolves to the other holder when it
-   * is not. Once taken it is renewed every third of its time to live until
+   * is not. Once taken it is renewed every quarter of its time to live until
    * released; `onLost` runs if a renewal finds another owner.
    */
   async acquire(onLost: () => void): Promise<LeaseHolder> {
@@ -96,8 +101,9 @@ export class GroupLease {
     this.#onLost = undefined;
   }
 
-  #schedule(): void {
-    this.#renewal = setTimeout(() => void this.#renew(), Math.max(100, Math.floor(this.#ttlMs / 3)));
+  /** Renews after a part of the time to live, so that a late timer on a busy server still renews in time. */
+  #schedule(divisor = RENEW_DIVISOR): void {
+    this.#renewal = setTimeout(() => void this.#renew(), Math.max(100, Math.floor(this.#ttlMs / divisor)));
     this.#renewal.unref();
   }
 
@@ -113,7 +119,9 @@ export class GroupLease {
         lost?.();
         return;
       }
-      // Unreachable for now: try again soon; the lease lasts three renewals.
+      // Unreachable for now: try again soon, well before the lease runs out.
+      if (this.#revision !== 0) this.#schedule(RETRY_DIVISOR);
+      return;
     }
     if (this.#revision !== 0) this.#schedule();
   }
