@@ -9,20 +9,27 @@ import {
 } from "@nats-io/jetstream";
 import { TimeoutError, nanos } from "@nats-io/transport-node";
 
-const READ_CONSUMER_ATTEMPTS = 5;
+/**
+ * How long to keep trying: after a node dies the cluster elects new
+ * leaders, which takes seconds (longer on a busy machine); a read during
+ * that time waits instead of failing.
+ */
+const READ_CONSUMER_RETRY_MS = 20_000;
 
 /**
  * Creates a short-lived, one-replica read consumer. On a cluster with a node
  * down, the cluster may place such a consumer on the dead node, and the
- * request times out: another attempt lands on a live one. The manager given
+ * request times out: another attempt lands on a live one. While the cluster
+ * elects new leaders every attempt times out, so attempts go on for a while. The manager given
  * should have a short timeout (a live node answers in milliseconds).
  */
 export async function addReadConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>): Promise<ConsumerInfo> {
-  for (let attempt = 1; ; attempt++) {
+  const giveUpAt = Date.now() + READ_CONSUMER_RETRY_MS;
+  for (;;) {
     try {
       return await jsm.consumers.add(stream, config);
     } catch (error) {
-      if (!(error instanceof TimeoutError) || attempt >= READ_CONSUMER_ATTEMPTS) throw error;
+      if (!(error instanceof TimeoutError) || Date.now() >= giveUpAt) throw error;
     }
   }
 }
