@@ -40,10 +40,23 @@ interface Encoded {
 // same bytes: the first one encodes them, the others reuse them.
 const lastEncoded = new WeakMap<StoredEvent, Encoded>();
 
-/** The encoded `SubscribeResponse` carrying one delivery of `stored`. */
+/**
+ * The encoded `SubscribeResponse` carrying one delivery of `stored`, shared
+ * with every other subscriber that sends the same delivery (broadcast).
+ */
 export function encodeDelivery(stored: StoredEvent, deliveryId: string, attempt: number): Uint8Array {
   const cached = lastEncoded.get(stored);
   if (cached !== undefined && cached.deliveryId === deliveryId && cached.attempt === attempt) return cached.bytes;
+  const bytes = encodeUniqueDelivery(stored, deliveryId, attempt);
+  lastEncoded.set(stored, { deliveryId, attempt, bytes });
+  return bytes;
+}
+
+/**
+ * The encoded `SubscribeResponse` of a delivery only one subscriber sends
+ * (a consumer group's): not remembered for reuse.
+ */
+export function encodeUniqueDelivery(stored: StoredEvent, deliveryId: string, attempt: number): Uint8Array {
   const event = stored.bytes;
   const idLength = Buffer.byteLength(deliveryId, "utf8");
   const inner =
@@ -63,6 +76,5 @@ export function encodeDelivery(stored: StoredEvent, deliveryId: string, attempt:
     buffer[offset++] = DELIVERY_ATTEMPT;
     writeVarint(buffer, offset, attempt);
   }
-  lastEncoded.set(stored, { deliveryId, attempt, bytes: buffer });
   return buffer;
 }

@@ -6,12 +6,11 @@
 import { isValidEventType } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import type { FieldViolation } from "../errors.js";
+import { DEFAULT_PRIORITY } from "../storage/stored-event.js";
 import { newEventId } from "./event-id.js";
 
 /** The CloudEvents version protobus speaks. */
 export const SPEC_VERSION = "1.0";
-/** Priority of an event that does not say. */
-export const DEFAULT_PRIORITY = 4;
 /** Lowest priority (highest number) accepted. */
 export const MAX_PRIORITY = 9;
 

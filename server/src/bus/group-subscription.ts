@@ -10,7 +10,7 @@
 import type { SubscribeResponse } from "@protobus/sdk/proto";
 import type { GroupDelivery, GroupHandle } from "../storage/group-store.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
-import { encodeDelivery } from "./delivery-encoding.js";
+import { encodeUniqueDelivery } from "./delivery-encoding.js";
 import type { DeliveryMetrics } from "./delivery-metrics.js";
 import type { DeliverySink } from "./subscription.js";
 
@@ -163,7 +163,7 @@ export class GroupSubscription {
             this.#types.set(delivery.deliveryId, delivery);
             this.#observer?.delivered(delivery.stored, delivery.attempt, this.#consumer);
             // The batch is bounded by the window, so finishing it keeps memory bounded.
-            if (!this.#sink.write(encodeDelivery(delivery.stored, delivery.deliveryId, delivery.attempt))) writable = false;
+            if (!this.#sink.write(encodeUniqueDelivery(delivery.stored, delivery.deliveryId, delivery.attempt))) writable = false;
           }
           this.#trimTypes();
           if (!writable) await this.#sink.waitForDrain();

@@ -1,4 +1,4 @@
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Event } from "@protobus/sdk/proto";
 
 // One writer for every encode: its buffer keeps the size it grew to, so an
@@ -12,14 +12,26 @@ export function encodeEnvelope(event: Event): Uint8Array {
   return Event.encode(event, writer).finish();
 }
 
+/** The priority of an event that names none (`protobus.v1.Event.priority`). */
+export const DEFAULT_PRIORITY = 4;
+
+// Field numbers of `protobus.v1.Event` read without a full decode.
+const PRIORITY_FIELD = 12;
+const ORDERING_KEY_FIELD = 15;
+
 /**
  * An accepted event as a backend keeps it: its sequence and type (the keys
  * every reader needs) and its encoded envelope with the server-set fields
  * filled in. The envelope is encoded once, when it is accepted, and decoded
  * only when someone asks for `event`; deliveries send `bytes` as they are.
+ * Consumer groups order by priority and ordering key: they are kept next to
+ * the bytes when the backend knows them, else read from the bytes without
+ * decoding the rest of the envelope.
  */
 export class StoredEvent {
   #event: Event | undefined;
+  #priority: number;
+  #orderingKey: string | undefined;
 
   constructor(
     /** Position in the bus, strictly increasing. */
@@ -31,13 +43,30 @@ export class StoredEvent {
     /** When the event expires, in ms since the epoch; 0 when it never does. */
     readonly expireAtMs: number,
     event?: Event,
+    /** The event's priority and ordering key, when the caller has them at hand. */
+    grouping?: Pick<Event, "priority" | "orderingKey">,
   ) {
     this.#event = event;
+    const known = grouping ?? event;
+    this.#priority = known?.priority ?? DEFAULT_PRIORITY;
+    this.#orderingKey = known?.orderingKey;
   }
 
   /** Builds a stored event from an accepted envelope whose server fields are set. */
   static fromEvent(event: Event): StoredEvent {
     return new StoredEvent(event.sequence, event.type, encodeEnvelope(event), event.expireTime?.getTime() ?? 0, event);
+  }
+
+  /** The delivery priority within a group's backlog: 0 first, 9 last, 4 when the event names none. */
+  get priority(): number {
+    if (this.#orderingKey === undefined) this.#readGrouping();
+    return this.#priority;
+  }
+
+  /** The ordering key; empty when the event has none. */
+  get orderingKey(): string {
+    if (this.#orderingKey === undefined) this.#readGrouping();
+    return this.#orderingKey as string;
   }
 
   /** True when the event has an expiry time and it has passed at `nowMs`. */
@@ -49,5 +78,25 @@ export class StoredEvent {
   get event(): Event {
     this.#event ??= Event.decode(this.bytes);
     return this.#event;
+  }
+
+  /** Reads priority and ordering key off the wire, skipping every other field. */
+  #readGrouping(): void {
+    if (this.#event !== undefined) {
+      this.#priority = this.#event.priority ?? DEFAULT_PRIORITY;
+      this.#orderingKey = this.#event.orderingKey;
+      return;
+    }
+    let priority = DEFAULT_PRIORITY;
+    let orderingKey = "";
+    const reader = new BinaryReader(this.bytes);
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      if (field === PRIORITY_FIELD && wireType === WireType.Varint) priority = reader.uint32();
+      else if (field === ORDERING_KEY_FIELD && wireType === WireType.LengthDelimited) orderingKey = reader.string();
+      else reader.skip(wireType, field);
+    }
+    this.#priority = priority;
+    this.#orderingKey = orderingKey;
   }
 }

@@ -79,8 +79,6 @@ interface Pending {
 }
 
 const READ_BATCH = 1024;
-// The envelope default when an event names no priority.
-const DEFAULT_PRIORITY = 4;
 
 function parseDeliveryId(id: string): { seq: number; attempt: number } | undefined {
   const dot = id.indexOf(".");
@@ -457,12 +455,11 @@ export class GroupEngine implements GroupHandle {
 
   /** Adds an unsettled event: ready, or blocked behind its ordering key, or waiting until `dueAt`. */
   #add(stored: StoredEvent, attempts: number, dueAt: number, reason: string): void {
-    const event = stored.event;
     const entry: Entry = {
       seq: Number(stored.sequence),
       stored,
-      priority: event.priority ?? DEFAULT_PRIORITY,
-      key: event.orderingKey,
+      priority: stored.priority,
+      key: stored.orderingKey,
       state: "blocked",
       attempts,
       gen: 0,

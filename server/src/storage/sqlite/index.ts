@@ -212,7 +212,7 @@ class SqliteBackend implements StorageBackend {
       // Only the encoded envelope is kept (in the recent cache for live
       // readers): the decoded input would hold its objects and a slice of
       // the whole request buffer per event, ~100 MB over the cache.
-      const stored = new StoredEvent(sequence, input.type, encodeEnvelope({ ...input, sequence, publishTime: now }), input.expireTime?.getTime() ?? 0);
+      const stored = new StoredEvent(sequence, input.type, encodeEnvelope({ ...input, sequence, publishTime: now }), input.expireTime?.getTime() ?? 0, undefined, input);
       this.#insertEvent.run(sequence, input.id, input.type, input.source, input.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
       for (const tag of new Set(input.tags)) this.#insertTag.run(tag, sequence);
       if (!assigned) batchIds.set(input.id, stored);
