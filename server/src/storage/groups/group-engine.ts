@@ -28,6 +28,7 @@ import type {
 import type { StoredEvent } from "../stored-event.js";
 import type { EventSource } from "./event-source.js";
 import { Heap } from "./heap.js";
+import { Listeners } from "../listeners.js";
 import type { DeadRecord, GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
 
 /** Tuning of the engine. */
@@ -124,7 +125,7 @@ export class GroupEngine implements GroupHandle {
   readonly #outstanding = new Set<Entry>();
   #sweep: NodeJS.Timeout | undefined;
   #flushScheduled = false;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Listeners();
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
 
   #floor: number;
@@ -158,7 +159,7 @@ export class GroupEngine implements GroupHandle {
       const next = Number(head);
       if (next > this.#head) {
         this.#head = next;
-        this.#notify();
+        this.#listeners.notify();
       }
     });
   }
@@ -188,7 +189,7 @@ export class GroupEngine implements GroupHandle {
       }
     }
     if (released > 0) {
-      this.#notify();
+      this.#listeners.notify();
       await this.#flushSoon();
     }
   }
@@ -251,7 +252,7 @@ export class GroupEngine implements GroupHandle {
       this.#pendingBatch().settled.push(entry.seq);
       touched = true;
     }
-    if (touched) this.#notify();
+    if (touched) this.#listeners.notify();
     await this.#flushSoon();
   }
 
@@ -265,7 +266,7 @@ export class GroupEngine implements GroupHandle {
       this.#fail(entry, options.reason === undefined || options.reason === "" ? "nacked" : options.reason, now, options.delayMs);
       touched = true;
     }
-    if (touched) this.#notify();
+    if (touched) this.#listeners.notify();
     await this.#flushSoon();
   }
 
@@ -280,8 +281,7 @@ export class GroupEngine implements GroupHandle {
   }
 
   onReady(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   onDeadLetter(listener: (stored: StoredEvent) => void): () => void {
@@ -358,7 +358,7 @@ export class GroupEngine implements GroupHandle {
       this.#settledAbove.delete(seq);
       if (!this.#entries.has(seq)) this.#add(stored, 0, 0, "redriven");
     }
-    this.#notify();
+    this.#listeners.notify();
     return taken.length;
   }
 
@@ -371,7 +371,7 @@ export class GroupEngine implements GroupHandle {
   /** Marks the group deleted: members' claims fail with NOT_FOUND from now on. */
   markDeleted(): void {
     this.#deleted = true;
-    this.#notify();
+    this.#listeners.notify();
     this.shutdown();
   }
 
@@ -578,7 +578,7 @@ export class GroupEngine implements GroupHandle {
           expired = true;
         }
       }
-      if (expired) this.#notify();
+      if (expired) this.#listeners.notify();
       if (this.#outstanding.size === 0 && this.#sweep !== undefined) {
         clearInterval(this.#sweep);
         this.#sweep = undefined;
@@ -603,19 +603,7 @@ export class GroupEngine implements GroupHandle {
         changed = true;
       }
     }
-    if (changed) this.#notify();
-  }
-
-  #notify(): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener();
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
+    if (changed) this.#listeners.notify();
   }
 
   /** The writes of this tick; the first change of a tick schedules their commit. */

@@ -26,6 +26,7 @@ import type { EventSource } from "../groups/event-source.js";
 import { GroupEngine } from "../groups/group-engine.js";
 import type { StoredEvent } from "../stored-event.js";
 import { GroupLease } from "./group-lease.js";
+import { Listeners } from "../listeners.js";
 import { JetStreamGroupState, type GroupStateLocation } from "./group-state.js";
 import {
   deadLettersFromWire,
@@ -87,7 +88,7 @@ export class JetStreamGroupHandle implements GroupHandle {
   #definition: GroupDefinition;
   readonly #context: GroupContext;
   readonly #address: GroupAddress;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Listeners();
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
   /** Members attached through this server. */
   readonly #members = new Set<string>();
@@ -107,7 +108,7 @@ export class JetStreamGroupHandle implements GroupHandle {
     this.#address = address;
     this.#readySubscription = context.nc.subscribe(address.readySubject, {
       callback: (error, message) => {
-        if (error === null && message.string() !== context.serverId) this.#notify();
+        if (error === null && message.string() !== context.serverId) this.#listeners.notify();
       },
     });
   }
@@ -174,7 +175,7 @@ export class JetStreamGroupHandle implements GroupHandle {
       deliveriesFromWire,
       // The owner cannot be reached now: nothing is claimable; try again soon.
       () => {
-        setTimeout(() => this.#notify(), POLL_MS).unref();
+        setTimeout(() => this.#listeners.notify(), POLL_MS).unref();
         return [];
       },
     );
@@ -207,8 +208,7 @@ export class JetStreamGroupHandle implements GroupHandle {
   }
 
   onReady(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   onDeadLetter(listener: (stored: StoredEvent) => void): () => void {
@@ -286,7 +286,7 @@ export class JetStreamGroupHandle implements GroupHandle {
       mode.state.close();
       mode.engine.markDeleted();
     }
-    this.#notify();
+    this.#listeners.notify();
   }
 
   async #decide(): Promise<Local | Remote> {
@@ -337,7 +337,7 @@ export class JetStreamGroupHandle implements GroupHandle {
       now: Date.now,
     });
     engine.onReady(() => {
-      this.#notify();
+      this.#listeners.notify();
       this.#announce();
     });
     engine.onDeadLetter((stored) => {
@@ -357,7 +357,7 @@ export class JetStreamGroupHandle implements GroupHandle {
     // Wake the members: their forwarded windows were just emptied and the
     // group's backlog is only read on a claim, so a member whose window was
     // full while the old owner was gone would otherwise never claim again.
-    queueMicrotask(() => this.#notify());
+    queueMicrotask(() => this.#listeners.notify());
     return local;
   }
 
@@ -367,7 +367,7 @@ export class JetStreamGroupHandle implements GroupHandle {
     if (mode?.kind !== "local") return;
     this.#mode = undefined;
     void this.#stopLocal(mode, false);
-    this.#notify();
+    this.#listeners.notify();
   }
 
   async #stopLocal(local: Local, release: boolean): Promise<void> {
@@ -493,7 +493,7 @@ export class JetStreamGroupHandle implements GroupHandle {
   #settleForwarded(deliveryIds: readonly string[]): void {
     let freed = false;
     for (const id of deliveryIds) if (this.#forwarded.delete(id)) freed = true;
-    if (freed) queueMicrotask(() => this.#notify());
+    if (freed) queueMicrotask(() => this.#listeners.notify());
   }
 
   #remoteMember(memberId: string): string {
@@ -520,7 +520,7 @@ export class JetStreamGroupHandle implements GroupHandle {
   #startPoll(): void {
     if (this.#poll !== undefined) return;
     this.#poll = setInterval(() => {
-      if (this.#members.size > 0) this.#notify();
+      if (this.#members.size > 0) this.#listeners.notify();
     }, POLL_MS);
     this.#poll.unref();
   }
@@ -528,18 +528,6 @@ export class JetStreamGroupHandle implements GroupHandle {
   #stopPoll(): void {
     if (this.#poll !== undefined) clearInterval(this.#poll);
     this.#poll = undefined;
-  }
-
-  #notify(): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener();
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
   }
 
   #assertLive(): void {

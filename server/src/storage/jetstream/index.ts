@@ -27,7 +27,7 @@ import {
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { AppendNotifier } from "../append-notifier.js";
+import { Listeners } from "../listeners.js";
 import type {
   AppendListener,
   AppendOptions,
@@ -115,7 +115,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
   readonly #stream: string;
   readonly #subjects: SubjectMap;
   readonly #options: Required<Omit<JetStreamBackendOptions, keyof NatsConnectionOptions>>;
-  readonly #notifier = new AppendNotifier();
+  readonly #notifier = new Listeners<[headSequence: bigint]>();
   // Tells this instance's messages from other servers' in the live tail.
   readonly #origin = randomUUID();
   #knownHead = 0n;

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ProtobusError } from "@protobus/sdk";
 import { KvWatchInclude, type KV } from "@nats-io/kv";
-import { SchemaChangeNotifier } from "../schema-change-notifier.js";
+import { Listeners } from "../listeners.js";
 import {
   COMPATIBILITY_MODES,
   type CompatibilityMode,
@@ -78,7 +78,7 @@ function asMode(value: unknown): CompatibilityMode | undefined {
 /** The JetStream KV implementation of {@link SchemaStore}. */
 export class JetStreamSchemaStore implements SchemaStore {
   readonly #kv: KV;
-  readonly #notifier = new SchemaChangeNotifier();
+  readonly #notifier = new Listeners<[subject: string]>();
   readonly #origin = randomUUID();
   readonly #now: () => Date;
   #watching: Promise<void> | undefined;

@@ -5,7 +5,7 @@
  */
 import type { Event } from "@protobus/sdk/proto";
 import type { PatternMatcher } from "@protobus/sdk/internal";
-import { AppendNotifier } from "../append-notifier.js";
+import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
 import { EngineGroupStore } from "../groups/engine-group-store.js";
 import { MemoryGroupPersistence } from "../groups/memory-group-persistence.js";
@@ -35,7 +35,7 @@ class MemoryBackend implements StorageBackend {
   // events[i] has sequence i + 1.
   readonly #events: StoredEvent[] = [];
   readonly #byId = new Map<string, StoredEvent>();
-  readonly #notifier = new AppendNotifier();
+  readonly #notifier = new Listeners<[headSequence: bigint]>();
   readonly #now: () => Date;
   readonly schemas: MemorySchemaStore;
   #lastPublishMs = 0;

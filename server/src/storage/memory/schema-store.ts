@@ -3,7 +3,7 @@
  * registration runs its check and insert in one synchronous step, so no other
  * registration can interleave.
  */
-import { SchemaChangeNotifier } from "../schema-change-notifier.js";
+import { Listeners } from "../listeners.js";
 import type {
   CompatibilityMode,
   RegistrationContext,
@@ -21,7 +21,7 @@ export class MemorySchemaStore implements SchemaStore {
   readonly #subjects = new Map<string, StoredSchema[]>();
   readonly #modes = new Map<string, CompatibilityMode>();
   #globalMode: CompatibilityMode | undefined;
-  readonly #notifier = new SchemaChangeNotifier();
+  readonly #notifier = new Listeners<[subject: string]>();
   readonly #now: () => Date;
 
   constructor(now: () => Date = () => new Date()) {

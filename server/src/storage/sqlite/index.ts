@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import type { Event } from "@protobus/sdk/proto";
 import { Code, ProtobusError } from "@protobus/sdk";
 import type { PatternMatcher } from "@protobus/sdk/internal";
-import { AppendNotifier } from "../append-notifier.js";
+import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
 import { EngineGroupStore } from "../groups/engine-group-store.js";
 import type {
@@ -96,7 +96,7 @@ class SqliteBackend implements StorageBackend {
   readonly groups: GroupStore & { close(): void };
   readonly schemas: SqliteSchemaStore;
   readonly #db: Database.Database;
-  readonly #notifier = new AppendNotifier();
+  readonly #notifier = new Listeners<[headSequence: bigint]>();
   readonly #now: () => Date;
   readonly #recent: StoredEvent[] = [];
   readonly #recentCapacity: number;

@@ -5,7 +5,7 @@
  * registrations can never both pass against the same history.
  */
 import type Database from "better-sqlite3";
-import { SchemaChangeNotifier } from "../schema-change-notifier.js";
+import { Listeners } from "../listeners.js";
 import { COMPATIBILITY_MODES } from "../schema-store.js";
 import type {
   CompatibilityMode,
@@ -68,7 +68,7 @@ function toMode(value: string | undefined): CompatibilityMode | undefined {
 /** The SQLite implementation of {@link SchemaStore}, on a database the backend opened. */
 export class SqliteSchemaStore implements SchemaStore {
   readonly #db: Database.Database;
-  readonly #notifier = new SchemaChangeNotifier();
+  readonly #notifier = new Listeners<[subject: string]>();
   readonly #now: () => Date;
   readonly #allVersions: Database.Statement;
   readonly #oneVersion: Database.Statement;
