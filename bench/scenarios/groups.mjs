@@ -17,3 +17,18 @@ export const groupSqlite = {
   }),
   baseline: rawJetStream({ options: { mode: "consume", inflight: 256, budget: 5000 }, label: "raw JetStream pull consumer + ack" }),
 };
+
+export const groupSqliteDrain = {
+  name: "group-sqlite-drain",
+  title: "Consumer group, 1 member, acks, SQLite store, draining a backlog",
+  unit: "events/s",
+  requires: ["nats-server"],
+  target: ratioAtLeast(1.5),
+  subject: protobus({
+    store: "sqlite",
+    workload: "drain",
+    options: { prefill: 300_000, batch: 100, inflight: 8, group: "bench", maxInFlight: 1000 },
+    label: "protobus",
+  }),
+  baseline: rawJetStream({ options: { mode: "drain", prefill: 300_000 }, label: "raw JetStream pull consumer + ack" }),
+};

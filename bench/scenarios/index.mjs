@@ -3,7 +3,7 @@
 // "memory"), optional target { text, check }, requires (capabilities), a
 // subject side and an optional baseline side (see sides.mjs).
 import { fanout1, fanout10 } from "./fanout.mjs";
-import { groupSqlite } from "./groups.mjs";
+import { groupSqlite, groupSqliteDrain } from "./groups.mjs";
 import { e2eLatency } from "./latency.mjs";
 import { jetstreamGroup, jetstreamPublish } from "./jetstream.mjs";
 import { tracing } from "./tracing.mjs";
@@ -22,6 +22,7 @@ export const SCENARIOS = [
   fanout1,
   fanout10,
   groupSqlite,
+  groupSqliteDrain,
   jetstreamPublish,
   jetstreamGroup,
   e2eLatency,

@@ -65,6 +65,36 @@ describe.each(BACKENDS)("$kind backend", (harness) => {
     expect(none.scannedTo).toBe(4n);
   });
 
+  it("pages through a large log, sparse matches included, after a restart (reads from the store itself)", async () => {
+    // 6,000 events, every 250th of the type matched below: pages of any
+    // limit must return every match once, in order, and no other event.
+    const types = Array.from({ length: 6_000 }, (_, i) => (i % 250 === 0 ? "page.match" : "page.other"));
+    for (let i = 0; i < types.length; i += 500) {
+      await store.append(types.slice(i, i + 500).map((type) => event(type)), { dedupeWindowMs: 0 });
+    }
+    if (harness.durable) store = await opened.reopen();
+    const collect = async (limit: number, patterns?: string[]) => {
+      const seen: bigint[] = [];
+      let after = 0n;
+      for (let pages = 0; after < 6_000n; pages++) {
+        expect(pages).toBeLessThan(10_000);
+        const page = await store.read({ afterSequence: after, limit, ...(patterns ? { matcher: compilePatterns(patterns) } : {}) });
+        expect(page.events.length).toBeLessThanOrEqual(limit);
+        expect(page.scannedTo).toBeGreaterThanOrEqual(page.events.at(-1)?.sequence ?? after);
+        seen.push(...page.events.map((e) => e.sequence));
+        if (page.scannedTo === after) break;
+        after = page.scannedTo;
+      }
+      return seen;
+    };
+    const matches = types.flatMap((type, i) => (type === "page.match" ? [BigInt(i + 1)] : []));
+    expect(await collect(7, ["page.match"])).toEqual(matches);
+    expect(await collect(1_024, ["page.match"])).toEqual(matches);
+    const everything = types.map((_, i) => BigInt(i + 1));
+    expect(await collect(1_024, ["page.>"])).toEqual(everything);
+    expect(await collect(333)).toEqual(everything);
+  });
+
   it("queries by pattern, source, correlation id, tags, time and sequence", async () => {
     await store.append(
       [

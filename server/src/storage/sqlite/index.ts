@@ -335,19 +335,31 @@ class SqliteBackend implements StorageBackend {
     if (first !== undefined && request.afterSequence >= first.sequence - 1n) {
       return this.#readRecent(request, first.sequence);
     }
+    // Rows are read in chunks that start at the limit and grow while the
+    // matcher skips rows, up to a bounded scan: reading the whole bound up
+    // front cost sixteen rows (with their bodies) per event returned when
+    // every row matches.
     const scanLimit = Math.max(request.limit * 16, 4096);
-    let rows: EventRow[];
-    try {
-      rows = this.#readAfter.all(request.afterSequence, scanLimit) as EventRow[];
-    } catch (error) {
-      throw sqliteError("read", error);
-    }
     const events: StoredEvent[] = [];
     let scannedTo = request.afterSequence;
-    for (const row of rows) {
-      if (events.length >= request.limit) break;
-      scannedTo = row.seq;
-      if (request.matcher === undefined || request.matcher.matches(row.type)) events.push(fromRow(row));
+    let scanned = 0;
+    let chunk = request.limit;
+    while (events.length < request.limit && scanned < scanLimit) {
+      const want = Math.min(chunk, scanLimit - scanned);
+      let rows: EventRow[];
+      try {
+        rows = this.#readAfter.all(scannedTo, want) as EventRow[];
+      } catch (error) {
+        throw sqliteError("read", error);
+      }
+      for (const row of rows) {
+        if (events.length >= request.limit) break;
+        scannedTo = row.seq;
+        scanned += 1;
+        if (request.matcher === undefined || request.matcher.matches(row.type)) events.push(fromRow(row));
+      }
+      if (rows.length < want) break;
+      chunk *= 4;
     }
     return { events, scannedTo };
   }
