@@ -52,6 +52,7 @@ import { GroupAdmin, groupSettingsFromProto, validateGroupOpen } from "./group-a
 import { GroupSubscription } from "./group-subscription.js";
 import type { GroupHandle } from "../storage/group-store.js";
 import { BroadcastSubscription, type DeliverySink } from "./subscription.js";
+import { writeDeliveries } from "./delivery-writer.js";
 
 /** Default and ceiling of OpenSubscription.max_in_flight. */
 export const DEFAULT_MAX_IN_FLIGHT = 100;
@@ -251,8 +252,12 @@ export function createEventBusService(
       else call.emit("error", toStatus(error, logger, "Subscribe"));
     };
     const unregister = streams.add((error) => finish(error));
+    // Set by the open request: whether this subscriber takes `batch` responses.
+    let batching = false;
+    const write = (message: Uint8Array | SubscribeResponse): boolean => call.write(message);
     const sink: DeliverySink = {
-      write: (message) => call.write(message),
+      write,
+      writeDeliveries: (encoded) => writeDeliveries(write, encoded, batching),
       waitForDrain: () =>
         new Promise<void>((resolve) => {
           if (ended) resolve();
@@ -285,6 +290,7 @@ export function createEventBusService(
           break;
       }
       if (ended) return;
+      batching = request.batchDeliveries;
       const id = randomUUID();
       const maxInFlight = request.maxInFlight === 0 ? DEFAULT_MAX_IN_FLIGHT : request.maxInFlight;
       if (request.group !== "") {
