@@ -53,6 +53,7 @@ import { GroupSubscription } from "./group-subscription.js";
 import type { GroupHandle } from "../storage/group-store.js";
 import { BroadcastSubscription, type DeliverySink } from "./subscription.js";
 import { writeDeliveries } from "./delivery-writer.js";
+import { StreamWriter } from "./stream-writer.js";
 
 /** Default and ceiling of OpenSubscription.max_in_flight. */
 export const DEFAULT_MAX_IN_FLIGHT = 100;
@@ -238,6 +239,8 @@ export function createEventBusService(
     let ended = false;
     // The group label the active-subscriptions gauge counted this stream under.
     let counted: string | undefined;
+    // Deliveries are held back by the bytes the stream has not sent yet.
+    const writer = new StreamWriter<Uint8Array | SubscribeResponse>(call);
     const release = (): void => {
       subscription?.close();
       if (counted !== undefined) options.metrics?.recordSubscriptionClosed(counted);
@@ -246,6 +249,7 @@ export function createEventBusService(
     const finish = (error?: unknown): void => {
       if (ended) return;
       ended = true;
+      writer.close();
       release();
       unregister();
       if (error === undefined) call.end();
@@ -254,15 +258,11 @@ export function createEventBusService(
     const unregister = streams.add((error) => finish(error));
     // Set by the open request: whether this subscriber takes `batch` responses.
     let batching = false;
-    const write = (message: Uint8Array | SubscribeResponse): boolean => call.write(message);
+    const write = (message: Uint8Array | SubscribeResponse): boolean => writer.write(message);
     const sink: DeliverySink = {
       write,
       writeDeliveries: (encoded) => writeDeliveries(write, encoded, batching),
-      waitForDrain: () =>
-        new Promise<void>((resolve) => {
-          if (ended) resolve();
-          else call.once("drain", resolve);
-        }),
+      waitForDrain: () => writer.whenWritable(),
       fail: (error) => finish(error),
     };
 
