@@ -24,7 +24,7 @@ describe("flow control", () => {
     call.write({
       request: {
         $case: "open",
-        open: { patterns: ["flow.>"], group: "", start: { position: { $case: "earliest", earliest: {} } }, filter: "", ...extra },
+        open: { patterns: ["flow.>"], group: "", start: { position: { $case: "earliest", earliest: {} } }, filter: "", batchDeliveries: false, ...extra },
       },
     });
     return { call, deliveries };
@@ -81,7 +81,7 @@ describe("flow control", () => {
         if (r.response?.$case === "heartbeat") beats += 1;
       });
       call.on("error", () => undefined);
-      call.write({ request: { $case: "open", open: { patterns: [">"], group: "", maxInFlight: 0, manualCredit: false, filter: "" } } });
+      call.write({ request: { $case: "open", open: { patterns: [">"], group: "", maxInFlight: 0, manualCredit: false, filter: "", batchDeliveries: false } } });
       await waitFor(() => beats >= 3, 5000, "3 heartbeats");
       call.cancel();
     } finally {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { OutcomeRecorder, StoredEvent } from "@protobus/server";
+import { OutcomeState } from "@protobus/sdk/proto";
 
 const consumer = { group: "workers", subscriptionId: "s-1" };
 
@@ -28,5 +29,31 @@ describe("OutcomeRecorder capacity", () => {
       expect(outcomes).toHaveLength(1);
       expect(outcomes[0]?.group).toBe("workers");
     }
+  });
+
+  it("keeps one outcome per consumer of an event, and forgets an event once a sequence a capacity above it is delivered", () => {
+    const recorder = new OutcomeRecorder(10);
+    const broadcast = { group: "", subscriptionId: "s-2" };
+    const otherGroup = { group: "auditors", subscriptionId: "s-3" };
+    recorder.delivered(stored(5), 1, consumer);
+    recorder.delivered(stored(5), 1, broadcast);
+    recorder.delivered(stored(5), 1, otherGroup);
+    recorder.acked(stored(5), 1, broadcast);
+    recorder.nacked(stored(5), 1, consumer);
+    recorder.delivered(stored(5), 2, { group: "workers", subscriptionId: "s-4" });
+    const outcomes = recorder.outcomes(5n);
+    expect(outcomes.map((o) => [o.group, o.subscriptionId, o.state, o.attempts, o.retries])).toEqual([
+      ["workers", "s-4", OutcomeState.OUTCOME_STATE_DELIVERED, 2, 1],
+      ["", "s-2", OutcomeState.OUTCOME_STATE_ACKED, 1, 0],
+      ["auditors", "s-3", OutcomeState.OUTCOME_STATE_DELIVERED, 1, 0],
+    ]);
+    // Sequences below it that were never delivered, and sequences far above, are unknown.
+    expect(recorder.outcomes(4n)).toEqual([]);
+    expect(recorder.outcomes(15n)).toEqual([]);
+    recorder.delivered(stored(14), 1, consumer);
+    expect(recorder.outcomes(5n)).toHaveLength(3);
+    recorder.delivered(stored(15), 1, consumer);
+    expect(recorder.outcomes(5n)).toEqual([]);
+    expect(recorder.outcomes(15n)).toHaveLength(1);
   });
 });

@@ -5,7 +5,7 @@
  * deliveries can wait in the client.
  */
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import type { EventBusClient, StartPosition, SubscribeRequest, SubscribeResponse } from "./gen/protobus/v1/bus.pb.js";
+import type { Delivery, EventBusClient, StartPosition, SubscribeRequest, SubscribeResponse } from "./gen/protobus/v1/bus.pb.js";
 import type { Event } from "./gen/protobus/v1/event.pb.js";
 import { eventJson } from "./event-input.js";
 import { Code, ProtobusError } from "./protobus-error.js";
@@ -203,12 +203,10 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
           this.#flushAcks();
           break;
         case "delivery":
-          // After close, deliveries go back to the server unhandled.
-          if (message.delivery.event !== undefined && !this.#done) {
-            const event = message.delivery.event;
-            if (event.sequence > this.#lastSequence) this.#lastSequence = event.sequence;
-            this.#push(this.#received(event, message.delivery.deliveryId, message.delivery.attempt));
-          }
+          this.#delivered(message.delivery);
+          break;
+        case "batch":
+          for (const delivery of message.batch.deliveries) this.#delivered(delivery);
           break;
         case "acked":
           for (const id of message.acked.deliveryIds) {
@@ -247,6 +245,7 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
           maxInFlight: options.maxInFlight ?? 0,
           manualCredit: false,
           filter: options.filter ?? "",
+          batchDeliveries: true,
           groupSettings: {
             ackDeadline: options.ackDeadlineMs === undefined ? undefined : durationFromMs(options.ackDeadlineMs),
             maxDeliveries: options.maxDeliveries ?? 0,
@@ -356,6 +355,14 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
    */
   handle<T>(event: ReceivedEvent, fn: () => T | Promise<T>): Promise<T> {
     return runHandler(event, { attempt: event.attempt, group: this.#group, subscriptionId: this.#id, relation: this.#consumerSpan }, fn);
+  }
+
+  #delivered(delivery: Delivery): void {
+    // After close, deliveries go back to the server unhandled.
+    if (delivery.event === undefined || this.#done) return;
+    const event = delivery.event;
+    if (event.sequence > this.#lastSequence) this.#lastSequence = event.sequence;
+    this.#push(this.#received(event, delivery.deliveryId, delivery.attempt));
   }
 
   #received(event: Event, deliveryId: string, attempt: number): ReceivedEvent {

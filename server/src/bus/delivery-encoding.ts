@@ -78,3 +78,28 @@ export function encodeUniqueDelivery(stored: StoredEvent, deliveryId: string, at
   }
   return buffer;
 }
+
+const RESPONSE_BATCH = (5 << 3) | 2;
+const BATCH_DELIVERY = (1 << 3) | 2;
+
+/**
+ * Encodes `SubscribeResponse{batch}` from single-delivery encodings (as
+ * `encodeDelivery` and `encodeUniqueDelivery` return them). An entry of
+ * `DeliveryBatch.deliveries` is encoded exactly like the `delivery` field of
+ * a `SubscribeResponse` except for its field tag, so each single encoding is
+ * copied and only its first byte rewritten.
+ */
+export function encodeDeliveryBatch(singles: readonly Uint8Array[]): Uint8Array {
+  let inner = 0;
+  for (const single of singles) inner += single.byteLength;
+  const buffer = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
+  let offset = 0;
+  buffer[offset++] = RESPONSE_BATCH;
+  offset = writeVarint(buffer, offset, inner);
+  for (const single of singles) {
+    buffer.set(single, offset);
+    buffer[offset] = BATCH_DELIVERY;
+    offset += single.byteLength;
+  }
+  return buffer;
+}

@@ -52,6 +52,8 @@ import { GroupAdmin, groupSettingsFromProto, validateGroupOpen } from "./group-a
 import { GroupSubscription } from "./group-subscription.js";
 import type { GroupHandle } from "../storage/group-store.js";
 import { BroadcastSubscription, type DeliverySink } from "./subscription.js";
+import { writeDeliveries } from "./delivery-writer.js";
+import { StreamWriter } from "./stream-writer.js";
 
 /** Default and ceiling of OpenSubscription.max_in_flight. */
 export const DEFAULT_MAX_IN_FLIGHT = 100;
@@ -237,6 +239,8 @@ export function createEventBusService(
     let ended = false;
     // The group label the active-subscriptions gauge counted this stream under.
     let counted: string | undefined;
+    // Deliveries are held back by the bytes the stream has not sent yet.
+    const writer = new StreamWriter<Uint8Array | SubscribeResponse>(call);
     const release = (): void => {
       subscription?.close();
       if (counted !== undefined) options.metrics?.recordSubscriptionClosed(counted);
@@ -245,19 +249,20 @@ export function createEventBusService(
     const finish = (error?: unknown): void => {
       if (ended) return;
       ended = true;
+      writer.close();
       release();
       unregister();
       if (error === undefined) call.end();
       else call.emit("error", toStatus(error, logger, "Subscribe"));
     };
     const unregister = streams.add((error) => finish(error));
+    // Set by the open request: whether this subscriber takes `batch` responses.
+    let batching = false;
+    const write = (message: Uint8Array | SubscribeResponse): boolean => writer.write(message);
     const sink: DeliverySink = {
-      write: (message) => call.write(message),
-      waitForDrain: () =>
-        new Promise<void>((resolve) => {
-          if (ended) resolve();
-          else call.once("drain", resolve);
-        }),
+      write,
+      writeDeliveries: (encoded) => writeDeliveries(write, encoded, batching),
+      waitForDrain: () => writer.whenWritable(),
       fail: (error) => finish(error),
     };
 
@@ -285,6 +290,7 @@ export function createEventBusService(
           break;
       }
       if (ended) return;
+      batching = request.batchDeliveries;
       const id = randomUUID();
       const maxInFlight = request.maxInFlight === 0 ? DEFAULT_MAX_IN_FLIGHT : request.maxInFlight;
       if (request.group !== "") {

@@ -154,19 +154,19 @@ export class GroupSubscription {
           if (room <= 0) break;
           const deliveries = await this.#group.claim(this.id, Math.min(room, CLAIM_BATCH));
           if (deliveries.length === 0) break;
-          let writable = true;
+          if (this.#closed) return;
+          const ready: Uint8Array[] = [];
           for (const delivery of deliveries) {
-            if (this.#closed) return;
             if (this.#options.manualCredit) this.#credit -= 1;
             const type = delivery.stored.type;
             this.#options.metrics.count(type, "delivered");
             this.#types.set(delivery.deliveryId, delivery);
             this.#observer?.delivered(delivery.stored, delivery.attempt, this.#consumer);
-            // The batch is bounded by the window, so finishing it keeps memory bounded.
-            if (!this.#sink.write(encodeUniqueDelivery(delivery.stored, delivery.deliveryId, delivery.attempt))) writable = false;
+            ready.push(encodeUniqueDelivery(delivery.stored, delivery.deliveryId, delivery.attempt));
           }
           this.#trimTypes();
-          if (!writable) await this.#sink.waitForDrain();
+          // The batch is bounded by the window, so writing all of it keeps memory bounded.
+          if (!this.#sink.writeDeliveries(ready)) await this.#sink.waitForDrain();
         }
       } while (this.#again && !this.#closed);
     } finally {

@@ -24,6 +24,11 @@ export interface DeliverySink {
    * `waitForDrain` before writing again.
    */
   write(message: Uint8Array | SubscribeResponse): boolean;
+  /**
+   * Writes pre-encoded deliveries that are ready together (see
+   * `writeDeliveries` in delivery-writer.ts); same return value as `write`.
+   */
+  writeDeliveries(encoded: readonly Uint8Array[]): boolean;
   /** Resolves when the transport can take more. */
   waitForDrain(): Promise<void>;
   /** Ends the stream with an error. */
@@ -183,13 +188,14 @@ export class BroadcastSubscription {
     });
   }
 
-  #send(stored: StoredEvent, attempt: number): boolean {
+  /** Records a delivery as outstanding and returns its encoding. */
+  #prepare(stored: StoredEvent, attempt: number): Uint8Array {
     const deliveryId = `${stored.sequence}.${attempt}`;
     this.#outstanding.set(deliveryId, { stored, attempt });
     if (this.#options.manualCredit) this.#credit -= 1;
     this.#observer?.delivered(stored, attempt, this.#consumer);
     this.#options.metrics?.count(stored.type, "delivered");
-    return this.#sink.write(encodeDelivery(stored, deliveryId, attempt));
+    return encodeDelivery(stored, deliveryId, attempt);
   }
 
   async #pump(): Promise<void> {
@@ -198,11 +204,13 @@ export class BroadcastSubscription {
       while (!this.#closed) {
         let writable = true;
         const now = Date.now();
-        while (writable && this.#redeliver.length > 0 && this.#room(false) > 0) {
+        const redelivered: Uint8Array[] = [];
+        while (this.#redeliver.length > 0 && this.#room(false) > 0) {
           const entry = this.#redeliver.shift() as Outstanding;
           if (entry.stored.isExpired(now)) continue;
-          writable = this.#send(entry.stored, entry.attempt);
+          redelivered.push(this.#prepare(entry.stored, entry.attempt));
         }
+        if (redelivered.length > 0) writable = this.#sink.writeDeliveries(redelivered);
         const room = this.#room(true);
         if (room <= 0) {
           if (!writable) await this.#sink.waitForDrain();
@@ -218,6 +226,7 @@ export class BroadcastSubscription {
           });
           if (this.#closed) return;
           const readAt = Date.now();
+          const ready: Uint8Array[] = [];
           for (const stored of events) {
             this.#cursor = stored.sequence;
             if (stored.isExpired(readAt)) {
@@ -225,10 +234,11 @@ export class BroadcastSubscription {
               continue;
             }
             if (this.#options.filter !== undefined && !this.#options.filter(stored.event)) continue;
-            // The transport may report a full buffer mid-batch; the batch is
-            // bounded by the window, so finishing it keeps memory bounded.
-            if (!this.#send(stored, 1)) writable = false;
+            ready.push(this.#prepare(stored, 1));
           }
+          // The transport may report a full buffer mid-batch; the batch is
+          // bounded by the window, so writing all of it keeps memory bounded.
+          if (ready.length > 0 && !this.#sink.writeDeliveries(ready)) writable = false;
           if (scannedTo > this.#cursor) this.#cursor = scannedTo;
           // Nothing readable yet past the cursor: the next append wakes us.
           if (this.#cursor === before) return;

@@ -2,15 +2,20 @@
  * Remembers what each consumer did with each recent event (delivered,
  * acked, retried, dead-lettered), for `GetFlow`. Fed by the delivery points
  * of broadcast subscriptions and consumer groups through the
- * {@link DeliveryObserver} interface. Kept in memory and bounded: the
- * outcomes of the `capacity` most recently delivered events are kept, older
- * ones are forgotten (the events themselves stay in the store).
+ * {@link DeliveryObserver} interface. Kept in memory and bounded: outcomes
+ * are kept for the newest `capacity` sequences that were delivered; an
+ * event is forgotten once one `capacity` sequences above it is delivered
+ * (the events themselves stay in the store).
  */
 import { OutcomeState, type ConsumerOutcome } from "@protobus/sdk/proto";
 import type { StoredEvent } from "../storage/backend.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 
 interface Entry {
+  /** The event's sequence. */
+  readonly seq: number;
+  /** Which consumer: `g:<group>` for a group, `s:<subscription id>` for a broadcast subscription. */
+  readonly key: string;
   group: string;
   subscriptionId: string;
   state: OutcomeState;
@@ -26,24 +31,31 @@ export const DEFAULT_OUTCOME_CAPACITY = 100_000;
 /** Consumer outcomes by event sequence. */
 export class OutcomeRecorder implements DeliveryObserver {
   readonly #capacity: number;
-  readonly #bySequence = new Map<bigint, Map<string, Entry>>();
   /**
-   * The sequences of `#bySequence` in insertion order, oldest at `#oldest`.
-   * Evicting through the map's own first key would rescan the holes every
-   * delete leaves at its front (≈40 µs per event once full).
+   * Outcomes by event sequence in a ring: the slot of sequence `s` is
+   * `s % capacity`, and a slot holds the outcomes of one sequence (one entry
+   * per consumer; nearly every event has one consumer, so a single entry is
+   * kept without an array around it). A new sequence takes over its slot,
+   * forgetting the sequence `capacity` below it: what is kept is the
+   * newest `capacity` sequences that were delivered, with no hash map to
+   * grow, probe and evict (≈4 µs per delivered and acked event with a map of
+   * bigints, ≈2 µs with numbers; the ring is an index).
    */
-  #order: bigint[] = [];
-  #oldest = 0;
+  readonly #ring: (Entry | Entry[] | undefined)[];
+  /** Each consumer's key, built once per subscription instead of per call. */
+  readonly #keys = new WeakMap<Consumer, string>();
 
   constructor(capacity = DEFAULT_OUTCOME_CAPACITY) {
     this.#capacity = capacity;
+    this.#ring = new Array<Entry | Entry[] | undefined>(capacity).fill(undefined);
   }
 
   /** Outcomes of the event with this sequence, one per consumer. */
   outcomes(sequence: bigint): ConsumerOutcome[] {
-    const consumers = this.#bySequence.get(sequence);
-    if (consumers === undefined) return [];
-    return [...consumers.values()].map((e) => ({
+    const seq = Number(sequence);
+    const found = this.#ring[seq % this.#capacity];
+    const consumers = found === undefined ? [] : Array.isArray(found) ? found : [found];
+    return consumers.filter((e) => e.seq === seq).map((e) => ({
       group: e.group,
       subscriptionId: e.subscriptionId,
       state: e.state,
@@ -84,37 +96,53 @@ export class OutcomeRecorder implements DeliveryObserver {
 
   #entry(sequence: bigint, consumer: Consumer): Entry {
     const now = Date.now();
-    let consumers = this.#bySequence.get(sequence);
-    if (consumers === undefined) {
-      consumers = new Map();
-      this.#bySequence.set(sequence, consumers);
-      this.#order.push(sequence);
-      if (this.#bySequence.size > this.#capacity) {
-        this.#bySequence.delete(this.#order[this.#oldest] as bigint);
-        this.#oldest += 1;
-        if (this.#oldest >= this.#capacity) {
-          this.#order = this.#order.slice(this.#oldest);
-          this.#oldest = 0;
-        }
+    const seq = Number(sequence);
+    const slot = seq % this.#capacity;
+    const key = this.#keyOf(consumer);
+    const found = this.#ring[slot];
+    let entry: Entry | undefined;
+    if (found === undefined || (Array.isArray(found) ? (found[0] as Entry).seq : found.seq) !== seq) {
+      // Empty, or an older sequence's: the new sequence takes the slot over.
+      entry = newEntry(seq, key, consumer, now);
+      this.#ring[slot] = entry;
+    } else if (Array.isArray(found)) {
+      entry = found.find((e) => e.key === key);
+      if (entry === undefined) {
+        entry = newEntry(seq, key, consumer, now);
+        found.push(entry);
       }
-    }
-    // A group is one consumer whichever member handled it; a broadcast
-    // subscription is its own consumer.
-    const key = consumer.group !== "" ? `g:${consumer.group}` : `s:${consumer.subscriptionId}`;
-    let entry = consumers.get(key);
-    if (entry === undefined) {
-      entry = {
-        group: consumer.group,
-        subscriptionId: consumer.subscriptionId,
-        state: OutcomeState.OUTCOME_STATE_DELIVERED,
-        attempts: 0,
-        retries: 0,
-        firstDelivery: now,
-        updated: now,
-      };
-      consumers.set(key, entry);
+    } else if (found.key === key) {
+      entry = found;
+    } else {
+      entry = newEntry(seq, key, consumer, now);
+      this.#ring[slot] = [found, entry];
     }
     entry.updated = now;
     return entry;
   }
+
+  // A group is one consumer whichever member handled it; a broadcast
+  // subscription is its own consumer.
+  #keyOf(consumer: Consumer): string {
+    let key = this.#keys.get(consumer);
+    if (key === undefined) {
+      key = consumer.group !== "" ? `g:${consumer.group}` : `s:${consumer.subscriptionId}`;
+      this.#keys.set(consumer, key);
+    }
+    return key;
+  }
+}
+
+function newEntry(seq: number, key: string, consumer: Consumer, now: number): Entry {
+  return {
+    seq,
+    key,
+    group: consumer.group,
+    subscriptionId: consumer.subscriptionId,
+    state: OutcomeState.OUTCOME_STATE_DELIVERED,
+    attempts: 0,
+    retries: 0,
+    firstDelivery: now,
+    updated: now,
+  };
 }

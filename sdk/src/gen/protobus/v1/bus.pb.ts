@@ -192,7 +192,17 @@ export interface OpenSubscription {
    * is created; fields set on a later open replace the stored ones. Ignored
    * without a group.
    */
-  groupSettings?: GroupSettings | undefined;
+  groupSettings?:
+    | GroupSettings
+    | undefined;
+  /**
+   * When true, the server may send the deliveries that are ready at the
+   * same moment together in one `batch` response instead of one `delivery`
+   * response each (fewer HTTP/2 frames and gRPC messages per event). It
+   * never waits to fill a batch. Clients that leave it false get `delivery`
+   * responses only.
+   */
+  batchDeliveries: boolean;
 }
 
 /**
@@ -284,7 +294,19 @@ export interface SubscribeResponse {
     | //
     /** Confirms acks sent with `confirm`. */
     { $case: "acked"; acked: AckConfirmation }
+    | //
+    /**
+     * Several deliveries, in delivery order (only to subscriptions opened
+     * with `batch_deliveries`).
+     */
+    { $case: "batch"; batch: DeliveryBatch }
     | undefined;
+}
+
+/** Deliveries sent together; each is acked or nacked on its own. */
+export interface DeliveryBatch {
+  /** The deliveries, in the order they were made. */
+  deliveries: Delivery[];
 }
 
 /** Acks that are now durable. */
@@ -1171,6 +1193,7 @@ function createBaseOpenSubscription(): OpenSubscription {
     manualCredit: false,
     filter: "",
     groupSettings: undefined,
+    batchDeliveries: false,
   };
 }
 
@@ -1196,6 +1219,9 @@ export const OpenSubscription: MessageFns<OpenSubscription> = {
     }
     if (message.groupSettings !== undefined) {
       GroupSettings.encode(message.groupSettings, writer.uint32(58).fork()).join();
+    }
+    if (message.batchDeliveries !== false) {
+      writer.uint32(64).bool(message.batchDeliveries);
     }
     return writer;
   },
@@ -1269,6 +1295,14 @@ export const OpenSubscription: MessageFns<OpenSubscription> = {
             message.groupSettings = GroupSettings.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.batchDeliveries = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1302,6 +1336,11 @@ export const OpenSubscription: MessageFns<OpenSubscription> = {
         : isSet(object.group_settings)
         ? GroupSettings.fromJSON(object.group_settings)
         : undefined,
+      batchDeliveries: isSet(object.batchDeliveries)
+        ? globalThis.Boolean(object.batchDeliveries)
+        : isSet(object.batch_deliveries)
+        ? globalThis.Boolean(object.batch_deliveries)
+        : false,
     };
   },
 
@@ -1328,6 +1367,9 @@ export const OpenSubscription: MessageFns<OpenSubscription> = {
     if (message.groupSettings !== undefined) {
       obj.groupSettings = GroupSettings.toJSON(message.groupSettings);
     }
+    if (message.batchDeliveries !== false) {
+      obj.batchDeliveries = message.batchDeliveries;
+    }
     return obj;
   },
 
@@ -1347,6 +1389,7 @@ export const OpenSubscription: MessageFns<OpenSubscription> = {
     message.groupSettings = (object.groupSettings !== undefined && object.groupSettings !== null)
       ? GroupSettings.fromPartial(object.groupSettings)
       : undefined;
+    message.batchDeliveries = object.batchDeliveries ?? false;
     return message;
   },
 };
@@ -1863,6 +1906,9 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
       case "acked":
         AckConfirmation.encode(message.response.acked, writer.uint32(34).fork()).join();
         break;
+      case "batch":
+        DeliveryBatch.encode(message.response.batch, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1912,6 +1958,14 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
             message.response = { $case: "acked", acked: AckConfirmation.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.response = { $case: "batch", batch: DeliveryBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1934,6 +1988,8 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
         ? { $case: "heartbeat", heartbeat: Heartbeat.fromJSON(object.heartbeat) }
         : isSet(object.acked)
         ? { $case: "acked", acked: AckConfirmation.fromJSON(object.acked) }
+        : isSet(object.batch)
+        ? { $case: "batch", batch: DeliveryBatch.fromJSON(object.batch) }
         : undefined,
     };
   },
@@ -1948,6 +2004,8 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
       obj.heartbeat = Heartbeat.toJSON(message.response.heartbeat);
     } else if (message.response?.$case === "acked") {
       obj.acked = AckConfirmation.toJSON(message.response.acked);
+    } else if (message.response?.$case === "batch") {
+      obj.batch = DeliveryBatch.toJSON(message.response.batch);
     }
     return obj;
   },
@@ -1982,7 +2040,84 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
         }
         break;
       }
+      case "batch": {
+        if (object.response?.batch !== undefined && object.response?.batch !== null) {
+          message.response = { $case: "batch", batch: DeliveryBatch.fromPartial(object.response.batch) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseDeliveryBatch(): DeliveryBatch {
+  return { deliveries: [] };
+}
+
+export const DeliveryBatch: MessageFns<DeliveryBatch> = {
+  encode(message: DeliveryBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deliveries) {
+      Delivery.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeliveryBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeliveryBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deliveries.push(Delivery.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeliveryBatch {
+    return {
+      deliveries: globalThis.Array.isArray(object?.deliveries)
+        ? object.deliveries.map((e: any) => Delivery.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DeliveryBatch): unknown {
+    const obj: any = {};
+    if (message.deliveries?.length) {
+      obj.deliveries = message.deliveries.map((e) => Delivery.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeliveryBatch>, I>>(base?: I): DeliveryBatch {
+    return DeliveryBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeliveryBatch>, I>>(object: I): DeliveryBatch {
+    const message = createBaseDeliveryBatch();
+    message.deliveries = object.deliveries?.map((e) => Delivery.fromPartial(e)) || [];
     return message;
   },
 };
