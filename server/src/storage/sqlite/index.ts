@@ -67,6 +67,9 @@ const SCHEMA_VERSION = 1;
  */
 export const DEFAULT_RECENT_CACHE_SIZE = 2048;
 
+/** Size the WAL file is truncated to after a commit larger than that, in bytes. */
+export const WAL_SIZE_LIMIT = 16 * 2 ** 20;
+
 /** Upper bound of the encoded envelopes the recent cache holds, whatever their count (large events). */
 export const RECENT_CACHE_BYTES = 4 * 2 ** 20;
 
@@ -152,6 +155,14 @@ class SqliteBackend implements StorageBackend {
       this.#db.defaultSafeIntegers(true);
       this.#db.pragma("journal_mode = WAL");
       this.#db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      // The WAL is checkpointed every 1,000 pages (SQLite's default) and then
+      // reused from its start, so it stays near 4 MiB; but one large commit
+      // grows it to the commit's size and SQLite keeps the file at that size.
+      // This truncates it back at the next restart of the log. (Memory: with
+      // the exclusive lock below the WAL index lives in the heap, not in a
+      // shared-memory file, and is ~8 bytes per page of WAL; the page cache
+      // keeps SQLite's default of 2 MiB; mmap stays off.)
+      this.#db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       // One server owns a data directory: take the lock now and keep it, so a
       // second server on the same directory fails at start, not mid-write.
       this.#db.pragma("locking_mode = EXCLUSIVE");

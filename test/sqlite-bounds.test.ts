@@ -1,0 +1,78 @@
+/**
+ * What the SQLite store keeps is bounded by size, not only by count: large
+ * events push the oldest ones out of its in-memory cache of recent events
+ * (readers behind it read from the database, and get every event, in
+ * order, unchanged), and the WAL file is cut back after a commit larger
+ * than its limit instead of keeping that size on disk.
+ */
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Event } from "@protobus/sdk/proto";
+import { createSqliteBackend, type StorageBackend } from "@protobus/server";
+import { tempDir } from "./support/test-server.js";
+
+const KIB = 1024;
+
+function bigEvent(n: number, size: number): Event {
+  // The payload names its event, so a read that returns the wrong bytes is seen.
+  const data = Buffer.alloc(size, n % 251);
+  data.writeUInt32BE(n, 0);
+  return Event.fromPartial({ id: `big-${n}`, source: "test/sqlite-bounds", type: "bulk.item.added", specVersion: "1.0", data });
+}
+
+describe("the sqlite store's bounds", () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function open(): { store: StorageBackend; dir: string } {
+    const dir = tempDir();
+    cleanups.push(() => dir.dispose());
+    const store = createSqliteBackend({ dataDir: dir.path });
+    cleanups.push(() => store.close());
+    return { store, dir: dir.path };
+  }
+
+  it("serves every event in order to readers behind the cache of recent events", async () => {
+    const { store } = open();
+    // 400 events of 64 KiB (25 MiB), in commits of 20: far past the cache's byte bound.
+    const total = 400;
+    for (let n = 0; n < total; n += 20) {
+      await store.append(
+        Array.from({ length: 20 }, (_, i) => bigEvent(n + i, 64 * KIB)),
+        { dedupeWindowMs: 0 },
+      );
+    }
+    let after = 0n;
+    const seen: number[] = [];
+    while (after < BigInt(total)) {
+      const { events, scannedTo } = await store.read({ afterSequence: after, limit: 37 });
+      expect(events.length).toBeGreaterThan(0);
+      for (const stored of events) {
+        const data = stored.event.data;
+        expect(data.length).toBe(64 * KIB);
+        seen.push(Buffer.from(data).readUInt32BE(0));
+        expect(stored.event.id).toBe(`big-${Number(stored.sequence) - 1}`);
+      }
+      after = scannedTo;
+    }
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
+  });
+
+  it("cuts the WAL back after a commit larger than its limit", async () => {
+    const { store, dir } = open();
+    const wal = join(dir, "events.db-wal");
+    // One commit of 24 MiB: the WAL grows to hold it.
+    await store.append(
+      Array.from({ length: 96 }, (_, i) => bigEvent(i, 256 * KIB)),
+      { dedupeWindowMs: 0 },
+    );
+    expect(statSync(wal).size).toBeGreaterThan(20 * 2 ** 20);
+    // It was checkpointed after that commit; the next commits restart the log from its start and cut the file.
+    for (let i = 0; i < 5; i++) await store.append([bigEvent(1000 + i, KIB)], { dedupeWindowMs: 0 });
+    expect(statSync(wal).size).toBeLessThanOrEqual(16 * 2 ** 20);
+    expect(await store.headSequence()).toBe(101n);
+  });
+});
