@@ -1,5 +1,5 @@
 // A protobus server under test, in its own process, on a free port.
-import { setFlagsFromString } from "node:v8";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { startServer } from "@protobus/server";
 import { serveRole, tempDir } from "../lib/procs.mjs";
@@ -14,13 +14,21 @@ serveRole(async ({ store, config = {}, tracingEndpoint }) => {
     commands: {
       /**
        * V8 and native memory of the server process, in bytes, as it is and
-       * after a full garbage collection (what is actually retained).
+       * after a full garbage collection (what is actually retained), and the
+       * V8 heap by space.
        */
       memory: () => {
         const asIs = process.memoryUsage();
         setFlagsFromString("--expose-gc");
         runInNewContext("gc")();
-        return { asIs, afterFullGc: process.memoryUsage() };
+        // Per V8 space after that collection: the young generation keeps
+        // its grown semi-spaces committed even when empty.
+        const heapSpaces = Object.fromEntries(
+          getHeapSpaceStatistics()
+            .filter((s) => s.physical_space_size > 0)
+            .map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size, physical: s.physical_space_size }]),
+        );
+        return { asIs, afterFullGc: process.memoryUsage(), heapSpaces };
       },
     },
     async close() {
