@@ -24,7 +24,7 @@ const TOTAL = 100_000;
 const BATCH = 1000;
 const STALLED_WINDOW = 10_000;
 // Measured on a 2-core machine at load average 6-7: about 89 MiB at start,
-// peaking at 283-289 MiB (V8 heap growth, the group's read-ahead, the
+// peaking at 278-289 MiB (V8 heap growth, the group's read-ahead, the
 // allocator's high-water mark); 336 MiB before the SQLite store's recent
 // cache was bounded to 2,048 events and 4 MiB. The two stalled streams,
 // buffered, would add 100k deliveries of ~1.1 KiB each (over 220 MiB) and
