@@ -173,7 +173,10 @@ async function runScenario(scenario) {
         pace.left = Math.max(0, pace.left - 1);
         const m = await measureSide(scenario, side, label, retries);
         measured[key].push(m);
-        process.stderr.write(`  ${label} #${r + 1}: ${describe(base.kind, m)}${m.disturbed ? " (under load)" : ""}\n`);
+        const perUnit = m.cpuMicrosPerUnit;
+        const cpuNote =
+          perUnit?.server !== undefined ? ` [CPU per event: server ${perUnit.server.toFixed(1)} µs, load generator ${perUnit.loadgen?.toFixed(1)} µs]` : "";
+        process.stderr.write(`  ${label} #${r + 1}: ${describe(base.kind, m)}${cpuNote}${m.disturbed ? " (under load)" : ""}\n`);
       }
       if (scenario.repeats === 1) break;
     }

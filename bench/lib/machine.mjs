@@ -37,19 +37,30 @@ function readProcessTicks(pid) {
  * load from other work.
  */
 export function startCpuMeter(pids) {
-  const ours = () => [process.pid, ...pids()].reduce((sum, pid) => sum + readProcessTicks(pid), 0);
+  const each = () => new Map([process.pid, ...pids()].map((pid) => [pid, readProcessTicks(pid)]));
   const machine0 = readMachineTicks();
-  const ours0 = ours();
+  const each0 = each();
   const t0 = performance.now();
   return {
+    /**
+     * Cores busy on the machine, with our processes, and with other work;
+     * `seconds` of CPU each of our processes used (by pid).
+     */
     stop() {
       const machine1 = readMachineTicks();
       const seconds = (performance.now() - t0) / 1000;
-      if (machine0 === undefined || machine1 === undefined || seconds <= 0) return { busyCores: 0, ourCores: 0, foreignCores: 0 };
+      if (machine0 === undefined || machine1 === undefined || seconds <= 0) return { busyCores: 0, ourCores: 0, foreignCores: 0, cpuSeconds: {} };
       const cores = os.cpus().length;
       const busyCores = ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * cores;
-      const ourCores = (ours() - ours0) / TICKS_PER_SECOND / seconds;
-      return { busyCores, ourCores, foreignCores: Math.max(0, busyCores - ourCores) };
+      const cpuSeconds = {};
+      let ourTicks = 0;
+      for (const [pid, ticks] of each()) {
+        const used = ticks - (each0.get(pid) ?? ticks);
+        ourTicks += used;
+        cpuSeconds[pid] = used / TICKS_PER_SECOND;
+      }
+      const ourCores = ourTicks / TICKS_PER_SECOND / seconds;
+      return { busyCores, ourCores, foreignCores: Math.max(0, busyCores - ourCores), cpuSeconds };
     },
   };
 }

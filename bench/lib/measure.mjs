@@ -77,7 +77,12 @@ export async function measureOnce(side, kind, settings, label) {
     if (kind === "rate" && last.count - first.count <= 0) throw new Error(`${label}: nothing was counted in the measurement window`);
     const tracing = checkTracing(rig, label);
     if (kind === "latency") return { value: latencies, rate, windowSeconds, idle, cpu, ...tracing };
-    return { value: rate, counted: last.count - first.count, windowSeconds, idle, cpu, ...tracing };
+    const counted = last.count - first.count;
+    // CPU time per unit of work, per process: unlike the rate, hardly moved
+    // by other work sharing the machine (time spent waiting costs none).
+    const micros = (pid) => (cpu.cpuSeconds?.[pid] === undefined ? undefined : (cpu.cpuSeconds[pid] * 1e6) / counted);
+    const cpuMicrosPerUnit = { server: micros(rig.serverPid), loadgen: micros(rig.loadgen.pid) };
+    return { value: rate, counted, windowSeconds, idle, cpu, cpuMicrosPerUnit, ...tracing };
   } finally {
     await rig.close();
   }

@@ -80,21 +80,56 @@ export class StoredEvent {
     return this.#event;
   }
 
-  /** Reads priority and ordering key off the wire, skipping every other field. */
+  /**
+   * Reads priority and ordering key off the wire, skipping every other field
+   * without decoding it (a plain scan: no reader object, no tag tuples).
+   */
   #readGrouping(): void {
     if (this.#event !== undefined) {
       this.#priority = this.#event.priority ?? DEFAULT_PRIORITY;
       this.#orderingKey = this.#event.orderingKey;
       return;
     }
+    const bytes = this.bytes;
     let priority = DEFAULT_PRIORITY;
     let orderingKey = "";
-    const reader = new BinaryReader(this.bytes);
-    while (reader.pos < reader.len) {
-      const [field, wireType] = reader.tag();
-      if (field === PRIORITY_FIELD && wireType === WireType.Varint) priority = reader.uint32();
-      else if (field === ORDERING_KEY_FIELD && wireType === WireType.LengthDelimited) orderingKey = reader.string();
-      else reader.skip(wireType, field);
+    let pos = 0;
+    const varint = (): number => {
+      let value = 0;
+      let shift = 0;
+      for (;;) {
+        if (pos >= bytes.length) throw new RangeError("truncated varint in a stored envelope");
+        const byte = bytes[pos++] as number;
+        // Past 2^53 precision is lost, which no length or field here reaches.
+        value += (byte & 0x7f) * 2 ** shift;
+        if (byte < 0x80) return value;
+        shift += 7;
+        if (shift > 63) throw new RangeError("varint too long in a stored envelope");
+      }
+    };
+    while (pos < bytes.length) {
+      const tag = varint();
+      const field = Math.floor(tag / 8);
+      const wireType = tag & 7;
+      if (wireType === WireType.Varint) {
+        const value = varint();
+        if (field === PRIORITY_FIELD) priority = value >>> 0;
+      } else if (wireType === WireType.LengthDelimited) {
+        const length = varint();
+        if (field === ORDERING_KEY_FIELD) orderingKey = Buffer.from(bytes.buffer, bytes.byteOffset + pos, length).toString("utf8");
+        pos += length;
+      } else if (wireType === WireType.Bit64) {
+        pos += 8;
+      } else if (wireType === WireType.Bit32) {
+        pos += 4;
+      } else {
+        // Groups are not used by protobus.v1.Event: fall back to the full reader.
+        const reader = new BinaryReader(bytes);
+        const event = Event.decode(reader);
+        priority = event.priority ?? DEFAULT_PRIORITY;
+        orderingKey = event.orderingKey;
+        break;
+      }
     }
     this.#priority = priority;
     this.#orderingKey = orderingKey;

@@ -69,6 +69,17 @@ interface Timed {
 interface Queued {
   readonly entry: Entry;
   readonly gen: number;
+  /** Priority, then sequence, as one number (see `readyKey`). */
+  readonly key: number;
+}
+
+/**
+ * The ready order (lower priority value first, then lower sequence) as one
+ * number: priority × 2^48 + sequence, exact for the priorities a publish
+ * accepts (0..9) and sequences below 2^48.
+ */
+function readyKey(entry: Entry): number {
+  return Math.min(entry.priority, 31) * 2 ** 48 + entry.seq;
 }
 
 interface Pending {
@@ -111,9 +122,7 @@ export class GroupEngine implements GroupHandle {
   /** Settled (acked or dead) sequences above the floor. */
   readonly #settledAbove = new Set<number>();
   /** Events ready to hand out: lowest priority value, then lowest sequence. */
-  readonly #ready = new Heap<Queued>((a, b) =>
-    a.entry.priority !== b.entry.priority ? a.entry.priority < b.entry.priority : a.entry.seq < b.entry.seq,
-  );
+  readonly #ready = new Heap<Queued>((a, b) => a.key < b.key);
   /** Ack deadlines and redelivery times. */
   readonly #timers = new Heap<Timed>((a, b) => a.at < b.at);
   /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
@@ -130,6 +139,12 @@ export class GroupEngine implements GroupHandle {
 
   #floor: number;
   #readTo: number;
+  /**
+   * The highest sequence that is or was an entry, or is recorded settled:
+   * a sequence read above it can be neither, so read-ahead skips both
+   * lookups for it.
+   */
+  #maxKnown = 0;
   #head = 0;
   #headKnown = false;
   #loading: Promise<void> | undefined;
@@ -154,6 +169,7 @@ export class GroupEngine implements GroupHandle {
     this.#readTo = persisted.floor;
     for (const seq of persisted.settled) this.#settledAbove.add(seq);
     for (const seq of persisted.deadAboveFloor) this.#settledAbove.add(seq);
+    for (const seq of this.#settledAbove) if (seq > this.#maxKnown) this.#maxKnown = seq;
     this.#initialRetries = persisted.retries;
     this.#unlisten = source.onAppend((head) => {
       const next = Number(head);
@@ -433,7 +449,7 @@ export class GroupEngine implements GroupHandle {
           for (const stored of events) {
             const seq = Number(stored.sequence);
             this.#readTo = seq;
-            if (this.#settledAbove.has(seq) || this.#entries.has(seq)) continue;
+            if (seq <= this.#maxKnown && (this.#settledAbove.has(seq) || this.#entries.has(seq))) continue;
             if (this.#filter !== undefined && !this.#filter(stored.event)) continue;
             if (stored.isExpired(now)) {
               this.#counters.expired += 1;
@@ -469,6 +485,7 @@ export class GroupEngine implements GroupHandle {
       reason,
     };
     this.#entries.set(entry.seq, entry);
+    if (entry.seq > this.#maxKnown) this.#maxKnown = entry.seq;
     this.#unsettled.push(entry.seq);
     if (entry.key !== "") {
       const queue = this.#keys.get(entry.key);
@@ -492,7 +509,7 @@ export class GroupEngine implements GroupHandle {
       this.#pushTimer(entry, entry.dueAt);
     } else {
       entry.state = "ready";
-      this.#ready.push({ entry, gen: entry.gen });
+      this.#ready.push({ entry, gen: entry.gen, key: readyKey(entry) });
     }
   }
 
@@ -599,7 +616,7 @@ export class GroupEngine implements GroupHandle {
       if (entry.state === "waiting") {
         entry.state = "ready";
         entry.gen += 1;
-        this.#ready.push({ entry, gen: entry.gen });
+        this.#ready.push({ entry, gen: entry.gen, key: readyKey(entry) });
         changed = true;
       }
     }

@@ -24,15 +24,18 @@ export class Heap<T> {
 
   /** Adds an item. */
   push(item: T): void {
+    // Sift up by moving parents down into the hole, writing the item once.
     const items = this.#items;
+    let i = items.length;
     items.push(item);
-    let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.#before(items[i] as T, items[parent] as T)) break;
-      [items[i], items[parent]] = [items[parent] as T, items[i] as T];
+      const above = items[parent] as T;
+      if (!this.#before(item, above)) break;
+      items[i] = above;
       i = parent;
     }
+    items[i] = item;
   }
 
   /** Removes and returns the first item. */
@@ -40,19 +43,22 @@ export class Heap<T> {
     const items = this.#items;
     const top = items[0];
     const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
+    const n = items.length;
+    if (n > 0 && last !== undefined) {
+      // Sift the last item down from the root, moving smaller children up.
       let i = 0;
       for (;;) {
         const left = 2 * i + 1;
+        if (left >= n) break;
         const right = left + 1;
-        let best = i;
-        if (left < items.length && this.#before(items[left] as T, items[best] as T)) best = left;
-        if (right < items.length && this.#before(items[right] as T, items[best] as T)) best = right;
-        if (best === i) break;
-        [items[i], items[best]] = [items[best] as T, items[i] as T];
-        i = best;
+        let child = left;
+        if (right < n && this.#before(items[right] as T, items[left] as T)) child = right;
+        const below = items[child] as T;
+        if (!this.#before(below, last)) break;
+        items[i] = below;
+        i = child;
       }
+      items[i] = last;
     }
     return top;
   }

@@ -91,6 +91,15 @@ function fromRow(row: EventRow): StoredEvent {
   return new StoredEvent(row.seq, row.type, row.body, Number(row.expire_time));
 }
 
+/**
+ * A row of `#readAfter`, read as an array (`seq, type, expire_time,
+ * length(body)`): better-sqlite3 builds an array faster than an object with
+ * named fields, and reads scan many rows. The bodies of the same rows come
+ * from `#readBodiesAfter`, concatenated into one blob: one buffer per read
+ * instead of one per row (≈1.7 µs per row with a buffer each, ≈1 µs so).
+ */
+type RawEventRow = [seq: bigint, type: string, expireTime: bigint, bodyLength: bigint];
+
 class SqliteBackend implements StorageBackend {
   readonly info: BackendInfo;
   readonly groups: GroupStore & { close(): void };
@@ -108,6 +117,7 @@ class SqliteBackend implements StorageBackend {
   readonly #insertTag: Database.Statement;
   readonly #findById: Database.Statement;
   readonly #readAfter: Database.Statement;
+  readonly #readBodiesAfter: Database.Statement;
   readonly #atTime: Database.Statement;
   readonly #bySequence: Database.Statement;
   readonly #typesAfter: Database.Statement;
@@ -161,7 +171,11 @@ class SqliteBackend implements StorageBackend {
     );
     this.#insertTag = this.#db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
     this.#findById = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1");
-    this.#readAfter = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+    this.#readAfter = this.#db.prepare("SELECT seq, type, expire_time, length(body) FROM events WHERE seq > ? ORDER BY seq LIMIT ?").raw(true);
+    // The same rows' bodies, back to back (CAST keeps the bytes as they are).
+    this.#readBodiesAfter = this.#db
+      .prepare("SELECT CAST(group_concat(body, x'' ORDER BY seq) AS BLOB) FROM (SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
+      .pluck(true);
     this.#atTime = this.#db.prepare("SELECT seq FROM events WHERE publish_time >= ? ORDER BY publish_time, seq LIMIT 1");
     this.#bySequence = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq = ?");
     this.#typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
@@ -346,17 +360,27 @@ class SqliteBackend implements StorageBackend {
     let chunk = request.limit;
     while (events.length < request.limit && scanned < scanLimit) {
       const want = Math.min(chunk, scanLimit - scanned);
-      let rows: EventRow[];
+      let rows: RawEventRow[];
+      let bodies: Buffer | null;
       try {
-        rows = this.#readAfter.all(scannedTo, want) as EventRow[];
+        // Both statements run back to back on this connection, which is the
+        // only writer: they see the same rows.
+        rows = this.#readAfter.all(scannedTo, want) as RawEventRow[];
+        bodies = rows.length === 0 ? null : (this.#readBodiesAfter.get(scannedTo, want) as Buffer | null);
       } catch (error) {
         throw sqliteError("read", error);
       }
+      let offset = 0;
       for (const row of rows) {
         if (events.length >= request.limit) break;
-        scannedTo = row.seq;
+        const length = Number(row[3]);
+        scannedTo = row[0];
         scanned += 1;
-        if (request.matcher === undefined || request.matcher.matches(row.type)) events.push(fromRow(row));
+        if (request.matcher === undefined || request.matcher.matches(row[1])) {
+          const body = new Uint8Array((bodies as Buffer).buffer, (bodies as Buffer).byteOffset + offset, length);
+          events.push(new StoredEvent(row[0], row[1], body, Number(row[2])));
+        }
+        offset += length;
       }
       if (rows.length < want) break;
       chunk *= 4;
