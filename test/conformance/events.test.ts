@@ -95,6 +95,27 @@ describe.each(BACKENDS)("$kind backend", (harness) => {
     expect(await collect(333)).toEqual(everything);
   });
 
+  it("pages through large events, each returned once and whole", async () => {
+    // 24 events of 700 KiB (16.8 MB): a store may return them a few per read.
+    for (let i = 0; i < 24; i += 4) {
+      await store.append(
+        Array.from({ length: 4 }, (_, j) => event("large.blob", { data: Buffer.alloc(700 * 1024, 65 + ((i + j) % 26)) })),
+        { dedupeWindowMs: 0 },
+      );
+    }
+    if (harness.durable) store = await opened.reopen();
+    const seen: Event[] = [];
+    let after = 0n;
+    for (let pages = 0; after < 24n && pages < 100; pages++) {
+      const page = await store.read({ afterSequence: after, limit: 1_024 });
+      if (pages === 0 && harness.kind === "sqlite") expect(page.events.length).toBeLessThan(24);
+      seen.push(...page.events.map((e) => e.event));
+      after = page.scannedTo;
+    }
+    expect(seen.map((e) => e.sequence)).toEqual(Array.from({ length: 24 }, (_, i) => BigInt(i + 1)));
+    expect(seen.every((e, i) => e.data.byteLength === 700 * 1024 && e.data[0] === 65 + (i % 26) && e.data.at(-1) === 65 + (i % 26))).toBe(true);
+  });
+
   it("queries by pattern, source, correlation id, tags, time and sequence", async () => {
     await store.append(
       [

@@ -190,7 +190,7 @@ export class BroadcastSubscription {
 
   /** Records a delivery as outstanding and returns its encoding. */
   #prepare(stored: StoredEvent, attempt: number): Uint8Array {
-    const deliveryId = `${stored.sequence}.${attempt}`;
+    const deliveryId = stored.deliveryId(attempt);
     this.#outstanding.set(deliveryId, { stored, attempt });
     if (this.#options.manualCredit) this.#credit -= 1;
     this.#observer?.delivered(stored, attempt, this.#consumer);

@@ -32,6 +32,7 @@ export class StoredEvent {
   #event: Event | undefined;
   #priority: number;
   #orderingKey: string | undefined;
+  #firstDeliveryId: string | undefined;
 
   constructor(
     /** Position in the bus, strictly increasing. */
@@ -67,6 +68,18 @@ export class StoredEvent {
   get orderingKey(): string {
     if (this.#orderingKey === undefined) this.#readGrouping();
     return this.#orderingKey as string;
+  }
+
+  /**
+   * The delivery id of this event's delivery number `attempt`
+   * (`<sequence>.<attempt>`). The first one is built once and shared, so
+   * every subscriber of a broadcast event keys its outstanding deliveries
+   * with the same string, hashed once.
+   */
+  deliveryId(attempt: number): string {
+    if (attempt !== 1) return `${this.sequence}.${attempt}`;
+    this.#firstDeliveryId ??= `${this.sequence}.1`;
+    return this.#firstDeliveryId;
   }
 
   /** True when the event has an expiry time and it has passed at `nowMs`. */

@@ -247,7 +247,7 @@ export class GroupEngine implements GroupHandle {
         this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + 1);
         this.#counters.delivered += 1;
         if (entry.attempts > 1) this.#counters.redelivered += 1;
-        out.push({ stored: entry.stored, deliveryId: `${entry.seq}.${entry.attempts}`, attempt: entry.attempts });
+        out.push({ stored: entry.stored, deliveryId: entry.stored.deliveryId(entry.attempts), attempt: entry.attempts });
       }
       if (this.#ready.size > 0 || !this.#needsRead()) break;
     }

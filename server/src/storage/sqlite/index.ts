@@ -100,6 +100,12 @@ function fromRow(row: EventRow): StoredEvent {
  */
 type RawEventRow = [seq: bigint, type: string, expireTime: bigint, bodyLength: bigint];
 
+/**
+ * Most bytes of envelopes one read returns (but always at least one event):
+ * a read of many large events stops early and the reader asks again.
+ */
+const MAX_READ_BYTES = 8 * 1024 * 1024;
+
 class SqliteBackend implements StorageBackend {
   readonly info: BackendInfo;
   readonly groups: GroupStore & { close(): void };
@@ -357,32 +363,49 @@ class SqliteBackend implements StorageBackend {
     const events: StoredEvent[] = [];
     let scannedTo = request.afterSequence;
     let scanned = 0;
+    let bytes = 0;
     let chunk = request.limit;
     while (events.length < request.limit && scanned < scanLimit) {
       const want = Math.min(chunk, scanLimit - scanned);
       let rows: RawEventRow[];
-      let bodies: Buffer | null;
+      try {
+        rows = this.#readAfter.all(scannedTo, want) as RawEventRow[];
+      } catch (error) {
+        throw sqliteError("read", error);
+      }
+      // The rows whose bodies fit in this read's byte budget (at least one
+      // per read): large events are read a few at a time, not a thousand.
+      let take = 0;
+      let size = 0;
+      for (const row of rows) {
+        const length = Number(row[3]);
+        if (bytes + size + length > MAX_READ_BYTES && bytes + size > 0) break;
+        size += length;
+        take += 1;
+      }
+      if (take === 0) break;
+      let bodies: Buffer;
       try {
         // Both statements run back to back on this connection, which is the
         // only writer: they see the same rows.
-        rows = this.#readAfter.all(scannedTo, want) as RawEventRow[];
-        bodies = rows.length === 0 ? null : (this.#readBodiesAfter.get(scannedTo, want) as Buffer | null);
+        bodies = this.#readBodiesAfter.get(scannedTo, take) as Buffer;
       } catch (error) {
         throw sqliteError("read", error);
       }
       let offset = 0;
-      for (const row of rows) {
+      for (let i = 0; i < take; i++) {
+        const row = rows[i] as RawEventRow;
         if (events.length >= request.limit) break;
         const length = Number(row[3]);
         scannedTo = row[0];
         scanned += 1;
         if (request.matcher === undefined || request.matcher.matches(row[1])) {
-          const body = new Uint8Array((bodies as Buffer).buffer, (bodies as Buffer).byteOffset + offset, length);
-          events.push(new StoredEvent(row[0], row[1], body, Number(row[2])));
+          events.push(new StoredEvent(row[0], row[1], new Uint8Array(bodies.buffer, bodies.byteOffset + offset, length), Number(row[2])));
         }
         offset += length;
       }
-      if (rows.length < want) break;
+      bytes += size;
+      if (take < rows.length || rows.length < want) break;
       chunk *= 4;
     }
     return { events, scannedTo };
