@@ -206,7 +206,9 @@ function ms(value) {
 
 function describe(kind, m) {
   if (kind === "latency") {
-    return `p50 ${ms(m.value.p50)}, p99 ${ms(m.value.p99)}, p99.9 ${ms(m.value.p999)} (${m.value.samples} samples, ${Math.round(m.rate)}/s delivered)`;
+    // The generator's own lateness says whether it kept the schedule at all.
+    const lag = m.value.sent > 0 ? `; sent ${m.value.sent}, generator late p50 ${ms(m.value.sendLagP50)}, p99 ${ms(m.value.sendLagP99)}` : "";
+    return `p50 ${ms(m.value.p50)}, p99 ${ms(m.value.p99)}, p99.9 ${ms(m.value.p999)} (${m.value.samples} samples, ${Math.round(m.rate)}/s delivered${lag})`;
   }
   if (kind === "memory") {
     const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;

@@ -44,7 +44,13 @@ export async function startRig(side, label) {
       pids: () => processes.map((p) => p.pid),
       loadgen,
       /** Starts the side's workload; options get the server's address or URL. */
-      start: (extra = {}) => loadgen.call("start", { workload: side.workload, options: { ...side.options, ...target, ...extra } }),
+      async start(extra = {}) {
+        const info = await loadgen.call("start", { workload: side.workload, options: { ...side.options, ...target, ...extra } });
+        // A workload that runs part of itself in processes of its own names
+        // them, so that their CPU counts as ours, not as other work.
+        for (const pid of info?.pids ?? []) processes.push({ pid });
+        return info;
+      },
       /** What the OTLP sink received, when tracing is on. */
       tracingStats: () => sink?.stats(),
       async close() {

@@ -14,9 +14,15 @@ serveRole(async () => {
         startInfo = workload.summary?.();
         return startInfo ?? {};
       },
-      snapshot: () => ({ count: workload.count(), ns: Number(process.hrtime.bigint()) }),
+      async snapshot() {
+        // A workload split over two processes counts in the other one.
+        const count = await workload.count();
+        return { count, ns: Number(process.hrtime.bigint()) };
+      },
       mark: () => workload.mark(),
       latencies: () => workload.latencies(),
+      /** Runs another method of the workload: how a split workload drives its other half. */
+      invoke: ({ method, args }) => workload[method](args),
       async stop() {
         await workload?.stop();
         workload = undefined;

@@ -140,7 +140,7 @@ export interface ClientCore {
   purgeDeadLetters(group: string, target: DeadLetterTarget): Promise<number>;
   /** Delivery counters per event type and the stats of every group. */
   deliveryStats(): Promise<DeliveryStats>;
-  /** Closes every subscription and the channel. */
+  /** Closes every subscription and the channels (unary calls, subscription streams). */
   close(): void;
   /** The generated grpc-js client, for calls the wrapper does not cover. */
   readonly raw: EventBusClient;
@@ -211,7 +211,8 @@ function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: bool
  * await client.publish({ type: "agent.task.created", data: { taskId: "t1" } });
  */
 export function createClient<const M extends EventMap = NoEvents>(options: ClientOptions<M>): ProtobusClient<M> {
-  const raw = new EventBusClient(options.address, options.credentials ?? grpcCredentials.createInsecure(), {
+  const credentials = options.credentials ?? grpcCredentials.createInsecure();
+  const channelOptions: ChannelOptions = {
     "grpc.max_receive_message_length": -1,
     "grpc.keepalive_time_ms": 15_000,
     "grpc.keepalive_timeout_ms": 10_000,
@@ -220,7 +221,16 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 5_000,
     ...options.channelOptions,
-  });
+  };
+  const raw = new EventBusClient(options.address, credentials, channelOptions);
+  // Subscriptions get a connection of their own, opened with the first one.
+  // On a shared HTTP/2 connection a subscription's acks queue behind every
+  // unary call the client has outstanding: a publisher that falls behind
+  // held the acks back for seconds, the server's window (max_in_flight)
+  // stayed full, and deliveries stopped while publishes still went through.
+  let streaming: EventBusClient | undefined;
+  const streamingClient = (): EventBusClient =>
+    (streaming ??= new EventBusClient(options.address, credentials, { ...channelOptions, "grpc.use_local_subchannel_pool": 1 }));
   const source = options.source ?? "protobus-sdk";
   const timeoutMs = options.timeoutMs ?? 30_000;
   const subscriptions = new Set<Subscription>();
@@ -262,7 +272,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     const list = typeof patterns === "string" ? [patterns] : patterns;
     const handler = typeof handlerOrOptions === "function" ? handlerOrOptions : undefined;
     const subOptions: HandlerOptions = (handler === undefined ? (handlerOrOptions as SubscribeOptions | undefined) : maybeOptions) ?? {};
-    const subscription = new Subscription(raw, list, subOptions);
+    const subscription = new Subscription(streamingClient(), list, subOptions);
     subscriptions.add(subscription);
     subscription.closed.then(
       () => subscriptions.delete(subscription),
@@ -353,6 +363,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     close() {
       for (const subscription of subscriptions) subscription.close();
       raw.close();
+      streaming?.close();
     },
     raw,
   };
