@@ -126,7 +126,17 @@ describe("consumer groups over gRPC", () => {
   });
 
   it("confirms acks, redelivers after the ack deadline, and extends it on request", async () => {
-    const sub = t.client.subscribe("confirm.>", { group: "confirmers", from: "earliest", autoAck: false, ackDeadlineMs: 300, backoffMinMs: 10 });
+    // One in flight at a time, so the second delivery (and its deadline)
+    // starts only once the first is acked; a 1 s deadline leaves a loaded
+    // machine room between a delivery and the first extension.
+    const sub = t.client.subscribe("confirm.>", {
+      group: "confirmers",
+      from: "earliest",
+      autoAck: false,
+      maxInFlight: 1,
+      ackDeadlineMs: 1000,
+      backoffMinMs: 10,
+    });
     await sub.opened();
     await t.client.publish([{ type: "confirm.job.created" }, { type: "confirm.job.created" }]);
     const seen: ReceivedEvent[] = [];
@@ -136,10 +146,10 @@ describe("consumer groups over gRPC", () => {
         await event.ackAndWait();
         expect((await t.client.getGroup("confirmers")).acked).toBe(1n);
       } else if (seen.length === 2) {
-        // Keep the second one alive past its 300 ms deadline (each extension
+        // Keep the second one alive past its 1 s deadline (each extension
         // reaches far past the next one, so a slow machine cannot lapse it),
         // then let it lapse.
-        for (let i = 0; i < 4; i++) {
+        for (let i = 0; i < 8; i++) {
           event.extend(1500);
           await new Promise((r) => setTimeout(r, 150));
         }
