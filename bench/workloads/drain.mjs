@@ -3,7 +3,7 @@
 // event) drains them. Only the draining is counted, so the rate is the
 // consumer's alone, not the publisher's.
 import { createClient } from "@protobus/sdk";
-import { EVENT_PATTERN } from "../lib/event-shape.mjs";
+import { openSubscriber } from "./subscribers.mjs";
 import { startStreamPublisher } from "./stream-publisher.mjs";
 
 export async function start({ address, prefill, batch, inflight, group, maxInFlight }) {
@@ -13,14 +13,16 @@ export async function start({ address, prefill, batch, inflight, group, maxInFli
   await publisher.stop();
   let delivered = 0;
   // The group is created by this first open, at the oldest event.
-  const subscription = sdk.subscribe(
-    EVENT_PATTERN,
-    () => {
+  const subscriber = await openSubscriber({
+    api: "sdk",
+    sdk,
+    group,
+    maxInFlight,
+    from: "earliest",
+    onEvent: () => {
       delivered += 1;
     },
-    { group, maxInFlight, from: "earliest" },
-  );
-  await subscription.opened();
+  });
   return {
     count: () => {
       // A window that outlasts the backlog would count idle time as slowness.
@@ -28,7 +30,7 @@ export async function start({ address, prefill, batch, inflight, group, maxInFli
       return delivered;
     },
     async stop() {
-      subscription.close();
+      subscriber.close();
       sdk.close();
     },
   };

@@ -22,7 +22,6 @@ export async function start({ url, mode, inflight, budget, prefill }) {
     // The backlog is stored before the consumer exists; only draining it
     // is counted. Plain publishes into the stream's subject (no per-message
     // ack to wait for), then wait until the stream holds all of them.
-    const data = payload();
     for (let i = 1; i <= prefill; i++) {
       nc.publish(EVENT_TYPE, data);
       if ((i & 1023) === 0) await nc.flush();

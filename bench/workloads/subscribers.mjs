@@ -6,11 +6,12 @@ import { EVENT_PATTERN } from "../lib/event-shape.mjs";
 /**
  * Opens one subscription and resolves once the server confirmed it.
  * `onEvent(event)` runs for each delivery; `handler` (SDK only) replaces the
- * default acking handler, e.g. with one that never settles.
+ * default acking handler, e.g. with one that never settles. `from` is
+ * `latest` (default) or `earliest`.
  */
-export async function openSubscriber({ api, sdk, raw, group, maxInFlight, onEvent, handler }) {
+export async function openSubscriber({ api, sdk, raw, group, maxInFlight, from = "latest", onEvent, handler }) {
   if (api === "sdk") {
-    const options = { ...(group !== undefined ? { group } : {}), ...(maxInFlight !== undefined ? { maxInFlight } : {}) };
+    const options = { from, ...(group !== undefined ? { group } : {}), ...(maxInFlight !== undefined ? { maxInFlight } : {}) };
     const subscription = sdk.subscribe(EVENT_PATTERN, handler ?? ((event) => onEvent(event)), options);
     await subscription.opened();
     return { close: () => subscription.close() };
@@ -31,7 +32,7 @@ export async function openSubscriber({ api, sdk, raw, group, maxInFlight, onEven
         open: {
           patterns: [EVENT_PATTERN],
           group: group ?? "",
-          start: { position: { $case: "latest", latest: {} } },
+          start: { position: from === "earliest" ? { $case: "earliest", earliest: {} } : { $case: "latest", latest: {} } },
           maxInFlight: maxInFlight ?? 0,
           manualCredit: false,
           filter: "",

@@ -1,4 +1,4 @@
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Event } from "@protobus/sdk/proto";
 
 // One writer for every encode: its buffer keeps the size it grew to, so an
@@ -136,11 +136,9 @@ export class StoredEvent {
       } else if (wireType === WireType.Bit32) {
         pos += 4;
       } else {
-        // Groups are not used by protobus.v1.Event: fall back to the full reader.
-        const reader = new BinaryReader(bytes);
-        const event = Event.decode(reader);
-        priority = event.priority ?? DEFAULT_PRIORITY;
-        orderingKey = event.orderingKey;
+        // Groups are not used by protobus.v1.Event: decode it in full (kept).
+        priority = this.event.priority ?? DEFAULT_PRIORITY;
+        orderingKey = this.event.orderingKey;
         break;
       }
     }

@@ -508,9 +508,14 @@ export class GroupEngine implements GroupHandle {
       entry.state = "waiting";
       this.#pushTimer(entry, entry.dueAt);
     } else {
-      entry.state = "ready";
-      this.#ready.push({ entry, gen: entry.gen, key: readyKey(entry) });
+      this.#pushReady(entry);
     }
+  }
+
+  /** Queues an entry (its generation already bumped) for hand-out. */
+  #pushReady(entry: Entry): void {
+    entry.state = "ready";
+    this.#ready.push({ entry, gen: entry.gen, key: readyKey(entry) });
   }
 
   /** A delivery failed: redeliver after a delay, or dead-letter it at max deliveries. */
@@ -614,9 +619,8 @@ export class GroupEngine implements GroupHandle {
       const entry = top.entry;
       if (top.gen !== entry.gen) continue;
       if (entry.state === "waiting") {
-        entry.state = "ready";
         entry.gen += 1;
-        this.#ready.push({ entry, gen: entry.gen, key: readyKey(entry) });
+        this.#pushReady(entry);
         changed = true;
       }
     }
