@@ -8,9 +8,39 @@
  * a temporary store.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type ReceivedEvent } from "@protobus/sdk";
+import { createClient, type ProtobusClient, type ReceivedEvent } from "@protobus/sdk";
 import { natsServerAvailable, startNatsServer, type NatsServer } from "../support/nats.js";
-import { spawnServer, startTestServer, tempDir, waitFor, type TestServer } from "../support/test-server.js";
+import { spawnServer, startTestServer, tempDir, waitFor, type ServerProcess, type TestServer } from "../support/test-server.js";
+
+interface OwnerAndSurvivor {
+  readonly owner: ServerProcess;
+  readonly ownerClient: ProtobusClient;
+  readonly survivorClient: ProtobusClient;
+}
+
+/**
+ * Runs `body` with two `protobus serve` processes on one JetStream stream
+ * (`--store jetstream` plus `args`), each with a client: `owner`, which the
+ * test opens its group through first and kills, and the survivor. Both are
+ * stopped and their data directory removed afterwards.
+ */
+async function withOwnerAndSurvivor(args: readonly string[], body: (servers: OwnerAndSurvivor) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  const all = ["--store", "jetstream", ...args, "--data-dir", dir.path];
+  const owner = await spawnServer(all);
+  const survivor = await spawnServer(all);
+  const ownerClient = createClient({ address: owner.address, source: "test" });
+  const survivorClient = createClient({ address: survivor.address, source: "test" });
+  try {
+    await body({ owner, ownerClient, survivorClient });
+  } finally {
+    ownerClient.close();
+    survivorClient.close();
+    await owner.stop("SIGKILL");
+    await survivor.stop();
+    dir.dispose();
+  }
+}
 
 describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", () => {
   let nats: NatsServer;
@@ -77,13 +107,8 @@ describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", (
   });
 
   it("wakes a member whose window was full of forwarded deliveries when the owner died, once the group is taken over", async () => {
-    const dir = tempDir();
-    const args = ["--store", "jetstream", "--nats-url", nats.url, "--jetstream-stream", "WAKE", "--jetstream-subject-prefix", "wake", "--data-dir", dir.path];
-    const owner = await spawnServer(args);
-    const survivor = await spawnServer(args);
-    const ownerClient = createClient({ address: owner.address, source: "test" });
-    const survivorClient = createClient({ address: survivor.address, source: "test" });
-    try {
+    const args = ["--nats-url", nats.url, "--jetstream-stream", "WAKE", "--jetstream-subject-prefix", "wake"];
+    await withOwnerAndSurvivor(args, async ({ owner, ownerClient, survivorClient }) => {
       const options = { group: "wake", from: "earliest" as const, ackDeadlineMs: 60_000 };
       // The member on `owner` takes one event and never finishes it.
       const onOwner = ownerClient.subscribe("wake.>", () => new Promise<void>(() => undefined), { ...options, maxInFlight: 1 });
@@ -112,23 +137,12 @@ describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", (
       // Nothing is published after the kill: only the takeover can wake the member.
       await waitFor(() => ids.every((id) => handled.has(id)), 60_000, "every event handled after the takeover");
       onSurvivor.close();
-    } finally {
-      ownerClient.close();
-      survivorClient.close();
-      await owner.stop("SIGKILL");
-      await survivor.stop();
-      dir.dispose();
-    }
+    });
   }, 120_000);
 
   it("takes a group over when the protobus server running it is killed with kill -9", async () => {
-    const dir = tempDir();
-    const args = ["--store", "jetstream", "--nats-url", nats.url, "--jetstream-stream", "TAKEOVER", "--data-dir", dir.path];
-    const owner = await spawnServer(args);
-    const survivor = await spawnServer(args);
-    const ownerClient = createClient({ address: owner.address, source: "test" });
-    const survivorClient = createClient({ address: survivor.address, source: "test" });
-    try {
+    const args = ["--nats-url", nats.url, "--jetstream-stream", "TAKEOVER"];
+    await withOwnerAndSurvivor(args, async ({ owner, ownerClient, survivorClient }) => {
       const handled = new Map<string, number>();
       const handler = async (event: ReceivedEvent) => {
         handled.set(event.id, (handled.get(event.id) ?? 0) + 1);
@@ -157,12 +171,6 @@ describe.runIf(natsServerAvailable())("two protobus servers on one JetStream", (
       const stats = await survivorClient.getGroup("takeover");
       expect(stats.inFlight).toBe(0n);
       onSurvivor.close();
-    } finally {
-      ownerClient.close();
-      survivorClient.close();
-      await owner.stop("SIGKILL");
-      await survivor.stop();
-      dir.dispose();
-    }
+    });
   }, 120_000);
 });
