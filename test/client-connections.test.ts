@@ -5,10 +5,16 @@
  * had outstanding, so a publisher that fell behind stopped its own
  * deliveries. A plain grpc-js server records the peer (client address and
  * port, i.e. the TCP connection) of every call it gets.
+ *
+ * The subscription connection also lets the server send more than HTTP/2's
+ * default 64 KiB before the client has read it: a plain node:http2 server
+ * reads the SETTINGS and WINDOW_UPDATE frames each connection sent.
  */
+import { createServer, type Http2Session, type ServerHttp2Stream } from "node:http2";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
-import { createClient } from "@protobus/sdk";
+import { createClient, SUBSCRIPTION_FLOW_CONTROL_WINDOW } from "@protobus/sdk";
 import { Event, EventBusService, type PublishRequest, type PublishResponse, type SubscribeRequest, type SubscribeResponse } from "@protobus/sdk/proto";
 import { waitFor } from "./support/test-server.js";
 
@@ -89,6 +95,42 @@ describe("client connections", () => {
       await Promise.all([first.closed, second.closed]);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("the subscription connection's flow-control window", () => {
+  it("is SUBSCRIPTION_FLOW_CONTROL_WINDOW per stream and for the connection; unary calls keep HTTP/2's default", async () => {
+    const calls: Array<{ path: string; session: Http2Session }> = [];
+    const h2 = createServer();
+    h2.on("stream", (stream: ServerHttp2Stream, headers) => {
+      calls.push({ path: String(headers[":path"]), session: stream.session as Http2Session });
+      stream.on("error", () => undefined);
+      // Answer nothing: the test only reads what the client announced.
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+    });
+    await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+    const client = createClient({ address: `127.0.0.1:${(h2.address() as AddressInfo).port}`, timeoutMs: 60_000 });
+    try {
+      const subscription = client.subscribe("flow.>", () => undefined);
+      void client.publish({ type: "flow.test.done", data: {} }).catch(() => undefined);
+      await waitFor(() => calls.length === 2, 10_000, "both calls to arrive");
+      const subscribe = calls.find((c) => c.path.endsWith("/Subscribe"));
+      const publish = calls.find((c) => c.path.endsWith("/Publish"));
+      expect(subscribe).toBeDefined();
+      expect(publish).toBeDefined();
+      expect(subscribe?.session).not.toBe(publish?.session);
+      // Per stream: the initial window the client's SETTINGS announced.
+      expect(subscribe?.session.remoteSettings.initialWindowSize).toBe(SUBSCRIPTION_FLOW_CONTROL_WINDOW);
+      expect(publish?.session.remoteSettings.initialWindowSize).toBe(65_535);
+      // For the connection: what the server may send now, after the client's WINDOW_UPDATE.
+      await waitFor(() => (subscribe?.session.state.remoteWindowSize ?? 0) >= SUBSCRIPTION_FLOW_CONTROL_WINDOW, 10_000, "the connection window");
+      expect(publish?.session.state.remoteWindowSize).toBe(65_535);
+      subscription.close();
+    } finally {
+      client.close();
+      for (const call of calls) call.session.destroy();
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
     }
   });
 });

@@ -203,6 +203,14 @@ function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: bool
 }
 
 /**
+ * HTTP/2 flow-control window, in bytes, of the connection that carries a
+ * client's subscriptions (per stream and for the connection): how much the
+ * server may send before this client has read it. `channelOptions` may set
+ * `grpc-node.flow_control_window` to override it.
+ */
+export const SUBSCRIPTION_FLOW_CONTROL_WINDOW = 1024 * 1024;
+
+/**
  * Connects to a protobus server. The channel connects lazily on the first
  * call and reconnects by itself.
  *
@@ -228,9 +236,22 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
   // unary call the client has outstanding: a publisher that falls behind
   // held the acks back for seconds, the server's window (max_in_flight)
   // stayed full, and deliveries stopped while publishes still went through.
+  //
+  // That connection also advertises a flow-control window of
+  // SUBSCRIPTION_FLOW_CONTROL_WINDOW instead of HTTP/2's 64 KiB: with 64 KiB
+  // the server could have only ~64 KiB of deliveries on the wire, and sent
+  // more only after this process had read them and answered with a
+  // WINDOW_UPDATE, so a client busy in its handlers stalled its own
+  // deliveries (a group member draining a backlog got a third less than
+  // the server could send). What the server sends stays bounded by the
+  // subscription's max in flight.
   let streaming: EventBusClient | undefined;
   const streamingClient = (): EventBusClient =>
-    (streaming ??= new EventBusClient(options.address, credentials, { ...channelOptions, "grpc.use_local_subchannel_pool": 1 }));
+    (streaming ??= new EventBusClient(options.address, credentials, {
+      "grpc-node.flow_control_window": SUBSCRIPTION_FLOW_CONTROL_WINDOW,
+      ...channelOptions,
+      "grpc.use_local_subchannel_pool": 1,
+    }));
   const source = options.source ?? "protobus-sdk";
   const timeoutMs = options.timeoutMs ?? 30_000;
   const subscriptions = new Set<Subscription>();

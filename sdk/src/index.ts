@@ -6,7 +6,7 @@
  * `google.rpc` details the server sent. The wire contract itself is in
  * `@protobus/sdk/proto`.
  */
-export { createClient } from "./client.js";
+export { createClient, SUBSCRIPTION_FLOW_CONTROL_WINDOW } from "./client.js";
 export type {
   ClientCore,
   ClientOptions,
