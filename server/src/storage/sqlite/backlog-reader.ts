@@ -75,7 +75,7 @@ export class BacklogReader {
 
   #start(): Worker {
     // Next to this file in dist/, like every compiled module.
-    const worker = new Worker(new URL("./backlog-reader-worker.js", import.meta.url), { workerData: this.#data });
+    const worker = new Worker(new URL("./backlog-reader-worker.js", import.meta.url), { workerData: this.#data, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     worker.unref();
     worker.on("message", (reply: BacklogReply) => this.#answer(reply));
     worker.on("error", (error) => this.#lost(worker, error));

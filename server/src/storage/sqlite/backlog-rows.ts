@@ -1,22 +1,13 @@
 /**
  * The backlog reader thread's view of the events table: a read-only
- * connection and a window of rows read ahead of the last read, from which
- * reads are answered and packed for transfer to the main thread.
- *
- * Rows are never changed once committed and new ones only get higher
- * sequences (the main connection is the only writer, and nothing deletes
- * events), so the window is a contiguous run of final rows: a read answered
- * from it is the read the database would answer. It never stands for "the
- * end of the log": a read that runs past the window reads on from the
- * database, which has every event the main thread has announced (it
- * commits before it tells readers).
+ * connection and a few windows of rows read ahead of the readers paging
+ * through the backlog (see `backlog-window.ts`), from which reads are
+ * answered and packed for transfer to the main thread.
  */
 import Database from "better-sqlite3";
 import { compilePatterns, type PatternMatcher } from "@protobus/sdk/internal";
 import { MAX_READ_BYTES, bodiesOffset, packedSize, packedViews, scanLimit } from "./backlog-protocol.js";
-
-/** A row of `#readAfter` as an array: better-sqlite3 builds it faster than an object. */
-type RawEventRow = [seq: bigint, type: string, expireTime: bigint, bodyLength: bigint];
+import { BacklogWindow, type RawEventRow } from "./backlog-window.js";
 
 /** One read's outcome, packed. */
 export interface PackedRead {
@@ -29,8 +20,17 @@ export interface PackedRead {
 /** Rows one database read fetches at most. */
 const FETCH_ROWS = 1024;
 
-/** Rows kept ahead of the last read: a little more than a full read of 1,024 dense events. */
+/** Rows kept ahead of a reader: a little more than a full read of 1,024 dense events. */
 const AHEAD_ROWS = 2048;
+
+/** Bytes of bodies kept ahead of a reader: half a read of large events. */
+const AHEAD_BYTES = MAX_READ_BYTES / 2;
+
+/**
+ * Readers followed at once (a consumer group's read-ahead, a few lagging
+ * subscriptions); one more reader takes the window used least recently.
+ */
+const MAX_WINDOWS = 4;
 
 /** Matchers kept compiled, by their patterns; readers reuse a handful. */
 const MAX_MATCHERS = 64;
@@ -40,18 +40,12 @@ export class BacklogRows {
   readonly #db: Database.Database;
   readonly #readAfter: Database.Statement;
   readonly #readBodiesAfter: Database.Statement;
-  readonly #fetchTx: (after: bigint, limit: number, budget: number) => number;
+  readonly #fetchTx: (window: BacklogWindow, limit: number, budget: number) => number;
   readonly #matchers = new Map<string, PatternMatcher>();
-  /** The window: every row with a sequence in (`#from`, `#to`], in order, from index `#first` on. */
-  #rows: RawEventRow[] = [];
-  #bodies: Uint8Array[] = [];
-  #first = 0;
-  #from = 0n;
-  #to = 0n;
-  /** Bytes of the bodies in the window. */
-  #bytes = 0;
-  /** True when the last fetch found no more rows: no read-ahead until a read asks again. */
-  #atEnd = false;
+  readonly #windows: BacklogWindow[] = [];
+  /** The window of the last read, the one to read ahead in. */
+  #last: BacklogWindow | undefined;
+  #reads = 0;
 
   constructor(path: string) {
     this.#db = new Database(path, { readonly: true, fileMustExist: true });
@@ -66,7 +60,7 @@ export class BacklogRows {
       .prepare("SELECT CAST(group_concat(body, x'' ORDER BY seq) AS BLOB) FROM (SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
       .pluck(true);
     // Both statements in one read transaction: they see the same rows.
-    this.#fetchTx = this.#db.transaction((after: bigint, limit: number, budget: number) => this.#fetch(after, limit, budget));
+    this.#fetchTx = this.#db.transaction((window: BacklogWindow, limit: number, budget: number) => this.#fetch(window, limit, budget));
   }
 
   /**
@@ -76,9 +70,10 @@ export class BacklogRows {
    */
   read(afterSequence: bigint, limit: number, patterns: readonly string[] | undefined): PackedRead {
     const matcher = patterns === undefined ? undefined : this.#matcher(patterns);
+    const window = this.#window(afterSequence);
     // A request may come after appends the last fetch could not see.
-    this.#atEnd = false;
-    let index = this.#seek(afterSequence);
+    window.atEnd = false;
+    let index = window.indexAfter(afterSequence);
     const bound = scanLimit(limit);
     const picked: number[] = [];
     const typeIndexes = new Map<string, number>();
@@ -88,8 +83,8 @@ export class BacklogRows {
     let bytes = 0;
     let pickedBytes = 0;
     while (picked.length < limit && scanned < bound) {
-      if (index === this.#rows.length && this.#fetchTx(this.#to, FETCH_ROWS, MAX_READ_BYTES) === 0) break;
-      const row = this.#rows[index] as RawEventRow;
+      if (index === window.rows.length && this.#fetchTx(window, FETCH_ROWS, MAX_READ_BYTES) === 0) break;
+      const row = window.rows[index] as RawEventRow;
       const length = Number(row[3]);
       if (bytes + length > MAX_READ_BYTES && bytes > 0) break;
       bytes += length;
@@ -112,8 +107,8 @@ export class BacklogRows {
     let offset = bodiesOffset(count);
     for (let i = 0; i < count; i++) {
       const at = picked[i] as number;
-      const row = this.#rows[at] as RawEventRow;
-      const body = this.#bodies[at] as Uint8Array;
+      const row = window.rows[at] as RawEventRow;
+      const body = window.bodies[at] as Uint8Array;
       views.sequences[i] = row[0];
       views.expireTimes[i] = Number(row[2]);
       views.lengths[i] = body.byteLength;
@@ -121,21 +116,20 @@ export class BacklogRows {
       out.set(body, offset);
       offset += body.byteLength;
     }
-    this.#dropThrough(scannedTo);
+    window.dropThrough(scannedTo);
     return { scannedTo, buffer, count, types };
   }
 
   /**
-   * Reads one more fetch of rows ahead of the window, if the window holds
-   * less than a read's worth. Returns true when there may be more to read
-   * ahead (the caller calls again after letting requests in).
+   * Reads one more fetch of rows ahead of the last read, if its window
+   * holds less than a read's worth. Returns true when there may be more to
+   * read ahead (the caller calls again after letting requests in).
    */
   readAhead(): boolean {
-    if (this.#atEnd) return false;
-    const ahead = this.#rows.length - this.#first;
-    if (ahead >= AHEAD_ROWS || this.#bytes >= MAX_READ_BYTES) return false;
-    const fetched = this.#fetchTx(this.#to, Math.min(FETCH_ROWS, AHEAD_ROWS - ahead), MAX_READ_BYTES - this.#bytes);
-    return fetched > 0;
+    const window = this.#last;
+    if (window === undefined || window.atEnd) return false;
+    if (window.size >= AHEAD_ROWS || window.bytes >= AHEAD_BYTES) return false;
+    return this.#fetchTx(window, Math.min(FETCH_ROWS, AHEAD_ROWS - window.size), AHEAD_BYTES - window.bytes) > 0;
   }
 
   /** Closes the connection. */
@@ -143,35 +137,33 @@ export class BacklogRows {
     this.#db.close();
   }
 
-  /** The index of the first row after `afterSequence`, starting the window over there when it is not inside it. */
-  #seek(afterSequence: bigint): number {
-    if (afterSequence < this.#from || afterSequence > this.#to) {
-      this.#rows = [];
-      this.#bodies = [];
-      this.#first = 0;
-      this.#bytes = 0;
-      this.#from = afterSequence;
-      this.#to = afterSequence;
-      this.#atEnd = false;
-      return 0;
+  /**
+   * The window for a read after `afterSequence`: the one whose reader's
+   * last read ended there, else one that holds that place, else a new one
+   * starting there (in place of the one used least recently).
+   */
+  #window(afterSequence: bigint): BacklogWindow {
+    let window = this.#windows.find((w) => w.from === afterSequence) ?? this.#windows.find((w) => w.covers(afterSequence));
+    if (window === undefined) {
+      window = new BacklogWindow(afterSequence);
+      if (this.#windows.length >= MAX_WINDOWS) {
+        const oldest = this.#windows.reduce((a, b) => (a.usedAt <= b.usedAt ? a : b));
+        this.#windows.splice(this.#windows.indexOf(oldest), 1);
+      }
+      this.#windows.push(window);
     }
-    // Binary search: sequences increase along the window.
-    let low = this.#first;
-    let high = this.#rows.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if ((this.#rows[mid] as RawEventRow)[0] <= afterSequence) low = mid + 1;
-      else high = mid;
-    }
-    return low;
+    window.usedAt = ++this.#reads;
+    this.#last = window;
+    return window;
   }
 
   /**
-   * Appends the rows after `after` (at most `limit`, and only as many
-   * bodies as fit in `budget` bytes, but at least one) to the window.
-   * Returns how many it appended; 0 at the end of the log.
+   * Appends the rows after the window's end (at most `limit`, and only as
+   * many bodies as fit in `budget` bytes, but at least one) to it. Returns
+   * how many it appended; 0 at the end of the log.
    */
-  #fetch(after: bigint, limit: number, budget: number): number {
+  #fetch(window: BacklogWindow, limit: number, budget: number): number {
+    const after = window.to;
     const rows = this.#readAfter.all(after, limit) as RawEventRow[];
     let take = 0;
     let size = 0;
@@ -181,36 +173,18 @@ export class BacklogRows {
       size += length;
       take += 1;
     }
-    this.#atEnd = rows.length < limit;
+    window.atEnd = rows.length < limit;
     if (take === 0) return 0;
     const blob = this.#readBodiesAfter.get(after, take) as Buffer;
+    const bodies: Uint8Array[] = new Array<Uint8Array>(take);
     let offset = 0;
     for (let i = 0; i < take; i++) {
-      const row = rows[i] as RawEventRow;
-      const length = Number(row[3]);
-      this.#rows.push(row);
-      this.#bodies.push(blob.subarray(offset, offset + length));
+      const length = Number((rows[i] as RawEventRow)[3]);
+      bodies[i] = blob.subarray(offset, offset + length);
       offset += length;
     }
-    this.#bytes += size;
-    this.#to = (rows[take - 1] as RawEventRow)[0];
+    window.append(take === rows.length ? rows : rows.slice(0, take), bodies, size);
     return take;
-  }
-
-  /** Forgets the rows up to `sequence`: readers move forward, and the window holds only what is ahead. */
-  #dropThrough(sequence: bigint): void {
-    if (sequence <= this.#from) return;
-    while (this.#first < this.#rows.length && (this.#rows[this.#first] as RawEventRow)[0] <= sequence) {
-      this.#bytes -= (this.#bodies[this.#first] as Uint8Array).byteLength;
-      this.#first += 1;
-    }
-    this.#from = sequence;
-    // Compact now and then, not on every read.
-    if (this.#first >= FETCH_ROWS || this.#first === this.#rows.length) {
-      this.#rows = this.#rows.slice(this.#first);
-      this.#bodies = this.#bodies.slice(this.#first);
-      this.#first = 0;
-    }
   }
 
   #matcher(patterns: readonly string[]): PatternMatcher {
