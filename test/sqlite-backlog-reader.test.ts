@@ -4,9 +4,12 @@
  * that asks for: the data directory's lock no longer rests on the events
  * database but still keeps a second server out; reads leave the main thread
  * (and the thread id says so); reads pending at close fail, they do not
- * hang; reads interleaved with appends see every event once, in order; and
- * a read answered by the thread keeps the bounds of every read.
+ * hang; a read the thread fails at fails with a status; reads interleaved
+ * with appends see every event once, in order; and a read answered by the
+ * thread keeps the bounds of every read.
  */
+import { renameSync } from "node:fs";
+import { join } from "node:path";
 import { threadId } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
@@ -15,7 +18,7 @@ import { Event } from "@protobus/sdk/proto";
 import { createSqliteBackend, type SqliteBackendOptions, type SqliteStorageBackend } from "@protobus/server";
 import { spawnServer, tempDir } from "./support/test-server.js";
 
-function numbered(n: number, type = "backlog.item.added", data?: Uint8Array): Event {
+function numbered(n: number, type = "backlog.item.added", data?: Buffer): Event {
   return Event.fromPartial({ id: `e-${n}`, source: "test/backlog-reader", type, specVersion: "1.0", ...(data ? { data } : {}) });
 }
 
@@ -113,6 +116,28 @@ describe("the sqlite store's backlog reader", () => {
     await expect(store.read({ afterSequence: 0n, limit: 10 })).rejects.toMatchObject({ code: Code.UNAVAILABLE });
   });
 
+  it("fails a read the thread cannot do with a status, and reads again once it can", async () => {
+    const dataDir = directory();
+    const first = open(dataDir);
+    await fill(first, 3_000);
+    await first.close();
+    const store = open(dataDir);
+    // The thread opens its connection with its first read; without the file it cannot.
+    const path = join(dataDir, "events.db");
+    renameSync(path, `${path}.away`);
+    try {
+      await expect(store.read({ afterSequence: 0n, limit: 10 })).rejects.toMatchObject({
+        code: Code.UNAVAILABLE,
+        rawMessage: expect.stringMatching(/^sqlite read failed: /) as unknown,
+      });
+    } finally {
+      renameSync(`${path}.away`, path);
+    }
+    const { events } = await store.read({ afterSequence: 0n, limit: 10 });
+    expect(events.map((e) => e.sequence)).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i + 1)));
+    expect(store.backlogReadStats().served).toBe(1);
+  });
+
   it("returns every event once and in order to readers paging through the backlog while appends go on", async () => {
     const store = open(directory(), { recentCacheSize: 64 });
     const typeOf = (n: number): string => (n % 3 === 0 ? "backlog.item.removed" : "backlog.item.added");
@@ -168,7 +193,7 @@ describe("the sqlite store's backlog reader", () => {
     // 12 events of 1 MiB.
     for (let n = 10_000; n < 10_012; n += 4) {
       await first.append(
-        Array.from({ length: 4 }, (_, i) => numbered(n + i, "bound.large", new Uint8Array(1024 * 1024).fill(n + i))),
+        Array.from({ length: 4 }, (_, i) => numbered(n + i, "bound.large", Buffer.alloc(1024 * 1024, (n + i) % 256))),
         { dedupeWindowMs: 0 },
       );
     }
