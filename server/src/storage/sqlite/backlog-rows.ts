@@ -49,7 +49,8 @@ export class BacklogRows {
 
   constructor(path: string) {
     this.#db = new Database(path, { readonly: true, fileMustExist: true });
-    this.#db.defaultSafeIntegers(true);
+    // Numbers, not bigints: see backlog-window.ts.
+    this.#db.defaultSafeIntegers(false);
     // A reader waits out a writer's brief WAL-index lock instead of failing;
     // it waits in this thread, never in the main one.
     this.#db.pragma("busy_timeout = 5000");
@@ -70,22 +71,23 @@ export class BacklogRows {
    */
   read(afterSequence: bigint, limit: number, patterns: readonly string[] | undefined): PackedRead {
     const matcher = patterns === undefined ? undefined : this.#matcher(patterns);
-    const window = this.#window(afterSequence);
+    const after = Number(afterSequence);
+    const window = this.#window(after);
     // A request may come after appends the last fetch could not see.
     window.atEnd = false;
-    let index = window.indexAfter(afterSequence);
+    let index = window.indexAfter(after);
     const bound = scanLimit(limit);
     const picked: number[] = [];
     const typeIndexes = new Map<string, number>();
     const types: string[] = [];
-    let scannedTo = afterSequence;
+    let scannedTo = after;
     let scanned = 0;
     let bytes = 0;
     let pickedBytes = 0;
     while (picked.length < limit && scanned < bound) {
       if (index === window.rows.length && this.#fetchTx(window, FETCH_ROWS, MAX_READ_BYTES) === 0) break;
       const row = window.rows[index] as RawEventRow;
-      const length = Number(row[3]);
+      const length = row[3];
       if (bytes + length > MAX_READ_BYTES && bytes > 0) break;
       bytes += length;
       scanned += 1;
@@ -105,19 +107,29 @@ export class BacklogRows {
     const views = packedViews(buffer, count);
     const out = new Uint8Array(buffer);
     let offset = bodiesOffset(count);
+    // Bodies are copied in runs: consecutive rows of one fetch lie back to back in its blob.
+    let runBlob: Buffer | undefined;
+    let runStart = 0;
+    let runEnd = 0;
     for (let i = 0; i < count; i++) {
       const at = picked[i] as number;
       const row = window.rows[at] as RawEventRow;
-      const body = window.bodies[at] as Uint8Array;
-      views.sequences[i] = row[0];
-      views.expireTimes[i] = Number(row[2]);
-      views.lengths[i] = body.byteLength;
+      const blob = window.blobs[at] as Buffer;
+      const start = window.offsets[at] as number;
+      views.sequences[i] = BigInt(row[0]);
+      views.expireTimes[i] = row[2];
+      views.lengths[i] = row[3];
       views.typeIndexes[i] = typeIndexes.get(row[1]) as number;
-      out.set(body, offset);
-      offset += body.byteLength;
+      if (blob !== runBlob || start !== runEnd) {
+        if (runBlob !== undefined) offset += runBlob.copy(out, offset, runStart, runEnd);
+        runBlob = blob;
+        runStart = start;
+      }
+      runEnd = start + row[3];
     }
+    if (runBlob !== undefined) runBlob.copy(out, offset, runStart, runEnd);
     window.dropThrough(scannedTo);
-    return { scannedTo, buffer, count, types };
+    return { scannedTo: BigInt(scannedTo), buffer, count, types };
   }
 
   /**
@@ -142,7 +154,7 @@ export class BacklogRows {
    * last read ended there, else one that holds that place, else a new one
    * starting there (in place of the one used least recently).
    */
-  #window(afterSequence: bigint): BacklogWindow {
+  #window(afterSequence: number): BacklogWindow {
     let window = this.#windows.find((w) => w.from === afterSequence) ?? this.#windows.find((w) => w.covers(afterSequence));
     if (window === undefined) {
       window = new BacklogWindow(afterSequence);
@@ -168,22 +180,13 @@ export class BacklogRows {
     let take = 0;
     let size = 0;
     for (const row of rows) {
-      const length = Number(row[3]);
-      if (size + length > budget && size > 0) break;
-      size += length;
+      if (size + row[3] > budget && size > 0) break;
+      size += row[3];
       take += 1;
     }
     window.atEnd = rows.length < limit;
     if (take === 0) return 0;
-    const blob = this.#readBodiesAfter.get(after, take) as Buffer;
-    const bodies: Uint8Array[] = new Array<Uint8Array>(take);
-    let offset = 0;
-    for (let i = 0; i < take; i++) {
-      const length = Number((rows[i] as RawEventRow)[3]);
-      bodies[i] = blob.subarray(offset, offset + length);
-      offset += length;
-    }
-    window.append(take === rows.length ? rows : rows.slice(0, take), bodies, size);
+    window.append(rows, take, this.#readBodiesAfter.get(after, take) as Buffer);
     return take;
   }
 
