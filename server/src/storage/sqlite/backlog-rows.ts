@@ -20,11 +20,18 @@ export interface PackedRead {
 /** Rows one database read fetches at most. */
 const FETCH_ROWS = 1024;
 
-/** Rows kept ahead of a reader: a little more than a full read of 1,024 dense events. */
-const AHEAD_ROWS = 2048;
+/**
+ * Rows kept ahead of a reader: one fetch, as much as a consumer group reads
+ * at once (readers of sparse patterns read on from the database).
+ */
+const AHEAD_ROWS = FETCH_ROWS;
 
-/** Bytes of bodies kept ahead of a reader: half a read of large events. */
-const AHEAD_BYTES = MAX_READ_BYTES / 2;
+/**
+ * Bytes of bodies kept ahead of a reader: enough for a read of 1,024
+ * events of 1 KiB, and bounded for large events, since each window holds
+ * them in the thread's memory.
+ */
+const AHEAD_BYTES = 1024 * 1024;
 
 /**
  * Readers followed at once (a consumer group's read-ahead, a few lagging
