@@ -25,6 +25,9 @@ import type {
 } from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
 import { StoredEvent, encodeEnvelope } from "../stored-event.js";
+import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
+import { scanLimit } from "./backlog-protocol.js";
+import { DataDirLock } from "./data-dir-lock.js";
 import { sqliteError } from "./errors.js";
 import { SqliteGroupPersistence } from "./group-persistence.js";
 import { SqliteSchemaStore } from "./schema-store.js";
@@ -118,26 +121,24 @@ function fromRow(row: EventRow): StoredEvent {
   return new StoredEvent(row.seq, row.type, row.body, Number(row.expire_time));
 }
 
-/**
- * A row of `#readAfter`, read as an array (`seq, type, expire_time,
- * length(body)`): better-sqlite3 builds an array faster than an object with
- * named fields, and reads scan many rows. The bodies of the same rows come
- * from `#readBodiesAfter`, concatenated into one blob: one buffer per read
- * instead of one per row (≈1.7 µs per row with a buffer each, ≈1 µs so).
- */
-type RawEventRow = [seq: bigint, type: string, expireTime: bigint, bodyLength: bigint];
+/** The SQLite backend, with what it tells about its backlog reads. */
+export interface SqliteStorageBackend extends StorageBackend {
+  /**
+   * How many reads behind the recent cache the backlog reader thread
+   * answered, and that thread's id (never the main thread's): these reads
+   * do not run on the server's thread.
+   */
+  backlogReadStats(): BacklogReadStats;
+}
 
-/**
- * Most bytes of envelopes one read returns (but always at least one event):
- * a read of many large events stops early and the reader asks again.
- */
-const MAX_READ_BYTES = 8 * 1024 * 1024;
-
-class SqliteBackend implements StorageBackend {
+class SqliteBackend implements SqliteStorageBackend {
   readonly info: BackendInfo;
   readonly groups: GroupStore & { close(): void };
   readonly schemas: SqliteSchemaStore;
   readonly #db: Database.Database;
+  readonly #lock: DataDirLock;
+  /** Reads behind the recent cache, answered by a thread of their own. */
+  readonly #backlog: BacklogReader;
   readonly #notifier = new Listeners<[headSequence: bigint]>();
   readonly #now: () => Date;
   readonly #recent: StoredEvent[] = [];
@@ -151,8 +152,6 @@ class SqliteBackend implements StorageBackend {
   readonly #insertEvent: Database.Statement;
   readonly #insertTag: Database.Statement;
   readonly #findById: Database.Statement;
-  readonly #readAfter: Database.Statement;
-  readonly #readBodiesAfter: Database.Statement;
   readonly #atTime: Database.Statement;
   readonly #bySequence: Database.Statement;
   readonly #typesAfter: Database.Statement;
@@ -167,6 +166,9 @@ class SqliteBackend implements StorageBackend {
     this.info = { kind: "sqlite", durable: true, location: path };
     this.#now = options.now ?? (() => new Date());
     this.#recentCapacity = options.recentCacheSize ?? DEFAULT_RECENT_CACHE_SIZE;
+    // One server owns a data directory: take its lock first, so a second
+    // server on the same directory fails at start, not mid-write.
+    this.#lock = DataDirLock.take(options.dataDir);
     try {
       this.#db = new Database(path);
       this.#db.defaultSafeIntegers(true);
@@ -175,30 +177,20 @@ class SqliteBackend implements StorageBackend {
       // The WAL is checkpointed every 1,000 pages (SQLite's default) and then
       // reused from its start, so it stays near 4 MiB; but one large commit
       // grows it to the commit's size and SQLite keeps the file at that size.
-      // This truncates it back at the next restart of the log. (Memory: with
-      // the exclusive lock below the WAL index lives in the heap, not in a
-      // shared-memory file, and is ~8 bytes per page of WAL; the page cache
-      // keeps SQLite's default of 2 MiB; mmap stays off.)
+      // This truncates it back at the next restart of the log. (Memory: the
+      // WAL index is the shared `-shm` file, ~8 bytes per page of WAL, shared
+      // with the backlog reader's connection; the page cache keeps SQLite's
+      // default of 2 MiB; mmap stays off.) The database is in normal locking
+      // mode so that the backlog reader can read it; the data directory's
+      // lock is `#lock`. This connection is the only writer.
       this.#db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
-      // One server owns a data directory: take the lock now and keep it, so a
-      // second server on the same directory fails at start, not mid-write.
-      this.#db.pragma("locking_mode = EXCLUSIVE");
       this.#db.pragma("busy_timeout = 0");
-      this.#db.exec("BEGIN IMMEDIATE; COMMIT;");
       this.#db.exec(SCHEMA);
       this.#db
         .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING")
         .run(String(SCHEMA_VERSION));
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) {
-        throw new ProtobusError(
-          Code.FAILED_PRECONDITION,
-          `data directory ${options.dataDir} is in use by another protobus server`,
-          [],
-          { cause: error },
-        );
-      }
+      this.#lock.release();
       throw sqliteError("open", error);
     }
     const head = this.#db.prepare("SELECT coalesce(max(seq), 0) AS head, coalesce(max(publish_time), 0) AS last FROM events").get() as {
@@ -214,11 +206,6 @@ class SqliteBackend implements StorageBackend {
     );
     this.#insertTag = this.#db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
     this.#findById = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1");
-    this.#readAfter = this.#db.prepare("SELECT seq, type, expire_time, length(body) FROM events WHERE seq > ? ORDER BY seq LIMIT ?").raw(true);
-    // The same rows' bodies, back to back (CAST keeps the bytes as they are).
-    this.#readBodiesAfter = this.#db
-      .prepare("SELECT CAST(group_concat(body, x'' ORDER BY seq) AS BLOB) FROM (SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
-      .pluck(true);
     this.#atTime = this.#db.prepare("SELECT seq FROM events WHERE publish_time >= ? ORDER BY publish_time, seq LIMIT 1");
     this.#bySequence = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq = ?");
     this.#typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
@@ -236,8 +223,10 @@ class SqliteBackend implements StorageBackend {
       persistence = new SqliteGroupPersistence(this.#db);
     } catch (error) {
       this.#db.close();
+      this.#lock.release();
       throw sqliteError("open groups", error);
     }
+    this.#backlog = new BacklogReader(path);
     this.groups = new EngineGroupStore(
       {
         read: (request) => this.read(request),
@@ -410,71 +399,23 @@ class SqliteBackend implements StorageBackend {
 
   async read(request: ReadRequest): Promise<ReadResult> {
     this.#assertOpen();
+    // Nothing after the head: no need to ask the database (a reopened store has an empty cache).
+    if (request.afterSequence >= this.#head) return { events: [], scannedTo: request.afterSequence };
     const first = this.#recent[0];
     if (first !== undefined && request.afterSequence >= first.sequence - 1n) {
       return this.#readRecent(request, first.sequence);
     }
-    // Rows are read in chunks that start at the limit and grow while the
-    // matcher skips rows, up to a bounded scan: reading the whole bound up
-    // front cost sixteen rows (with their bodies) per event returned when
-    // every row matches.
-    const scanLimit = Math.max(request.limit * 16, 4096);
-    const events: StoredEvent[] = [];
-    let scannedTo = request.afterSequence;
-    let scanned = 0;
-    let bytes = 0;
-    let chunk = request.limit;
-    while (events.length < request.limit && scanned < scanLimit) {
-      const want = Math.min(chunk, scanLimit - scanned);
-      let rows: RawEventRow[];
-      try {
-        rows = this.#readAfter.all(scannedTo, want) as RawEventRow[];
-      } catch (error) {
-        throw sqliteError("read", error);
-      }
-      // The rows whose bodies fit in this read's byte budget (at least one
-      // per read): large events are read a few at a time, not a thousand.
-      let take = 0;
-      let size = 0;
-      for (const row of rows) {
-        const length = Number(row[3]);
-        if (bytes + size + length > MAX_READ_BYTES && bytes + size > 0) break;
-        size += length;
-        take += 1;
-      }
-      if (take === 0) break;
-      let bodies: Buffer;
-      try {
-        // Both statements run back to back on this connection, which is the
-        // only writer: they see the same rows.
-        bodies = this.#readBodiesAfter.get(scannedTo, take) as Buffer;
-      } catch (error) {
-        throw sqliteError("read", error);
-      }
-      let offset = 0;
-      for (let i = 0; i < take; i++) {
-        const row = rows[i] as RawEventRow;
-        if (events.length >= request.limit) break;
-        const length = Number(row[3]);
-        scannedTo = row[0];
-        scanned += 1;
-        if (request.matcher === undefined || request.matcher.matches(row[1])) {
-          events.push(new StoredEvent(row[0], row[1], new Uint8Array(bodies.buffer, bodies.byteOffset + offset, length), Number(row[2])));
-        }
-        offset += length;
-      }
-      bytes += size;
-      if (take < rows.length || rows.length < want) break;
-      chunk *= 4;
-    }
-    return { events, scannedTo };
+    // Behind the cache: the backlog reader thread reads the database, so
+    // that the server's thread does not. Every event up to `#head` is
+    // committed, so its read sees them all.
+    return this.#backlog.read(request.afterSequence, request.limit, request.matcher);
   }
 
   #readRecent(request: ReadRequest, firstSequence: bigint): ReadResult {
     const events: StoredEvent[] = [];
     let index = Number(request.afterSequence - firstSequence + 1n);
     let scannedTo = request.afterSequence;
-    const scanEnd = Math.min(this.#recent.length, index + Math.max(request.limit * 16, 4096));
+    const scanEnd = Math.min(this.#recent.length, index + scanLimit(request.limit));
     while (index < scanEnd && events.length < request.limit) {
       const stored = this.#recent[index] as StoredEvent;
       index += 1;
@@ -551,6 +492,10 @@ class SqliteBackend implements StorageBackend {
     return this.#notifier.add(listener);
   }
 
+  backlogReadStats(): BacklogReadStats {
+    return this.#backlog.stats();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     // Appends already accepted by the store are committed, not dropped.
@@ -558,12 +503,16 @@ class SqliteBackend implements StorageBackend {
     this.groups.close();
     this.#closed = true;
     this.#notifier.clear();
+    // The reader's connection closes first: the writer's, closing last,
+    // checkpoints the WAL and removes it.
+    await this.#backlog.close();
     this.schemas.close();
     this.#db.close();
+    this.#lock.release();
   }
 }
 
 /** Creates (or opens) the SQLite backend in `options.dataDir`. */
-export function createSqliteBackend(options: SqliteBackendOptions): StorageBackend {
+export function createSqliteBackend(options: SqliteBackendOptions): SqliteStorageBackend {
   return new SqliteBackend(options);
 }
