@@ -77,7 +77,7 @@ export class GroupSubscription {
   /** Settles deliveries; with `confirm`, answers `acked` once that is durable. */
   ack(deliveryIds: readonly string[], confirm: boolean): void {
     this.#count(deliveryIds, "acked");
-    this.#group.ack(deliveryIds).then(
+    this.#group.ack(deliveryIds, { confirm }).then(
       () => {
         if (confirm && !this.#closed) this.#sink.write({ response: { $case: "acked", acked: { deliveryIds: [...deliveryIds] } } });
       },

@@ -117,6 +117,17 @@ export interface DeadLetterQuery {
 /** Names dead letters to act on: every one, or those with these sequences. */
 export type DeadLetterSelection = { readonly all: true } | { readonly sequences: readonly bigint[] };
 
+/** How an ack settles deliveries. */
+export interface AckOptions {
+  /**
+   * True (the default) when the caller waits for the ack to be durable; the
+   * promise then resolves once it is. When false, it resolves once the ack
+   * is applied, and the store commits it within a short interval (the
+   * engine's commit interval): a crash before that delivers the event again.
+   */
+  readonly confirm?: boolean;
+}
+
 /** How a nack gives a delivery back. */
 export interface NackOptions {
   /** Redeliver after exactly this many ms; the group's backoff when absent. */
@@ -157,11 +168,12 @@ export interface GroupHandle {
 
   /**
    * Settles deliveries: their events are never delivered to this group
-   * again. Resolves once that is durable. Unknown or already settled ids are
-   * ignored. A late ack (after the deadline passed) still settles the event
-   * if it has not been settled otherwise.
+   * again. Resolves once that is durable, or, with `confirm: false`, once
+   * it is applied (durable shortly after; see {@link AckOptions}). Unknown
+   * or already settled ids are ignored. A late ack (after the deadline
+   * passed) still settles the event if it has not been settled otherwise.
    */
-  ack(deliveryIds: readonly string[]): Promise<void>;
+  ack(deliveryIds: readonly string[], options?: AckOptions): Promise<void>;
 
   /** Gives deliveries back for redelivery (or dead-lettering at max deliveries). Stale ids are ignored. */
   nack(deliveryIds: readonly string[], options: NackOptions): Promise<void>;

@@ -5,7 +5,16 @@
  * events whose ordering key has an earlier one outstanding, runs ack
  * deadlines and redelivery backoff on timers, and writes what must survive a
  * restart (acks above the floor, retry records, dead letters, the floor and
- * counters) through a {@link GroupPersistence}, one batch per tick.
+ * counters) through a {@link GroupPersistence}, one batch per commit.
+ *
+ * When a commit happens: at the end of the tick when someone waits for it
+ * (a confirmed ack, a nack, a member leaving) or when it holds a retry
+ * record, a dead letter or a redrive, so a failure is never lost; a batch
+ * of only unconfirmed acks waits up to `commitIntervalMs` (or until it
+ * holds `commitAcks` acks), so a member acking every event costs one
+ * transaction per interval instead of one per ack message. An unconfirmed
+ * ack lost in a crash within that interval is delivered again
+ * (at-least-once); a confirmed ack is durable when it is confirmed.
  *
  * First deliveries are not written: after a crash, an event that was in
  * flight is delivered again (at-least-once), with its attempt count as of
@@ -18,6 +27,7 @@ import type {
   DeadLetter,
   DeadLetterQuery,
   DeadLetterSelection,
+  AckOptions,
   GroupDefinition,
   GroupDelivery,
   GroupHandle,
@@ -40,6 +50,10 @@ export interface GroupEngineOptions {
   readonly lookahead: number;
   /** Clock; tests may pin it. */
   readonly now: () => number;
+  /** Longest time, in ms, an unconfirmed ack stays uncommitted. */
+  readonly commitIntervalMs: number;
+  /** Pending unconfirmed acks that start a commit before the interval is over. */
+  readonly commitAcks: number;
 }
 
 type EntryState = "ready" | "blocked" | "waiting" | "inflight";
@@ -92,6 +106,12 @@ interface Pending {
 
 const READ_BATCH = 1024;
 
+/** Default longest time, in ms, an unconfirmed ack stays uncommitted. */
+export const DEFAULT_COMMIT_INTERVAL_MS = 50;
+
+/** Default number of pending unconfirmed acks that starts a commit at once. */
+export const DEFAULT_COMMIT_ACKS = 4096;
+
 function parseDeliveryId(id: string): { seq: number; attempt: number } | undefined {
   const dot = id.indexOf(".");
   if (dot <= 0) return undefined;
@@ -134,6 +154,10 @@ export class GroupEngine implements GroupHandle {
   readonly #outstanding = new Set<Entry>();
   #sweep: NodeJS.Timeout | undefined;
   #flushScheduled = false;
+  /** Set while a commit of unconfirmed acks waits for the commit interval. */
+  #commitTimer: NodeJS.Timeout | undefined;
+  /** A failed commit nobody waited for, thrown by the next claim. */
+  #commitFailure: unknown;
   readonly #listeners = new Listeners();
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
 
@@ -216,6 +240,12 @@ export class GroupEngine implements GroupHandle {
 
   async claim(memberId: string, max: number): Promise<GroupDelivery[]> {
     this.#assertLive();
+    if (this.#commitFailure !== undefined) {
+      // Acks nobody waited for were not written: the member learns it here.
+      const failure = this.#commitFailure;
+      this.#commitFailure = undefined;
+      throw failure;
+    }
     await this.#loadRetries();
     if (!this.#headKnown) {
       this.#head = Math.max(this.#head, Number(await this.#source.headSequence()));
@@ -254,7 +284,8 @@ export class GroupEngine implements GroupHandle {
     return out;
   }
 
-  async ack(deliveryIds: readonly string[]): Promise<void> {
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
+    const confirm = options.confirm ?? true;
     let touched = false;
     for (const id of deliveryIds) {
       const parsed = parseDeliveryId(id);
@@ -269,7 +300,8 @@ export class GroupEngine implements GroupHandle {
       touched = true;
     }
     if (touched) this.#listeners.notify();
-    await this.#flushSoon();
+    if (confirm) await this.#flushSoon();
+    else if (this.#pending !== undefined) this.#commitLater();
   }
 
   async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
@@ -398,6 +430,8 @@ export class GroupEngine implements GroupHandle {
     this.#unlisten?.();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     if (!this.#deleted) this.#flush();
   }
 
@@ -523,6 +557,7 @@ export class GroupEngine implements GroupHandle {
     this.#leaveInFlight(entry);
     entry.reason = reason;
     const batch = this.#pendingBatch();
+    this.#commitSoon();
     if (entry.attempts >= this.#definition.settings.maxDeliveries) {
       this.#counters.deadLettered += 1;
       for (const listener of this.#deadListeners) listener(entry.stored);
@@ -551,10 +586,12 @@ export class GroupEngine implements GroupHandle {
     entry.gen += 1;
     this.#entries.delete(entry.seq);
     this.#settledAbove.add(entry.seq);
-    if (entry.attempts > 0 || entry.reason !== "") {
+    // Only an entry that failed or was redriven (its reason is set) can have a retry record.
+    if (entry.reason !== "") {
       const batch = this.#pendingBatch();
       batch.retries.delete(entry.seq);
       batch.clearedRetries.add(entry.seq);
+      this.#commitSoon();
     }
     if (entry.key !== "") {
       const queue = this.#keys.get(entry.key);
@@ -627,19 +664,39 @@ export class GroupEngine implements GroupHandle {
     if (changed) this.#listeners.notify();
   }
 
-  /** The writes of this tick; the first change of a tick schedules their commit. */
+  /** The writes not yet committed; the caller schedules their commit. */
   #pendingBatch(): Pending {
     this.#pending ??= { settled: [], retries: new Map(), clearedRetries: new Set(), dead: [], waiters: [] };
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
     return this.#pending;
   }
 
-  /** Resolves once the current batch is written (at the end of this tick). */
+  /** Commits the pending writes at the end of this tick. */
+  #commitSoon(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** Commits the pending writes within the commit interval, or at once when many acks wait. */
+  #commitLater(): void {
+    if (this.#flushScheduled) return;
+    if ((this.#pending?.settled.length ?? 0) >= this.#options.commitAcks) {
+      this.#commitSoon();
+      return;
+    }
+    if (this.#commitTimer !== undefined) return;
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      this.#flush();
+    }, this.#options.commitIntervalMs);
+    // Shutdown commits what is pending; a crash may lose it, as the contract allows.
+    this.#commitTimer.unref();
+  }
+
+  /** Resolves once the pending writes are committed (at the end of this tick). */
   #flushSoon(): Promise<void> {
     const batch = this.#pendingBatch();
+    this.#commitSoon();
     return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
@@ -655,6 +712,10 @@ export class GroupEngine implements GroupHandle {
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#commitTimer !== undefined) {
+      clearTimeout(this.#commitTimer);
+      this.#commitTimer = undefined;
+    }
     const batch = this.#pending;
     if (batch === undefined) return;
     this.#pending = undefined;
@@ -665,6 +726,7 @@ export class GroupEngine implements GroupHandle {
     const floor = Math.max(this.#floor, this.#computeFloor());
     for (const seq of this.#settledAbove) if (seq <= floor) this.#settledAbove.delete(seq);
     const fail = (error: unknown): void => {
+      if (batch.waiters.length === 0) this.#commitFailure = error;
       for (const waiter of batch.waiters) waiter.reject(error);
     };
     const done = (): void => {

@@ -12,6 +12,7 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import { NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type {
+  AckOptions,
   DeadLetter,
   DeadLetterQuery,
   DeadLetterSelection,
@@ -23,7 +24,7 @@ import type {
   NackOptions,
 } from "../group-store.js";
 import type { EventSource } from "../groups/event-source.js";
-import { GroupEngine } from "../groups/group-engine.js";
+import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine } from "../groups/group-engine.js";
 import type { StoredEvent } from "../stored-event.js";
 import { GroupLease } from "./group-lease.js";
 import { Listeners } from "../listeners.js";
@@ -189,9 +190,10 @@ export class JetStreamGroupHandle implements GroupHandle {
     return this.#forwardedOf(memberId);
   }
 
-  async ack(deliveryIds: readonly string[]): Promise<void> {
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
     this.#settleForwarded(deliveryIds);
-    await this.#call({ op: "ack", ids: deliveryIds }, (local) => local.engine.ack(deliveryIds), () => undefined);
+    const confirm = options.confirm ?? true;
+    await this.#call({ op: "ack", ids: deliveryIds, confirm }, (local) => local.engine.ack(deliveryIds, { confirm }), () => undefined);
   }
 
   async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
@@ -335,6 +337,8 @@ export class JetStreamGroupHandle implements GroupHandle {
     const engine = new GroupEngine(this.#context.source, loaded.state, loaded.persisted, {
       lookahead: this.#context.lookahead,
       now: Date.now,
+      commitIntervalMs: DEFAULT_COMMIT_INTERVAL_MS,
+      commitAcks: DEFAULT_COMMIT_ACKS,
     });
     engine.onReady(() => {
       this.#listeners.notify();
@@ -450,7 +454,8 @@ export class JetStreamGroupHandle implements GroupHandle {
       case "claim":
         return deliveriesToWire(await engine.claim(request.member, request.max));
       case "ack":
-        await engine.ack(request.ids);
+        // A server that does not send `confirm` waits for every ack.
+        await engine.ack(request.ids, { confirm: request.confirm ?? true });
         return null;
       case "nack":
         await engine.nack(request.ids, {
