@@ -38,6 +38,7 @@ import type {
 import type { StoredEvent } from "../stored-event.js";
 import type { EventSource } from "./event-source.js";
 import { Heap } from "./heap.js";
+import { MonotoneHeap } from "./monotone-heap.js";
 import { Listeners } from "../listeners.js";
 import type { DeadRecord, GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
 
@@ -142,11 +143,11 @@ export class GroupEngine implements GroupHandle {
   /** Settled (acked or dead) sequences above the floor. */
   readonly #settledAbove = new Set<number>();
   /** Events ready to hand out: lowest priority value, then lowest sequence. */
-  readonly #ready = new Heap<Queued>((a, b) => a.key < b.key);
+  readonly #ready = new MonotoneHeap<Queued>((a, b) => a.key < b.key);
   /** Ack deadlines and redelivery times. */
   readonly #timers = new Heap<Timed>((a, b) => a.at < b.at);
   /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
-  readonly #unsettled = new Heap<number>((a, b) => a < b);
+  readonly #unsettled = new MonotoneHeap<number>((a, b) => a < b);
   /** Per ordering key, its unsettled events in sequence order; only the first may be out. */
   readonly #keys = new Map<string, Entry[]>();
   readonly #members = new Map<string, number>();
