@@ -172,11 +172,17 @@ export interface GroupHandle {
    * it is applied (durable shortly after; see {@link AckOptions}). Unknown
    * or already settled ids are ignored. A late ack (after the deadline
    * passed) still settles the event if it has not been settled otherwise.
+   * Resolves to the deliveries this call settled (each event once, with
+   * the attempt its id names), for per-type counters and the observer.
    */
-  ack(deliveryIds: readonly string[], options?: AckOptions): Promise<void>;
+  ack(deliveryIds: readonly string[], options?: AckOptions): Promise<readonly GroupDelivery[]>;
 
-  /** Gives deliveries back for redelivery (or dead-lettering at max deliveries). Stale ids are ignored. */
-  nack(deliveryIds: readonly string[], options: NackOptions): Promise<void>;
+  /**
+   * Gives deliveries back for redelivery (or dead-lettering at max
+   * deliveries). Stale ids are ignored. Resolves to the deliveries it gave
+   * back.
+   */
+  nack(deliveryIds: readonly string[], options: NackOptions): Promise<readonly GroupDelivery[]>;
 
   /** Moves the ack deadline of deliveries to now + `extensionMs` (the group's ack deadline when 0). */
   extend(deliveryIds: readonly string[], extensionMs: number): Promise<void>;

@@ -67,6 +67,8 @@ interface Entry {
   state: EntryState;
   /** Deliveries made. */
   attempts: number;
+  /** The latest delivery made, what an ack or nack of it reports. */
+  delivery: GroupDelivery | undefined;
   /** Bumped on every state change; heap items of an older generation are stale. */
   gen: number;
   member: string;
@@ -278,16 +280,18 @@ export class GroupEngine implements GroupHandle {
         this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + 1);
         this.#counters.delivered += 1;
         if (entry.attempts > 1) this.#counters.redelivered += 1;
-        out.push({ stored: entry.stored, deliveryId: entry.stored.deliveryId(entry.attempts), attempt: entry.attempts });
+        const delivery: GroupDelivery = { stored: entry.stored, deliveryId: entry.stored.deliveryId(entry.attempts), attempt: entry.attempts };
+        entry.delivery = delivery;
+        out.push(delivery);
       }
       if (this.#ready.size > 0 || !this.#needsRead()) break;
     }
     return out;
   }
 
-  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<GroupDelivery[]> {
     const confirm = options.confirm ?? true;
-    let touched = false;
+    const settled: GroupDelivery[] = [];
     for (const id of deliveryIds) {
       const parsed = parseDeliveryId(id);
       if (parsed === undefined) continue;
@@ -296,27 +300,32 @@ export class GroupEngine implements GroupHandle {
       // attempt still settles an event that is not settled otherwise.
       if (entry === undefined || entry.attempts < parsed.attempt || entry.attempts === 0) continue;
       this.#counters.acked += 1;
+      const delivery = entry.delivery;
+      settled.push(
+        delivery !== undefined && delivery.attempt === parsed.attempt ? delivery : { stored: entry.stored, deliveryId: id, attempt: parsed.attempt },
+      );
       this.#settle(entry);
       this.#pendingBatch().settled.push(entry.seq);
-      touched = true;
     }
-    if (touched) this.#listeners.notify();
+    if (settled.length > 0) this.#listeners.notify();
     if (confirm) await this.#flushSoon();
     else if (this.#pending !== undefined) this.#commitLater();
+    return settled;
   }
 
-  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
+  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<GroupDelivery[]> {
     const now = this.#options.now();
-    let touched = false;
+    const failed: GroupDelivery[] = [];
     for (const id of deliveryIds) {
       const entry = this.#current(id);
       if (entry === undefined) continue;
       this.#counters.nacked += 1;
+      failed.push(entry.delivery ?? { stored: entry.stored, deliveryId: id, attempt: entry.attempts });
       this.#fail(entry, options.reason === undefined || options.reason === "" ? "nacked" : options.reason, now, options.delayMs);
-      touched = true;
     }
-    if (touched) this.#listeners.notify();
+    if (failed.length > 0) this.#listeners.notify();
     await this.#flushSoon();
+    return failed;
   }
 
   async extend(deliveryIds: readonly string[], extensionMs: number): Promise<void> {
@@ -513,6 +522,7 @@ export class GroupEngine implements GroupHandle {
       key: stored.orderingKey,
       state: "blocked",
       attempts,
+      delivery: undefined,
       gen: 0,
       member: "",
       deadline: 0,

@@ -76,6 +76,32 @@ interface Local {
   readonly subscription: Subscription;
 }
 
+/** A delivery made through the owner to a member attached here. */
+interface Forwarded {
+  readonly member: string;
+  readonly delivery: GroupDelivery;
+}
+
+/**
+ * The deliveries an owner says an ack or nack acted on (their ids), from
+ * those forwarded here; an owner that answers nothing (an older server)
+ * acted on all of them.
+ */
+function actedFromWire(wire: unknown, forwarded: ReadonlyMap<string, GroupDelivery>): GroupDelivery[] {
+  if (!Array.isArray(wire)) return [...forwarded.values()];
+  const acted: GroupDelivery[] = [];
+  for (const id of wire as string[]) {
+    const delivery = forwarded.get(id);
+    if (delivery !== undefined) acted.push(delivery);
+  }
+  return acted;
+}
+
+/** The ids of the deliveries an ack or nack acted on, for the server that forwarded it. */
+function actedToWire(acted: readonly GroupDelivery[]): string[] {
+  return acted.map((d) => d.deliveryId);
+}
+
 interface Remote {
   readonly kind: "remote";
   readonly subject: string;
@@ -93,8 +119,8 @@ export class JetStreamGroupHandle implements GroupHandle {
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
   /** Members attached through this server. */
   readonly #members = new Set<string>();
-  /** Forwarded deliveries not yet settled, by delivery id: their member. */
-  readonly #forwarded = new Map<string, string>();
+  /** Forwarded deliveries not yet settled, by delivery id. */
+  readonly #forwarded = new Map<string, Forwarded>();
   #mode: Local | Remote | undefined;
   #deciding: Promise<Local | Remote> | undefined;
   #readySubscription: Subscription | undefined;
@@ -160,7 +186,7 @@ export class JetStreamGroupHandle implements GroupHandle {
 
   async leave(memberId: string): Promise<void> {
     this.#members.delete(memberId);
-    for (const [id, member] of this.#forwarded) if (member === memberId) this.#forwarded.delete(id);
+    for (const [id, forwarded] of this.#forwarded) if (forwarded.member === memberId) this.#forwarded.delete(id);
     if (this.#deleted || this.#closed) return;
     await this.#call(
       { op: "leave", member: this.#remoteMember(memberId) },
@@ -180,7 +206,7 @@ export class JetStreamGroupHandle implements GroupHandle {
         return [];
       },
     );
-    if (this.#mode?.kind === "remote") for (const d of deliveries) this.#forwarded.set(d.deliveryId, memberId);
+    if (this.#mode?.kind === "remote") for (const d of deliveries) this.#forwarded.set(d.deliveryId, { member: memberId, delivery: d });
     return deliveries;
   }
 
@@ -190,18 +216,24 @@ export class JetStreamGroupHandle implements GroupHandle {
     return this.#forwardedOf(memberId);
   }
 
-  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
-    this.#settleForwarded(deliveryIds);
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<readonly GroupDelivery[]> {
+    const forwarded = this.#settleForwarded(deliveryIds);
     const confirm = options.confirm ?? true;
-    await this.#call({ op: "ack", ids: deliveryIds, confirm }, (local) => local.engine.ack(deliveryIds, { confirm }), () => undefined);
+    return this.#call(
+      { op: "ack", ids: deliveryIds, confirm },
+      (local) => local.engine.ack(deliveryIds, { confirm }),
+      (wire) => actedFromWire(wire, forwarded),
+      () => [],
+    );
   }
 
-  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
-    this.#settleForwarded(deliveryIds);
-    await this.#call(
+  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<readonly GroupDelivery[]> {
+    const forwarded = this.#settleForwarded(deliveryIds);
+    return this.#call(
       { op: "nack", ids: deliveryIds, ...options },
       (local) => local.engine.nack(deliveryIds, options),
-      () => undefined,
+      (wire) => actedFromWire(wire, forwarded),
+      () => [],
     );
   }
 
@@ -455,14 +487,14 @@ export class JetStreamGroupHandle implements GroupHandle {
         return deliveriesToWire(await engine.claim(request.member, request.max));
       case "ack":
         // A server that does not send `confirm` waits for every ack.
-        await engine.ack(request.ids, { confirm: request.confirm ?? true });
-        return null;
+        return actedToWire(await engine.ack(request.ids, { confirm: request.confirm ?? true }));
       case "nack":
-        await engine.nack(request.ids, {
-          ...(request.delayMs !== undefined ? { delayMs: request.delayMs } : {}),
-          ...(request.reason !== undefined ? { reason: request.reason } : {}),
-        });
-        return null;
+        return actedToWire(
+          await engine.nack(request.ids, {
+            ...(request.delayMs !== undefined ? { delayMs: request.delayMs } : {}),
+            ...(request.reason !== undefined ? { reason: request.reason } : {}),
+          }),
+        );
       case "extend":
         await engine.extend(request.ids, request.extensionMs);
         return null;
@@ -495,10 +527,16 @@ export class JetStreamGroupHandle implements GroupHandle {
    * member with a full window would otherwise wait for a takeover that only
    * its own claims bring about.
    */
-  #settleForwarded(deliveryIds: readonly string[]): void {
-    let freed = false;
-    for (const id of deliveryIds) if (this.#forwarded.delete(id)) freed = true;
-    if (freed) queueMicrotask(() => this.#listeners.notify());
+  #settleForwarded(deliveryIds: readonly string[]): Map<string, GroupDelivery> {
+    const freed = new Map<string, GroupDelivery>();
+    for (const id of deliveryIds) {
+      const forwarded = this.#forwarded.get(id);
+      if (forwarded === undefined) continue;
+      this.#forwarded.delete(id);
+      freed.set(id, forwarded.delivery);
+    }
+    if (freed.size > 0) queueMicrotask(() => this.#listeners.notify());
+    return freed;
   }
 
   #remoteMember(memberId: string): string {
@@ -507,7 +545,7 @@ export class JetStreamGroupHandle implements GroupHandle {
 
   #forwardedOf(memberId: string): number {
     let count = 0;
-    for (const member of this.#forwarded.values()) if (member === memberId) count += 1;
+    for (const forwarded of this.#forwarded.values()) if (forwarded.member === memberId) count += 1;
     return count;
   }
 
