@@ -142,7 +142,7 @@ export class GroupEngine implements GroupHandle {
 
   /** Every unsettled event known in memory, by sequence. */
   readonly #entries = new Map<number, Entry>();
-  /** Settled (acked or dead) sequences above the floor. */
+  /** Settled (acked or dead) sequences above the floor and above `#readTo` when they were settled. */
   readonly #settledAbove = new Set<number>();
   /** Events ready to hand out: lowest priority value, then lowest sequence. */
   readonly #ready = new MonotoneHeap<Queued>((a, b) => a.key < b.key);
@@ -260,6 +260,8 @@ export class GroupEngine implements GroupHandle {
       if (this.#needsRead()) await this.#readAhead();
       this.#assertLive();
       const at = this.#options.now();
+      const deadline = at + this.#definition.settings.ackDeadlineMs;
+      const before = out.length;
       while (out.length < max) {
         const queued = this.#ready.pop();
         if (queued === undefined) break;
@@ -274,15 +276,17 @@ export class GroupEngine implements GroupHandle {
         entry.state = "inflight";
         entry.gen += 1;
         entry.member = memberId;
-        entry.deadline = at + this.#definition.settings.ackDeadlineMs;
+        entry.deadline = deadline;
         this.#outstanding.add(entry);
-        this.#startSweep();
-        this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + 1);
         this.#counters.delivered += 1;
         if (entry.attempts > 1) this.#counters.redelivered += 1;
         const delivery: GroupDelivery = { stored: entry.stored, deliveryId: entry.stored.deliveryId(entry.attempts), attempt: entry.attempts };
         entry.delivery = delivery;
         out.push(delivery);
+      }
+      if (out.length > before) {
+        this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + out.length - before);
+        this.#startSweep();
       }
       if (this.#ready.size > 0 || !this.#needsRead()) break;
     }
@@ -596,7 +600,9 @@ export class GroupEngine implements GroupHandle {
     this.#leaveInFlight(entry);
     entry.gen += 1;
     this.#entries.delete(entry.seq);
-    this.#settledAbove.add(entry.seq);
+    // Read-ahead consults the set only above how far it read: a sequence at
+    // or below that (nearly every settled one) will not be read again.
+    if (entry.seq > this.#readTo) this.#settledAbove.add(entry.seq);
     // Only an entry that failed or was redriven (its reason is set) can have a retry record.
     if (entry.reason !== "") {
       const batch = this.#pendingBatch();
