@@ -57,19 +57,20 @@ export interface GroupEngineOptions {
   readonly commitAcks: number;
 }
 
-type EntryState = "ready" | "blocked" | "waiting" | "inflight";
+type EntryState = "ready" | "blocked" | "waiting" | "inflight" | "settled";
 
 interface Entry {
   readonly seq: number;
   readonly stored: StoredEvent;
-  readonly priority: number;
+  /** Its place in the ready order (see `readyRank`). */
+  readonly rank: number;
   readonly key: string;
   state: EntryState;
   /** Deliveries made. */
   attempts: number;
   /** The latest delivery made, what an ack or nack of it reports. */
   delivery: GroupDelivery | undefined;
-  /** Bumped on every state change; heap items of an older generation are stale. */
+  /** Bumped on every state change; timers of an older generation are stale. */
   gen: number;
   member: string;
   deadline: number;
@@ -83,20 +84,13 @@ interface Timed {
   readonly gen: number;
 }
 
-interface Queued {
-  readonly entry: Entry;
-  readonly gen: number;
-  /** Priority, then sequence, as one number (see `readyKey`). */
-  readonly key: number;
-}
-
 /**
  * The ready order (lower priority value first, then lower sequence) as one
  * number: priority × 2^48 + sequence, exact for the priorities a publish
  * accepts (0..9) and sequences below 2^48.
  */
-function readyKey(entry: Entry): number {
-  return Math.min(entry.priority, 31) * 2 ** 48 + entry.seq;
+function readyRank(priority: number, seq: number): number {
+  return Math.min(priority, 31) * 2 ** 48 + seq;
 }
 
 interface Pending {
@@ -144,8 +138,14 @@ export class GroupEngine implements GroupHandle {
   readonly #entries = new Map<number, Entry>();
   /** Settled (acked or dead) sequences above the floor and above `#readTo` when they were settled. */
   readonly #settledAbove = new Set<number>();
-  /** Events ready to hand out: lowest priority value, then lowest sequence. */
-  readonly #ready = new MonotoneHeap<Queued>((a, b) => a.key < b.key);
+  /**
+   * Events ready to hand out: lowest priority value, then lowest sequence.
+   * An entry no longer ready when it comes out is skipped. An entry queued
+   * twice (ready again before an earlier queuing came out) is handed out
+   * once, by whichever copy comes out first: both have its rank, so that
+   * is the same place in the order.
+   */
+  readonly #ready = new MonotoneHeap<Entry>((a, b) => a.rank < b.rank);
   /** Ack deadlines and redelivery times. */
   readonly #timers = new Heap<Timed>((a, b) => a.at < b.at);
   /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
@@ -263,10 +263,9 @@ export class GroupEngine implements GroupHandle {
       const deadline = at + this.#definition.settings.ackDeadlineMs;
       const before = out.length;
       while (out.length < max) {
-        const queued = this.#ready.pop();
-        if (queued === undefined) break;
-        const entry = queued.entry;
-        if (queued.gen !== entry.gen || entry.state !== "ready") continue;
+        const entry = this.#ready.pop();
+        if (entry === undefined) break;
+        if (entry.state !== "ready") continue;
         if (entry.stored.isExpired(at)) {
           this.#counters.expired += 1;
           this.#settle(entry);
@@ -280,7 +279,8 @@ export class GroupEngine implements GroupHandle {
         this.#outstanding.add(entry);
         this.#counters.delivered += 1;
         if (entry.attempts > 1) this.#counters.redelivered += 1;
-        const delivery: GroupDelivery = { stored: entry.stored, deliveryId: entry.stored.deliveryId(entry.attempts), attempt: entry.attempts };
+        // `StoredEvent.deliveryId` spelled from the number: no bigint to format, nothing cached on the event.
+        const delivery: GroupDelivery = { stored: entry.stored, deliveryId: `${entry.seq}.${entry.attempts}`, attempt: entry.attempts };
         entry.delivery = delivery;
         out.push(delivery);
       }
@@ -418,7 +418,7 @@ export class GroupEngine implements GroupHandle {
     for (const stored of events) {
       const seq = Number(stored.sequence);
       this.#settledAbove.delete(seq);
-      if (!this.#entries.has(seq)) this.#add(stored, 0, 0, "redriven");
+      if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven");
     }
     this.#listeners.notify();
     return taken.length;
@@ -460,9 +460,10 @@ export class GroupEngine implements GroupHandle {
       const records = new Map(this.#initialRetries.map((r) => [r.sequence, r]));
       const events = await this.#source.readSequences([...records.keys()].sort((a, b) => a - b));
       for (const stored of events) {
-        const record = records.get(Number(stored.sequence));
+        const seq = Number(stored.sequence);
+        const record = records.get(seq);
         if (record !== undefined && !this.#entries.has(record.sequence)) {
-          this.#add(stored, record.attempts, record.dueAt, record.reason);
+          this.#add(stored, seq, record.attempts, record.dueAt, record.reason);
         }
       }
     })();
@@ -503,7 +504,7 @@ export class GroupEngine implements GroupHandle {
               this.#counters.expired += 1;
               continue;
             }
-            this.#add(stored, 0, 0, "");
+            this.#add(stored, seq, 0, 0, "");
           }
           const scanned = Number(scannedTo);
           if (scanned > this.#readTo) this.#readTo = scanned;
@@ -518,11 +519,11 @@ export class GroupEngine implements GroupHandle {
   }
 
   /** Adds an unsettled event: ready, or blocked behind its ordering key, or waiting until `dueAt`. */
-  #add(stored: StoredEvent, attempts: number, dueAt: number, reason: string): void {
+  #add(stored: StoredEvent, seq: number, attempts: number, dueAt: number, reason: string): void {
     const entry: Entry = {
-      seq: Number(stored.sequence),
+      seq,
       stored,
-      priority: stored.priority,
+      rank: readyRank(stored.priority, seq),
       key: stored.orderingKey,
       state: "blocked",
       attempts,
@@ -564,7 +565,7 @@ export class GroupEngine implements GroupHandle {
   /** Queues an entry (its generation already bumped) for hand-out. */
   #pushReady(entry: Entry): void {
     entry.state = "ready";
-    this.#ready.push({ entry, gen: entry.gen, key: readyKey(entry) });
+    this.#ready.push(entry);
   }
 
   /** A delivery failed: redeliver after a delay, or dead-letter it at max deliveries. */
@@ -598,6 +599,7 @@ export class GroupEngine implements GroupHandle {
   /** Removes a settled event and lets the next one of its ordering key go. */
   #settle(entry: Entry): void {
     this.#leaveInFlight(entry);
+    entry.state = "settled";
     entry.gen += 1;
     this.#entries.delete(entry.seq);
     // Read-ahead consults the set only above how far it read: a sequence at
