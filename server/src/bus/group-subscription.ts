@@ -74,9 +74,8 @@ export class GroupSubscription {
 
   /** Settles deliveries; with `confirm`, answers `acked` once that is durable. */
   ack(deliveryIds: readonly string[], confirm: boolean): void {
-    this.#group.ack(deliveryIds, { confirm }).then(
-      (settled) => {
-        this.#count(settled, "acked");
+    this.#group.ack(deliveryIds, { confirm, onActed: this.#onAcked }).then(
+      () => {
         if (confirm && !this.#closed) this.#sink.write({ response: { $case: "acked", acked: { deliveryIds: [...deliveryIds] } } });
       },
       (error: unknown) => this.#fail(error),
@@ -85,10 +84,9 @@ export class GroupSubscription {
 
   /** Gives deliveries back: after `delayMs`, or the group's backoff when undefined. */
   nack(deliveryIds: readonly string[], delayMs: number | undefined, reason: string): void {
-    this.#group.nack(deliveryIds, { ...(delayMs !== undefined ? { delayMs } : {}), ...(reason !== "" ? { reason } : {}) }).then(
-      (failed) => this.#count(failed, "nacked"),
-      (error: unknown) => this.#fail(error),
-    );
+    this.#group
+      .nack(deliveryIds, { ...(delayMs !== undefined ? { delayMs } : {}), ...(reason !== "" ? { reason } : {}), onActed: this.#onNacked })
+      .catch((error: unknown) => this.#fail(error));
   }
 
   /** Moves the ack deadline of deliveries (0: the group's ack deadline from now). */
@@ -111,14 +109,17 @@ export class GroupSubscription {
     this.#group.leave(this.id).catch(() => undefined);
   }
 
-  /** Tells metrics and the observer about the deliveries the group settled or gave back. */
-  #count(deliveries: readonly GroupDelivery[], counter: "acked" | "nacked"): void {
-    for (const delivery of deliveries) {
-      this.#options.metrics.count(delivery.stored.type, counter);
-      if (counter === "acked") this.#observer?.acked(delivery.stored, delivery.attempt, this.#consumer);
-      else this.#observer?.nacked(delivery.stored, delivery.attempt, this.#consumer);
-    }
-  }
+  /** Tells metrics and the observer about a delivery the group settled. */
+  readonly #onAcked = (delivery: GroupDelivery): void => {
+    this.#options.metrics.count(delivery.stored.type, "acked");
+    this.#observer?.acked(delivery.stored, delivery.attempt, this.#consumer);
+  };
+
+  /** Tells metrics and the observer about a delivery the group gave back. */
+  readonly #onNacked = (delivery: GroupDelivery): void => {
+    this.#options.metrics.count(delivery.stored.type, "nacked");
+    this.#observer?.nacked(delivery.stored, delivery.attempt, this.#consumer);
+  };
 
   #fail(error: unknown): void {
     if (this.#closed) return;

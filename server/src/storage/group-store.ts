@@ -126,7 +126,17 @@ export interface AckOptions {
    * engine's commit interval): a crash before that delivers the event again.
    */
   readonly confirm?: boolean;
+  /** Told about each delivery the ack settles (see {@link ActedListener}). */
+  readonly onActed?: ActedListener;
 }
+
+/**
+ * Told about each delivery an ack settles or a nack gives back, as the
+ * store acts on it: before anything it causes (a dead letter) is reported,
+ * once per event, with the attempt the delivery id names. Per-type
+ * counters and the delivery observer count from it.
+ */
+export type ActedListener = (delivery: GroupDelivery) => void;
 
 /** How a nack gives a delivery back. */
 export interface NackOptions {
@@ -134,6 +144,8 @@ export interface NackOptions {
   readonly delayMs?: number;
   /** Why it failed, kept with a dead letter. */
   readonly reason?: string;
+  /** Told about each delivery the nack gives back (see {@link ActedListener}). */
+  readonly onActed?: ActedListener;
 }
 
 /**
@@ -172,17 +184,16 @@ export interface GroupHandle {
    * it is applied (durable shortly after; see {@link AckOptions}). Unknown
    * or already settled ids are ignored. A late ack (after the deadline
    * passed) still settles the event if it has not been settled otherwise.
-   * Resolves to the deliveries this call settled (each event once, with
-   * the attempt its id names), for per-type counters and the observer.
+   * `onActed` hears of each delivery it settles.
    */
-  ack(deliveryIds: readonly string[], options?: AckOptions): Promise<readonly GroupDelivery[]>;
+  ack(deliveryIds: readonly string[], options?: AckOptions): Promise<void>;
 
   /**
    * Gives deliveries back for redelivery (or dead-lettering at max
-   * deliveries). Stale ids are ignored. Resolves to the deliveries it gave
-   * back.
+   * deliveries). Stale ids are ignored. `onActed` hears of each delivery it
+   * gives back.
    */
-  nack(deliveryIds: readonly string[], options: NackOptions): Promise<readonly GroupDelivery[]>;
+  nack(deliveryIds: readonly string[], options: NackOptions): Promise<void>;
 
   /** Moves the ack deadline of deliveries to now + `extensionMs` (the group's ack deadline when 0). */
   extend(deliveryIds: readonly string[], extensionMs: number): Promise<void>;

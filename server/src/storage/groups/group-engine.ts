@@ -293,9 +293,10 @@ export class GroupEngine implements GroupHandle {
     return out;
   }
 
-  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<GroupDelivery[]> {
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
     const confirm = options.confirm ?? true;
-    const settled: GroupDelivery[] = [];
+    const onActed = options.onActed;
+    let touched = false;
     for (const id of deliveryIds) {
       const parsed = parseDeliveryId(id);
       if (parsed === undefined) continue;
@@ -304,32 +305,32 @@ export class GroupEngine implements GroupHandle {
       // attempt still settles an event that is not settled otherwise.
       if (entry === undefined || entry.attempts < parsed.attempt || entry.attempts === 0) continue;
       this.#counters.acked += 1;
-      const delivery = entry.delivery;
-      settled.push(
-        delivery !== undefined && delivery.attempt === parsed.attempt ? delivery : { stored: entry.stored, deliveryId: id, attempt: parsed.attempt },
-      );
+      if (onActed !== undefined) {
+        const delivery = entry.delivery;
+        onActed(delivery !== undefined && delivery.attempt === parsed.attempt ? delivery : { stored: entry.stored, deliveryId: id, attempt: parsed.attempt });
+      }
       this.#settle(entry);
       this.#pendingBatch().settled.push(entry.seq);
+      touched = true;
     }
-    if (settled.length > 0) this.#listeners.notify();
+    if (touched) this.#listeners.notify();
     if (confirm) await this.#flushSoon();
     else if (this.#pending !== undefined) this.#commitLater();
-    return settled;
   }
 
-  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<GroupDelivery[]> {
+  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
     const now = this.#options.now();
-    const failed: GroupDelivery[] = [];
+    let touched = false;
     for (const id of deliveryIds) {
       const entry = this.#current(id);
       if (entry === undefined) continue;
       this.#counters.nacked += 1;
-      failed.push(entry.delivery ?? { stored: entry.stored, deliveryId: id, attempt: entry.attempts });
+      options.onActed?.(entry.delivery ?? { stored: entry.stored, deliveryId: id, attempt: entry.attempts });
       this.#fail(entry, options.reason === undefined || options.reason === "" ? "nacked" : options.reason, now, options.delayMs);
+      touched = true;
     }
-    if (failed.length > 0) this.#listeners.notify();
+    if (touched) this.#listeners.notify();
     await this.#flushSoon();
-    return failed;
   }
 
   async extend(deliveryIds: readonly string[], extensionMs: number): Promise<void> {

@@ -83,23 +83,17 @@ interface Forwarded {
 }
 
 /**
- * The deliveries an owner says an ack or nack acted on (their ids), from
- * those forwarded here; an owner that answers nothing (an older server)
- * acted on all of them.
+ * Tells `onActed` about the deliveries an owner says an ack or nack acted
+ * on (the ids it answers), from those forwarded here; an owner that answers
+ * nothing (an older server) acted on all of them.
  */
-function actedFromWire(wire: unknown, forwarded: ReadonlyMap<string, GroupDelivery>): GroupDelivery[] {
-  if (!Array.isArray(wire)) return [...forwarded.values()];
-  const acted: GroupDelivery[] = [];
-  for (const id of wire as string[]) {
+function tellActed(wire: unknown, forwarded: ReadonlyMap<string, GroupDelivery>, onActed: ((delivery: GroupDelivery) => void) | undefined): void {
+  if (onActed === undefined) return;
+  const ids = Array.isArray(wire) ? (wire as string[]) : [...forwarded.keys()];
+  for (const id of ids) {
     const delivery = forwarded.get(id);
-    if (delivery !== undefined) acted.push(delivery);
+    if (delivery !== undefined) onActed(delivery);
   }
-  return acted;
-}
-
-/** The ids of the deliveries an ack or nack acted on, for the server that forwarded it. */
-function actedToWire(acted: readonly GroupDelivery[]): string[] {
-  return acted.map((d) => d.deliveryId);
 }
 
 interface Remote {
@@ -216,24 +210,25 @@ export class JetStreamGroupHandle implements GroupHandle {
     return this.#forwardedOf(memberId);
   }
 
-  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<readonly GroupDelivery[]> {
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
     const forwarded = this.#settleForwarded(deliveryIds);
     const confirm = options.confirm ?? true;
-    return this.#call(
+    await this.#call(
       { op: "ack", ids: deliveryIds, confirm },
-      (local) => local.engine.ack(deliveryIds, { confirm }),
-      (wire) => actedFromWire(wire, forwarded),
-      () => [],
+      (local) => local.engine.ack(deliveryIds, options),
+      (wire) => tellActed(wire, forwarded, options.onActed),
+      () => undefined,
     );
   }
 
-  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<readonly GroupDelivery[]> {
+  async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
     const forwarded = this.#settleForwarded(deliveryIds);
-    return this.#call(
-      { op: "nack", ids: deliveryIds, ...options },
+    const { onActed, ...wireOptions } = options;
+    await this.#call(
+      { op: "nack", ids: deliveryIds, ...wireOptions },
       (local) => local.engine.nack(deliveryIds, options),
-      (wire) => actedFromWire(wire, forwarded),
-      () => [],
+      (wire) => tellActed(wire, forwarded, onActed),
+      () => undefined,
     );
   }
 
@@ -485,16 +480,21 @@ export class JetStreamGroupHandle implements GroupHandle {
         return null;
       case "claim":
         return deliveriesToWire(await engine.claim(request.member, request.max));
-      case "ack":
+      case "ack": {
         // A server that does not send `confirm` waits for every ack.
-        return actedToWire(await engine.ack(request.ids, { confirm: request.confirm ?? true }));
-      case "nack":
-        return actedToWire(
-          await engine.nack(request.ids, {
-            ...(request.delayMs !== undefined ? { delayMs: request.delayMs } : {}),
-            ...(request.reason !== undefined ? { reason: request.reason } : {}),
-          }),
-        );
+        const acted: string[] = [];
+        await engine.ack(request.ids, { confirm: request.confirm ?? true, onActed: (d) => acted.push(d.deliveryId) });
+        return acted;
+      }
+      case "nack": {
+        const acted: string[] = [];
+        await engine.nack(request.ids, {
+          ...(request.delayMs !== undefined ? { delayMs: request.delayMs } : {}),
+          ...(request.reason !== undefined ? { reason: request.reason } : {}),
+          onActed: (d) => acted.push(d.deliveryId),
+        });
+        return acted;
+      }
       case "extend":
         await engine.extend(request.ids, request.extensionMs);
         return null;
