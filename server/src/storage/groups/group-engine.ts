@@ -419,7 +419,7 @@ export class GroupEngine implements GroupHandle {
     for (const stored of events) {
       const seq = Number(stored.sequence);
       this.#settledAbove.delete(seq);
-      if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven");
+      if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven", this.#options.now());
     }
     this.#listeners.notify();
     return taken.length;
@@ -464,7 +464,7 @@ export class GroupEngine implements GroupHandle {
         const seq = Number(stored.sequence);
         const record = records.get(seq);
         if (record !== undefined && !this.#entries.has(record.sequence)) {
-          this.#add(stored, seq, record.attempts, record.dueAt, record.reason);
+          this.#add(stored, seq, record.attempts, record.dueAt, record.reason, this.#options.now());
         }
       }
     })();
@@ -505,7 +505,7 @@ export class GroupEngine implements GroupHandle {
               this.#counters.expired += 1;
               continue;
             }
-            this.#add(stored, seq, 0, 0, "");
+            this.#add(stored, seq, 0, 0, "", now);
           }
           const scanned = Number(scannedTo);
           if (scanned > this.#readTo) this.#readTo = scanned;
@@ -520,7 +520,7 @@ export class GroupEngine implements GroupHandle {
   }
 
   /** Adds an unsettled event: ready, or blocked behind its ordering key, or waiting until `dueAt`. */
-  #add(stored: StoredEvent, seq: number, attempts: number, dueAt: number, reason: string): void {
+  #add(stored: StoredEvent, seq: number, attempts: number, dueAt: number, reason: string, now: number): void {
     const entry: Entry = {
       seq,
       stored,
@@ -549,7 +549,7 @@ export class GroupEngine implements GroupHandle {
       }
       this.#keys.set(entry.key, [entry]);
     }
-    this.#release(entry, this.#options.now());
+    this.#release(entry, now);
   }
 
   /** Makes an unblocked entry deliverable now or at its due time. */
