@@ -32,6 +32,8 @@ export type {
 } from "./storage/backend.js";
 export { DEFAULT_GROUP_SETTINGS } from "./storage/group-store.js";
 export type {
+  AckOptions,
+  ActedListener,
   DeadLetter,
   DeadLetterQuery,
   DeadLetterSelection,

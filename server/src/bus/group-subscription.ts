@@ -38,8 +38,6 @@ export class GroupSubscription {
   readonly #group: GroupHandle;
   readonly #sink: DeliverySink;
   readonly #options: GroupSubscriptionOptions;
-  /** Recent deliveries, for per-type ack counters and the observer (bounded). */
-  readonly #types = new Map<string, GroupDelivery>();
   readonly #observer: DeliveryObserver | undefined;
   readonly #consumer: Consumer;
   #credit = 0;
@@ -76,8 +74,7 @@ export class GroupSubscription {
 
   /** Settles deliveries; with `confirm`, answers `acked` once that is durable. */
   ack(deliveryIds: readonly string[], confirm: boolean): void {
-    this.#count(deliveryIds, "acked");
-    this.#group.ack(deliveryIds).then(
+    this.#group.ack(deliveryIds, { confirm, onActed: this.#onAcked }).then(
       () => {
         if (confirm && !this.#closed) this.#sink.write({ response: { $case: "acked", acked: { deliveryIds: [...deliveryIds] } } });
       },
@@ -87,9 +84,8 @@ export class GroupSubscription {
 
   /** Gives deliveries back: after `delayMs`, or the group's backoff when undefined. */
   nack(deliveryIds: readonly string[], delayMs: number | undefined, reason: string): void {
-    this.#count(deliveryIds, "nacked");
     this.#group
-      .nack(deliveryIds, { ...(delayMs !== undefined ? { delayMs } : {}), ...(reason !== "" ? { reason } : {}) })
+      .nack(deliveryIds, { ...(delayMs !== undefined ? { delayMs } : {}), ...(reason !== "" ? { reason } : {}), onActed: this.#onNacked })
       .catch((error: unknown) => this.#fail(error));
   }
 
@@ -113,16 +109,17 @@ export class GroupSubscription {
     this.#group.leave(this.id).catch(() => undefined);
   }
 
-  #count(deliveryIds: readonly string[], counter: "acked" | "nacked"): void {
-    for (const id of deliveryIds) {
-      const delivery = this.#types.get(id);
-      if (delivery === undefined) continue;
-      this.#types.delete(id);
-      this.#options.metrics.count(delivery.stored.type, counter);
-      if (counter === "acked") this.#observer?.acked(delivery.stored, delivery.attempt, this.#consumer);
-      else this.#observer?.nacked(delivery.stored, delivery.attempt, this.#consumer);
-    }
-  }
+  /** Tells metrics and the observer about a delivery the group settled. */
+  readonly #onAcked = (delivery: GroupDelivery): void => {
+    this.#options.metrics.count(delivery.stored.type, "acked");
+    this.#observer?.acked(delivery.stored, delivery.attempt, this.#consumer);
+  };
+
+  /** Tells metrics and the observer about a delivery the group gave back. */
+  readonly #onNacked = (delivery: GroupDelivery): void => {
+    this.#options.metrics.count(delivery.stored.type, "nacked");
+    this.#observer?.nacked(delivery.stored, delivery.attempt, this.#consumer);
+  };
 
   #fail(error: unknown): void {
     if (this.#closed) return;
@@ -160,27 +157,15 @@ export class GroupSubscription {
             if (this.#options.manualCredit) this.#credit -= 1;
             const type = delivery.stored.type;
             this.#options.metrics.count(type, "delivered");
-            this.#types.set(delivery.deliveryId, delivery);
             this.#observer?.delivered(delivery.stored, delivery.attempt, this.#consumer);
             ready.push(encodeUniqueDelivery(delivery.stored, delivery.deliveryId, delivery.attempt));
           }
-          this.#trimTypes();
           // The batch is bounded by the window, so writing all of it keeps memory bounded.
           if (!this.#sink.writeDeliveries(ready)) await this.#sink.waitForDrain();
         }
       } while (this.#again && !this.#closed);
     } finally {
       this.#pumping = false;
-    }
-  }
-
-  /** Forgets the types of deliveries that were never settled by this member (expired, handed over). */
-  #trimTypes(): void {
-    const limit = this.#options.maxInFlight * 4;
-    if (this.#types.size <= limit) return;
-    for (const id of this.#types.keys()) {
-      this.#types.delete(id);
-      if (this.#types.size <= limit) break;
     }
   }
 

@@ -117,12 +117,35 @@ export interface DeadLetterQuery {
 /** Names dead letters to act on: every one, or those with these sequences. */
 export type DeadLetterSelection = { readonly all: true } | { readonly sequences: readonly bigint[] };
 
+/** How an ack settles deliveries. */
+export interface AckOptions {
+  /**
+   * True (the default) when the caller waits for the ack to be durable; the
+   * promise then resolves once it is. When false, it resolves once the ack
+   * is applied, and the store commits it within a short interval (the
+   * engine's commit interval): a crash before that delivers the event again.
+   */
+  readonly confirm?: boolean;
+  /** Told about each delivery the ack settles (see {@link ActedListener}). */
+  readonly onActed?: ActedListener;
+}
+
+/**
+ * Told about each delivery an ack settles or a nack gives back, as the
+ * store acts on it: before anything it causes (a dead letter) is reported,
+ * once per event, with the attempt the delivery id names. Per-type
+ * counters and the delivery observer count from it.
+ */
+export type ActedListener = (delivery: GroupDelivery) => void;
+
 /** How a nack gives a delivery back. */
 export interface NackOptions {
   /** Redeliver after exactly this many ms; the group's backoff when absent. */
   readonly delayMs?: number;
   /** Why it failed, kept with a dead letter. */
   readonly reason?: string;
+  /** Told about each delivery the nack gives back (see {@link ActedListener}). */
+  readonly onActed?: ActedListener;
 }
 
 /**
@@ -157,13 +180,19 @@ export interface GroupHandle {
 
   /**
    * Settles deliveries: their events are never delivered to this group
-   * again. Resolves once that is durable. Unknown or already settled ids are
-   * ignored. A late ack (after the deadline passed) still settles the event
-   * if it has not been settled otherwise.
+   * again. Resolves once that is durable, or, with `confirm: false`, once
+   * it is applied (durable shortly after; see {@link AckOptions}). Unknown
+   * or already settled ids are ignored. A late ack (after the deadline
+   * passed) still settles the event if it has not been settled otherwise.
+   * `onActed` hears of each delivery it settles.
    */
-  ack(deliveryIds: readonly string[]): Promise<void>;
+  ack(deliveryIds: readonly string[], options?: AckOptions): Promise<void>;
 
-  /** Gives deliveries back for redelivery (or dead-lettering at max deliveries). Stale ids are ignored. */
+  /**
+   * Gives deliveries back for redelivery (or dead-lettering at max
+   * deliveries). Stale ids are ignored. `onActed` hears of each delivery it
+   * gives back.
+   */
   nack(deliveryIds: readonly string[], options: NackOptions): Promise<void>;
 
   /** Moves the ack deadline of deliveries to now + `extensionMs` (the group's ack deadline when 0). */

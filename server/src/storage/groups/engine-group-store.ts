@@ -19,7 +19,7 @@ import {
   type OpenGroupRequest,
 } from "../group-store.js";
 import type { EventSource } from "./event-source.js";
-import { GroupEngine, type GroupEngineOptions } from "./group-engine.js";
+import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine, type GroupEngineOptions } from "./group-engine.js";
 import { zeroCounters, type GroupPersistence } from "./group-persistence.js";
 
 /** Options of {@link EngineGroupStore}. */
@@ -28,6 +28,8 @@ export interface EngineGroupStoreOptions {
   readonly lookahead?: number;
   /** Clock in ms; tests may pin it. */
   readonly now?: () => number;
+  /** Longest time, in ms, an unconfirmed ack stays uncommitted (default 50). */
+  readonly commitIntervalMs?: number;
 }
 
 /** True when two pattern lists hold the same patterns, in any order. */
@@ -68,7 +70,12 @@ export class EngineGroupStore implements GroupStore {
   constructor(source: EventSource, persistence: GroupPersistence, options: EngineGroupStoreOptions = {}) {
     this.#source = source;
     this.#persistence = persistence;
-    this.#options = { lookahead: options.lookahead ?? 10_000, now: options.now ?? Date.now };
+    this.#options = {
+      lookahead: options.lookahead ?? 10_000,
+      now: options.now ?? Date.now,
+      commitIntervalMs: options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
+      commitAcks: DEFAULT_COMMIT_ACKS,
+    };
     for (const persisted of persistence.loadAll()) {
       this.#engines.set(persisted.definition.name, new GroupEngine(source, persistence, persisted, this.#options));
     }

@@ -5,7 +5,16 @@
  * events whose ordering key has an earlier one outstanding, runs ack
  * deadlines and redelivery backoff on timers, and writes what must survive a
  * restart (acks above the floor, retry records, dead letters, the floor and
- * counters) through a {@link GroupPersistence}, one batch per tick.
+ * counters) through a {@link GroupPersistence}, one batch per commit.
+ *
+ * When a commit happens: at the end of the tick when someone waits for it
+ * (a confirmed ack, a nack, a member leaving) or when it holds a retry
+ * record, a dead letter or a redrive, so a failure is never lost; a batch
+ * of only unconfirmed acks waits up to `commitIntervalMs` (or until it
+ * holds `commitAcks` acks), so a member acking every event costs one
+ * transaction per interval instead of one per ack message. An unconfirmed
+ * ack lost in a crash within that interval is delivered again
+ * (at-least-once); a confirmed ack is durable when it is confirmed.
  *
  * First deliveries are not written: after a crash, an event that was in
  * flight is delivered again (at-least-once), with its attempt count as of
@@ -18,6 +27,7 @@ import type {
   DeadLetter,
   DeadLetterQuery,
   DeadLetterSelection,
+  AckOptions,
   GroupDefinition,
   GroupDelivery,
   GroupHandle,
@@ -28,6 +38,7 @@ import type {
 import type { StoredEvent } from "../stored-event.js";
 import type { EventSource } from "./event-source.js";
 import { Heap } from "./heap.js";
+import { MonotoneHeap } from "./monotone-heap.js";
 import { Listeners } from "../listeners.js";
 import type { DeadRecord, GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
 
@@ -40,19 +51,26 @@ export interface GroupEngineOptions {
   readonly lookahead: number;
   /** Clock; tests may pin it. */
   readonly now: () => number;
+  /** Longest time, in ms, an unconfirmed ack stays uncommitted. */
+  readonly commitIntervalMs: number;
+  /** Pending unconfirmed acks that start a commit before the interval is over. */
+  readonly commitAcks: number;
 }
 
-type EntryState = "ready" | "blocked" | "waiting" | "inflight";
+type EntryState = "ready" | "blocked" | "waiting" | "inflight" | "settled";
 
 interface Entry {
   readonly seq: number;
   readonly stored: StoredEvent;
-  readonly priority: number;
+  /** Its place in the ready order (see `readyRank`). */
+  readonly rank: number;
   readonly key: string;
   state: EntryState;
   /** Deliveries made. */
   attempts: number;
-  /** Bumped on every state change; heap items of an older generation are stale. */
+  /** The latest delivery made, what an ack or nack of it reports. */
+  delivery: GroupDelivery | undefined;
+  /** Bumped on every state change; timers of an older generation are stale. */
   gen: number;
   member: string;
   deadline: number;
@@ -66,20 +84,13 @@ interface Timed {
   readonly gen: number;
 }
 
-interface Queued {
-  readonly entry: Entry;
-  readonly gen: number;
-  /** Priority, then sequence, as one number (see `readyKey`). */
-  readonly key: number;
-}
-
 /**
  * The ready order (lower priority value first, then lower sequence) as one
  * number: priority × 2^48 + sequence, exact for the priorities a publish
  * accepts (0..9) and sequences below 2^48.
  */
-function readyKey(entry: Entry): number {
-  return Math.min(entry.priority, 31) * 2 ** 48 + entry.seq;
+function readyRank(priority: number, seq: number): number {
+  return Math.min(priority, 31) * 2 ** 48 + seq;
 }
 
 interface Pending {
@@ -91,6 +102,12 @@ interface Pending {
 }
 
 const READ_BATCH = 1024;
+
+/** Default longest time, in ms, an unconfirmed ack stays uncommitted. */
+export const DEFAULT_COMMIT_INTERVAL_MS = 50;
+
+/** Default number of pending unconfirmed acks that starts a commit at once. */
+export const DEFAULT_COMMIT_ACKS = 4096;
 
 function parseDeliveryId(id: string): { seq: number; attempt: number } | undefined {
   const dot = id.indexOf(".");
@@ -119,14 +136,20 @@ export class GroupEngine implements GroupHandle {
 
   /** Every unsettled event known in memory, by sequence. */
   readonly #entries = new Map<number, Entry>();
-  /** Settled (acked or dead) sequences above the floor. */
+  /** Settled (acked or dead) sequences above the floor and above `#readTo` when they were settled. */
   readonly #settledAbove = new Set<number>();
-  /** Events ready to hand out: lowest priority value, then lowest sequence. */
-  readonly #ready = new Heap<Queued>((a, b) => a.key < b.key);
+  /**
+   * Events ready to hand out: lowest priority value, then lowest sequence.
+   * An entry no longer ready when it comes out is skipped. An entry queued
+   * twice (ready again before an earlier queuing came out) is handed out
+   * once, by whichever copy comes out first: both have its rank, so that
+   * is the same place in the order.
+   */
+  readonly #ready = new MonotoneHeap<Entry>((a, b) => a.rank < b.rank);
   /** Ack deadlines and redelivery times. */
   readonly #timers = new Heap<Timed>((a, b) => a.at < b.at);
   /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
-  readonly #unsettled = new Heap<number>((a, b) => a < b);
+  readonly #unsettled = new MonotoneHeap<number>((a, b) => a < b);
   /** Per ordering key, its unsettled events in sequence order; only the first may be out. */
   readonly #keys = new Map<string, Entry[]>();
   readonly #members = new Map<string, number>();
@@ -134,6 +157,10 @@ export class GroupEngine implements GroupHandle {
   readonly #outstanding = new Set<Entry>();
   #sweep: NodeJS.Timeout | undefined;
   #flushScheduled = false;
+  /** Set while a commit of unconfirmed acks waits for the commit interval. */
+  #commitTimer: NodeJS.Timeout | undefined;
+  /** A failed commit nobody waited for, thrown by the next claim. */
+  #commitFailure: unknown;
   readonly #listeners = new Listeners();
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
 
@@ -216,6 +243,12 @@ export class GroupEngine implements GroupHandle {
 
   async claim(memberId: string, max: number): Promise<GroupDelivery[]> {
     this.#assertLive();
+    if (this.#commitFailure !== undefined) {
+      // Acks nobody waited for were not written: the member learns it here.
+      const failure = this.#commitFailure;
+      this.#commitFailure = undefined;
+      throw failure;
+    }
     await this.#loadRetries();
     if (!this.#headKnown) {
       this.#head = Math.max(this.#head, Number(await this.#source.headSequence()));
@@ -227,11 +260,12 @@ export class GroupEngine implements GroupHandle {
       if (this.#needsRead()) await this.#readAhead();
       this.#assertLive();
       const at = this.#options.now();
+      const deadline = at + this.#definition.settings.ackDeadlineMs;
+      const before = out.length;
       while (out.length < max) {
-        const queued = this.#ready.pop();
-        if (queued === undefined) break;
-        const entry = queued.entry;
-        if (queued.gen !== entry.gen || entry.state !== "ready") continue;
+        const entry = this.#ready.pop();
+        if (entry === undefined) break;
+        if (entry.state !== "ready") continue;
         if (entry.stored.isExpired(at)) {
           this.#counters.expired += 1;
           this.#settle(entry);
@@ -241,20 +275,27 @@ export class GroupEngine implements GroupHandle {
         entry.state = "inflight";
         entry.gen += 1;
         entry.member = memberId;
-        entry.deadline = at + this.#definition.settings.ackDeadlineMs;
+        entry.deadline = deadline;
         this.#outstanding.add(entry);
-        this.#startSweep();
-        this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + 1);
         this.#counters.delivered += 1;
         if (entry.attempts > 1) this.#counters.redelivered += 1;
-        out.push({ stored: entry.stored, deliveryId: entry.stored.deliveryId(entry.attempts), attempt: entry.attempts });
+        // `StoredEvent.deliveryId` spelled from the number: no bigint to format, nothing cached on the event.
+        const delivery: GroupDelivery = { stored: entry.stored, deliveryId: `${entry.seq}.${entry.attempts}`, attempt: entry.attempts };
+        entry.delivery = delivery;
+        out.push(delivery);
+      }
+      if (out.length > before) {
+        this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + out.length - before);
+        this.#startSweep();
       }
       if (this.#ready.size > 0 || !this.#needsRead()) break;
     }
     return out;
   }
 
-  async ack(deliveryIds: readonly string[]): Promise<void> {
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
+    const confirm = options.confirm ?? true;
+    const onActed = options.onActed;
     let touched = false;
     for (const id of deliveryIds) {
       const parsed = parseDeliveryId(id);
@@ -264,12 +305,17 @@ export class GroupEngine implements GroupHandle {
       // attempt still settles an event that is not settled otherwise.
       if (entry === undefined || entry.attempts < parsed.attempt || entry.attempts === 0) continue;
       this.#counters.acked += 1;
+      if (onActed !== undefined) {
+        const delivery = entry.delivery;
+        onActed(delivery !== undefined && delivery.attempt === parsed.attempt ? delivery : { stored: entry.stored, deliveryId: id, attempt: parsed.attempt });
+      }
       this.#settle(entry);
       this.#pendingBatch().settled.push(entry.seq);
       touched = true;
     }
     if (touched) this.#listeners.notify();
-    await this.#flushSoon();
+    if (confirm) await this.#flushSoon();
+    else if (this.#pending !== undefined) this.#commitLater();
   }
 
   async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
@@ -279,6 +325,7 @@ export class GroupEngine implements GroupHandle {
       const entry = this.#current(id);
       if (entry === undefined) continue;
       this.#counters.nacked += 1;
+      options.onActed?.(entry.delivery ?? { stored: entry.stored, deliveryId: id, attempt: entry.attempts });
       this.#fail(entry, options.reason === undefined || options.reason === "" ? "nacked" : options.reason, now, options.delayMs);
       touched = true;
     }
@@ -372,7 +419,7 @@ export class GroupEngine implements GroupHandle {
     for (const stored of events) {
       const seq = Number(stored.sequence);
       this.#settledAbove.delete(seq);
-      if (!this.#entries.has(seq)) this.#add(stored, 0, 0, "redriven");
+      if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven", this.#options.now());
     }
     this.#listeners.notify();
     return taken.length;
@@ -398,6 +445,8 @@ export class GroupEngine implements GroupHandle {
     this.#unlisten?.();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     if (!this.#deleted) this.#flush();
   }
 
@@ -412,9 +461,10 @@ export class GroupEngine implements GroupHandle {
       const records = new Map(this.#initialRetries.map((r) => [r.sequence, r]));
       const events = await this.#source.readSequences([...records.keys()].sort((a, b) => a - b));
       for (const stored of events) {
-        const record = records.get(Number(stored.sequence));
+        const seq = Number(stored.sequence);
+        const record = records.get(seq);
         if (record !== undefined && !this.#entries.has(record.sequence)) {
-          this.#add(stored, record.attempts, record.dueAt, record.reason);
+          this.#add(stored, seq, record.attempts, record.dueAt, record.reason, this.#options.now());
         }
       }
     })();
@@ -455,7 +505,7 @@ export class GroupEngine implements GroupHandle {
               this.#counters.expired += 1;
               continue;
             }
-            this.#add(stored, 0, 0, "");
+            this.#add(stored, seq, 0, 0, "", now);
           }
           const scanned = Number(scannedTo);
           if (scanned > this.#readTo) this.#readTo = scanned;
@@ -470,14 +520,15 @@ export class GroupEngine implements GroupHandle {
   }
 
   /** Adds an unsettled event: ready, or blocked behind its ordering key, or waiting until `dueAt`. */
-  #add(stored: StoredEvent, attempts: number, dueAt: number, reason: string): void {
+  #add(stored: StoredEvent, seq: number, attempts: number, dueAt: number, reason: string, now: number): void {
     const entry: Entry = {
-      seq: Number(stored.sequence),
+      seq,
       stored,
-      priority: stored.priority,
+      rank: readyRank(stored.priority, seq),
       key: stored.orderingKey,
       state: "blocked",
       attempts,
+      delivery: undefined,
       gen: 0,
       member: "",
       deadline: 0,
@@ -498,7 +549,7 @@ export class GroupEngine implements GroupHandle {
       }
       this.#keys.set(entry.key, [entry]);
     }
-    this.#release(entry, this.#options.now());
+    this.#release(entry, now);
   }
 
   /** Makes an unblocked entry deliverable now or at its due time. */
@@ -515,7 +566,7 @@ export class GroupEngine implements GroupHandle {
   /** Queues an entry (its generation already bumped) for hand-out. */
   #pushReady(entry: Entry): void {
     entry.state = "ready";
-    this.#ready.push({ entry, gen: entry.gen, key: readyKey(entry) });
+    this.#ready.push(entry);
   }
 
   /** A delivery failed: redeliver after a delay, or dead-letter it at max deliveries. */
@@ -523,6 +574,7 @@ export class GroupEngine implements GroupHandle {
     this.#leaveInFlight(entry);
     entry.reason = reason;
     const batch = this.#pendingBatch();
+    this.#commitSoon();
     if (entry.attempts >= this.#definition.settings.maxDeliveries) {
       this.#counters.deadLettered += 1;
       for (const listener of this.#deadListeners) listener(entry.stored);
@@ -548,13 +600,18 @@ export class GroupEngine implements GroupHandle {
   /** Removes a settled event and lets the next one of its ordering key go. */
   #settle(entry: Entry): void {
     this.#leaveInFlight(entry);
+    entry.state = "settled";
     entry.gen += 1;
     this.#entries.delete(entry.seq);
-    this.#settledAbove.add(entry.seq);
-    if (entry.attempts > 0 || entry.reason !== "") {
+    // Read-ahead consults the set only above how far it read: a sequence at
+    // or below that (nearly every settled one) will not be read again.
+    if (entry.seq > this.#readTo) this.#settledAbove.add(entry.seq);
+    // Only an entry that failed or was redriven (its reason is set) can have a retry record.
+    if (entry.reason !== "") {
       const batch = this.#pendingBatch();
       batch.retries.delete(entry.seq);
       batch.clearedRetries.add(entry.seq);
+      this.#commitSoon();
     }
     if (entry.key !== "") {
       const queue = this.#keys.get(entry.key);
@@ -627,19 +684,39 @@ export class GroupEngine implements GroupHandle {
     if (changed) this.#listeners.notify();
   }
 
-  /** The writes of this tick; the first change of a tick schedules their commit. */
+  /** The writes not yet committed; the caller schedules their commit. */
   #pendingBatch(): Pending {
     this.#pending ??= { settled: [], retries: new Map(), clearedRetries: new Set(), dead: [], waiters: [] };
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
     return this.#pending;
   }
 
-  /** Resolves once the current batch is written (at the end of this tick). */
+  /** Commits the pending writes at the end of this tick. */
+  #commitSoon(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** Commits the pending writes within the commit interval, or at once when many acks wait. */
+  #commitLater(): void {
+    if (this.#flushScheduled) return;
+    if ((this.#pending?.settled.length ?? 0) >= this.#options.commitAcks) {
+      this.#commitSoon();
+      return;
+    }
+    if (this.#commitTimer !== undefined) return;
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      this.#flush();
+    }, this.#options.commitIntervalMs);
+    // Shutdown commits what is pending; a crash may lose it, as the contract allows.
+    this.#commitTimer.unref();
+  }
+
+  /** Resolves once the pending writes are committed (at the end of this tick). */
   #flushSoon(): Promise<void> {
     const batch = this.#pendingBatch();
+    this.#commitSoon();
     return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
@@ -655,6 +732,10 @@ export class GroupEngine implements GroupHandle {
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#commitTimer !== undefined) {
+      clearTimeout(this.#commitTimer);
+      this.#commitTimer = undefined;
+    }
     const batch = this.#pending;
     if (batch === undefined) return;
     this.#pending = undefined;
@@ -665,6 +746,7 @@ export class GroupEngine implements GroupHandle {
     const floor = Math.max(this.#floor, this.#computeFloor());
     for (const seq of this.#settledAbove) if (seq <= floor) this.#settledAbove.delete(seq);
     const fail = (error: unknown): void => {
+      if (batch.waiters.length === 0) this.#commitFailure = error;
       for (const waiter of batch.waiters) waiter.reject(error);
     };
     const done = (): void => {

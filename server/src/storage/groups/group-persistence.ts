@@ -4,8 +4,8 @@
  * recorded as a retry), the settled events above the floor, retry records
  * (events that failed at least once: their attempt count and when they are
  * due), dead letters and counters. The memory and SQLite backends implement
- * it; writes come in one batch per tick, which a durable backend commits in
- * one transaction.
+ * it; writes come in batches (see the engine for when), which a durable
+ * backend commits in one transaction each.
  */
 import type { GroupDefinition, GroupSettings } from "../group-store.js";
 
@@ -57,11 +57,11 @@ export interface PersistedGroup {
   readonly retries: readonly RetryRecord[];
 }
 
-/** The writes of one tick. */
+/** The writes of one commit. */
 export interface GroupBatch {
   /** The new floor. */
   readonly floor: number;
-  /** Sequences acked this tick that lie above the new floor. */
+  /** Sequences acked since the last commit that lie above the new floor. */
   readonly settled: readonly number[];
   /** Retry records to write (replacing any for the same sequence). */
   readonly retries: readonly RetryRecord[];
@@ -90,7 +90,7 @@ export interface GroupPersistence {
   /** Replaces a group's settings. */
   updateSettings(name: string, settings: GroupSettings): void;
   /**
-   * Writes one tick's batch atomically. Returns nothing when the batch is
+   * Writes one batch atomically. Returns nothing when the batch is
    * durable on return, or a promise that resolves once it is.
    */
   commit(name: string, batch: GroupBatch): void | Promise<void>;

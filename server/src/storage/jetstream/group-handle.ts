@@ -12,6 +12,7 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import { NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type {
+  AckOptions,
   DeadLetter,
   DeadLetterQuery,
   DeadLetterSelection,
@@ -23,7 +24,7 @@ import type {
   NackOptions,
 } from "../group-store.js";
 import type { EventSource } from "../groups/event-source.js";
-import { GroupEngine } from "../groups/group-engine.js";
+import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine } from "../groups/group-engine.js";
 import type { StoredEvent } from "../stored-event.js";
 import { GroupLease } from "./group-lease.js";
 import { Listeners } from "../listeners.js";
@@ -75,6 +76,26 @@ interface Local {
   readonly subscription: Subscription;
 }
 
+/** A delivery made through the owner to a member attached here. */
+interface Forwarded {
+  readonly member: string;
+  readonly delivery: GroupDelivery;
+}
+
+/**
+ * Tells `onActed` about the deliveries an owner says an ack or nack acted
+ * on (the ids it answers), from those forwarded here; an owner that answers
+ * nothing (an older server) acted on all of them.
+ */
+function tellActed(wire: unknown, forwarded: ReadonlyMap<string, GroupDelivery>, onActed: ((delivery: GroupDelivery) => void) | undefined): void {
+  if (onActed === undefined) return;
+  const ids = Array.isArray(wire) ? (wire as string[]) : [...forwarded.keys()];
+  for (const id of ids) {
+    const delivery = forwarded.get(id);
+    if (delivery !== undefined) onActed(delivery);
+  }
+}
+
 interface Remote {
   readonly kind: "remote";
   readonly subject: string;
@@ -92,8 +113,8 @@ export class JetStreamGroupHandle implements GroupHandle {
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
   /** Members attached through this server. */
   readonly #members = new Set<string>();
-  /** Forwarded deliveries not yet settled, by delivery id: their member. */
-  readonly #forwarded = new Map<string, string>();
+  /** Forwarded deliveries not yet settled, by delivery id. */
+  readonly #forwarded = new Map<string, Forwarded>();
   #mode: Local | Remote | undefined;
   #deciding: Promise<Local | Remote> | undefined;
   #readySubscription: Subscription | undefined;
@@ -159,7 +180,7 @@ export class JetStreamGroupHandle implements GroupHandle {
 
   async leave(memberId: string): Promise<void> {
     this.#members.delete(memberId);
-    for (const [id, member] of this.#forwarded) if (member === memberId) this.#forwarded.delete(id);
+    for (const [id, forwarded] of this.#forwarded) if (forwarded.member === memberId) this.#forwarded.delete(id);
     if (this.#deleted || this.#closed) return;
     await this.#call(
       { op: "leave", member: this.#remoteMember(memberId) },
@@ -179,7 +200,7 @@ export class JetStreamGroupHandle implements GroupHandle {
         return [];
       },
     );
-    if (this.#mode?.kind === "remote") for (const d of deliveries) this.#forwarded.set(d.deliveryId, memberId);
+    if (this.#mode?.kind === "remote") for (const d of deliveries) this.#forwarded.set(d.deliveryId, { member: memberId, delivery: d });
     return deliveries;
   }
 
@@ -189,16 +210,24 @@ export class JetStreamGroupHandle implements GroupHandle {
     return this.#forwardedOf(memberId);
   }
 
-  async ack(deliveryIds: readonly string[]): Promise<void> {
-    this.#settleForwarded(deliveryIds);
-    await this.#call({ op: "ack", ids: deliveryIds }, (local) => local.engine.ack(deliveryIds), () => undefined);
+  async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
+    const forwarded = this.#settleForwarded(deliveryIds);
+    const confirm = options.confirm ?? true;
+    await this.#call(
+      { op: "ack", ids: deliveryIds, confirm },
+      (local) => local.engine.ack(deliveryIds, options),
+      (wire) => tellActed(wire, forwarded, options.onActed),
+      () => undefined,
+    );
   }
 
   async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
-    this.#settleForwarded(deliveryIds);
+    const forwarded = this.#settleForwarded(deliveryIds);
+    const { onActed, ...wireOptions } = options;
     await this.#call(
-      { op: "nack", ids: deliveryIds, ...options },
+      { op: "nack", ids: deliveryIds, ...wireOptions },
       (local) => local.engine.nack(deliveryIds, options),
+      (wire) => tellActed(wire, forwarded, onActed),
       () => undefined,
     );
   }
@@ -335,6 +364,8 @@ export class JetStreamGroupHandle implements GroupHandle {
     const engine = new GroupEngine(this.#context.source, loaded.state, loaded.persisted, {
       lookahead: this.#context.lookahead,
       now: Date.now,
+      commitIntervalMs: DEFAULT_COMMIT_INTERVAL_MS,
+      commitAcks: DEFAULT_COMMIT_ACKS,
     });
     engine.onReady(() => {
       this.#listeners.notify();
@@ -449,15 +480,21 @@ export class JetStreamGroupHandle implements GroupHandle {
         return null;
       case "claim":
         return deliveriesToWire(await engine.claim(request.member, request.max));
-      case "ack":
-        await engine.ack(request.ids);
-        return null;
-      case "nack":
+      case "ack": {
+        // A server that does not send `confirm` waits for every ack.
+        const acted: string[] = [];
+        await engine.ack(request.ids, { confirm: request.confirm ?? true, onActed: (d) => acted.push(d.deliveryId) });
+        return acted;
+      }
+      case "nack": {
+        const acted: string[] = [];
         await engine.nack(request.ids, {
           ...(request.delayMs !== undefined ? { delayMs: request.delayMs } : {}),
           ...(request.reason !== undefined ? { reason: request.reason } : {}),
+          onActed: (d) => acted.push(d.deliveryId),
         });
-        return null;
+        return acted;
+      }
       case "extend":
         await engine.extend(request.ids, request.extensionMs);
         return null;
@@ -490,10 +527,16 @@ export class JetStreamGroupHandle implements GroupHandle {
    * member with a full window would otherwise wait for a takeover that only
    * its own claims bring about.
    */
-  #settleForwarded(deliveryIds: readonly string[]): void {
-    let freed = false;
-    for (const id of deliveryIds) if (this.#forwarded.delete(id)) freed = true;
-    if (freed) queueMicrotask(() => this.#listeners.notify());
+  #settleForwarded(deliveryIds: readonly string[]): Map<string, GroupDelivery> {
+    const freed = new Map<string, GroupDelivery>();
+    for (const id of deliveryIds) {
+      const forwarded = this.#forwarded.get(id);
+      if (forwarded === undefined) continue;
+      this.#forwarded.delete(id);
+      freed.set(id, forwarded.delivery);
+    }
+    if (freed.size > 0) queueMicrotask(() => this.#listeners.notify());
+    return freed;
   }
 
   #remoteMember(memberId: string): string {
@@ -502,7 +545,7 @@ export class JetStreamGroupHandle implements GroupHandle {
 
   #forwardedOf(memberId: string): number {
     let count = 0;
-    for (const member of this.#forwarded.values()) if (member === memberId) count += 1;
+    for (const forwarded of this.#forwarded.values()) if (forwarded.member === memberId) count += 1;
     return count;
   }
 

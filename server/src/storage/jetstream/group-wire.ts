@@ -13,7 +13,7 @@ import { StoredEvent } from "../stored-event.js";
 export type GroupRequest =
   | { readonly op: "join" | "leave"; readonly member: string }
   | { readonly op: "claim"; readonly member: string; readonly max: number }
-  | { readonly op: "ack"; readonly ids: readonly string[] }
+  | { readonly op: "ack"; readonly ids: readonly string[]; readonly confirm?: boolean }
   | { readonly op: "nack"; readonly ids: readonly string[]; readonly delayMs?: number; readonly reason?: string }
   | { readonly op: "extend"; readonly ids: readonly string[]; readonly extensionMs: number }
   | { readonly op: "stats" | "deleted" }

@@ -1,8 +1,9 @@
 /**
  * Consumer-group state in the SQLite file, next to the events: one row per
  * group (definition, floor, counters), acked sequences above the floor,
- * retry records and dead letters. The engine hands over one batch per tick,
- * committed here in one transaction.
+ * retry records and dead letters. The engine hands over one batch per
+ * commit (at the end of a tick, or up to 50 ms later for unconfirmed acks
+ * alone), committed here in one transaction.
  */
 import type Database from "better-sqlite3";
 import type { GroupDefinition, GroupSettings } from "../group-store.js";
