@@ -9,8 +9,8 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Event } from "@protobus/sdk/proto";
-import { createSqliteBackend, type StorageBackend } from "@protobus/server";
-import { tempDir } from "./support/test-server.js";
+import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
+import { tempDir, waitFor } from "./support/test-server.js";
 
 const KIB = 1024;
 
@@ -27,7 +27,7 @@ describe("the sqlite store's bounds", () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  function open(): { store: StorageBackend; dir: string } {
+  function open(): { store: SqliteStorageBackend; dir: string } {
     const dir = tempDir();
     cleanups.push(() => dir.dispose());
     const store = createSqliteBackend({ dataDir: dir.path });
@@ -70,7 +70,9 @@ describe("the sqlite store's bounds", () => {
       { dedupeWindowMs: 0 },
     );
     expect(statSync(wal).size).toBeGreaterThan(20 * 2 ** 20);
-    // It was checkpointed after that commit; the next commits restart the log from its start and cut the file.
+    // The checkpointer thread copies it into the database file after that
+    // commit; the next commits restart the log from its start and cut the file.
+    await waitFor(() => store.checkpointStats().checkpointedFrames * 4096 > 20 * 2 ** 20, 10_000, "the commit to be checkpointed");
     for (let i = 0; i < 5; i++) await store.append([bigEvent(1000 + i, KIB)], { dedupeWindowMs: 0 });
     expect(statSync(wal).size).toBeLessThanOrEqual(16 * 2 ** 20);
     expect(await store.headSequence()).toBe(101n);

@@ -17,6 +17,7 @@ export type { MemoryBackendOptions } from "./storage/memory/index.js";
 export { createSqliteBackend } from "./storage/sqlite/index.js";
 export type { SqliteBackendOptions, SqliteStorageBackend } from "./storage/sqlite/index.js";
 export type { BacklogReadStats } from "./storage/sqlite/backlog-reader.js";
+export type { CheckpointStats } from "./storage/sqlite/checkpointer.js";
 export { createJetStreamBackend } from "./storage/jetstream/index.js";
 export type { JetStreamBackendOptions, NatsConnectionOptions } from "./storage/jetstream/index.js";
 export { StoredEvent } from "./storage/stored-event.js";

@@ -87,9 +87,12 @@ export class SqliteGroupPersistence implements GroupPersistence {
   readonly #db: Database.Database;
   readonly #s: ReturnType<typeof prepareStatements>;
   readonly #commitTx: (name: string, batch: GroupBatch) => void;
+  readonly #afterCommit: () => void;
 
-  constructor(db: Database.Database) {
+  /** `afterCommit` is told after each commit of group state (the store checkpoints its WAL after writes). */
+  constructor(db: Database.Database, afterCommit: () => void = () => undefined) {
     this.#db = db;
+    this.#afterCommit = afterCommit;
     db.exec(GROUP_SCHEMA);
     this.#s = prepareStatements(db);
     this.#commitTx = db.transaction((name: string, batch: GroupBatch) => {
@@ -169,6 +172,7 @@ export class SqliteGroupPersistence implements GroupPersistence {
 
   commit(name: string, batch: GroupBatch): void {
     this.#run("commit group state", () => this.#commitTx(name, batch));
+    this.#afterCommit();
   }
 
   delete(name: string): void {

@@ -26,6 +26,7 @@ import type {
 import { matchesHistoryQuery } from "../history-filter.js";
 import { StoredEvent, encodeEnvelope } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
+import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
 import { scanLimit } from "./backlog-protocol.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import { sqliteError } from "./errors.js";
@@ -129,6 +130,8 @@ export interface SqliteStorageBackend extends StorageBackend {
    * do not run on the server's thread.
    */
   backlogReadStats(): BacklogReadStats;
+  /** What the checkpointer thread did: checkpoints of the WAL that did not run on the server's thread. */
+  checkpointStats(): CheckpointStats;
 }
 
 class SqliteBackend implements SqliteStorageBackend {
@@ -139,6 +142,8 @@ class SqliteBackend implements SqliteStorageBackend {
   readonly #lock: DataDirLock;
   /** Reads behind the recent cache, answered by a thread of their own. */
   readonly #backlog: BacklogReader;
+  /** Checkpoints of the WAL, on a thread of their own. */
+  readonly #checkpointer: Checkpointer;
   readonly #notifier = new Listeners<[headSequence: bigint]>();
   readonly #now: () => Date;
   readonly #recent: StoredEvent[] = [];
@@ -174,8 +179,8 @@ class SqliteBackend implements SqliteStorageBackend {
       this.#db.defaultSafeIntegers(true);
       this.#db.pragma("journal_mode = WAL");
       this.#db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-      // The WAL is checkpointed every 1,000 pages (SQLite's default) and then
-      // reused from its start, so it stays near 4 MiB; but one large commit
+      // The WAL is checkpointed by the checkpointer thread about every 100 ms
+      // of writes and then reused from its start, so it stays small; but one large commit
       // grows it to the commit's size and SQLite keeps the file at that size.
       // This truncates it back at the next restart of the log. (Memory: the
       // WAL index is the shared `-shm` file, ~8 bytes per page of WAL, shared
@@ -184,6 +189,9 @@ class SqliteBackend implements SqliteStorageBackend {
       // mode so that the backlog reader can read it; the data directory's
       // lock is `#lock`. This connection is the only writer.
       this.#db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+      // Checkpoints run on the checkpointer's thread (see checkpointer.ts);
+      // this connection checkpoints only if that thread falls far behind.
+      this.#db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
       this.#db.pragma("busy_timeout = 0");
       this.#db.exec(SCHEMA);
       this.#db
@@ -218,9 +226,11 @@ class SqliteBackend implements SqliteStorageBackend {
         return outcome;
       });
     });
+    const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
+    this.#checkpointer = new Checkpointer({ path, synchronous });
     let persistence: SqliteGroupPersistence;
     try {
-      persistence = new SqliteGroupPersistence(this.#db);
+      persistence = new SqliteGroupPersistence(this.#db, () => this.#checkpointer.nudge());
     } catch (error) {
       this.#db.close();
       this.#lock.release();
@@ -374,6 +384,7 @@ class SqliteBackend implements SqliteStorageBackend {
       }
     }
     this.#trimRecent();
+    this.#checkpointer.nudge();
     if (this.#head !== head) this.#notifier.notify(this.#head);
     appends.forEach((append, i) => append.resolve((outcomes[i] as AppendOutcome).results));
   }
@@ -496,6 +507,10 @@ class SqliteBackend implements SqliteStorageBackend {
     return this.#backlog.stats();
   }
 
+  checkpointStats(): CheckpointStats {
+    return this.#checkpointer.stats();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     // Appends already accepted by the store are committed, not dropped.
@@ -503,9 +518,10 @@ class SqliteBackend implements SqliteStorageBackend {
     this.groups.close();
     this.#closed = true;
     this.#notifier.clear();
-    // The reader's connection closes first: the writer's, closing last,
+    // The other threads' connections close first: the writer's, closing last,
     // checkpoints the WAL and removes it.
     await this.#backlog.close();
+    await this.#checkpointer.close();
     this.schemas.close();
     this.#db.close();
     this.#lock.release();
