@@ -29,10 +29,21 @@ export interface OpenedBackend {
   dispose(): Promise<void>;
 }
 
-// One nats-server per test process, started by the first JetStream backend
+// One nats-server per test file, started by the first JetStream backend
 // opened; each backend gets its own stream and subject prefix on it.
 let sharedNats: Promise<NatsServer> | undefined;
 let jetstreamOpened = 0;
+
+/**
+ * Stops the shared nats-server and removes its store. Each conformance file
+ * calls it after its tests: the test runner ends its workers without the
+ * process `exit` event, so a server left running would outlive the run.
+ */
+export async function disposeSharedNats(): Promise<void> {
+  const nats = sharedNats;
+  sharedNats = undefined;
+  if (nats !== undefined) await (await nats).dispose();
+}
 
 /** The JetStream harness: a real `nats-server -js` on a free port with a temporary store. */
 const JETSTREAM: BackendHarness = {

@@ -2,11 +2,13 @@
  * Backend conformance: appending, reading, querying and notifying, the same
  * for every backend.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { compilePatterns } from "@protobus/sdk/internal";
 import { Event } from "@protobus/sdk/proto";
 import type { StorageBackend } from "@protobus/server";
-import { BACKENDS, type OpenedBackend } from "./backends.js";
+import { BACKENDS, disposeSharedNats, type OpenedBackend } from "./backends.js";
+
+afterAll(() => disposeSharedNats());
 
 function event(type: string, extra: Partial<Event> = {}): Event {
   return Event.fromPartial({ id: `${type}-${Math.random().toString(36).slice(2)}`, source: "test", type, specVersion: "1.0", priority: 4, ...extra });

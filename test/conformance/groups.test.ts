@@ -7,11 +7,13 @@
  * the dead-letter stream; what differs with several servers (forwarding,
  * failover after the lease time) is covered by test/jetstream/.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
 import { Event } from "@protobus/sdk/proto";
 import type { GroupDelivery, GroupHandle, GroupSettings, StorageBackend } from "@protobus/server";
-import { BACKENDS, type OpenedBackend } from "./backends.js";
+import { BACKENDS, disposeSharedNats, type OpenedBackend } from "./backends.js";
+
+afterAll(() => disposeSharedNats());
 
 let counter = 0;
 function event(type: string, extra: Partial<Event> = {}): Event {

@@ -2,9 +2,11 @@
  * Schema store conformance: versioning, soft delete, compatibility modes,
  * atomic register-if-compatible and persistence, the same for every backend.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RegistrationContext, RegistrationDecision, SchemaDraft, SchemaStore } from "@protobus/server";
-import { BACKENDS, type OpenedBackend } from "./backends.js";
+import { BACKENDS, disposeSharedNats, type OpenedBackend } from "./backends.js";
+
+afterAll(() => disposeSharedNats());
 
 function draft(text: string): SchemaDraft {
   return { format: "JSON_SCHEMA", definition: new TextEncoder().encode(text), messageName: "" };
