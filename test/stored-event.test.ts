@@ -1,11 +1,13 @@
 /**
  * A stored event's priority and ordering key, which consumer groups order
  * by, read from the encoded envelope without a full decode, agree with the
- * decoded envelope for every shape of event.
+ * decoded envelope for every shape of event. The envelopes of one append,
+ * encoded into one shared buffer, are byte for byte what encoding each
+ * alone gives.
  */
 import { describe, expect, it } from "vitest";
 import { Event } from "@protobus/sdk/proto";
-import { StoredEvent } from "@protobus/server";
+import { StoredEvent, encodeEnvelopes } from "@protobus/server";
 
 const BASE = Event.fromPartial({
   id: "e-1",
@@ -53,4 +55,32 @@ describe("StoredEvent priority and ordering key", () => {
       expect(stored.orderingKey).toBe(event.orderingKey);
     });
   }
+});
+
+describe("encodeEnvelopes", () => {
+  // Lengths whose prefixes take one, two and three bytes, an empty event,
+  // every case above, and a payload large enough to get a buffer of its own.
+  const sizes = [0, 1, 100, 127, 128, 300, 16_383, 16_384, 40_000];
+  const events: Event[] = [
+    ...sizes.map((size, i) => ({ ...BASE, id: `e-${i}`, sequence: BigInt(i + 1), data: Buffer.alloc(size, i) })),
+    Event.fromPartial({}),
+    ...CASES.map((c) => c.event),
+  ];
+
+  it("gives each event of a batch exactly the bytes it encodes to alone, as views of one buffer", () => {
+    const encoded = encodeEnvelopes(events);
+    expect(encoded).toHaveLength(events.length);
+    encoded.forEach((bytes, i) => {
+      expect(Buffer.from(bytes).equals(Buffer.from(Event.encode(events[i] as Event).finish()))).toBe(true);
+      expect(Event.decode(bytes)).toEqual(Event.decode(Event.encode(events[i] as Event).finish()));
+    });
+    expect(new Set(encoded.map((bytes) => bytes.buffer)).size).toBe(1);
+  });
+
+  it("gives every event a buffer of its own when one carries a large payload", () => {
+    const withLarge = [...events, { ...BASE, id: "large", data: Buffer.alloc(70_000, 1) }];
+    const encoded = encodeEnvelopes(withLarge);
+    encoded.forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(Event.encode(withLarge[i] as Event).finish()))).toBe(true));
+    expect(new Set(encoded.map((bytes) => bytes.buffer)).size).toBe(withLarge.length);
+  });
 });

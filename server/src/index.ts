@@ -20,7 +20,7 @@ export type { BacklogReadStats } from "./storage/sqlite/backlog-reader.js";
 export type { CheckpointStats } from "./storage/sqlite/checkpointer.js";
 export { createJetStreamBackend } from "./storage/jetstream/index.js";
 export type { JetStreamBackendOptions, NatsConnectionOptions } from "./storage/jetstream/index.js";
-export { StoredEvent } from "./storage/stored-event.js";
+export { StoredEvent, encodeEnvelopes } from "./storage/stored-event.js";
 export type {
   AppendListener,
   AppendOptions,

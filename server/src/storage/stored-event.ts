@@ -12,6 +12,45 @@ export function encodeEnvelope(event: Event): Uint8Array {
   return Event.encode(event, writer).finish();
 }
 
+/** Payload size from which an append's envelopes are encoded one by one (see {@link encodeEnvelopes}). */
+const SHARED_BUFFER_MAX_DATA = 64 * 1024;
+
+/**
+ * The encoded envelopes of one append, as views into one buffer: a buffer
+ * of its own per envelope (an `ArrayBuffer` allocation and a copy each)
+ * was 15% of the server's time in a 100-events-per-request publish stream.
+ * They are encoded back to back as a `repeated Event` field (public
+ * writer API: `fork`/`join` write each length) and then cut apart. The
+ * views keep the shared buffer alive while any of them lives, so envelopes
+ * with large payloads get buffers of their own.
+ */
+export function encodeEnvelopes(events: readonly Event[]): Uint8Array[] {
+  if (events.length <= 1 || events.some((event) => event.data.byteLength > SHARED_BUFFER_MAX_DATA)) return events.map(encodeEnvelope);
+  for (const event of events) {
+    // Field 1, length-delimited: one tag byte, then the length.
+    writer.uint32(0x0a).fork();
+    Event.encode(event, writer);
+    writer.join();
+  }
+  const all = writer.finish();
+  const out = new Array<Uint8Array>(events.length);
+  let pos = 0;
+  for (let i = 0; i < events.length; i++) {
+    pos += 1;
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = all[pos++] as number;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte >= 0x80);
+    out[i] = all.subarray(pos, pos + length);
+    pos += length;
+  }
+  return out;
+}
+
 /** The priority of an event that names none (`protobus.v1.Event.priority`). */
 export const DEFAULT_PRIORITY = 4;
 

@@ -20,7 +20,7 @@ import type {
   StorageBackend,
 } from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
-import { StoredEvent } from "../stored-event.js";
+import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
 import { MemorySchemaStore } from "./schema-store.js";
 
 /** Options of {@link createMemoryBackend}. */
@@ -68,28 +68,32 @@ class MemoryBackend implements StorageBackend {
     this.#lastPublishMs = Math.max(this.#lastPublishMs, this.#now().getTime());
     const now = new Date(this.#lastPublishMs);
     const results: AppendResult[] = [];
-    const added: StoredEvent[] = [];
-    const batchIds = new Map<string, StoredEvent>();
+    const accepted: Event[] = [];
+    const batchIds = new Map<string, Event>();
     let sequence = BigInt(this.#events.length);
     for (let i = 0; i < events.length; i++) {
       const input = events[i] as Event;
       const assigned = options.assignedIds?.[i] === true;
       // A server-assigned id is new: no lookup (they are costly in a map of every id).
-      const previous = assigned ? undefined : (batchIds.get(input.id) ?? this.#byId.get(input.id));
+      const previous = assigned ? undefined : (batchIds.get(input.id) ?? this.#byId.get(input.id)?.event);
       if (
         previous !== undefined &&
         options.dedupeWindowMs > 0 &&
-        now.getTime() - (previous.event.publishTime?.getTime() ?? 0) <= options.dedupeWindowMs
+        now.getTime() - (previous.publishTime?.getTime() ?? 0) <= options.dedupeWindowMs
       ) {
         results.push({ id: input.id, sequence: previous.sequence, duplicate: true });
         continue;
       }
       sequence += 1n;
-      const stored = StoredEvent.fromEvent({ ...input, sequence, publishTime: now });
-      if (!assigned) batchIds.set(input.id, stored);
-      added.push(stored);
+      const event: Event = { ...input, sequence, publishTime: now };
+      accepted.push(event);
+      if (!assigned) batchIds.set(input.id, event);
       results.push({ id: input.id, sequence, duplicate: false });
     }
+    const envelopes = encodeEnvelopes(accepted);
+    const added = accepted.map(
+      (event, i) => new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, event),
+    );
     for (const stored of added) {
       this.#events.push(stored);
       this.#byId.set(stored.event.id, stored);

@@ -24,7 +24,7 @@ import type {
   StorageBackend,
 } from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
-import { StoredEvent, encodeEnvelope } from "../stored-event.js";
+import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
 import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
 import { scanLimit } from "./backlog-protocol.js";
@@ -252,8 +252,8 @@ class SqliteBackend implements SqliteStorageBackend {
   /** Inserts one append's events after `head`, inside the open transaction. */
   #insertRows(events: readonly Event[], options: AppendOptions, now: Date, head: bigint): AppendOutcome {
     const results: AppendResult[] = [];
-    const added: StoredEvent[] = [];
-    const batchIds = new Map<string, StoredEvent>();
+    const accepted: Event[] = [];
+    const batchIds = new Map<string, bigint>();
     let sequence = head;
     for (let i = 0; i < events.length; i++) {
       const input = events[i] as Event;
@@ -265,23 +265,27 @@ class SqliteBackend implements SqliteStorageBackend {
         continue;
       }
       sequence += 1n;
-      // Only the encoded envelope is kept (in the recent cache for live
-      // readers): the decoded input would hold its objects and a slice of
-      // the whole request buffer per event, ~100 MB over the cache.
-      const stored = new StoredEvent(sequence, input.type, encodeEnvelope({ ...input, sequence, publishTime: now }), input.expireTime?.getTime() ?? 0, undefined, input);
-      this.#insertEvent.run(sequence, input.id, input.type, input.source, input.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
-      for (const tag of new Set(input.tags)) this.#insertTag.run(tag, sequence);
-      if (!assigned) batchIds.set(input.id, stored);
-      added.push(stored);
+      accepted.push({ ...input, sequence, publishTime: now });
+      if (!assigned) batchIds.set(input.id, sequence);
       results.push({ id: input.id, sequence, duplicate: false });
     }
+    // Only the encoded envelopes are kept (in the recent cache for live
+    // readers): the decoded input would hold its objects and a slice of
+    // the whole request buffer per event, ~100 MB over the cache.
+    const envelopes = encodeEnvelopes(accepted);
+    const added = accepted.map((event, i) => {
+      const stored = new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, undefined, event);
+      this.#insertEvent.run(event.sequence, event.id, event.type, event.source, event.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
+      for (const tag of new Set(event.tags)) this.#insertTag.run(tag, event.sequence);
+      return stored;
+    });
     return { results, added };
   }
 
-  #findDuplicate(id: string, batchIds: Map<string, StoredEvent>, windowMs: number, nowMs: number): bigint | undefined {
+  #findDuplicate(id: string, batchIds: Map<string, bigint>, windowMs: number, nowMs: number): bigint | undefined {
     if (windowMs <= 0) return undefined;
     const inBatch = batchIds.get(id);
-    if (inBatch !== undefined) return inBatch.sequence;
+    if (inBatch !== undefined) return inBatch;
     const row = this.#findById.get(id) as EventRow | undefined;
     if (row === undefined) return undefined;
     const stored = fromRow(row);
