@@ -18,6 +18,7 @@ import { Code, ProtobusError } from "./protobus-error.js";
 import { Subscription, type EventHandler, type ReceivedEvent, type SubscribeOptions } from "./subscription.js";
 import { applyCorrelation } from "./tracing/correlation.js";
 import { publishWithSpan } from "./tracing/producer.js";
+import { clientClosedError, createUnaryCaller } from "./unary-call.js";
 import { isEventDefinition, type EventDefinition, type PublishOptions } from "./typed/event-definition.js";
 import type { EventMap, EventsMatching, KnownPattern, NoEvents, PayloadOf, TypedEventHandler } from "./typed/typed-events.js";
 import { TypedSubscription, typedHandler, type TypedSubscribeOptions, type TypedHandlerOptions } from "./typed/typed-subscription.js";
@@ -192,12 +193,6 @@ export type TypedClient<M extends EventMap> = ClientCore & {
  */
 export type ProtobusClient<M extends EventMap = NoEvents> = [keyof M] extends [never] ? UntypedClient : TypedClient<M>;
 
-function unaryCall<Res>(invoke: (callback: (error: unknown, response: Res) => void) => void): Promise<Res> {
-  return new Promise<Res>((resolve, reject) => {
-    invoke((error, response) => (error === null || error === undefined ? resolve(response) : reject(ProtobusError.from(error))));
-  });
-}
-
 function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: boolean } {
   return target === "all" ? { sequences: [], all: true } : { sequences: target.map((s) => BigInt(s)), all: false };
 }
@@ -258,6 +253,8 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
   const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
 
   const eventMap: EventMap = options.events ?? {};
+  let closed = false;
+  const unaryCall = createUnaryCaller(() => closed);
 
   async function publish(
     input: EventInput | readonly EventInput[] | EventDefinition | string,
@@ -290,6 +287,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     handlerOrOptions?: EventHandler | SubscribeOptions,
     maybeOptions?: HandlerOptions,
   ): Subscription {
+    if (closed) throw clientClosedError();
     const list = typeof patterns === "string" ? [patterns] : patterns;
     const handler = typeof handlerOrOptions === "function" ? handlerOrOptions : undefined;
     const subOptions: HandlerOptions = (handler === undefined ? (handlerOrOptions as SubscribeOptions | undefined) : maybeOptions) ?? {};
@@ -382,6 +380,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     },
     deliveryStats: () => unaryCall<DeliveryStats>((cb) => raw.getDeliveryStats({}, new Metadata(), deadline(), cb)),
     close() {
+      closed = true;
       for (const subscription of subscriptions) subscription.close();
       raw.close();
       streaming?.close();
