@@ -538,7 +538,8 @@ export class BatchingPublisher {
 
   /** Settles the events of a refused batch that the error names; marks the batch to be split when it names none. */
   #refused(batch: Batch, error: ProtobusError): void {
-    const named = eventsNamed(error, batch.entries.length);
+    // Alone in its batch, the server's error is already the event's own.
+    const named = batch.entries.length === 1 ? undefined : eventsNamed(error, batch.entries.length);
     if (named !== undefined) {
       for (const [index, own] of named) this.#settle(batch.entries[index] as Entry, own);
     } else if (batch.entries.length === 1) {
@@ -655,7 +656,10 @@ function ownMessage(details: readonly ErrorDetail[]): string {
         ? d.value.violations.map((v) => `${v.subject}: ${v.description}`)
         : [],
   );
-  return parts.length === 1 ? (parts[0] as string) : `${parts.length} violations: ${parts.join("; ")}`;
+  if (parts.length === 1) return parts[0] as string;
+  // The wording the server uses for a batch of one.
+  const fieldsOnly = details.every((d) => d.type === "BadRequest");
+  return `${parts.length} ${fieldsOnly ? "invalid fields" : "violations"}: ${parts.join("; ")}`;
 }
 
 function pausedError(key: string, cause: ProtobusError): ProtobusError {
