@@ -91,6 +91,12 @@ export function buildProgram(io: Io = defaultIo): Command {
           .then(resolve, (error: unknown) => {
             logger.error("shutdown failed", { error });
             resolve();
+          })
+          .finally(() => {
+            // Everything of ours is closed. A span exporter still retrying a
+            // collector that does not answer (its flush timed out) must not
+            // keep the process alive; the timer itself does not either.
+            setTimeout(() => process.exit(), 200).unref();
           });
       };
       process.on("SIGINT", stop);
