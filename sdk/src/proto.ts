@@ -103,3 +103,9 @@ export {
 } from "./gen/grpc/reflection/v1alpha/reflection.pb.js";
 export { BadRequest, BadRequest_FieldViolation, PreconditionFailure, PreconditionFailure_Violation } from "./gen/google/rpc/error_details.pb.js";
 export { Status } from "./gen/google/rpc/status.pb.js";
+export {
+  CircuitBreakerCallFailed,
+  CircuitBreakerCallRejected,
+  CircuitBreakerState,
+  CircuitBreakerStateChanged,
+} from "./gen/protobus/v1/circuit_breaker.pb.js";
