@@ -45,7 +45,7 @@ type LockEntry = Record<string, unknown> & {
 };
 
 /** Packages of the repository's lock a user project also installs: what a TypeScript project has. */
-const EXTRA = ["typescript", "@types/node"];
+const EXTRA = ["typescript", "@types/node", "@types/better-sqlite3"];
 
 const WORKSPACES: Record<string, string> = { sdk: "@protobus/sdk", server: "@protobus/server" };
 
