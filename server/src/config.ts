@@ -71,6 +71,8 @@ export interface ServerConfig {
   readonly logFormat: "text" | "json";
   /** Port of the Prometheus `/metrics` endpoint (on `host`); 0 turns it off. */
   readonly metricsPort: number;
+  /** Distinct event types with per-type metrics of their own; the rest are counted as `other`. */
+  readonly metricsMaxTypes: number;
   /** Events whose consumer outcomes are kept for GetFlow; 0 turns recording off. */
   readonly flowOutcomes: number;
   /** Alert when a flow has no terminal event this long after it started, in ms; 0 turns it off. */
@@ -125,6 +127,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   logLevel: "info",
   logFormat: "text",
   metricsPort: 0,
+  metricsMaxTypes: 1000,
   flowOutcomes: 100_000,
   flowSlowAfterMs: 300_000,
   flowStartTypes: ["*.created", "*.started", "*.requested"],
@@ -358,6 +361,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_METRICS_PORT",
     parse: integer(0, 65535),
     description: "port of the Prometheus /metrics endpoint on the same host (0 turns it off)",
+  },
+  {
+    key: "metricsMaxTypes",
+    yaml: "metrics-max-types",
+    env: "PROTOBUS_METRICS_MAX_TYPES",
+    parse: integer(1, 1_000_000),
+    description: "distinct event types with metrics (and GetDeliveryStats rows) of their own; the rest are counted as 'other'",
   },
   {
     key: "flowOutcomes",

@@ -85,7 +85,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       group: problem.name,
     });
   }
-  const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
+  const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const registry = new SchemaRegistry(backend.schemas);
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
@@ -94,6 +94,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     maxPayloadBytes: config.maxPayloadBytes,
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
+    maxTrackedTypes: config.metricsMaxTypes,
     version: VERSION,
     ...(metrics !== undefined ? { metrics } : {}),
   });

@@ -37,6 +37,8 @@ export interface EventBusOptions {
   readonly metrics?: BusMetrics;
   /** Checks payloads against registered schemas; without it only envelopes are checked. */
   readonly validator?: PublishValidator;
+  /** Distinct event types GetDeliveryStats counts on their own; the rest count as `other` (default 1000). */
+  readonly maxTrackedTypes?: number;
 }
 
 /** Options of {@link EventBus.publish}. */
@@ -57,12 +59,13 @@ export class EventBus {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #acceptedListeners = new Set<AcceptedListener>();
   /** Delivery counters per event type, since the bus started. */
-  readonly metrics = new DeliveryMetrics();
+  readonly metrics: DeliveryMetrics;
   #draining = false;
 
   constructor(store: StorageBackend, options: EventBusOptions) {
     this.#store = store;
     this.#options = options;
+    this.metrics = new DeliveryMetrics(options.maxTrackedTypes);
   }
 
   /** The store the bus runs on. */
