@@ -63,6 +63,12 @@ export interface ServerConfig {
    * its subscriptions end and a group member's deliveries return to the group.
    */
   readonly keepaliveTimeoutMs: number;
+  /** Connections served at once; calls on one more are refused with RESOURCE_EXHAUSTED. */
+  readonly maxConnections: number;
+  /** A connection that has not opened HTTP/2 within this many ms is closed. */
+  readonly handshakeTimeoutMs: number;
+  /** Streams (calls) one connection may have open at once. */
+  readonly maxStreamsPerConnection: number;
   /** How long shutdown waits for in-flight work before forcing, in ms. */
   readonly shutdownGraceMs: number;
   /** Log threshold. */
@@ -123,6 +129,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   heartbeatMs: 15_000,
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 10_000,
+  maxConnections: 4096,
+  handshakeTimeoutMs: 10_000,
+  maxStreamsPerConnection: 1000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
   logFormat: "text",
@@ -333,6 +342,27 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_KEEPALIVE_TIMEOUT",
     parse: parseDurationMs,
     description: "a connection that does not answer a ping within this is closed; group deliveries return to the group",
+  },
+  {
+    key: "maxConnections",
+    yaml: "max-connections",
+    env: "PROTOBUS_MAX_CONNECTIONS",
+    parse: integer(1, 1_000_000),
+    description: "connections served at once; calls on one more get RESOURCE_EXHAUSTED",
+  },
+  {
+    key: "handshakeTimeoutMs",
+    yaml: "handshake-timeout",
+    env: "PROTOBUS_HANDSHAKE_TIMEOUT",
+    parse: parseDurationMs,
+    description: "a connection that has not opened HTTP/2 within this is closed (0 turns it off)",
+  },
+  {
+    key: "maxStreamsPerConnection",
+    yaml: "max-streams-per-connection",
+    env: "PROTOBUS_MAX_STREAMS_PER_CONNECTION",
+    parse: integer(1, 1_000_000),
+    description: "streams (calls) one connection may have open at once; more wait for one to end",
   },
   {
     key: "shutdownGraceMs",

@@ -2,7 +2,7 @@
  * A protobus server: the EventBus and SchemaRegistry services, health and reflection on one
  * grpc-js server over one storage backend, with a graceful shutdown.
  */
-import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server, type ServiceDefinition } from "@grpc/grpc-js";
 import { Code, ProtobusError } from "@protobus/sdk";
 import {
   HealthCheckResponse_ServingStatus,
@@ -21,6 +21,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { DescriptorReflection, loadBundledDescriptorSet } from "./transport/reflection.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
+import { ConnectionGate } from "./transport/connection-gate.js";
 import { VERSION } from "./version.js";
 import { FlowMonitor } from "./flow/monitor.js";
 import { OutcomeRecorder } from "./flow/outcome-recorder.js";
@@ -130,6 +131,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    // Streams one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+    "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
   });
   server.addService(
     eventBusServiceDefinition,
@@ -146,12 +149,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   server.addService(ServerReflectionService as unknown as ServiceDefinition, reflection.implementation());
   server.addService(ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation());
 
-  let port: number;
+  let gate: ConnectionGate;
   try {
-    port = await new Promise<number>((resolvePort, reject) => {
-      server.bindAsync(`${config.host}:${config.port}`, ServerCredentials.createInsecure(), (error, bound) =>
-        error === null ? resolvePort(bound) : reject(error),
-      );
+    gate = await ConnectionGate.listen(server, {
+      host: config.host,
+      port: config.port,
+      maxConnections: config.maxConnections,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      services: [eventBusServiceDefinition, SchemaRegistryService, HealthService, ServerReflectionService, ServerReflectionServiceV1Alpha] as ServiceDefinition[],
+      logger,
     });
   } catch (error) {
     await backend.close();
@@ -159,12 +165,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       cause: error,
     });
   }
+  const port = gate.port;
   const address = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   let metricsServer: MetricsServer | undefined;
   if (metrics !== undefined) {
     try {
       metricsServer = await startMetricsServer(metrics, config.host, config.metricsPort);
     } catch (error) {
+      gate.close();
       server.forceShutdown();
       await backend.close();
       throw new ProtobusError(Code.UNAVAILABLE, `cannot serve metrics on ${config.host}:${config.metricsPort}: ${(error as Error).message}`, [], {
@@ -191,6 +199,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       streams.closeAll(new ProtobusError(Code.UNAVAILABLE, "the server is shutting down; reconnect to resume"));
       health.endWatches();
       await Promise.race([drained, delay(config.shutdownGraceMs)]);
+      gate.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => {
           server.forceShutdown();
