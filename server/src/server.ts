@@ -2,18 +2,13 @@
  * A protobus server: the EventBus and SchemaRegistry services, health and reflection on one
  * grpc-js server over one storage backend, with a graceful shutdown.
  */
-import { Server, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import { Code, ProtobusError } from "@protobus/sdk";
-import {
-  HealthCheckResponse_ServingStatus,
-  HealthService,
-  SchemaRegistryService,
-  ServerReflectionService,
-  ServerReflectionServiceV1Alpha,
-} from "@protobus/sdk/proto";
+import { HealthCheckResponse_ServingStatus } from "@protobus/sdk/proto";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
 import { EventBus } from "./bus/event-bus.js";
-import { createEventBusService, eventBusServiceDefinition } from "./transport/event-bus-service.js";
+import { createEventBusService } from "./transport/event-bus-service.js";
+import { registerServices, SERVED_DEFINITIONS, SERVED_SERVICES } from "./transport/services.js";
 import { HealthStatus } from "./transport/health.js";
 import { StreamRegistry } from "./transport/stream-registry.js";
 import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
@@ -31,15 +26,6 @@ import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-serv
 import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
 import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
-
-/** The services the server hosts, by fully qualified name. */
-export const SERVED_SERVICES = [
-  "protobus.v1.EventBus",
-  "protobus.v1.SchemaRegistry",
-  "grpc.health.v1.Health",
-  "grpc.reflection.v1.ServerReflection",
-  "grpc.reflection.v1alpha.ServerReflection",
-] as const;
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -88,6 +74,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   }
   const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
+  const observer = combineObservers([metrics, outcomes]);
   const registry = new SchemaRegistry(backend.schemas);
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
   const bus = new EventBus(backend, {
@@ -97,7 +84,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     dedupeWindowMs: config.dedupeWindowMs,
     maxTrackedTypes: config.metricsMaxTypes,
     version: VERSION,
+    heartbeatMs: config.heartbeatMs,
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(observer !== undefined ? { observer } : {}),
   });
   const monitor = new FlowMonitor(bus, {
     rules: {
@@ -112,7 +101,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     logger,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  const observer = combineObservers([metrics, outcomes]);
   metrics?.addBacklogSource(async () => new Map((await backend.groups.list()).map((g) => [g.definition.name, g.backlog])));
   const streams = new StreamRegistry();
   const health = new HealthStatus(SERVED_SERVICES);
@@ -134,20 +122,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     // Streams one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
     "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
   });
-  server.addService(
-    eventBusServiceDefinition,
-    createEventBusService(bus, streams, {
-      heartbeatMs: config.heartbeatMs,
-      logger,
-      ...(observer !== undefined ? { observer } : {}),
-      ...(metrics !== undefined ? { metrics } : {}),
-      ...(outcomes !== undefined ? { outcomes } : {}),
-    }),
-  );
-  server.addService(SchemaRegistryService as unknown as ServiceDefinition, createSchemaRegistryService(registry, logger));
-  server.addService(HealthService as unknown as ServiceDefinition, health.implementation());
-  server.addService(ServerReflectionService as unknown as ServiceDefinition, reflection.implementation());
-  server.addService(ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation());
+  registerServices(server, {
+    eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
+    schemaRegistry: createSchemaRegistryService(registry, logger),
+    health: health.implementation(),
+    reflection: reflection.implementation(),
+  });
 
   let gate: ConnectionGate;
   try {
@@ -156,7 +136,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       port: config.port,
       maxConnections: config.maxConnections,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
-      services: [eventBusServiceDefinition, SchemaRegistryService, HealthService, ServerReflectionService, ServerReflectionServiceV1Alpha] as ServiceDefinition[],
+      services: SERVED_DEFINITIONS,
       logger,
     });
   } catch (error) {

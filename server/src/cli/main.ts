@@ -18,6 +18,7 @@ import { addFlowCommand } from "./flow.js";
 import { startTracing } from "../telemetry/tracing-setup.js";
 import { addSchemaCommands } from "./schema.js";
 import { registerGroupCommands } from "./groups.js";
+import { registerOutboxCommands } from "./outbox.js";
 import { registerRecoverCommand } from "./recover.js";
 
 
@@ -263,6 +264,7 @@ export function buildProgram(io: Io = defaultIo): Command {
   registerDlqCommands(program, io);
   registerGroupCommands(program, io);
   registerRecoverCommand(program, io);
+  registerOutboxCommands(program, io);
   return program;
 }
 
