@@ -1,6 +1,6 @@
 /**
  * The `protobus` command line: `serve`, `publish`, `tail`, `query`, `get`,
- * `flow`, `schema`, `groups`, `dlq`.
+ * `flow`, `schema`, `groups`, `dlq`, `token`.
  * Every client command talks to a server through @protobus/sdk, at
  * `--address` or `PROTOBUS_ADDRESS` (default 127.0.0.1:50051).
  */
@@ -18,6 +18,7 @@ import { addFlowCommand } from "./flow.js";
 import { startTracing } from "../telemetry/tracing-setup.js";
 import { addSchemaCommands } from "./schema.js";
 import { registerGroupCommands } from "./groups.js";
+import { registerTokenCommands } from "./token.js";
 
 
 const defaultIo: Io = {
@@ -261,6 +262,7 @@ export function buildProgram(io: Io = defaultIo): Command {
 
   registerDlqCommands(program, io);
   registerGroupCommands(program, io);
+  registerTokenCommands(program, io);
   return program;
 }
 

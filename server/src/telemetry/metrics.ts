@@ -17,6 +17,7 @@
  * | `protobus_group_backlog` | gauge | group |
  * | `protobus_active_subscriptions` | gauge | group |
  * | `protobus_alerts_total` | counter | kind |
+ * | `protobus_throttled_requests_total` | counter | principal, limit |
  *
  * `group` is empty for broadcast subscriptions.
  */
@@ -44,6 +45,7 @@ export class BusMetrics implements DeliveryObserver {
   readonly #activeSubscriptions: Gauge<"group">;
   readonly #alerts: Counter<"kind">;
   readonly #backlogSources: BacklogSource[] = [];
+  readonly #throttled: Counter<"principal" | "limit">;
 
   constructor() {
     const registers = [this.registry];
@@ -92,6 +94,12 @@ export class BusMetrics implements DeliveryObserver {
       registers,
     });
     this.#alerts = new Counter({ name: "protobus_alerts_total", help: "Flow monitor alerts raised, by kind.", labelNames: ["kind"], registers });
+    this.#throttled = new Counter({
+      name: "protobus_throttled_requests_total",
+      help: "Requests refused RESOURCE_EXHAUSTED by a rate limit or quota, by principal ('(connection)' without authentication) and limit.",
+      labelNames: ["principal", "limit"],
+      registers,
+    });
     // The standard process_* and nodejs_* metrics, under their usual names.
     collectDefaultMetrics({ register: this.registry });
   }
@@ -124,6 +132,11 @@ export class BusMetrics implements DeliveryObserver {
   /** The flow monitor raised an alert of this kind (`flow_slow`, `rate_spike`). */
   recordAlert(kind: string): void {
     this.#alerts.inc({ kind });
+  }
+
+  /** A request of `principal` was refused by `limit` (`events-per-second`, `subscriptions`, ...). */
+  recordThrottled(principal: string, limit: string): void {
+    this.#throttled.inc({ principal, limit });
   }
 
   /** Adds a reporter of consumer-group backlogs, read at each scrape. */
