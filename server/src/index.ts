@@ -80,7 +80,7 @@ export type { StartTracingOptions, TracingHandle } from "./telemetry/tracing-set
 export { BusMetrics } from "./telemetry/metrics.js";
 export type { BacklogSource } from "./telemetry/metrics.js";
 export { startMetricsServer } from "./telemetry/metrics-server.js";
-export type { MetricsServer } from "./telemetry/metrics-server.js";
+export type { MetricsServer, MetricsServerOptions, ScrapeGate } from "./telemetry/metrics-server.js";
 export { combineObservers } from "./telemetry/delivery-observer.js";
 export type { Consumer, DeliveryObserver } from "./telemetry/delivery-observer.js";
 export { FlowMonitor } from "./flow/monitor.js";
@@ -123,3 +123,4 @@ export { CredentialRejected, UNAUTHENTICATED_MESSAGE, permissionDenied, resource
 export type { QuotaViolation } from "./security/security-errors.js";
 export { configuredLimits, createSecurity } from "./security/security-setup.js";
 export type { Security, SecurityContext, SecurityLinks } from "./security/security-setup.js";
+export { authenticateHttp, httpCredentials } from "./security/http-auth.js";

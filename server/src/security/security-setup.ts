@@ -10,6 +10,7 @@ import type { Event, PublishResult } from "@protobus/sdk/proto";
 import type { ServerConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
+import type { ScrapeGate } from "../telemetry/metrics-server.js";
 import type { Interceptor } from "../transport/interceptor.js";
 import { AuditLog } from "./audit-log.js";
 import { authenticationInterceptor } from "./authentication-interceptor.js";
@@ -18,7 +19,9 @@ import { authorizationInterceptor } from "./authorization-interceptor.js";
 import { Authorizer } from "./authorizer.js";
 import { CertificateAuthenticator } from "./certificate-authenticator.js";
 import { JwtAuthenticator } from "./jwt-authenticator.js";
+import { authenticateHttp } from "./http-auth.js";
 import { hasLimits, type Limits } from "./limits.js";
+import { Permission } from "./permission.js";
 import { PolicyFile } from "./policy-file.js";
 import { rateLimitInterceptor } from "./rate-limit-interceptor.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -45,6 +48,8 @@ export interface Security {
   readonly authorizer: Authorizer;
   /** The links for the interceptor chain. */
   readonly links: SecurityLinks;
+  /** The gate of the metrics endpoint: with authentication on, a principal granted `admin: [view]`. */
+  readonly scrapeGate: ScrapeGate | undefined;
   /** Reads certificates, tokens, JWKS file and policy again (SIGHUP). */
   reload(): void;
   /** Stops watching files. */
@@ -146,8 +151,24 @@ export function createSecurity(config: ServerConfig, context: SecurityContext): 
     // Limits can come with a policy reload, so the link is there whenever a policy is.
     if (hasLimits(defaults) || policyFile !== undefined || policyLimits()) links = { ...links, rateLimit: rateLimitInterceptor({ limiter, limitsOf }) };
 
+    const scrapeGate: ScrapeGate | undefined =
+      authenticator === undefined
+        ? undefined
+        : async (request) => {
+            const result = await authenticateHttp(authenticator, request);
+            const peer = `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? ""}`;
+            if ("refused" in result) {
+              audit.record({ principal: "anonymous", via: "", action: "authenticate", resource: "/metrics", outcome: "unauthenticated", method: "GET /metrics", peer, reason: result.reason });
+              return 401;
+            }
+            if (authorizer.accessOf(result).allows(Permission.busView, "")) return 200;
+            audit.record({ principal: result.id, via: result.via, action: Permission.busView, resource: "/metrics", outcome: "denied", method: "GET /metrics", peer });
+            return 403;
+          };
+
     return {
       tls,
+      scrapeGate,
       credentials: tls?.serverCredentials() ?? ServerCredentials.createInsecure(),
       authEnabled: authenticator !== undefined,
       authenticator,
