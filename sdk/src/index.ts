@@ -20,6 +20,19 @@ export type {
   QueryOptions,
   QueryPage,
 } from "./client.js";
+export { BATCHING_DEFAULTS, BatchingPublisher } from "./batching-publisher.js";
+export type { BatchingOptions, BatchingStats } from "./batching-publisher.js";
+export { CIRCUIT_OPEN_REASON, CircuitState, createCircuitBreaker } from "./circuit-breaker.js";
+export type {
+  BreakerClock,
+  CircuitBreaker,
+  CircuitBreakerListeners,
+  CircuitBreakerOptions,
+  CircuitCallOptions,
+  CircuitCallOutcome,
+  CircuitPermit,
+  CircuitStateChange,
+} from "./circuit-breaker.js";
 export { Code, ProtobusError, codeName } from "./protobus-error.js";
 export type { ErrorDetail } from "./status-details.js";
 export { eventJson, toEnvelope } from "./event-input.js";

@@ -1,6 +1,6 @@
 /**
  * The `protobus` command line: `serve`, `publish`, `tail`, `query`, `get`,
- * `flow`, `schema`, `groups`, `dlq`, `token`.
+ * `flow`, `schema`, `groups`, `dlq`, `recover`, `token`.
  * Every client command talks to a server through @protobus/sdk, at
  * `--address` or `PROTOBUS_ADDRESS` (default 127.0.0.1:50051).
  */
@@ -19,6 +19,7 @@ import { startTracing } from "../telemetry/tracing-setup.js";
 import { addSchemaCommands } from "./schema.js";
 import { registerGroupCommands } from "./groups.js";
 import { registerTokenCommands } from "./token.js";
+import { registerRecoverCommand } from "./recover.js";
 
 
 const defaultIo: Io = {
@@ -263,6 +264,7 @@ export function buildProgram(io: Io = defaultIo): Command {
   registerDlqCommands(program, io);
   registerGroupCommands(program, io);
   registerTokenCommands(program, io);
+  registerRecoverCommand(program, io);
   return program;
 }
 

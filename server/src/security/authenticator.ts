@@ -6,7 +6,7 @@
  * (the `Authorization` header), so every endpoint authenticates alike.
  */
 import type { PeerCertificate } from "node:tls";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 import { CredentialRejected } from "./security-errors.js";
 
 /** What a request presents. */

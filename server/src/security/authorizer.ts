@@ -8,7 +8,7 @@ import type { ProtobusError } from "@protobus/sdk";
 import { Permission } from "./permission.js";
 import { CompiledPolicy, EMPTY_POLICY, type Access } from "./policy.js";
 import type { PolicyFile } from "./policy-file.js";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 import type { Requirement } from "./rpc-rules.js";
 import { permissionDenied } from "./security-errors.js";
 

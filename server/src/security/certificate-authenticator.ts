@@ -6,7 +6,7 @@
  */
 import type { PeerCertificate } from "node:tls";
 import type { Authenticator, Credentials } from "./authenticator.js";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 import { CredentialRejected } from "./security-errors.js";
 
 /** The principal named by a verified client certificate; undefined without one. */

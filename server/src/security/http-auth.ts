@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Authenticator, Credentials } from "./authenticator.js";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 import { CredentialRejected } from "./security-errors.js";
 
 /** The credentials an HTTP request presents. */

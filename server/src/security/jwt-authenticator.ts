@@ -14,7 +14,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify,
 import type { Logger } from "../logger.js";
 import { bearerCredential, type Authenticator, type Credentials } from "./authenticator.js";
 import { watchFiles } from "./file-watch.js";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 import { CredentialRejected } from "./security-errors.js";
 
 /** Options of {@link JwtAuthenticator}; exactly one of `jwksUrl` and `jwksFile`. */

@@ -26,7 +26,7 @@ import { parse as parseYaml } from "yaml";
 import { patternCovers, patternError } from "@protobus/sdk/internal";
 import { LIMIT_NAMES, type Limits } from "./limits.js";
 import { ADMIN_RIGHTS, GROUP_RIGHTS, Permission, SCHEMA_RIGHTS, type AdminRight } from "./permission.js";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 
 /** One grant, as written. */
 export interface Grant {

@@ -7,7 +7,7 @@
 import type { Logger } from "../logger.js";
 import { bearerCredential, type Authenticator, type Credentials } from "./authenticator.js";
 import { watchFiles } from "./file-watch.js";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 import { CredentialRejected } from "./security-errors.js";
 import { TokenTable, readTokenFile } from "./token-file.js";
 

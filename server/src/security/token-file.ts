@@ -22,7 +22,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import type { Principal } from "./principal.js";
+import type { Principal } from "../transport/interceptor.js";
 
 /** One stored token, without its secret. */
 export interface TokenRecord {

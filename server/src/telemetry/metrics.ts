@@ -18,6 +18,8 @@
  * | `protobus_active_subscriptions` | gauge | group |
  * | `protobus_alerts_total` | counter | kind |
  * | `protobus_throttled_requests_total` | counter | principal, limit |
+ * | `protobus_rpcs_total` | counter | service, method, code |
+ * | `protobus_rpc_duration_seconds` | histogram | service, method (unary calls) |
  *
  * `group` is empty for broadcast subscriptions.
  */
@@ -44,6 +46,8 @@ export class BusMetrics implements DeliveryObserver {
   readonly #endToEnd: Histogram<"type" | "group">;
   readonly #activeSubscriptions: Gauge<"group">;
   readonly #alerts: Counter<"kind">;
+  readonly #rpcs: Counter<"service" | "method" | "code">;
+  readonly #rpcDuration: Histogram<"service" | "method">;
   readonly #backlogSources: BacklogSource[] = [];
   readonly #throttled: Counter<"principal" | "limit">;
 
@@ -100,6 +104,19 @@ export class BusMetrics implements DeliveryObserver {
       labelNames: ["principal", "limit"],
       registers,
     });
+    this.#rpcs = new Counter({
+      name: "protobus_rpcs_total",
+      help: "gRPC calls handled, by service, method and status code name.",
+      labelNames: ["service", "method", "code"],
+      registers,
+    });
+    this.#rpcDuration = new Histogram({
+      name: "protobus_rpc_duration_seconds",
+      help: "Time from a unary call's arrival to its status.",
+      labelNames: ["service", "method"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     // The standard process_* and nodejs_* metrics, under their usual names.
     collectDefaultMetrics({ register: this.registry });
   }
@@ -137,6 +154,15 @@ export class BusMetrics implements DeliveryObserver {
   /** A request of `principal` was refused by `limit` (`events-per-second`, `subscriptions`, ...). */
   recordThrottled(principal: string, limit: string): void {
     this.#throttled.inc({ principal, limit });
+  }
+
+  /**
+   * A call ended with this status code name (`OK`, `INVALID_ARGUMENT`...);
+   * `seconds` is given for unary calls only (a stream's lifetime is not a latency).
+   */
+  recordRpc(service: string, method: string, code: string, seconds?: number): void {
+    this.#rpcs.inc({ service, method, code });
+    if (seconds !== undefined) this.#rpcDuration.observe({ service, method }, seconds);
   }
 
   /** Adds a reporter of consumer-group backlogs, read at each scrape. */
