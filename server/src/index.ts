@@ -126,6 +126,6 @@ export { AUDIT_ADMIN_TYPE, AUDIT_DENIED_TYPE, AUDIT_SOURCE, AuditLog } from "./s
 export type { AuditLogOptions, AuditRecord } from "./security/audit-log.js";
 export { CredentialRejected, UNAUTHENTICATED_MESSAGE, permissionDenied, resourceExhausted, unauthenticated } from "./security/security-errors.js";
 export type { QuotaViolation } from "./security/security-errors.js";
-export { configuredLimits, createSecurity } from "./security/security-setup.js";
+export { authConfigured, configuredLimits, createSecurity } from "./security/security-setup.js";
 export type { Security, SecurityContext, SecurityLinks } from "./security/security-setup.js";
 export { authenticateHttp, httpCredentials } from "./security/http-auth.js";

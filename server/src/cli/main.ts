@@ -96,6 +96,8 @@ export function buildProgram(io: Io = defaultIo): Command {
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      // SIGHUP reads certificates, tokens, JWKS file and policy again without a restart.
+      process.on("SIGHUP", () => server.reload());
     });
   });
 

@@ -76,6 +76,11 @@ export function configuredLimits(config: ServerConfig): Limits {
   };
 }
 
+/** Whether the configuration turns authentication on (tokens, JWTs or client certificates). */
+export function authConfigured(config: ServerConfig): boolean {
+  return config.tokenFile !== "" || config.jwksUrl !== "" || config.jwksFile !== "" || config.tlsClientCa !== "";
+}
+
 /** Builds the security of a server; throws a RangeError for a contradictory or unusable configuration. */
 export function createSecurity(config: ServerConfig, context: SecurityContext): Security {
   const { logger } = context;

@@ -47,6 +47,7 @@ import { getFlow } from "../flow/get-flow.js";
 import type { OutcomeRecorder } from "../flow/outcome-recorder.js";
 import type { EventBus, PublishOptions } from "../bus/event-bus.js";
 import { callContext } from "./call-context.js";
+import { setTerminator } from "./call-control.js";
 import { GroupAdmin, groupSettingsFromProto, validateGroupOpen } from "../bus/group-admin.js";
 import { GroupSubscription } from "../bus/group-subscription.js";
 import type { GroupHandle } from "../storage/group-store.js";
@@ -220,6 +221,8 @@ export function createEventBusService(
       else call.emit("error", failureStatus(error, logger, "Subscribe"));
     };
     const unregister = streams.add((error) => finish(error));
+    // An interceptor may end the stream later (rights revoked by a policy reload).
+    setTerminator(callContext(call), (error) => finish(error));
     // Set by the open request: whether this subscriber takes `batch` responses.
     let batching = false;
     const write = (message: Uint8Array | SubscribeResponse): boolean => writer.write(message);
