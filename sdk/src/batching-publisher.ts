@@ -210,7 +210,7 @@ export class BatchingPublisher {
    * once the server stored it; waits first while the buffer is full.
    */
   publish(event: Event): Promise<PublishResult> {
-    if (this.#closed) return Promise.reject(new ProtobusError(Code.FAILED_PRECONDITION, "the publisher is closed"));
+    if (this.#closed) return Promise.reject(new ProtobusError(Code.CANCELLED, "the publisher is closed"));
     const paused = event.orderingKey !== "" ? this.#pausedKeys.get(event.orderingKey) : undefined;
     if (paused !== undefined) return Promise.reject(pausedError(event.orderingKey, paused.error));
     if (this.#breaker !== undefined) {

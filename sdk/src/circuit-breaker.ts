@@ -5,6 +5,7 @@
  * `UNAVAILABLE`; after `resetTimeout` it lets `halfOpenMax` trial calls
  * through (HALF_OPEN): a success closes it, a failure opens it again.
  */
+import { publishCircuitBreakerEvents, type CircuitEventPublisher, type CircuitEventPublishingOptions } from "./circuit-breaker-events.js";
 import { Code, ProtobusError } from "./protobus-error.js";
 
 /** The states of a circuit breaker. */
@@ -36,8 +37,8 @@ export interface CircuitStateChange {
   readonly failureCount: number;
   /** The failure that opened the circuit, when it opened. */
   readonly error?: unknown;
-  /** While OPEN: when trial calls will be let through again (clock ms). */
-  readonly retryAt?: number;
+  /** When it opened: in how many ms trial calls will be let through. */
+  readonly retryInMs?: number;
   /** Correlation id of the call that caused the change, when it had one. */
   readonly correlationId?: string;
 }
@@ -49,6 +50,8 @@ export interface CircuitCallOutcome {
   readonly failureCount: number;
   /** The call's failure (for a rejection: the rejection itself). */
   readonly error: unknown;
+  /** For a rejection: in how many ms trial calls will be let through (0 when HALF_OPEN). */
+  readonly retryInMs?: number;
   /** Correlation id of the call, when it had one. */
   readonly correlationId?: string;
 }
@@ -83,6 +86,15 @@ export interface CircuitBreakerOptions {
   readonly clock?: BreakerClock;
   /** Listeners; {@link CircuitBreaker.on} adds more later. */
   readonly listeners?: CircuitBreakerListeners;
+  /**
+   * Where the breaker publishes its events (`circuit_breaker.state.changed`,
+   * `circuit_breaker.call.rejected`, `circuit_breaker.call.failed`, typed by
+   * `protobus/v1/circuit_breaker.proto`): a client, or anything with its
+   * `publish(event)`. None when absent. See {@link publishCircuitBreakerEvents}.
+   */
+  readonly publisher?: CircuitEventPublisher;
+  /** Which events to publish and what to do when publishing fails. */
+  readonly publishing?: CircuitEventPublishingOptions;
 }
 
 /** Options of one call through a breaker. */
@@ -179,7 +191,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
       previousState,
       state: next,
       failureCount: failures,
-      ...(next === CircuitState.OPEN ? { retryAt: openedAt + resetTimeout } : {}),
+      ...(next === CircuitState.OPEN ? { retryInMs: resetTimeout } : {}),
       ...(extra.error !== undefined ? { error: extra.error } : {}),
       ...(extra.correlationId !== undefined ? { correlationId: extra.correlationId } : {}),
     });
@@ -192,8 +204,10 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     return state;
   };
 
+  const retryIn = (): number => (state === CircuitState.OPEN ? Math.max(0, openedAt + resetTimeout - clock.now()) : 0);
+
   const rejection = (): ProtobusError => {
-    const retryInMs = Math.max(0, openedAt + resetTimeout - clock.now());
+    const retryInMs = retryIn();
     const message =
       state === CircuitState.OPEN
         ? `circuit '${name}' is open after ${failures} consecutive failures; calls resume in ${retryInMs} ms`
@@ -210,7 +224,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     const now = current(callOptions);
     if (now === CircuitState.OPEN || (now === CircuitState.HALF_OPEN && trials >= halfOpenMax)) {
       const error = rejection();
-      emit("callRejected", { name, state: now, failureCount: failures, error, ...correlation(callOptions) });
+      emit("callRejected", { name, state: now, failureCount: failures, error, retryInMs: retryIn(), ...correlation(callOptions) });
       return error;
     }
     const myEpoch = epoch;
@@ -243,7 +257,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     };
   };
 
-  return {
+  const breaker: CircuitBreaker = {
     name,
     get state() {
       return current();
@@ -273,6 +287,8 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
       transition(CircuitState.CLOSED);
     },
   };
+  if (options.publisher !== undefined) publishCircuitBreakerEvents(breaker, options.publisher, options.publishing);
+  return breaker;
 }
 
 function correlation(options: CircuitCallOptions | undefined): { correlationId?: string } {

@@ -19,6 +19,7 @@ import { Code, ProtobusError } from "./protobus-error.js";
 import { Subscription, type EventHandler, type ReceivedEvent, type SubscribeOptions } from "./subscription.js";
 import { applyCorrelation } from "./tracing/correlation.js";
 import { publishWithSpan } from "./tracing/producer.js";
+import { clientClosedError, createUnaryCaller } from "./unary-call.js";
 import { isEventDefinition, type EventDefinition, type PublishOptions } from "./typed/event-definition.js";
 import type { EventMap, EventsMatching, KnownPattern, NoEvents, PayloadOf, TypedEventHandler } from "./typed/typed-events.js";
 import { TypedSubscription, typedHandler, type TypedSubscribeOptions, type TypedHandlerOptions } from "./typed/typed-subscription.js";
@@ -223,12 +224,6 @@ export type TypedClient<M extends EventMap> = ClientCore & {
  */
 export type ProtobusClient<M extends EventMap = NoEvents> = [keyof M] extends [never] ? UntypedClient : TypedClient<M>;
 
-function unaryCall<Res>(invoke: (callback: (error: unknown, response: Res) => void) => void): Promise<Res> {
-  return new Promise<Res>((resolve, reject) => {
-    invoke((error, response) => (error === null || error === undefined ? resolve(response) : reject(ProtobusError.from(error))));
-  });
-}
-
 function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: boolean } {
   return target === "all" ? { sequences: [], all: true } : { sequences: target.map((s) => BigInt(s)), all: false };
 }
@@ -289,6 +284,8 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
   const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
 
   const eventMap: EventMap = options.events ?? {};
+  let closed = false;
+  const unaryCall = createUnaryCaller(() => closed);
   const batcher = options.batching === false ? undefined : new BatchingPublisher(raw, options.batching);
 
   async function publish(
@@ -296,6 +293,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     payload?: unknown,
     publishOptions?: PublishOptions,
   ): Promise<PublishResult | PublishResult[]> {
+    if (closed) throw clientClosedError();
     if (typeof input === "string" || isEventDefinition(input)) {
       const definition = typeof input === "string" ? eventMap[input] : input;
       if (definition === undefined) {
@@ -327,6 +325,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     handlerOrOptions?: EventHandler | SubscribeOptions,
     maybeOptions?: HandlerOptions,
   ): Subscription {
+    if (closed) throw clientClosedError();
     const list = typeof patterns === "string" ? [patterns] : patterns;
     const handler = typeof handlerOrOptions === "function" ? handlerOrOptions : undefined;
     const subOptions: HandlerOptions = (handler === undefined ? (handlerOrOptions as SubscribeOptions | undefined) : maybeOptions) ?? {};
@@ -422,6 +421,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     resumePublishing: (orderingKey) => batcher?.resumePublishing(orderingKey),
     publisher: batcher,
     close() {
+      closed = true;
       for (const subscription of subscriptions) subscription.close();
       streaming?.close();
       if (batcher === undefined) raw.close();

@@ -23,6 +23,15 @@ export type {
 export { BATCHING_DEFAULTS, BatchingPublisher } from "./batching-publisher.js";
 export type { BatchingOptions, BatchingStats } from "./batching-publisher.js";
 export { CIRCUIT_OPEN_REASON, CircuitState, createCircuitBreaker } from "./circuit-breaker.js";
+export {
+  CIRCUIT_BREAKER_EVENT_TYPES,
+  callFailedEvent,
+  callRejectedEvent,
+  circuitBreakerEvents,
+  publishCircuitBreakerEvents,
+  stateChangedEvent,
+} from "./circuit-breaker-events.js";
+export type { CircuitEventPublisher, CircuitEventPublishingOptions } from "./circuit-breaker-events.js";
 export type {
   BreakerClock,
   CircuitBreaker,

@@ -111,3 +111,9 @@ export {
   QuotaFailure_Violation,
 } from "./gen/google/rpc/error_details.pb.js";
 export { Status } from "./gen/google/rpc/status.pb.js";
+export {
+  CircuitBreakerCallFailed,
+  CircuitBreakerCallRejected,
+  CircuitBreakerState,
+  CircuitBreakerStateChanged,
+} from "./gen/protobus/v1/circuit_breaker.pb.js";
