@@ -19,6 +19,7 @@ import { startTracing } from "../telemetry/tracing-setup.js";
 import { addSchemaCommands } from "./schema.js";
 import { registerGroupCommands } from "./groups.js";
 import { registerTokenCommands } from "./token.js";
+import { registerOutboxCommands } from "./outbox.js";
 import { registerRecoverCommand } from "./recover.js";
 
 
@@ -267,6 +268,7 @@ export function buildProgram(io: Io = defaultIo): Command {
   registerGroupCommands(program, io);
   registerTokenCommands(program, io);
   registerRecoverCommand(program, io);
+  registerOutboxCommands(program, io);
   return program;
 }
 
