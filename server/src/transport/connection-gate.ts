@@ -7,15 +7,15 @@
  * RESOURCE_EXHAUSTED naming `max-connections` (with ErrorInfo and
  * QuotaFailure details), and the connection is closed shortly after. The
  * accepted connections are handed to the grpc-js server through its
- * connection injector, so keepalive, the stream cap
+ * connection injector (with the listener's credentials, TLS included), so keepalive, the stream cap
  * (`grpc.max_concurrent_streams`) and shutdown work as with its own
  * listener.
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import {
   Server,
-  ServerCredentials,
   ServerInterceptingCall,
+  type ServerCredentials,
   type ServerInterceptor,
   type ServiceDefinition,
 } from "@grpc/grpc-js";
@@ -27,6 +27,9 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 /** How long a refused connection stays open for its calls to be answered. */
 const REFUSED_LINGER_MS = 2_000;
+
+/** Fewest bytes a TLS peer has sent once it has said hello and opened HTTP/2 (a client hello alone is larger). */
+const TLS_MIN_BYTES = 200;
 
 /** Refused connections kept open at once; past this they are closed at once. */
 const MAX_REFUSED_OPEN = 256;
@@ -40,6 +43,15 @@ export interface ConnectionGateOptions {
   readonly maxConnections: number;
   /** A connection that has not sent the HTTP/2 preface within this many ms is closed (`--handshake-timeout`; 0: never). */
   readonly handshakeTimeoutMs: number;
+  /** Credentials of the listener (TLS or insecure). */
+  readonly credentials: ServerCredentials;
+  /**
+   * True when `credentials` are TLS: the first bytes are then a TLS
+   * handshake, not the HTTP/2 preface, and grpc-js runs the handshake; a
+   * connection is closed at the timeout when it has not sent at least a
+   * TLS client hello and an HTTP/2 preface worth of bytes by then.
+   */
+  readonly tls: boolean;
   /** The services the server hosts, so that calls on refused connections reach the refusal. */
   readonly services: readonly ServiceDefinition[];
   readonly logger: Logger;
@@ -75,7 +87,7 @@ export class ConnectionGate {
    * HTTP/2 to `server`. Rejects when the address cannot be listened on.
    */
   static async listen(server: Server, options: ConnectionGateOptions): Promise<ConnectionGate> {
-    const credentials = ServerCredentials.createInsecure();
+    const credentials = options.credentials;
     const injector = server.createConnectionInjector(credentials);
     const refusing = refusingServer(options);
     const refusedInjector = refusing.createConnectionInjector(credentials);
@@ -115,6 +127,10 @@ export class ConnectionGate {
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
     socket.on("error", () => socket.destroy());
+    if (options.tls) {
+      this.#acceptTls(socket, options, serve, refuse);
+      return;
+    }
     let received: Buffer<ArrayBufferLike> = Buffer.alloc(0);
     const timer =
       options.handshakeTimeoutMs > 0
@@ -139,23 +155,42 @@ export class ConnectionGate {
       // The HTTP/2 session reads what is buffered first: the preface and whatever followed it.
       socket.unshift(received);
       this.#sockets.delete(socket);
-      if (this.#open < options.maxConnections) {
-        this.#open += 1;
-        socket.once("close", () => (this.#open -= 1));
-        serve(socket);
-        return;
-      }
-      this.#refused += 1;
-      if (this.#refusedOpen >= MAX_REFUSED_OPEN) {
-        socket.destroy();
-        return;
-      }
-      this.#refusedOpen += 1;
-      socket.once("close", () => (this.#refusedOpen -= 1));
-      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
-      refuse(socket);
+      this.#admit(socket, options, serve, refuse);
     };
     socket.on("data", onData);
+  }
+
+  /** TLS: grpc-js runs the handshake; the timeout checks that the peer has sent enough to have opened HTTP/2. */
+  #acceptTls(socket: Socket, options: ConnectionGateOptions, serve: (s: Socket) => void, refuse: (s: Socket) => void): void {
+    if (options.handshakeTimeoutMs > 0) {
+      setTimeout(() => {
+        if (!socket.destroyed && socket.bytesRead < TLS_MIN_BYTES) {
+          this.#handshakeFailures += 1;
+          socket.destroy();
+        }
+        this.#sockets.delete(socket);
+      }, options.handshakeTimeoutMs).unref();
+    }
+    this.#admit(socket, options, serve, refuse);
+  }
+
+  /** Serves a connection, or refuses its calls when `maxConnections` are open. */
+  #admit(socket: Socket, options: ConnectionGateOptions, serve: (s: Socket) => void, refuse: (s: Socket) => void): void {
+    if (this.#open < options.maxConnections) {
+      this.#open += 1;
+      socket.once("close", () => (this.#open -= 1));
+      serve(socket);
+      return;
+    }
+    this.#refused += 1;
+    if (this.#refusedOpen >= MAX_REFUSED_OPEN) {
+      socket.destroy();
+      return;
+    }
+    this.#refusedOpen += 1;
+    socket.once("close", () => (this.#refusedOpen -= 1));
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    refuse(socket);
   }
 }
 
