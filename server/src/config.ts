@@ -90,6 +90,13 @@ export interface ServerConfig {
    * for their envelope only.
    */
   readonly requireSchemas: boolean;
+  /** Port of the web console (on `host`); 0 turns it off. */
+  readonly consolePort: number;
+  /**
+   * Base URL of a Jaeger UI (`http://127.0.0.1:16686`): the console links an
+   * event's trace id to `<url>/trace/<trace id>`. Empty: no links.
+   */
+  readonly jaegerUrl: string;
 }
 
 /** The defaults: `protobus serve` with nothing else. */
@@ -130,6 +137,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   rateBucketMs: 30_000,
   rateSpikeMinCount: 20,
   requireSchemas: false,
+  consolePort: 0,
+  jaegerUrl: "",
 };
 
 /** One configuration key: its names in each source and how to parse it. */
@@ -181,6 +190,18 @@ function boolean(raw: string, from: string): boolean {
   if (["true", "1", "yes", "on"].includes(value)) return true;
   if (["false", "0", "no", "off"].includes(value)) return false;
   throw new RangeError(`${from}: expected true or false, got '${raw}'`);
+}
+
+function httpUrl(raw: string, from: string): string {
+  if (raw === "") return raw;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  return raw.replace(/\/+$/, "");
 }
 
 function natsUrls(raw: string, from: string): string {
@@ -411,6 +432,20 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     parse: boolean,
     description: "reject events whose type has no registered schema (off: only their envelope is checked)",
     boolean: true,
+  },
+  {
+    key: "consolePort",
+    yaml: "console-port",
+    env: "PROTOBUS_CONSOLE_PORT",
+    parse: integer(0, 65535),
+    description: "port of the web console on the same host (0 turns it off)",
+  },
+  {
+    key: "jaegerUrl",
+    yaml: "jaeger-url",
+    env: "PROTOBUS_JAEGER_URL",
+    parse: httpUrl,
+    description: "base URL of a Jaeger UI; the console links each event's trace there",
   },
 ];
 

@@ -28,6 +28,7 @@ import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-serv
 import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
 import { createSchemaRegistryService } from "./registry/schema-registry-service.js";
+import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 
 /** The services the server hosts, by fully qualified name. */
 export const SERVED_SERVICES = [
@@ -60,6 +61,8 @@ export interface ProtobusServer {
   readonly metricsPort: number | undefined;
   /** The schema registry, for embedding. */
   readonly registry: SchemaRegistry;
+  /** The web console's URL (`http://host:port/`), when it is on. */
+  readonly consoleUrl: string | undefined;
   /**
    * Stops gracefully: refuses new calls, lets in-flight publishes finish,
    * ends open streams with UNAVAILABLE, then closes the store. Forces after
@@ -160,6 +163,27 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       });
     }
   }
+  let consoleServer: ConsoleServer | undefined;
+  if (config.consolePort > 0) {
+    try {
+      consoleServer = await startConsoleServer({
+        host: config.host,
+        port: config.consolePort,
+        grpcAddress: loopbackAddress(config.host, port),
+        jaegerUrl: config.jaegerUrl,
+        version: VERSION,
+        maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
+        logger,
+      });
+    } catch (error) {
+      server.forceShutdown();
+      await metricsServer?.close();
+      await backend.close();
+      throw new ProtobusError(Code.UNAVAILABLE, `cannot serve the console on ${config.host}:${config.consolePort}: ${(error as Error).message}`, [], {
+        cause: error,
+      });
+    }
+  }
   monitor.start();
   logger.info("protobus listening", {
     address,
@@ -167,6 +191,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     location: backend.info.location,
     version: VERSION,
     ...(metricsServer !== undefined ? { metrics: `http://${config.host}:${metricsServer.port}/metrics` } : {}),
+    ...(consoleServer !== undefined ? { console: consoleServer.url } : {}),
   });
 
   let stopping: Promise<void> | undefined;
@@ -175,6 +200,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       logger.info("shutting down", { openStreams: streams.size });
       health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
       monitor.stop();
+      await consoleServer?.close();
       const drained = bus.drain();
       streams.closeAll(new ProtobusError(Code.UNAVAILABLE, "the server is shutting down; reconnect to resume"));
       health.endWatches();
@@ -198,7 +224,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     return stopping;
   };
 
-  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, shutdown };
+  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, consoleUrl: consoleServer?.url, shutdown };
+}
+
+/** The address the console reaches the gRPC listener at: loopback when it listens on every interface. */
+function loopbackAddress(host: string, port: number): string {
+  if (host === "0.0.0.0" || host === "") return `127.0.0.1:${port}`;
+  if (host === "::" || host === "[::]") return `[::1]:${port}`;
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 function delay(ms: number): Promise<void> {
