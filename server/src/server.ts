@@ -13,10 +13,12 @@ import {
 } from "@protobus/sdk/proto";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
 import { EventBus } from "./bus/event-bus.js";
-import { StreamRegistry, createEventBusService, eventBusServiceDefinition } from "./bus/event-bus-service.js";
-import { HealthStatus } from "./health.js";
+import { createEventBusService, eventBusServiceDefinition } from "./transport/event-bus-service.js";
+import { HealthStatus } from "./transport/health.js";
+import { StreamRegistry } from "./transport/stream-registry.js";
+import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
 import { createLogger, type Logger } from "./logger.js";
-import { DescriptorReflection, loadBundledDescriptorSet } from "./reflection.js";
+import { DescriptorReflection, loadBundledDescriptorSet } from "./transport/reflection.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
 import { VERSION } from "./version.js";
@@ -27,7 +29,7 @@ import { BusMetrics } from "./telemetry/metrics.js";
 import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-server.js";
 import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
-import { createSchemaRegistryService } from "./registry/schema-registry-service.js";
+import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
 import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 
 /** The services the server hosts, by fully qualified name. */
@@ -45,6 +47,8 @@ export interface StartServerOptions extends Partial<ServerConfig> {
   readonly backend?: StorageBackend;
   /** Where to log; built from logLevel/logFormat by default. */
   readonly logger?: Logger;
+  /** The security links of the interceptor chain (authentication, authorization, rate limits). */
+  readonly interceptors?: SecurityInterceptors;
 }
 
 /** A running server. */
@@ -111,6 +115,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   const reflection = new DescriptorReflection(loadBundledDescriptorSet(), SERVED_SERVICES);
 
   const server = new Server({
+    // One chain for every call: metrics, tracing, then the security links.
+    interceptors: [createServerInterceptor({ logger, ...options.interceptors, ...(metrics !== undefined ? { metrics } : {}) })],
     // Room for a batch of full-size payloads plus envelopes.
     "grpc.max_receive_message_length": Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 4 + 64 * 1024),
     "grpc.max_send_message_length": -1,

@@ -1,10 +1,11 @@
 /**
  * The bus itself, independent of the transport: validated publish, history
  * and lookups over a `StorageBackend`. The gRPC service in
- * `event-bus-service.ts` is a thin adapter over it.
+ * `transport/event-bus-service.ts` is a thin adapter over it.
  */
 import { Code, ProtobusError } from "@protobus/sdk";
 import { compilePatterns, patternError } from "@protobus/sdk/internal";
+import type { Context } from "@opentelemetry/api";
 import type { BusInfo, Event, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
 import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
 import type { StorageBackend } from "../storage/backend.js";
@@ -38,6 +39,12 @@ export interface EventBusOptions {
   readonly validator?: PublishValidator;
 }
 
+/** Options of {@link EventBus.publish}. */
+export interface PublishOptions {
+  /** The caller's trace context (from the call's metadata), parent of the publish span when the events carry none. */
+  readonly traceContext?: Context;
+}
+
 /** Default page size of QueryEvents. */
 export const DEFAULT_QUERY_LIMIT = 100;
 /** Largest page size of QueryEvents. */
@@ -68,7 +75,7 @@ export class EventBus {
    * every violation when any event is bad; then nothing is stored. Resolves
    * once the store has made the events durable.
    */
-  async publish(events: readonly Event[]): Promise<PublishResult[]> {
+  async publish(events: readonly Event[], options: PublishOptions = {}): Promise<PublishResult[]> {
     if (this.#draining) throw unavailable("the server is shutting down; publish to another server or retry");
     if (events.length === 0) {
       throw invalidArgument([{ field: "events", description: "must contain at least one event", reason: "REQUIRED" }]);
@@ -83,7 +90,7 @@ export class EventBus {
       ]);
     }
     const started = this.#options.metrics !== undefined ? performance.now() : 0;
-    const spans = PublishTrace.start(events);
+    const spans = PublishTrace.start(events, options.traceContext);
     let results: PublishResult[] | undefined;
     try {
       results = await this.#validateAndStore(events, spans);

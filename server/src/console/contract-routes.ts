@@ -8,7 +8,7 @@
  */
 import { createFileRegistry, fromBinary, type DescMessage, type DescMethod, type Registry } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { loadBundledDescriptorSet } from "../reflection.js";
+import { loadBundledDescriptorSet } from "../transport/reflection.js";
 
 /** The prefix of every JSON API route. */
 export const API_PREFIX = "/api/";

@@ -23,11 +23,11 @@ import {
   type Schema,
   type SetCompatibilityRequest,
 } from "@protobus/sdk/proto";
-import { unary } from "../bus/event-bus-service.js";
+import { unary } from "./unary.js";
 import { invalidArgument } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { COMPATIBILITY_MODES, type CompatibilityMode, type StoredSchema } from "../storage/schema-store.js";
-import type { CompatibilityInfo, SchemaInput, SchemaRegistry } from "./schema-registry.js";
+import type { CompatibilityInfo, SchemaInput, SchemaRegistry } from "../registry/schema-registry.js";
 
 /** Proto enum value of a mode. */
 export function compatibilityToProto(mode: CompatibilityMode): Compatibility {

@@ -5,13 +5,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type {
+  Metadata,
   ServerDuplexStream,
-  ServerUnaryCall,
   ServiceDefinition,
   UntypedServiceImplementation,
-  sendUnaryData,
 } from "@grpc/grpc-js";
-import { Code, ProtobusError } from "@protobus/sdk";
 import { compilePatterns, msFromDuration, patternError } from "@protobus/sdk/internal";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
@@ -47,13 +45,17 @@ import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { getFlow } from "../flow/get-flow.js";
 import type { OutcomeRecorder } from "../flow/outcome-recorder.js";
-import type { EventBus } from "./event-bus.js";
-import { GroupAdmin, groupSettingsFromProto, validateGroupOpen } from "./group-admin.js";
-import { GroupSubscription } from "./group-subscription.js";
+import type { EventBus, PublishOptions } from "../bus/event-bus.js";
+import { callContext } from "./call-context.js";
+import { GroupAdmin, groupSettingsFromProto, validateGroupOpen } from "../bus/group-admin.js";
+import { GroupSubscription } from "../bus/group-subscription.js";
 import type { GroupHandle } from "../storage/group-store.js";
-import { BroadcastSubscription, type DeliverySink } from "./subscription.js";
-import { writeDeliveries } from "./delivery-writer.js";
+import { BroadcastSubscription, type DeliverySink } from "../bus/subscription.js";
+import { writeDeliveries } from "../bus/delivery-writer.js";
 import { StreamWriter } from "./stream-writer.js";
+import { failureStatus } from "./status.js";
+import type { StreamRegistry } from "./stream-registry.js";
+import { unary } from "./unary.js";
 
 /** Default and ceiling of OpenSubscription.max_in_flight. */
 export const DEFAULT_MAX_IN_FLIGHT = 100;
@@ -102,30 +104,6 @@ export const eventBusServiceDefinition: ServiceDefinition = {
   },
 } as unknown as ServiceDefinition;
 
-/** A status object grpc-js sends as it is. */
-function toStatus(error: unknown, logger: Logger, method: string): ReturnType<ProtobusError["toServiceStatus"]> {
-  if (error instanceof ProtobusError) {
-    if (error.code === Code.INTERNAL || error.code === Code.DATA_LOSS) logger.error(`${method} failed`, { error, cause: error.cause });
-    return error.toServiceStatus();
-  }
-  logger.error(`${method} failed unexpectedly`, { error });
-  return new ProtobusError(Code.INTERNAL, `${method} failed: ${error instanceof Error ? error.message : String(error)}`).toServiceStatus();
-}
-
-/** Adapts a promise-returning handler to a grpc-js unary handler that answers every failure with its status. */
-export function unary<Req, Res>(
-  method: string,
-  logger: Logger,
-  handle: (request: Req) => Promise<Res>,
-): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
-  return (call, callback) => {
-    handle(call.request).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toStatus(error, logger, method)),
-    );
-  };
-}
-
 function validateOpen(open: OpenSubscription): FieldViolation[] {
   const violations: FieldViolation[] = [];
   if (open.patterns.length === 0) {
@@ -152,25 +130,10 @@ function validateOpen(open: OpenSubscription): FieldViolation[] {
   return violations;
 }
 
-/** Tracks open streams so that shutdown can end them with a status. */
-export class StreamRegistry {
-  readonly #closers = new Set<(error: ProtobusError) => void>();
-
-  add(close: (error: ProtobusError) => void): () => void {
-    this.#closers.add(close);
-    return () => this.#closers.delete(close);
-  }
-
-  /** Ends every open stream with `error`. */
-  closeAll(error: ProtobusError): void {
-    for (const close of [...this.#closers]) close(error);
-    this.#closers.clear();
-  }
-
-  /** How many streams are open. */
-  get size(): number {
-    return this.#closers.size;
-  }
+/** The publish options of a call: its propagated trace context. */
+function callPublishOptions(call: { readonly metadata: Metadata }): PublishOptions {
+  const traceContext = callContext(call).traceContext;
+  return traceContext !== undefined ? { traceContext } : {};
 }
 
 /** Builds the grpc-js implementation of `protobus.v1.EventBus`. */
@@ -183,13 +146,14 @@ export function createEventBusService(
   const admin = new GroupAdmin(bus);
 
   const publishStream = (call: ServerDuplexStream<PublishRequest, PublishResponse>): void => {
+    const publishOptions = callPublishOptions(call);
     let chain = Promise.resolve();
     let failed = false;
     let pending = 0;
     const fail = (error: unknown): void => {
       if (failed) return;
       failed = true;
-      call.emit("error", toStatus(error, logger, "PublishStream"));
+      call.emit("error", failureStatus(error, logger, "PublishStream"));
     };
     const unregister = streams.add((error) => fail(error));
     call.on("data", (request: PublishRequest) => {
@@ -200,7 +164,7 @@ export function createEventBusService(
       chain = chain.then(async () => {
         if (failed) return;
         try {
-          const results = await bus.publish(request.events);
+          const results = await bus.publish(request.events, publishOptions);
           if (!failed) call.write({ results });
         } catch (error) {
           fail(error);
@@ -253,7 +217,7 @@ export function createEventBusService(
       release();
       unregister();
       if (error === undefined) call.end();
-      else call.emit("error", toStatus(error, logger, "Subscribe"));
+      else call.emit("error", failureStatus(error, logger, "Subscribe"));
     };
     const unregister = streams.add((error) => finish(error));
     // Set by the open request: whether this subscriber takes `batch` responses.
@@ -398,8 +362,8 @@ export function createEventBusService(
   };
 
   return {
-    publish: unary<PublishRequest, PublishResponse>("Publish", logger, async (request) => ({
-      results: await bus.publish(request.events),
+    publish: unary<PublishRequest, PublishResponse>("Publish", logger, async (request, call) => ({
+      results: await bus.publish(request.events, callPublishOptions(call)),
     })),
     publishStream,
     subscribe,
