@@ -3,7 +3,7 @@
  * `ProtobusError` with a gRPC code and, where a client can act on it,
  * `google.rpc` details naming what was wrong.
  */
-import { Code, ProtobusError } from "@protobus/sdk";
+import { Code, ProtobusError, type ErrorDetail } from "@protobus/sdk";
 import type { BadRequest_FieldViolation } from "@protobus/sdk/proto";
 
 /** One bad field: its path in the request and why it is bad. */
@@ -69,4 +69,74 @@ export function failedPrecondition(message: string, violations: readonly Precond
   return new ProtobusError(Code.FAILED_PRECONDITION, message, [
     { type: "PreconditionFailure", value: { violations: violations.map((v) => ({ type: v.type, subject: v.subject, description: v.description })) } },
   ]);
+}
+
+/** A configured limit a request ran into. */
+export interface LimitBreach {
+  /**
+   * The limit by its configuration name, the flag without dashes
+   * (`max-groups`, `memory-budget`): its environment variable and
+   * protobus.yaml key follow from it, and the README's Limits table lists it.
+   */
+  readonly limit: string;
+  /** The limit's configured value (bytes, a count, ms). */
+  readonly value: number;
+  /** What ran into it: a group name, a subscription, an event type, a peer address. */
+  readonly subject: string;
+  /** What happened and what to do, for people. */
+  readonly description: string;
+  /** For INVALID_ARGUMENT: the path of the request field over the limit. */
+  readonly field?: string;
+}
+
+/** The `ErrorInfo.reason` of every limit error. */
+export const LIMIT_EXCEEDED = "LIMIT_EXCEEDED";
+
+/**
+ * The one error of a request over a configured limit: RESOURCE_EXHAUSTED by
+ * default (the server is out of room the caller may get back later: memory,
+ * groups, connections), FAILED_PRECONDITION when a stored thing is over it,
+ * or INVALID_ARGUMENT when the request itself is too large. Its details name
+ * the limit: an `ErrorInfo` (reason `LIMIT_EXCEEDED`, domain `protobus`,
+ * metadata `limit`, `value`, `subject`), a `QuotaFailure` whose `quotaId` is
+ * the limit's name and `quotaValue` its value, and for INVALID_ARGUMENT a
+ * `BadRequest` naming the field.
+ */
+export function limitExceeded(
+  breach: LimitBreach,
+  code: typeof Code.RESOURCE_EXHAUSTED | typeof Code.FAILED_PRECONDITION | typeof Code.INVALID_ARGUMENT = Code.RESOURCE_EXHAUSTED,
+): ProtobusError {
+  const details: ErrorDetail[] = [
+    {
+      type: "ErrorInfo",
+      value: {
+        reason: LIMIT_EXCEEDED,
+        domain: "protobus",
+        metadata: { limit: breach.limit, value: String(breach.value), subject: breach.subject },
+      },
+    },
+    {
+      type: "QuotaFailure",
+      value: {
+        violations: [
+          {
+            subject: breach.subject,
+            description: breach.description,
+            apiService: "",
+            quotaMetric: "",
+            quotaId: breach.limit,
+            quotaDimensions: {},
+            quotaValue: BigInt(Math.max(0, Math.floor(breach.value))),
+          },
+        ],
+      },
+    },
+  ];
+  if (code === Code.INVALID_ARGUMENT && breach.field !== undefined) {
+    details.push({
+      type: "BadRequest",
+      value: { fieldViolations: [toProto({ field: breach.field, description: breach.description, reason: LIMIT_EXCEEDED })] },
+    });
+  }
+  return new ProtobusError(code, `${breach.description} (limit ${breach.limit}=${breach.value})`, details);
 }

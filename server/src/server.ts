@@ -83,6 +83,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   if (!backend.info.durable) {
     logger.warn(`the ${backend.info.kind} store keeps NOTHING: every event is lost when the server stops`);
   }
+  for (const problem of backend.groups.loadProblems()) {
+    logger.error(`consumer group '${problem.name}' is stored but cannot run: ${problem.reason}; it is listed as broken until it is deleted`, {
+      group: problem.name,
+    });
+  }
   const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const registry = new SchemaRegistry(backend.schemas);

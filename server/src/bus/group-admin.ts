@@ -104,6 +104,7 @@ export function toGroupInfo(stats: GroupStats): GroupInfo {
     nacked: BigInt(stats.nacked),
     deadLettered: BigInt(stats.deadLettered),
     expired: BigInt(stats.expired),
+    broken: stats.broken ?? "",
   };
 }
 
