@@ -2,7 +2,8 @@
  * @protobus/server: run a protobus server in your own process, or through
  * the `protobus` command.
  */
-export { startServer, SERVED_SERVICES } from "./server.js";
+export { startServer } from "./server.js";
+export { SERVED_SERVICES } from "./transport/services.js";
 export type { ProtobusServer, StartServerOptions } from "./server.js";
 export { CONFIG_KEYS, DEFAULT_CONFIG, loadConfig, parseDurationMs } from "./config.js";
 export type { ConfigSources, ServerConfig } from "./config.js";

@@ -2,18 +2,13 @@
  * A protobus server: the EventBus and SchemaRegistry services, health and reflection on one
  * grpc-js server over one storage backend, with a graceful shutdown.
  */
-import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { Code, ProtobusError } from "@protobus/sdk";
-import {
-  HealthCheckResponse_ServingStatus,
-  HealthService,
-  SchemaRegistryService,
-  ServerReflectionService,
-  ServerReflectionServiceV1Alpha,
-} from "@protobus/sdk/proto";
+import { HealthCheckResponse_ServingStatus } from "@protobus/sdk/proto";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
 import { EventBus } from "./bus/event-bus.js";
-import { createEventBusService, eventBusServiceDefinition } from "./transport/event-bus-service.js";
+import { createEventBusService } from "./transport/event-bus-service.js";
+import { registerServices, SERVED_SERVICES } from "./transport/services.js";
 import { HealthStatus } from "./transport/health.js";
 import { StreamRegistry } from "./transport/stream-registry.js";
 import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
@@ -31,15 +26,6 @@ import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
 import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
 import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
-
-/** The services the server hosts, by fully qualified name. */
-export const SERVED_SERVICES = [
-  "protobus.v1.EventBus",
-  "protobus.v1.SchemaRegistry",
-  "grpc.health.v1.Health",
-  "grpc.reflection.v1.ServerReflection",
-  "grpc.reflection.v1alpha.ServerReflection",
-] as const;
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -90,6 +76,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   }
   const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
+  const observer = combineObservers([metrics, outcomes]);
   const registry = new SchemaRegistry(backend.schemas);
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
   const bus = new EventBus(backend, {
@@ -98,7 +85,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
     version: VERSION,
+    heartbeatMs: config.heartbeatMs,
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(observer !== undefined ? { observer } : {}),
   });
   const monitor = new FlowMonitor(bus, {
     rules: {
@@ -113,7 +102,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     logger,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  const observer = combineObservers([metrics, outcomes]);
   metrics?.addBacklogSource(async () => new Map((await backend.groups.list()).map((g) => [g.definition.name, g.backlog])));
   const streams = new StreamRegistry();
   const health = new HealthStatus(SERVED_SERVICES);
@@ -133,20 +121,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  server.addService(
-    eventBusServiceDefinition,
-    createEventBusService(bus, streams, {
-      heartbeatMs: config.heartbeatMs,
-      logger,
-      ...(observer !== undefined ? { observer } : {}),
-      ...(metrics !== undefined ? { metrics } : {}),
-      ...(outcomes !== undefined ? { outcomes } : {}),
-    }),
-  );
-  server.addService(SchemaRegistryService as unknown as ServiceDefinition, createSchemaRegistryService(registry, logger));
-  server.addService(HealthService as unknown as ServiceDefinition, health.implementation());
-  server.addService(ServerReflectionService as unknown as ServiceDefinition, reflection.implementation());
-  server.addService(ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation());
+  registerServices(server, {
+    eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
+    schemaRegistry: createSchemaRegistryService(registry, logger),
+    health: health.implementation(),
+    reflection: reflection.implementation(),
+  });
 
   let port: number;
   try {
