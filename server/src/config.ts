@@ -147,6 +147,13 @@ export interface ServerConfig {
   readonly limitSubscriptions: number;
   /** Consumer groups each caller may be a member of at once (0: unlimited). */
   readonly limitGroups: number;
+  /** Port of the web console (on `host`); 0 turns it off. */
+  readonly consolePort: number;
+  /**
+   * Base URL of a Jaeger UI (`http://127.0.0.1:16686`): the console links an
+   * event's trace id to `<url>/trace/<trace id>`. Empty: no links.
+   */
+  readonly jaegerUrl: string;
 }
 
 /** The defaults: `protobus serve` with nothing else. */
@@ -215,6 +222,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   limitBytesPerSecond: 0,
   limitSubscriptions: 0,
   limitGroups: 0,
+  consolePort: 0,
+  jaegerUrl: "",
 };
 
 /** One configuration key: its names in each source and how to parse it. */
@@ -266,6 +275,18 @@ function boolean(raw: string, from: string): boolean {
   if (["true", "1", "yes", "on"].includes(value)) return true;
   if (["false", "0", "no", "off"].includes(value)) return false;
   throw new RangeError(`${from}: expected true or false, got '${raw}'`);
+}
+
+function httpUrl(raw: string, from: string): string {
+  if (raw === "") return raw;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  return raw.replace(/\/+$/, "");
 }
 
 function natsUrls(raw: string, from: string): string {
@@ -586,6 +607,20 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: "limitBytesPerSecond", yaml: "limit-bytes-per-second", env: "PROTOBUS_LIMIT_BYTES_PER_SECOND", parse: nonNegativeNumber, description: "payload bytes per second each principal or connection may publish; 0 is unlimited" },
   { key: "limitSubscriptions", yaml: "limit-subscriptions", env: "PROTOBUS_LIMIT_SUBSCRIPTIONS", parse: integer(0, 1_000_000), description: "subscriptions each principal or connection may hold open; 0 is unlimited" },
   { key: "limitGroups", yaml: "limit-groups", env: "PROTOBUS_LIMIT_GROUPS", parse: integer(0, 1_000_000), description: "consumer groups each principal or connection may be a member of at once; 0 is unlimited" },
+  {
+    key: "consolePort",
+    yaml: "console-port",
+    env: "PROTOBUS_CONSOLE_PORT",
+    parse: integer(0, 65535),
+    description: "port of the web console on the same host (0 turns it off)",
+  },
+  {
+    key: "jaegerUrl",
+    yaml: "jaeger-url",
+    env: "PROTOBUS_JAEGER_URL",
+    parse: httpUrl,
+    description: "base URL of a Jaeger UI; the console links each event's trace there",
+  },
 ];
 
 /** Where the configuration is read from. */

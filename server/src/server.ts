@@ -28,6 +28,7 @@ import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-serv
 import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
 import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
+import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -53,6 +54,8 @@ export interface ProtobusServer {
   readonly metricsPort: number | undefined;
   /** The schema registry, for embedding. */
   readonly registry: SchemaRegistry;
+  /** The web console's URL (`http://host:port/`), when it is on. */
+  readonly consoleUrl: string | undefined;
   /**
    * TLS, authentication, authorization and limits as configured; its
    * `authenticator` serves HTTP endpoints too (`authenticateHttp`).
@@ -184,6 +187,28 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       });
     }
   }
+  let consoleServer: ConsoleServer | undefined;
+  if (config.consolePort > 0) {
+    try {
+      consoleServer = await startConsoleServer({
+        host: config.host,
+        port: config.consolePort,
+        grpcAddress: loopbackAddress(config.host, port),
+        jaegerUrl: config.jaegerUrl,
+        version: VERSION,
+        maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
+        logger,
+      });
+    } catch (error) {
+      server.forceShutdown();
+      await metricsServer?.close();
+      security.close();
+      await backend.close();
+      throw new ProtobusError(Code.UNAVAILABLE, `cannot serve the console on ${config.host}:${config.consolePort}: ${(error as Error).message}`, [], {
+        cause: error,
+      });
+    }
+  }
   monitor.start();
   logger.info("protobus listening", {
     address,
@@ -193,6 +218,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     tls: security.tls === undefined ? "off" : security.tls.mutual ? "mutual" : "on",
     auth: security.authEnabled ? "on" : "off",
     ...(metricsServer !== undefined ? { metrics: `${metricsServer.scheme}://${config.metricsHost}:${metricsServer.port}/metrics` } : {}),
+    ...(consoleServer !== undefined ? { console: consoleServer.url } : {}),
   });
 
   let stopping: Promise<void> | undefined;
@@ -201,6 +227,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       logger.info("shutting down", { openStreams: streams.size });
       health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
       monitor.stop();
+      await consoleServer?.close();
       const drained = bus.drain();
       streams.closeAll(new ProtobusError(Code.UNAVAILABLE, "the server is shutting down; reconnect to resume"));
       health.endWatches();
@@ -231,7 +258,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     security.reload();
   };
 
-  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, security, reload, shutdown };
+  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, consoleUrl: consoleServer?.url, security, reload, shutdown };
+}
+
+/** The address the console reaches the gRPC listener at: loopback when it listens on every interface. */
+function loopbackAddress(host: string, port: number): string {
+  if (host === "0.0.0.0" || host === "") return `127.0.0.1:${port}`;
+  if (host === "::" || host === "[::]") return `[::1]:${port}`;
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 function delay(ms: number): Promise<void> {
