@@ -1,6 +1,6 @@
 /**
  * The `protobus` command line: `serve`, `publish`, `tail`, `query`, `get`,
- * `flow`, `schema`, `groups`, `dlq`, `recover`.
+ * `flow`, `schema`, `groups`, `dlq`, `recover`, `token`.
  * Every client command talks to a server through @protobus/sdk, at
  * `--address` or `PROTOBUS_ADDRESS` (default 127.0.0.1:50051).
  */
@@ -18,6 +18,7 @@ import { addFlowCommand } from "./flow.js";
 import { startTracing } from "../telemetry/tracing-setup.js";
 import { addSchemaCommands } from "./schema.js";
 import { registerGroupCommands } from "./groups.js";
+import { registerTokenCommands } from "./token.js";
 import { registerOutboxCommands } from "./outbox.js";
 import { registerRecoverCommand } from "./recover.js";
 
@@ -107,6 +108,8 @@ export function buildProgram(io: Io = defaultIo): Command {
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      // SIGHUP reads certificates, tokens, JWKS file and policy again without a restart.
+      process.on("SIGHUP", () => server.reload());
     });
   });
 
@@ -283,6 +286,7 @@ export function buildProgram(io: Io = defaultIo): Command {
 
   registerDlqCommands(program, io);
   registerGroupCommands(program, io);
+  registerTokenCommands(program, io);
   registerRecoverCommand(program, io);
   registerOutboxCommands(program, io);
   return program;
