@@ -20,7 +20,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
@@ -162,7 +162,7 @@ async function betterSqlitePrebuild(dir: string): Promise<string> {
   return dir;
 }
 
-/** Removes installs of other tarballs made more than an hour ago (each is ~250 MB). */
+/** Removes installs of other tarballs not used for an hour (each is ~250 MB). */
 function pruneStaleInstalls(): void {
   const hourAgo = Date.now() - 3_600_000;
   for (const name of readdirSync(tmpdir())) {
@@ -199,48 +199,77 @@ async function install(): Promise<UserProject> {
     const home = join(tmpdir(), `protobus-user-project-${hash.digest("hex").slice(0, 16)}`);
     const dir = join(home, "app");
     const tarballs = Object.fromEntries(Object.entries(packed).map(([name, file]) => [name, join(home, "packs", basename(file))]));
-    if (existsSync(join(dir, "node_modules/.package-lock.json"))) return { dir, tarballs };
-    pruneStaleInstalls();
-    // Build the project beside its final place and rename it there, so a
-    // concurrent run sees either nothing or a complete install.
-    const staging = mkdtempSync(join(tmpdir(), "protobus-user-project-staging-"));
-    try {
-      const stagingApp = join(staging, "app");
-      mkdirSync(join(staging, "packs"), { recursive: true });
-      for (const file of Object.values(packed)) cpSync(file, join(staging, "packs", basename(file)));
-      const stagingTarballs = Object.fromEntries(Object.entries(packed).map(([name, file]) => [name, join(staging, "packs", basename(file))]));
-      mkdirSync(stagingApp);
-      const { lock, dependencies } = userProjectLock(stagingTarballs, stagingApp, EXTRA);
-      writeFileSync(
-        join(stagingApp, "package.json"),
-        `${JSON.stringify({ name: "protobus-user-project", version: "1.0.0", private: true, type: "module", dependencies }, null, 2)}\n`,
-      );
-      writeFileSync(join(stagingApp, "package-lock.json"), `${JSON.stringify(lock, null, 2)}\n`);
-      const prebuilds = await betterSqlitePrebuild(join(staging, "prebuilds"));
-      try {
-        await run("npm", ["ci", "--offline", "--engine-strict", "--no-audit", "--no-fund", "--loglevel", "error"], {
-          cwd: stagingApp,
-          env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: prebuilds },
-          maxBuffer: 16 * 1024 * 1024,
-        });
-      } catch (error) {
-        const e = error as { stdout?: string; stderr?: string; message: string };
-        throw new Error(`npm ci of the packed packages failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+    const complete = () => existsSync(join(dir, "node_modules/.package-lock.json"));
+    // One install per hash: test files running at once wait for the one that installs.
+    const lock = `${home}.lock`;
+    const deadline = Date.now() + 180_000;
+    while (!complete()) {
+      if (takeLock(lock)) {
+        try {
+          if (!complete()) await installInto(home, packed);
+        } finally {
+          rmSync(lock, { force: true });
+        }
+        break;
       }
-      rmSync(home, { recursive: true, force: true });
-      try {
-        renameSync(staging, home);
-      } catch {
-        // Another run finished the same install first.
-      }
-    } finally {
-      rmSync(staging, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`waited 180 s for another run's install at ${home}`);
+      await new Promise((r) => setTimeout(r, 250));
     }
-    // package.json names the tarballs relative to the project: both moved together.
-    if (!existsSync(join(dir, "node_modules/.package-lock.json"))) throw new Error(`the install at ${dir} is incomplete`);
+    // Marks it used, so that pruneStaleInstalls leaves it to this run.
+    const now = new Date();
+    utimesSync(home, now, now);
     return { dir, tarballs };
   } finally {
     rmSync(packs, { recursive: true, force: true });
+  }
+}
+
+/** Takes the lock file (or one left by a run that died more than 5 minutes ago). */
+function takeLock(lock: string): boolean {
+  try {
+    writeFileSync(lock, String(process.pid), { flag: "wx" });
+    return true;
+  } catch {
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > 300_000) rmSync(lock, { force: true });
+    } catch {
+      // Released meanwhile.
+    }
+    return false;
+  }
+}
+
+/** Installs the packed tarballs into `home`/app, building it beside and renaming it into place. */
+async function installInto(home: string, packed: Record<string, string>): Promise<void> {
+  pruneStaleInstalls();
+  const staging = mkdtempSync(join(tmpdir(), "protobus-user-project-staging-"));
+  try {
+    const stagingApp = join(staging, "app");
+    mkdirSync(join(staging, "packs"), { recursive: true });
+    for (const file of Object.values(packed)) cpSync(file, join(staging, "packs", basename(file)));
+    const stagingTarballs = Object.fromEntries(Object.entries(packed).map(([name, file]) => [name, join(staging, "packs", basename(file))]));
+    mkdirSync(stagingApp);
+    const { lock, dependencies } = userProjectLock(stagingTarballs, stagingApp, EXTRA);
+    writeFileSync(
+      join(stagingApp, "package.json"),
+      `${JSON.stringify({ name: "protobus-user-project", version: "1.0.0", private: true, type: "module", dependencies }, null, 2)}\n`,
+    );
+    writeFileSync(join(stagingApp, "package-lock.json"), `${JSON.stringify(lock, null, 2)}\n`);
+    const prebuilds = await betterSqlitePrebuild(join(staging, "prebuilds"));
+    try {
+      await run("npm", ["ci", "--offline", "--engine-strict", "--no-audit", "--no-fund", "--loglevel", "error"], {
+        cwd: stagingApp,
+        env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: prebuilds },
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } catch (error) {
+      const e = error as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`npm ci of the packed packages failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+    }
+    // package.json names the tarballs relative to the project: both move together.
+    renameSync(staging, home);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
 }
 
