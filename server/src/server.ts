@@ -20,6 +20,7 @@ import { DescriptorReflection, loadBundledDescriptorSet } from "./reflection.js"
 import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
 import { VERSION } from "./version.js";
+import { pickInputLimits } from "./limits.js";
 import { FlowMonitor } from "./flow/monitor.js";
 import { OutcomeRecorder } from "./flow/outcome-recorder.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
@@ -78,10 +79,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   }
   const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
-  const registry = new SchemaRegistry(backend.schemas);
+  const limits = pickInputLimits(config);
+  const registry = new SchemaRegistry(backend.schemas, { limits });
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
   const bus = new EventBus(backend, {
     validator,
+    limits,
     maxPayloadBytes: config.maxPayloadBytes,
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,

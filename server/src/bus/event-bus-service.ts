@@ -41,7 +41,9 @@ import {
   type SubscribeRequest,
 } from "@protobus/sdk/proto";
 import { invalidArgument, type FieldViolation } from "../errors.js";
-import { compileFilter, filterError } from "../filter/filter-expression.js";
+import { compileFilter } from "../filter/filter-expression.js";
+import type { InputLimits } from "../limits.js";
+import { openLimitViolations } from "./open-limits.js";
 import type { Logger } from "../logger.js";
 import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
@@ -126,8 +128,10 @@ export function unary<Req, Res>(
   };
 }
 
-function validateOpen(open: OpenSubscription): FieldViolation[] {
-  const violations: FieldViolation[] = [];
+function validateOpen(open: OpenSubscription, limits: InputLimits): FieldViolation[] {
+  const violations = openLimitViolations(open, limits);
+  // Past the count limit the patterns themselves are not looked at.
+  if (violations.some((v) => v.field === "open.patterns")) return violations;
   if (open.patterns.length === 0) {
     violations.push({ field: "open.patterns", description: "must name at least one pattern", reason: "REQUIRED" });
   }
@@ -137,10 +141,6 @@ function validateOpen(open: OpenSubscription): FieldViolation[] {
       violations.push({ field: `open.patterns[${i}]`, description: `'${pattern.slice(0, 100)}' ${error}`, reason: "PATTERN" });
     }
   });
-  if (open.filter !== "") {
-    const error = filterError(open.filter);
-    if (error !== undefined) violations.push({ field: "open.filter", description: error, reason: "FILTER" });
-  }
   violations.push(...validateGroupOpen(open));
   if (open.maxInFlight > MAX_MAX_IN_FLIGHT) {
     violations.push({
@@ -268,7 +268,7 @@ export function createEventBusService(
 
     const open = async (request: OpenSubscription): Promise<void> => {
       bus.assertOpen();
-      const violations = validateOpen(request);
+      const violations = validateOpen(request, bus.limits);
       if (violations.length > 0) throw invalidArgument(violations);
       const store = bus.store;
       const head = await store.headSequence();
@@ -327,7 +327,7 @@ export function createEventBusService(
         manualCredit: request.manualCredit,
         heartbeatMs: options.heartbeatMs,
         metrics: bus.metrics,
-        ...(request.filter !== "" ? { filter: compileFilter(request.filter) } : {}),
+        ...(request.filter !== "" ? { filter: compileFilter(request.filter, bus.limits) } : {}),
         ...(options.observer !== undefined ? { observer: options.observer } : {}),
       });
       subscription = broadcast;

@@ -21,6 +21,7 @@ import { PublishTrace } from "../telemetry/publish-trace.js";
  */
 export type AcceptedListener = (events: readonly Event[], results: readonly PublishResult[]) => void;
 import type { PublishValidator } from "./publish-validator.js";
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 
 /** Settings of the bus. */
 export interface EventBusOptions {
@@ -36,6 +37,8 @@ export interface EventBusOptions {
   readonly metrics?: BusMetrics;
   /** Checks payloads against registered schemas; without it only envelopes are checked. */
   readonly validator?: PublishValidator;
+  /** Limits on envelopes, patterns and filters; the defaults when absent. */
+  readonly limits?: InputLimits;
 }
 
 /** Default page size of QueryEvents. */
@@ -56,7 +59,11 @@ export class EventBus {
   constructor(store: StorageBackend, options: EventBusOptions) {
     this.#store = store;
     this.#options = options;
+    this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
   }
+
+  /** The limits requests to this bus are held to. */
+  readonly limits: InputLimits;
 
   /** The store the bus runs on. */
   get store(): StorageBackend {
