@@ -112,9 +112,13 @@ function limitInfo(v: LimitViolation) {
   };
 }
 
-/** A field violation for a limit, to report next to others in one INVALID_ARGUMENT. */
-export function limitFieldViolation(v: LimitViolation): FieldViolation & { readonly limit: LimitViolation } {
-  return { field: v.field, description: limitDescription(v), reason: LIMIT_EXCEEDED, limit: v };
+/**
+ * A field violation for a limit, to report next to others in one
+ * INVALID_ARGUMENT. Its reason is `LIMIT_EXCEEDED` unless `reason` keeps an
+ * older one (`TOO_LONG`); the `ErrorInfo` names the limit either way.
+ */
+export function limitFieldViolation(v: LimitViolation, reason: string = LIMIT_EXCEEDED): FieldViolation & { readonly limit: LimitViolation } {
+  return { field: v.field, description: limitDescription(v), reason, limit: v };
 }
 
 /**

@@ -2,7 +2,7 @@
  * A protobus server: the EventBus and SchemaRegistry services, health and reflection on one
  * grpc-js server over one storage backend, with a graceful shutdown.
  */
-import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { Code, ProtobusError } from "@protobus/sdk";
 import {
   HealthCheckResponse_ServingStatus,
@@ -21,6 +21,7 @@ import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
 import { VERSION } from "./version.js";
 import { pickInputLimits } from "./limits.js";
+import { guardService, type RequestCap } from "./transport/request-guard.js";
 import { FlowMonitor } from "./flow/monitor.js";
 import { OutcomeRecorder } from "./flow/outcome-recorder.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
@@ -122,20 +123,33 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  server.addService(
-    eventBusServiceDefinition,
-    createEventBusService(bus, streams, {
-      heartbeatMs: config.heartbeatMs,
-      logger,
-      ...(observer !== undefined ? { observer } : {}),
-      ...(metrics !== undefined ? { metrics } : {}),
-      ...(outcomes !== undefined ? { outcomes } : {}),
-    }),
-  );
-  server.addService(SchemaRegistryService as unknown as ServiceDefinition, createSchemaRegistryService(registry, logger));
-  server.addService(HealthService as unknown as ServiceDefinition, health.implementation());
-  server.addService(ServerReflectionService as unknown as ServiceDefinition, reflection.implementation());
-  server.addService(ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation());
+  // Every service behind the request guard: a malformed request is INVALID_ARGUMENT, and a
+  // schema request far over --max-schema-bytes is refused before it is decoded.
+  const schemaCap = { maxBytes: limits.maxSchemaBytes + 64 * 1024, limit: "max-schema-bytes", limitValue: limits.maxSchemaBytes, field: "schema" };
+  const services: [ServiceDefinition, UntypedServiceImplementation, Record<string, RequestCap>?][] = [
+    [
+      eventBusServiceDefinition,
+      createEventBusService(bus, streams, {
+        heartbeatMs: config.heartbeatMs,
+        logger,
+        ...(observer !== undefined ? { observer } : {}),
+        ...(metrics !== undefined ? { metrics } : {}),
+        ...(outcomes !== undefined ? { outcomes } : {}),
+      }),
+    ],
+    [
+      SchemaRegistryService as unknown as ServiceDefinition,
+      createSchemaRegistryService(registry, logger),
+      { registerSchema: schemaCap, checkCompatibility: schemaCap },
+    ],
+    [HealthService as unknown as ServiceDefinition, health.implementation()],
+    [ServerReflectionService as unknown as ServiceDefinition, reflection.implementation()],
+    [ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation()],
+  ];
+  for (const [definition, implementation, caps] of services) {
+    const guarded = guardService(definition, implementation, caps);
+    server.addService(guarded.definition, guarded.implementation);
+  }
 
   let port: number;
   try {

@@ -9,8 +9,9 @@ import type { BusInfo, Event, PublishResult, QueryEventsRequest, QueryEventsResp
 import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
 import type { StorageBackend } from "../storage/backend.js";
 import { DeliveryMetrics } from "./delivery-metrics.js";
-import { completeEnvelope, validateEnvelope } from "./envelope.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
+import { decodePageToken, encodePageToken, sequenceViolation } from "./page-token.js";
+import { patternCountViolations } from "./open-limits.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { PublishTrace } from "../telemetry/publish-trace.js";
 
@@ -60,7 +61,10 @@ export class EventBus {
     this.#store = store;
     this.#options = options;
     this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
+    this.#envelopeLimits = { ...this.limits, maxPayloadBytes: options.maxPayloadBytes };
   }
+
+  readonly #envelopeLimits: EnvelopeLimits;
 
   /** The limits requests to this bus are held to. */
   readonly limits: InputLimits;
@@ -120,7 +124,7 @@ export class EventBus {
     const validating = spans?.step("validate");
     const violations: FieldViolation[] = [];
     for (let i = 0; i < events.length; i++) {
-      const found = validateEnvelope(events[i] as Event, `events[${i}]`, this.#options);
+      const found = validateEnvelope(events[i] as Event, `events[${i}]`, this.#envelopeLimits);
       if (found.length > 0) {
         violations.push(...found);
         this.#options.metrics?.recordValidationFailure((events[i] as Event).type);
@@ -206,7 +210,18 @@ export class EventBus {
 
   /** Reads one page of history. */
   async query(request: QueryEventsRequest): Promise<QueryEventsResponse> {
-    const violations: FieldViolation[] = [];
+    const violations: FieldViolation[] = patternCountViolations(request.patterns, "patterns", this.limits);
+    if (violations.length > 0) throw invalidArgument(violations);
+    const beyond = sequenceViolation(request.fromSequence, "from_sequence");
+    if (beyond !== undefined) violations.push(beyond);
+    for (const [field, time] of [
+      ["from_time", request.fromTime],
+      ["to_time", request.toTime],
+    ] as const) {
+      if (time !== undefined && !Number.isFinite(time.getTime())) {
+        violations.push({ field, description: "is not a time this server can represent (years 0001 to 9999)", reason: "OUT_OF_RANGE" });
+      }
+    }
     request.patterns.forEach((pattern, i) => {
       const error = patternError(pattern);
       if (error !== undefined) violations.push({ field: `patterns[${i}]`, description: error, reason: "PATTERN" });

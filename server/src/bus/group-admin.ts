@@ -20,7 +20,8 @@ import type {
 import { invalidArgument, notFound, type FieldViolation } from "../errors.js";
 import type { DeadLetterSelection, GroupHandle, GroupSettings, GroupStats } from "../storage/group-store.js";
 import type { EventBus } from "./event-bus.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { decodePageToken, encodePageToken, MAX_SEQUENCE, sequenceViolation } from "./page-token.js";
+import { patternCountViolations } from "./open-limits.js";
 
 /** What a group name may look like. */
 export const GROUP_NAME_REGEX = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -117,6 +118,11 @@ function selection(request: { group: string; sequences: bigint[]; all: boolean }
   if (!request.all && request.sequences.length === 0) {
     violations.push({ field: "sequences", description: "name at least one sequence, or set 'all'", reason: "REQUIRED" });
   }
+  const beyond = request.sequences.findIndex((s) => s > MAX_SEQUENCE);
+  if (beyond >= 0) {
+    const violation = sequenceViolation(request.sequences[beyond] as bigint, `sequences[${beyond}]`);
+    if (violation !== undefined) violations.push(violation);
+  }
   if (violations.length > 0) throw invalidArgument(violations);
   return request.all ? { all: true } : { sequences: request.sequences };
 }
@@ -157,7 +163,10 @@ export class GroupAdmin {
   }
 
   async listDeadLetters(request: ListDeadLettersRequest): Promise<ListDeadLettersResponse> {
-    const violations: FieldViolation[] = [];
+    const violations: FieldViolation[] = patternCountViolations(request.patterns, "patterns", this.#bus.limits);
+    if (violations.length > 0) throw invalidArgument(violations);
+    const beyond = sequenceViolation(request.fromSequence, "from_sequence");
+    if (beyond !== undefined) violations.push(beyond);
     const name = groupNameViolation(request.group, "group");
     if (name !== undefined) violations.push(name);
     request.patterns.forEach((pattern, i) => {

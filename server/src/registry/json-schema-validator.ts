@@ -6,8 +6,8 @@
  *
  * Hardened against hostile schemas and payloads: `pattern` and
  * `patternProperties` run on RE2 (linear time, see linear-regex.ts);
- * `uniqueItems` is checked in linear time (a hash of each item's canonical
- * form) instead of ajv's pairwise comparison; a payload nested deeper than
+ * `uniqueItems` is checked in linear time (a structural hash of each
+ * item) instead of ajv's pairwise comparison; a payload nested deeper than
  * the stack allows is a violation, not a crash. ajv keeps what it compiles
  * (its schema cache and code scope) for the life of an instance, so an
  * instance is replaced after a bounded amount of compiling: a compiled
@@ -29,14 +29,76 @@ const re2Engine = Object.assign((pattern: string) => compileLinearRegex(pattern,
 
 const OPTIONS = { allErrors: true, strict: false, validateFormats: true, code: { regExp: re2Engine } } as const;
 
-/** A canonical text of a JSON value: equal values (as `uniqueItems` defines equality) give equal texts. */
+// 32-bit mixing (FNV-1a steps, then a finalizer) for the structural hash below.
+function mix(hash: number, value: number): number {
+  return Math.imul(hash ^ value, 0x01000193) >>> 0;
+}
+
+function hashString(hash: number, text: string): number {
+  let h = mix(hash, text.length);
+  for (let i = 0; i < text.length; i++) h = mix(h, text.charCodeAt(i));
+  return h;
+}
+
+/**
+ * A hash of a JSON value under `uniqueItems` equality: equal values (object
+ * keys in any order) hash alike. Object members are combined by addition, so
+ * that key order does not matter, with no sorting and no allocation.
+ */
+function hashJson(value: unknown, seed: number): number {
+  switch (typeof value) {
+    case "string":
+      return hashString(mix(seed, 1), value);
+    case "number":
+      // 1 and 1.0 are one number; -0 equals 0.
+      return (value | 0) === value ? mix(mix(seed, 2), value) : hashString(mix(seed, 9), String(value));
+    case "boolean":
+      return mix(seed, value ? 3 : 4);
+    case "object": {
+      if (value === null) return mix(seed, 5);
+      if (Array.isArray(value)) {
+        let h = mix(mix(seed, 6), value.length);
+        for (const item of value) h = hashJson(item, h);
+        return h;
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      let sum = 0;
+      for (const key of keys) sum = (sum + hashJson(record[key], hashString(0x811c9dc5, key))) >>> 0;
+      return mix(mix(mix(seed, 7), keys.length), sum);
+    }
+    default:
+      return mix(seed, 8);
+  }
+}
+
+/** A canonical text of a JSON value: equal values give equal texts (object keys sorted). */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (typeof value === "object" && value !== null) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
+      .join(",")}}`;
   }
-  return JSON.stringify(value) ?? "null";
+  return typeof value === "number" && value === 0 ? "0" : (JSON.stringify(value) ?? "null");
+}
+
+/** Deep equality of JSON values, as `uniqueItems` defines it. */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((item, i) => jsonEqual(item, other[i]));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  return keys.every((k) => Object.prototype.hasOwnProperty.call(y, k) && jsonEqual(x[k], y[k]));
 }
 
 interface UniqueItemsCheck {
@@ -44,19 +106,49 @@ interface UniqueItemsCheck {
   errors?: Partial<ErrorObject>[];
 }
 
-/** `uniqueItems` in linear time: each item's canonical text goes into a map once. */
+// Unequal items with equal hashes tolerated before the check switches to canonical texts.
+const MAX_COLLISIONS = 32;
+
+function duplicateFound(uniqueItemsCheck: UniqueItemsCheck, j: number, i: number): false {
+  uniqueItemsCheck.errors = [{ keyword: "uniqueItems", message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)`, params: { i, j } }];
+  return false;
+}
+
+/**
+ * `uniqueItems` in linear time: each item is hashed once (a walk of its
+ * value) and only items with equal hashes are compared, instead of ajv's
+ * comparison of every pair. The hash is not secret, so a payload built to
+ * collide could make the comparisons quadratic again: past a few
+ * collisions the check starts over keyed by each item's canonical text
+ * (sorted keys) in a Map, whose hashing is the engine's own.
+ */
 const uniqueItems: UniqueItemsCheck = (schema, data) => {
   uniqueItems.errors = [];
   if (!schema || !Array.isArray(data)) return true;
-  const seen = new Map<string, number>();
+  const seen = new Map<number, number[]>();
+  let collisions = 0;
+  for (let i = 0; i < data.length; i++) {
+    const item: unknown = data[i];
+    const hash = hashJson(item, 0x811c9dc5);
+    const same = seen.get(hash);
+    if (same === undefined) {
+      seen.set(hash, [i]);
+      continue;
+    }
+    for (const k of same) {
+      if (jsonEqual(data[k], item)) return duplicateFound(uniqueItems, k, i);
+      collisions += 1;
+    }
+    if (collisions > MAX_COLLISIONS) break;
+    same.push(i);
+  }
+  if (collisions <= MAX_COLLISIONS) return true;
+  const texts = new Map<string, number>();
   for (let i = 0; i < data.length; i++) {
     const key = canonical(data[i]);
-    const j = seen.get(key);
-    if (j !== undefined) {
-      uniqueItems.errors = [{ keyword: "uniqueItems", message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)`, params: { i, j } }];
-      return false;
-    }
-    seen.set(key, i);
+    const j = texts.get(key);
+    if (j !== undefined) return duplicateFound(uniqueItems, j, i);
+    texts.set(key, i);
   }
   return true;
 };
