@@ -72,7 +72,8 @@ describe("client connections", () => {
   afterAll(() => server.forceShutdown());
 
   it("runs subscriptions on one connection of their own, apart from publishes", async () => {
-    const client = createClient({ address });
+    // Unary publishes: this stand-in server implements Publish, not PublishStream.
+    const client = createClient({ address, batching: false });
     try {
       await client.publish({ type: "conn.test.done", data: {} });
       const handled: string[] = [];
@@ -110,7 +111,7 @@ describe("the subscription connection's flow-control window", () => {
       stream.respond({ ":status": 200, "content-type": "application/grpc" });
     });
     await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
-    const client = createClient({ address: `127.0.0.1:${(h2.address() as AddressInfo).port}`, timeoutMs: 60_000 });
+    const client = createClient({ address: `127.0.0.1:${(h2.address() as AddressInfo).port}`, timeoutMs: 60_000, batching: false });
     try {
       const subscription = client.subscribe("flow.>", () => undefined);
       void client.publish({ type: "flow.test.done", data: {} }).catch(() => undefined);

@@ -13,11 +13,13 @@ import {
   type QueryEventsRequest,
 } from "./gen/protobus/v1/bus.pb.js";
 import type { Event } from "./gen/protobus/v1/event.pb.js";
+import { BatchingPublisher, type BatchingOptions } from "./batching-publisher.js";
 import { toEnvelope, type EventInput } from "./event-input.js";
 import { Code, ProtobusError } from "./protobus-error.js";
 import { Subscription, type EventHandler, type ReceivedEvent, type SubscribeOptions } from "./subscription.js";
 import { applyCorrelation } from "./tracing/correlation.js";
 import { publishWithSpan } from "./tracing/producer.js";
+import { clientClosedError, createUnaryCaller } from "./unary-call.js";
 import { isEventDefinition, type EventDefinition, type PublishOptions } from "./typed/event-definition.js";
 import type { EventMap, EventsMatching, KnownPattern, NoEvents, PayloadOf, TypedEventHandler } from "./typed/typed-events.js";
 import { TypedSubscription, typedHandler, type TypedSubscribeOptions, type TypedHandlerOptions } from "./typed/typed-subscription.js";
@@ -40,6 +42,13 @@ export interface ClientOptions<M extends EventMap = NoEvents> {
   readonly channelOptions?: ChannelOptions;
   /** Deadline of unary calls in ms (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * How single-event `publish()` calls travel: by default they are batched
+   * over one long-lived `PublishStream` (see {@link BatchingOptions});
+   * `false` sends each as its own unary `Publish` call. Batch publishes
+   * (`publish([...])`) are always one unary, all-or-nothing call.
+   */
+  readonly batching?: false | BatchingOptions;
 }
 
 /** A history filter; every given criterion must hold. */
@@ -140,7 +149,30 @@ export interface ClientCore {
   purgeDeadLetters(group: string, target: DeadLetterTarget): Promise<number>;
   /** Delivery counters per event type and the stats of every group. */
   deliveryStats(): Promise<DeliveryStats>;
-  /** Closes every subscription and the channels (unary calls, subscription streams). */
+  /**
+   * Resolves once every single-event `publish()` made before the call has
+   * settled; sends what the batching publisher holds at once instead of
+   * waiting for its linger.
+   */
+  flush(): Promise<void>;
+  /**
+   * Lets events of an ordering key be published again after one of them
+   * failed; until then the batching publisher rejects them with
+   * FAILED_PRECONDITION, so that the key's stored order never skips an event.
+   */
+  resumePublishing(orderingKey: string): void;
+  /**
+   * The batching publisher behind single-event `publish()`: its counters
+   * (`stats`) and its circuit breaker (`circuitBreaker`: while open,
+   * publishes fail at once with UNAVAILABLE). Undefined with `batching: false`.
+   */
+  readonly publisher: BatchingPublisher | undefined;
+  /**
+   * Closes every subscription at once. Single-event publishes already made
+   * still complete (each settles, stored or failed), then the channels close;
+   * `await client.flush()` first to wait for them. Publishing after `close()`
+   * fails.
+   */
   close(): void;
   /** The generated grpc-js client, for calls the wrapper does not cover. */
   readonly raw: EventBusClient;
@@ -191,12 +223,6 @@ export type TypedClient<M extends EventMap> = ClientCore & {
  * event maps (`createClient({ address, events })`).
  */
 export type ProtobusClient<M extends EventMap = NoEvents> = [keyof M] extends [never] ? UntypedClient : TypedClient<M>;
-
-function unaryCall<Res>(invoke: (callback: (error: unknown, response: Res) => void) => void): Promise<Res> {
-  return new Promise<Res>((resolve, reject) => {
-    invoke((error, response) => (error === null || error === undefined ? resolve(response) : reject(ProtobusError.from(error))));
-  });
-}
 
 function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: boolean } {
   return target === "all" ? { sequences: [], all: true } : { sequences: target.map((s) => BigInt(s)), all: false };
@@ -258,12 +284,16 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
   const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
 
   const eventMap: EventMap = options.events ?? {};
+  let closed = false;
+  const unaryCall = createUnaryCaller(() => closed);
+  const batcher = options.batching === false ? undefined : new BatchingPublisher(raw, options.batching);
 
   async function publish(
     input: EventInput | readonly EventInput[] | EventDefinition | string,
     payload?: unknown,
     publishOptions?: PublishOptions,
   ): Promise<PublishResult | PublishResult[]> {
+    if (closed) throw clientClosedError();
     if (typeof input === "string" || isEventDefinition(input)) {
       const definition = typeof input === "string" ? eventMap[input] : input;
       if (definition === undefined) {
@@ -275,6 +305,11 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     // Correlation and trace context are filled here, so that every publish
     // path (single, batch, typed) carries them.
     const events = applyCorrelation(batch.map((e) => toEnvelope(e, { source })));
+    if (batcher !== undefined && !Array.isArray(input)) {
+      const event = events[0] as Event;
+      const [result] = await publishWithSpan(events, async () => [await batcher.publish(event)]);
+      return result as PublishResult;
+    }
     const results = (await publishWithSpan(events, async () => {
       const response = await unaryCall<{ results: PublishResult[] }>((cb) => raw.publish({ events }, new Metadata(), deadline(), cb));
       return response.results;
@@ -290,6 +325,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     handlerOrOptions?: EventHandler | SubscribeOptions,
     maybeOptions?: HandlerOptions,
   ): Subscription {
+    if (closed) throw clientClosedError();
     const list = typeof patterns === "string" ? [patterns] : patterns;
     const handler = typeof handlerOrOptions === "function" ? handlerOrOptions : undefined;
     const subOptions: HandlerOptions = (handler === undefined ? (handlerOrOptions as SubscribeOptions | undefined) : maybeOptions) ?? {};
@@ -381,10 +417,15 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
       return Number(response.count);
     },
     deliveryStats: () => unaryCall<DeliveryStats>((cb) => raw.getDeliveryStats({}, new Metadata(), deadline(), cb)),
+    flush: () => batcher?.flush() ?? Promise.resolve(),
+    resumePublishing: (orderingKey) => batcher?.resumePublishing(orderingKey),
+    publisher: batcher,
     close() {
+      closed = true;
       for (const subscription of subscriptions) subscription.close();
-      raw.close();
       streaming?.close();
+      if (batcher === undefined) raw.close();
+      else void batcher.close().finally(() => raw.close());
     },
     raw,
   };

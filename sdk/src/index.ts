@@ -20,6 +20,28 @@ export type {
   QueryOptions,
   QueryPage,
 } from "./client.js";
+export { BATCHING_DEFAULTS, BatchingPublisher } from "./batching-publisher.js";
+export type { BatchingOptions, BatchingStats } from "./batching-publisher.js";
+export { CIRCUIT_OPEN_REASON, CircuitState, createCircuitBreaker } from "./circuit-breaker.js";
+export {
+  CIRCUIT_BREAKER_EVENT_TYPES,
+  callFailedEvent,
+  callRejectedEvent,
+  circuitBreakerEvents,
+  publishCircuitBreakerEvents,
+  stateChangedEvent,
+} from "./circuit-breaker-events.js";
+export type { CircuitEventPublisher, CircuitEventPublishingOptions } from "./circuit-breaker-events.js";
+export type {
+  BreakerClock,
+  CircuitBreaker,
+  CircuitBreakerListeners,
+  CircuitBreakerOptions,
+  CircuitCallOptions,
+  CircuitCallOutcome,
+  CircuitPermit,
+  CircuitStateChange,
+} from "./circuit-breaker.js";
 export { Code, ProtobusError, codeName } from "./protobus-error.js";
 export type { ErrorDetail } from "./status-details.js";
 export { eventJson, toEnvelope } from "./event-input.js";

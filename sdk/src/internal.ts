@@ -8,3 +8,4 @@ export type { PatternMatcher } from "./pattern.js";
 export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDetailsMetadata } from "./status-details.js";
 export { durationFromMs, msFromDuration } from "./time.js";
 export { Attr, MESSAGING_SYSTEM, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
+export { newEventId } from "./event-id.js";

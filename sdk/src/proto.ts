@@ -101,5 +101,19 @@ export {
   ServerReflectionResponse as ServerReflectionResponseV1Alpha,
   ServerReflectionService as ServerReflectionServiceV1Alpha,
 } from "./gen/grpc/reflection/v1alpha/reflection.pb.js";
-export { BadRequest, BadRequest_FieldViolation, PreconditionFailure, PreconditionFailure_Violation } from "./gen/google/rpc/error_details.pb.js";
+export {
+  BadRequest,
+  BadRequest_FieldViolation,
+  ErrorInfo,
+  PreconditionFailure,
+  PreconditionFailure_Violation,
+  QuotaFailure,
+  QuotaFailure_Violation,
+} from "./gen/google/rpc/error_details.pb.js";
 export { Status } from "./gen/google/rpc/status.pb.js";
+export {
+  CircuitBreakerCallFailed,
+  CircuitBreakerCallRejected,
+  CircuitBreakerState,
+  CircuitBreakerStateChanged,
+} from "./gen/protobus/v1/circuit_breaker.pb.js";

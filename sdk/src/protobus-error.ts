@@ -1,5 +1,10 @@
 import { Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
-import type { BadRequest_FieldViolation, PreconditionFailure_Violation } from "./gen/google/rpc/error_details.pb.js";
+import type {
+  BadRequest_FieldViolation,
+  ErrorInfo,
+  PreconditionFailure_Violation,
+  QuotaFailure_Violation,
+} from "./gen/google/rpc/error_details.pb.js";
 import { decodeStatusDetails, statusDetailsMetadata, type ErrorDetail } from "./status-details.js";
 
 /**
@@ -12,7 +17,9 @@ import { decodeStatusDetails, statusDetailsMetadata, type ErrorDetail } from "./
  *   required); the `PreconditionFailure` detail lists every violation.
  * - `NOT_FOUND`: the named event, schema or group does not exist.
  * - `UNAVAILABLE`: the server is shutting down or unreachable; retry.
- * - `RESOURCE_EXHAUSTED`: a size or rate limit was hit.
+ * - `RESOURCE_EXHAUSTED`: a size, count or memory limit was hit; the
+ *   `QuotaFailure` detail names the limit (its flag, e.g. `max-groups`) and
+ *   the `ErrorInfo` detail carries it as `metadata.limit`.
  * - `INTERNAL`: a bug or a store failure; nothing was acknowledged.
  */
 export const Code = {
@@ -98,6 +105,17 @@ export class ProtobusError extends Error {
   /** Every `PreconditionFailure` violation in the details. */
   get preconditionViolations(): PreconditionFailure_Violation[] {
     return this.details.flatMap((d) => (d.type === "PreconditionFailure" ? d.value.violations : []));
+  }
+
+  /** Every `QuotaFailure` violation in the details: `quotaId` is the limit's flag name. */
+  get quotaViolations(): QuotaFailure_Violation[] {
+    return this.details.flatMap((d) => (d.type === "QuotaFailure" ? d.value.violations : []));
+  }
+
+  /** The `ErrorInfo` detail, when there is one (`reason` is stable, e.g. `LIMIT_EXCEEDED`). */
+  get errorInfo(): ErrorInfo | undefined {
+    for (const d of this.details) if (d.type === "ErrorInfo") return d.value;
+    return undefined;
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import { Metadata, credentials as grpcCredentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { Compatibility, Format, SchemaRegistryClient as RawRegistryClient, type Schema } from "./gen/protobus/v1/registry.pb.js";
-import { ProtobusError } from "./protobus-error.js";
+import { createUnaryCaller } from "./unary-call.js";
 
 /** The compatibility modes, as in Confluent Schema Registry. */
 export const COMPATIBILITY_MODES = [
@@ -161,12 +161,6 @@ function modeFromProto(value: Compatibility): CompatibilityMode {
   return (Compatibility[value] ?? "COMPATIBILITY_BACKWARD").replace(/^COMPATIBILITY_/, "") as CompatibilityMode;
 }
 
-function call<Res>(invoke: (callback: (error: unknown, response: Res) => void) => void): Promise<Res> {
-  return new Promise<Res>((resolve, reject) => {
-    invoke((error, response) => (error === null || error === undefined ? resolve(response) : reject(ProtobusError.from(error))));
-  });
-}
-
 /**
  * Connects to the schema registry of a protobus server.
  *
@@ -183,6 +177,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   });
   const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
+  let closed = false;
+  const call = createUnaryCaller(() => closed);
   const setting = (s: { subject: string; compatibility: Compatibility; inherited: boolean }): CompatibilitySettingInfo => ({
     subject: s.subject,
     mode: modeFromProto(s.compatibility),
@@ -230,6 +226,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       return fromProtoSchema(await call<Schema>((cb) => raw.deleteSchemaVersion({ subject, version }, new Metadata(), deadline(), cb)));
     },
     close() {
+      closed = true;
       raw.close();
     },
   };

@@ -10,6 +10,7 @@ import {
   BadRequest,
   ErrorInfo,
   PreconditionFailure,
+  QuotaFailure,
   ResourceInfo,
   RetryInfo,
 } from "./gen/google/rpc/error_details.pb.js";
@@ -29,6 +30,7 @@ export type ErrorDetail =
   | { type: "BadRequest"; value: BadRequest }
   | { type: "PreconditionFailure"; value: PreconditionFailure }
   | { type: "ErrorInfo"; value: ErrorInfo }
+  | { type: "QuotaFailure"; value: QuotaFailure }
   | { type: "ResourceInfo"; value: ResourceInfo }
   | { type: "RetryInfo"; value: RetryInfo }
   | { type: "unknown"; typeUrl: string; value: Uint8Array };
@@ -44,6 +46,8 @@ function pack(detail: ErrorDetail): Any {
       };
     case "ErrorInfo":
       return { typeUrl: `${TYPE_PREFIX}google.rpc.ErrorInfo`, value: Buffer.from(ErrorInfo.encode(detail.value).finish()) };
+    case "QuotaFailure":
+      return { typeUrl: `${TYPE_PREFIX}google.rpc.QuotaFailure`, value: Buffer.from(QuotaFailure.encode(detail.value).finish()) };
     case "ResourceInfo":
       return { typeUrl: `${TYPE_PREFIX}google.rpc.ResourceInfo`, value: Buffer.from(ResourceInfo.encode(detail.value).finish()) };
     case "RetryInfo":
@@ -62,6 +66,8 @@ function unpack(any: Any): ErrorDetail {
       return { type: "PreconditionFailure", value: PreconditionFailure.decode(any.value) };
     case "google.rpc.ErrorInfo":
       return { type: "ErrorInfo", value: ErrorInfo.decode(any.value) };
+    case "google.rpc.QuotaFailure":
+      return { type: "QuotaFailure", value: QuotaFailure.decode(any.value) };
     case "google.rpc.ResourceInfo":
       return { type: "ResourceInfo", value: ResourceInfo.decode(any.value) };
     case "google.rpc.RetryInfo":

@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { STORE_KINDS, type StoreKind } from "./storage/create-backend.js";
 import type { LogLevel } from "./logger.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
+import { INTEGRITY_CHECKS, type IntegrityCheck } from "./storage/sqlite/integrity.js";
 
 /** Everything `protobus serve` can be told; the input limits are documented in limits.ts. */
 export interface ServerConfig extends InputLimits {
@@ -22,6 +23,8 @@ export interface ServerConfig extends InputLimits {
   readonly dataDir: string;
   /** sqlite durability: `normal` survives a process crash, `full` a machine crash. */
   readonly sqliteSynchronous: "normal" | "full";
+  /** How the sqlite file is checked before it is served: `quick`, `full` or `off`. */
+  readonly sqliteIntegrityCheck: IntegrityCheck;
   /** NATS server URLs of the jetstream store, comma-separated. */
   readonly natsUrl: string;
   /** NATS user name (with `natsPassword`); empty for none. */
@@ -100,6 +103,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   store: "sqlite",
   dataDir: "./.protobus",
   sqliteSynchronous: "normal",
+  sqliteIntegrityCheck: "quick",
   natsUrl: "nats://127.0.0.1:4222",
   natsUser: "",
   natsPassword: "",
@@ -225,6 +229,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_SQLITE_SYNCHRONOUS",
     parse: oneOf(["normal", "full"] as const),
     description: "normal: a commit survives a server crash; full: also a machine crash (slower)",
+  },
+  {
+    key: "sqliteIntegrityCheck",
+    yaml: "sqlite-integrity-check",
+    env: "PROTOBUS_SQLITE_INTEGRITY_CHECK",
+    parse: oneOf(INTEGRITY_CHECKS),
+    description: "check of the sqlite file before it is served: quick (PRAGMA quick_check), full (integrity_check, slower) or off",
   },
   {
     key: "natsUrl",

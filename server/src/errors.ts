@@ -3,7 +3,7 @@
  * `ProtobusError` with a gRPC code and, where a client can act on it,
  * `google.rpc` details naming what was wrong.
  */
-import { Code, ProtobusError } from "@protobus/sdk";
+import { Code, ProtobusError, type ErrorDetail } from "@protobus/sdk";
 import type { BadRequest_FieldViolation } from "@protobus/sdk/proto";
 
 /** One bad field: its path in the request and why it is bad. */
@@ -30,7 +30,7 @@ export function invalidArgument(violations: readonly FieldViolation[], summary?:
     (violations.length === 1 && first !== undefined
       ? `${first.field}: ${first.description}`
       : `${violations.length} invalid fields: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`);
-  const limits = violations.flatMap((v) => (v.limit !== undefined ? [{ type: "ErrorInfo" as const, value: limitInfo(v.limit) }] : []));
+  const limits = violations.flatMap((v) => (v.limit !== undefined ? [limitInfo(v.limit)] : []));
   return new ProtobusError(Code.INVALID_ARGUMENT, message, [
     { type: "BadRequest", value: { fieldViolations: violations.map(toProto) } },
     ...limits,
@@ -75,73 +75,121 @@ export function failedPrecondition(message: string, violations: readonly Precond
   ]);
 }
 
-/** The `ErrorInfo.domain` of every protobus error that names a limit. */
-export const ERROR_DOMAIN = "protobus.dev";
+/** A configured limit a request ran into. */
+export interface LimitBreach {
+  /**
+   * The limit by its configuration name, the flag without dashes
+   * (`max-groups`, `memory-budget`): its environment variable and
+   * protobus.yaml key follow from it, and the README's Limits table lists it.
+   */
+  readonly limit: string;
+  /** The limit's configured value (bytes, a count, ms). */
+  readonly value: number;
+  /** What ran into it: a group name, a subscription, an event type, a peer address. */
+  readonly subject: string;
+  /** What happened and what to do, for people. */
+  readonly description: string;
+  /** For INVALID_ARGUMENT: the path of the request field over the limit. */
+  readonly field?: string;
+}
 
-/** The `ErrorInfo.reason` of a request over one of the server's limits. */
+/** The `ErrorInfo.reason` of every limit error. */
 export const LIMIT_EXCEEDED = "LIMIT_EXCEEDED";
 
-/** One limit a request went over. */
+/**
+ * The one error of a request over a configured limit: RESOURCE_EXHAUSTED by
+ * default (the server is out of room the caller may get back later: memory,
+ * groups, connections), FAILED_PRECONDITION when a stored thing is over it,
+ * or INVALID_ARGUMENT when the request itself is too large. Its details name
+ * the limit: an `ErrorInfo` (reason `LIMIT_EXCEEDED`, domain `protobus`,
+ * metadata `limit`, `value`, `subject`), a `QuotaFailure` whose `quotaId` is
+ * the limit's name and `quotaValue` its value, and for INVALID_ARGUMENT a
+ * `BadRequest` naming the field.
+ */
+export function limitExceeded(
+  breach: LimitBreach,
+  code: typeof Code.RESOURCE_EXHAUSTED | typeof Code.FAILED_PRECONDITION | typeof Code.INVALID_ARGUMENT = Code.RESOURCE_EXHAUSTED,
+): ProtobusError {
+  const details: ErrorDetail[] = [
+    {
+      type: "ErrorInfo",
+      value: {
+        reason: LIMIT_EXCEEDED,
+        domain: "protobus",
+        metadata: { limit: breach.limit, value: String(breach.value), subject: breach.subject },
+      },
+    },
+    {
+      type: "QuotaFailure",
+      value: {
+        violations: [
+          {
+            subject: breach.subject,
+            description: breach.description,
+            apiService: "",
+            quotaMetric: "",
+            quotaId: breach.limit,
+            quotaDimensions: {},
+            quotaValue: BigInt(Math.max(0, Math.floor(breach.value))),
+          },
+        ],
+      },
+    },
+  ];
+  if (code === Code.INVALID_ARGUMENT && breach.field !== undefined) {
+    details.push({
+      type: "BadRequest",
+      value: { fieldViolations: [toProto({ field: breach.field, description: breach.description, reason: LIMIT_EXCEEDED })] },
+    });
+  }
+  return new ProtobusError(code, `${breach.description} (limit ${breach.limit}=${breach.value})`, details);
+}
+
+/**
+ * A limit one field of a request went over, to report next to other
+ * violations in one INVALID_ARGUMENT (a publish batch, an open): see
+ * {@link limitFieldViolation}. A request refused for one limit alone uses
+ * {@link limitExceeded}.
+ */
 export interface LimitViolation {
   /** Path of the offending field in the request, e.g. `schema.json_schema`, `events[0].attributes`. */
   readonly field: string;
-  /** The flag that sets the limit, without dashes, e.g. `max-schema-bytes`. */
+  /** The limit by its configuration name, the flag without dashes, e.g. `max-schema-bytes`. */
   readonly limit: string;
-  /** The limit in force. */
+  /** The limit's configured value. */
   readonly max: number;
   /** What the request had, when it is known (some checks stop counting at the limit). */
   readonly actual?: number;
-  /** What is wrong, for people; the flag name is added. */
+  /** What is wrong, for people; the limit is added. */
   readonly description: string;
 }
 
 function limitDescription(v: LimitViolation): string {
-  return `${v.description} (limit --${v.limit} = ${v.max})`;
+  return `${v.description} (limit ${v.limit}=${v.max})`;
 }
 
-function limitInfo(v: LimitViolation) {
+/** The `ErrorInfo` of a limit, in the form {@link limitExceeded} gives it. */
+function limitInfo(v: LimitViolation): ErrorDetail {
   return {
-    reason: LIMIT_EXCEEDED,
-    domain: ERROR_DOMAIN,
-    metadata: {
-      limit: v.limit,
-      max: String(v.max),
-      field: v.field,
-      ...(v.actual !== undefined ? { actual: String(v.actual) } : {}),
+    type: "ErrorInfo",
+    value: {
+      reason: LIMIT_EXCEEDED,
+      domain: "protobus",
+      metadata: { limit: v.limit, value: String(v.max), subject: v.field, ...(v.actual !== undefined ? { actual: String(v.actual) } : {}) },
     },
   };
 }
 
 /**
- * A field violation for a limit, to report next to others in one
- * INVALID_ARGUMENT. Its reason is `LIMIT_EXCEEDED` unless `reason` keeps an
- * older one (`TOO_LONG`); the `ErrorInfo` names the limit either way.
+ * A field violation for a limit. Its reason is `LIMIT_EXCEEDED` unless
+ * `reason` keeps an older one (`TOO_LONG`); {@link invalidArgument} adds an
+ * `ErrorInfo` naming the limit either way.
  */
 export function limitFieldViolation(v: LimitViolation, reason: string = LIMIT_EXCEEDED): FieldViolation & { readonly limit: LimitViolation } {
   return { field: v.field, description: limitDescription(v), reason, limit: v };
 }
 
-/**
- * A request over a limit: INVALID_ARGUMENT (the request itself is too big or
- * too complex; resending it never helps) or RESOURCE_EXHAUSTED (a quota of
- * the caller or the server is used up; it may succeed later). Details: a
- * `BadRequest` naming the field, and one `ErrorInfo` per limit with reason
- * `LIMIT_EXCEEDED` and metadata `limit` (the flag), `max`, `field` and, when
- * known, `actual`. Every limit error of the server is built here.
- */
-export function limitExceeded(
-  violations: LimitViolation | readonly LimitViolation[],
-  code: typeof Code.INVALID_ARGUMENT | typeof Code.RESOURCE_EXHAUSTED = Code.INVALID_ARGUMENT,
-): ProtobusError {
-  const list = Array.isArray(violations) ? (violations as readonly LimitViolation[]) : [violations as LimitViolation];
-  const message = list.map((v) => `${v.field}: ${limitDescription(v)}`).join("; ");
-  return new ProtobusError(code, message, [
-    { type: "BadRequest", value: { fieldViolations: list.map((v) => toProto(limitFieldViolation(v))) } },
-    ...list.map((v) => ({ type: "ErrorInfo" as const, value: limitInfo(v) })),
-  ]);
-}
-
 /** PERMISSION_DENIED with an `ErrorInfo` giving the reason, e.g. `RESERVED_NAMESPACE`. */
 export function permissionDenied(message: string, reason: string, metadata: Readonly<Record<string, string>> = {}): ProtobusError {
-  return new ProtobusError(Code.PERMISSION_DENIED, message, [{ type: "ErrorInfo", value: { reason, domain: ERROR_DOMAIN, metadata: { ...metadata } } }]);
+  return new ProtobusError(Code.PERMISSION_DENIED, message, [{ type: "ErrorInfo", value: { reason, domain: "protobus", metadata: { ...metadata } } }]);
 }

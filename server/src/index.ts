@@ -2,18 +2,24 @@
  * @protobus/server: run a protobus server in your own process, or through
  * the `protobus` command.
  */
-export { startServer, SERVED_SERVICES } from "./server.js";
+export { startServer } from "./server.js";
+export { SERVED_SERVICES } from "./transport/services.js";
 export type { ProtobusServer, StartServerOptions } from "./server.js";
 export { CONFIG_KEYS, DEFAULT_CONFIG, loadConfig, parseDurationMs } from "./config.js";
 export type { ConfigSources, ServerConfig } from "./config.js";
 export { DEFAULT_INPUT_LIMITS, pickInputLimits } from "./limits.js";
 export type { InputLimits } from "./limits.js";
-export { ERROR_DOMAIN, LIMIT_EXCEEDED } from "./errors.js";
 export type { LimitViolation } from "./errors.js";
 export { compileLinearRegex, RegexError } from "./regex/linear-regex.js";
 export type { LinearRegex } from "./regex/linear-regex.js";
 export { EventBus } from "./bus/event-bus.js";
-export type { AcceptedListener, EventBusOptions } from "./bus/event-bus.js";
+export type { AcceptedListener, EventBusOptions, PublishOptions } from "./bus/event-bus.js";
+export { callContext } from "./transport/call-context.js";
+export type { CallContext, CallKind, CallStatus, Interceptor, Principal } from "./transport/interceptor.js";
+export { interceptorChain } from "./transport/interceptor-chain.js";
+export type { InterceptorChainOptions } from "./transport/interceptor-chain.js";
+export { createServerInterceptor, serverInterceptors } from "./transport/server-interceptors.js";
+export type { SecurityInterceptors, ServerInterceptorOptions } from "./transport/server-interceptors.js";
 export { createLogger } from "./logger.js";
 export type { Logger, LoggerOptions, LogLevel } from "./logger.js";
 export { createBackend, STORE_KINDS } from "./storage/create-backend.js";

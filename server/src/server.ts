@@ -2,26 +2,22 @@
  * A protobus server: the EventBus and SchemaRegistry services, health and reflection on one
  * grpc-js server over one storage backend, with a graceful shutdown.
  */
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { Code, ProtobusError } from "@protobus/sdk";
-import {
-  HealthCheckResponse_ServingStatus,
-  HealthService,
-  SchemaRegistryService,
-  ServerReflectionService,
-  ServerReflectionServiceV1Alpha,
-} from "@protobus/sdk/proto";
+import { HealthCheckResponse_ServingStatus } from "@protobus/sdk/proto";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
 import { EventBus } from "./bus/event-bus.js";
-import { StreamRegistry, createEventBusService, eventBusServiceDefinition } from "./bus/event-bus-service.js";
-import { HealthStatus } from "./health.js";
+import { createEventBusService } from "./transport/event-bus-service.js";
+import { registerServices, SERVED_SERVICES } from "./transport/services.js";
+import { HealthStatus } from "./transport/health.js";
+import { StreamRegistry } from "./transport/stream-registry.js";
+import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
 import { createLogger, type Logger } from "./logger.js";
-import { DescriptorReflection, loadBundledDescriptorSet } from "./reflection.js";
+import { DescriptorReflection, loadBundledDescriptorSet } from "./transport/reflection.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
 import { VERSION } from "./version.js";
 import { pickInputLimits } from "./limits.js";
-import { guardService, type RequestCap } from "./transport/request-guard.js";
 import { FlowMonitor } from "./flow/monitor.js";
 import { OutcomeRecorder } from "./flow/outcome-recorder.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
@@ -29,16 +25,7 @@ import { BusMetrics } from "./telemetry/metrics.js";
 import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-server.js";
 import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
-import { createSchemaRegistryService } from "./registry/schema-registry-service.js";
-
-/** The services the server hosts, by fully qualified name. */
-export const SERVED_SERVICES = [
-  "protobus.v1.EventBus",
-  "protobus.v1.SchemaRegistry",
-  "grpc.health.v1.Health",
-  "grpc.reflection.v1.ServerReflection",
-  "grpc.reflection.v1alpha.ServerReflection",
-] as const;
+import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -46,6 +33,8 @@ export interface StartServerOptions extends Partial<ServerConfig> {
   readonly backend?: StorageBackend;
   /** Where to log; built from logLevel/logFormat by default. */
   readonly logger?: Logger;
+  /** The security links of the interceptor chain (authentication, authorization, rate limits). */
+  readonly interceptors?: SecurityInterceptors;
 }
 
 /** A running server. */
@@ -78,8 +67,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   if (!backend.info.durable) {
     logger.warn(`the ${backend.info.kind} store keeps NOTHING: every event is lost when the server stops`);
   }
+  for (const problem of backend.groups.loadProblems()) {
+    logger.error(`consumer group '${problem.name}' is stored but cannot run: ${problem.reason}; it is listed as broken until it is deleted`, {
+      group: problem.name,
+    });
+  }
   const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
+  const observer = combineObservers([metrics, outcomes]);
   const limits = pickInputLimits(config);
   const registry = new SchemaRegistry(backend.schemas, { limits });
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
@@ -90,7 +85,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
     version: VERSION,
+    heartbeatMs: config.heartbeatMs,
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(observer !== undefined ? { observer } : {}),
   });
   const monitor = new FlowMonitor(bus, {
     rules: {
@@ -105,13 +102,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     logger,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  const observer = combineObservers([metrics, outcomes]);
   metrics?.addBacklogSource(async () => new Map((await backend.groups.list()).map((g) => [g.definition.name, g.backlog])));
   const streams = new StreamRegistry();
   const health = new HealthStatus(SERVED_SERVICES);
   const reflection = new DescriptorReflection(loadBundledDescriptorSet(), SERVED_SERVICES);
 
   const server = new Server({
+    // One chain for every call: metrics, tracing, then the security links.
+    interceptors: [createServerInterceptor({ logger, ...options.interceptors, ...(metrics !== undefined ? { metrics } : {}) })],
     // Room for a batch of full-size payloads plus envelopes.
     "grpc.max_receive_message_length": Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 4 + 64 * 1024),
     "grpc.max_send_message_length": -1,
@@ -123,33 +121,18 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  // Every service behind the request guard: a malformed request is INVALID_ARGUMENT, and a
-  // schema request far over --max-schema-bytes is refused before it is decoded.
+  // A schema request far over --max-schema-bytes is refused before it is decoded.
   const schemaCap = { maxBytes: limits.maxSchemaBytes + 64 * 1024, limit: "max-schema-bytes", limitValue: limits.maxSchemaBytes, field: "schema" };
-  const services: [ServiceDefinition, UntypedServiceImplementation, Record<string, RequestCap>?][] = [
-    [
-      eventBusServiceDefinition,
-      createEventBusService(bus, streams, {
-        heartbeatMs: config.heartbeatMs,
-        logger,
-        ...(observer !== undefined ? { observer } : {}),
-        ...(metrics !== undefined ? { metrics } : {}),
-        ...(outcomes !== undefined ? { outcomes } : {}),
-      }),
-    ],
-    [
-      SchemaRegistryService as unknown as ServiceDefinition,
-      createSchemaRegistryService(registry, logger),
-      { registerSchema: schemaCap, checkCompatibility: schemaCap },
-    ],
-    [HealthService as unknown as ServiceDefinition, health.implementation()],
-    [ServerReflectionService as unknown as ServiceDefinition, reflection.implementation()],
-    [ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation()],
-  ];
-  for (const [definition, implementation, caps] of services) {
-    const guarded = guardService(definition, implementation, caps);
-    server.addService(guarded.definition, guarded.implementation);
-  }
+  registerServices(
+    server,
+    {
+      eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
+      schemaRegistry: createSchemaRegistryService(registry, logger),
+      health: health.implementation(),
+      reflection: reflection.implementation(),
+    },
+    { schemaRegistry: { registerSchema: schemaCap, checkCompatibility: schemaCap } },
+  );
 
   let port: number;
   try {

@@ -10,6 +10,7 @@ import { setPriority } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
+import { freePort } from "../support/free-port.js";
 import { REPO_ROOT, spawnServer, tempDir, type ServerProcess } from "../support/test-server.js";
 
 /** The bound on a bystander's GetBusInfo while hostile input is handled, in ms. */
@@ -17,6 +18,8 @@ export const STALL_BOUND_MS = 100;
 
 /** A server process over SQLite in a temporary directory, removed on stop. */
 export interface HardeningServer extends ServerProcess {
+  /** Port of its `/metrics` endpoint. */
+  readonly metricsPort: number;
   /** Stops the process (SIGTERM, then SIGKILL) and removes its data. */
   close(): Promise<void>;
 }
@@ -24,10 +27,15 @@ export interface HardeningServer extends ServerProcess {
 /** Spawns `protobus serve` on SQLite in a fresh directory with the given extra flags and environment. */
 export async function startHardeningServer(flags: readonly string[] = [], env: Record<string, string> = {}): Promise<HardeningServer> {
   const dir = tempDir("protobus-hardening-");
-  const server = await spawnServer(["--store", "sqlite", "--data-dir", dir.path, "--log-level", "info", ...flags], env);
+  const metricsPort = await freePort();
+  const server = await spawnServer(
+    ["--store", "sqlite", "--data-dir", dir.path, "--log-level", "info", "--metrics-port", String(metricsPort), ...flags],
+    env,
+  );
   favour(server.process.pid);
   return {
     ...server,
+    metricsPort,
     close: async () => {
       const killer = setTimeout(() => server.process.kill("SIGKILL"), 5_000);
       await server.stop("SIGTERM");
@@ -115,13 +123,31 @@ export async function startLatencyProbe(address: string): Promise<LatencyProbe> 
 }
 
 /**
- * Runs `attack` while a bystander measures GetBusInfo, and asserts that
- * every one of its calls was answered within {@link STALL_BOUND_MS} and
- * that enough calls were made to cover the attack.
+ * The longest the server's event loop was held up since the last call, in
+ * ms: Node's own event-loop delay monitor, as the server exports it on
+ * `/metrics` (`nodejs_eventloop_lag_max_seconds`, reset at each scrape).
  */
-export async function expectNoStall<T>(address: string, attack: () => Promise<T>): Promise<T> {
-  const probe = await startLatencyProbe(address);
+export async function eventLoopLagMaxMs(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const match = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  if (match === null) throw new Error("the server exports no nodejs_eventloop_lag_max_seconds");
+  return Number(match[1]) * 1000;
+}
+
+/**
+ * Runs `attack` while a bystander process calls GetBusInfo, and asserts that
+ * every call was answered within {@link STALL_BOUND_MS}. On a machine shared
+ * with other work a call can be late for reasons that are not the server's
+ * (the bystander's process waiting for a CPU): a late answer is tolerated
+ * only when the server's own event loop was never held up as long as the
+ * bound meanwhile (its event-loop delay monitor says so), and is reported.
+ * A stall of the server shows in both, and fails.
+ */
+export async function expectNoStall<T>(server: HardeningServer, attack: () => Promise<T>): Promise<T> {
+  const probe = await startLatencyProbe(server.address);
+  await eventLoopLagMaxMs(server.metricsPort);
   let result: T;
+  let serverLag: number;
   try {
     result = await attack();
     // Let the bystander make a few more calls after the last request.
@@ -130,11 +156,18 @@ export async function expectNoStall<T>(address: string, attack: () => Promise<T>
     while (probe.latencies().length < after && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   } finally {
     await probe.stop();
+    serverLag = await eventLoopLagMaxMs(server.metricsPort);
   }
   const latencies = probe.latencies();
   expect(probe.errors()).toEqual([]);
   expect(latencies.length).toBeGreaterThan(3);
-  expect(Math.max(...latencies), `GetBusInfo latencies (ms): ${latencies.join(", ")}`).toBeLessThan(STALL_BOUND_MS);
+  const worst = Math.max(...latencies);
+  const report = `GetBusInfo latencies (ms): ${latencies.join(", ")}; the server's event loop was held up at most ${serverLag.toFixed(1)} ms`;
+  if (worst >= STALL_BOUND_MS && serverLag < STALL_BOUND_MS) {
+    console.warn(`NOTICE: a GetBusInfo answer took ${worst} ms, though the server's event loop never stalled past ${serverLag.toFixed(1)} ms: the machine is busy`);
+  } else {
+    expect(worst, report).toBeLessThan(STALL_BOUND_MS);
+  }
   return result;
 }
 
@@ -143,9 +176,9 @@ export function expectLimitError(error: unknown, code: Code, limit: string, fiel
   expect(error).toBeInstanceOf(ProtobusError);
   const failure = error as ProtobusError;
   expect(failure.code, failure.message).toBe(code);
-  expect(failure.message).toContain(`--${limit}`);
+  expect(failure.message).toContain(`limit ${limit}=`);
   const info = failure.details.find((d) => d.type === "ErrorInfo" && d.value.reason === "LIMIT_EXCEEDED" && d.value.metadata.limit === limit);
-  expect(info, `an ErrorInfo naming ${limit} in ${JSON.stringify(failure.details)}`).toBeDefined();
+  expect(info, `an ErrorInfo naming ${limit} in ${JSON.stringify(failure.details, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`).toBeDefined();
   if (field !== undefined) expect(failure.fieldViolations.map((v) => v.field)).toContain(field);
   return failure;
 }

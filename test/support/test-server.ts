@@ -71,9 +71,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals | null>;
 }
 
-/** Spawns `protobus serve` with the given flags and waits until it accepts connections. */
-export async function spawnServer(args: readonly string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const port = await freePort();
+/**
+ * Spawns `protobus serve` with the given flags and waits until it accepts
+ * connections; on a free port unless `port` is given (a restart on the same
+ * address).
+ */
+export async function spawnServer(args: readonly string[], env: Record<string, string> = {}, port?: number): Promise<ServerProcess> {
+  port ??= await freePort();
   const child = spawn(process.execPath, [CLI, "serve", "--host", "127.0.0.1", "--port", String(port), ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

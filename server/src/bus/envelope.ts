@@ -3,12 +3,11 @@
  * about an envelope is found here, reported field by field, before anything
  * is stored.
  */
-import { isValidEventType } from "@protobus/sdk/internal";
+import { isValidEventType, newEventId } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import { limitFieldViolation, type FieldViolation } from "../errors.js";
 import type { InputLimits } from "../limits.js";
 import { DEFAULT_PRIORITY } from "../storage/stored-event.js";
-import { newEventId } from "./event-id.js";
 
 /** The CloudEvents version protobus speaks. */
 export const SPEC_VERSION = "1.0";

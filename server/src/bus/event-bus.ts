@@ -1,13 +1,20 @@
 /**
  * The bus itself, independent of the transport: validated publish, history
  * and lookups over a `StorageBackend`. The gRPC service in
- * `event-bus-service.ts` is a thin adapter over it.
+ * `transport/event-bus-service.ts` is a thin adapter over it.
  */
 import { Code, ProtobusError } from "@protobus/sdk";
 import { compilePatterns, patternError } from "@protobus/sdk/internal";
-import type { BusInfo, Event, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
+import type { Context } from "@opentelemetry/api";
+import type { BusInfo, Event, OpenSubscription, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
 import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
 import type { StorageBackend } from "../storage/backend.js";
+import type { GroupHandle } from "../storage/group-store.js";
+import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
+import { CountedSubscription } from "./counted-subscription.js";
+import { GroupAdmin } from "./group-admin.js";
+import { openSubscription, type OpenedSubscription } from "./open-subscription.js";
+import type { DeliverySink } from "./subscription.js";
 import { DeliveryMetrics } from "./delivery-metrics.js";
 import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
 import { decodePageToken, encodePageToken, sequenceViolation } from "./page-token.js";
@@ -40,6 +47,16 @@ export interface EventBusOptions {
   readonly validator?: PublishValidator;
   /** Limits on envelopes, patterns and filters; the defaults when absent. */
   readonly limits?: InputLimits;
+  /** Heartbeat interval of subscriptions in ms; 0 (the default) turns them off. */
+  readonly heartbeatMs?: number;
+  /** Told about deliveries, acks, nacks and dead letters (metrics, flow outcomes). */
+  readonly observer?: DeliveryObserver;
+}
+
+/** Options of {@link EventBus.publish}. */
+export interface PublishOptions {
+  /** The caller's trace context (from the call's metadata), parent of the publish span when the events carry none. */
+  readonly traceContext?: Context;
 }
 
 /** Default page size of QueryEvents. */
@@ -53,8 +70,11 @@ export class EventBus {
   readonly #options: EventBusOptions;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #acceptedListeners = new Set<AcceptedListener>();
+  readonly #watchedGroups = new WeakSet<GroupHandle>();
   /** Delivery counters per event type, since the bus started. */
   readonly metrics = new DeliveryMetrics();
+  /** Consumer-group and dead-letter administration. */
+  readonly admin: GroupAdmin;
   #draining = false;
 
   constructor(store: StorageBackend, options: EventBusOptions) {
@@ -62,6 +82,7 @@ export class EventBus {
     this.#options = options;
     this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
     this.#envelopeLimits = { ...this.limits, maxPayloadBytes: options.maxPayloadBytes };
+    this.admin = new GroupAdmin(store.groups, this.metrics, this.limits);
   }
 
   readonly #envelopeLimits: EnvelopeLimits;
@@ -69,9 +90,39 @@ export class EventBus {
   /** The limits requests to this bus are held to. */
   readonly limits: InputLimits;
 
-  /** The store the bus runs on. */
-  get store(): StorageBackend {
-    return this.#store;
+  /**
+   * Opens a subscription writing to `sink`: validates `open`
+   * (INVALID_ARGUMENT naming every bad field), resolves its start position
+   * and, for a consumer group, opens the group. UNAVAILABLE once draining.
+   * The subscription delivers nothing until started.
+   */
+  async openSubscription(open: OpenSubscription, sink: DeliverySink): Promise<OpenedSubscription> {
+    this.assertOpen();
+    const opened = await openSubscription(
+      {
+        store: this.#store,
+        heartbeatMs: this.#options.heartbeatMs ?? 0,
+        metrics: this.metrics,
+        ...(this.#options.observer !== undefined ? { observer: this.#options.observer } : {}),
+        onGroupOpened: (group) => this.#watchGroup(group),
+        limits: this.limits,
+      },
+      open,
+      sink,
+    );
+    const gauge = this.#options.metrics;
+    if (gauge === undefined) return opened;
+    return { ...opened, subscription: new CountedSubscription(opened.subscription, gauge, open.group) };
+  }
+
+  /** Dead letters are decided inside a group, not by a member: counted and observed once per group. */
+  #watchGroup(group: GroupHandle): void {
+    this.admin.watch(group);
+    const observer = this.#options.observer;
+    if (observer === undefined || this.#watchedGroups.has(group)) return;
+    this.#watchedGroups.add(group);
+    const consumer = { subscriptionId: "", group: group.definition.name };
+    group.onDeadLetter((stored) => observer.deadLettered(stored, 0, consumer));
   }
 
   /**
@@ -79,7 +130,7 @@ export class EventBus {
    * every violation when any event is bad; then nothing is stored. Resolves
    * once the store has made the events durable.
    */
-  async publish(events: readonly Event[]): Promise<PublishResult[]> {
+  async publish(events: readonly Event[], options: PublishOptions = {}): Promise<PublishResult[]> {
     if (this.#draining) throw unavailable("the server is shutting down; publish to another server or retry");
     if (events.length === 0) {
       throw invalidArgument([{ field: "events", description: "must contain at least one event", reason: "REQUIRED" }]);
@@ -94,7 +145,7 @@ export class EventBus {
       ]);
     }
     const started = this.#options.metrics !== undefined ? performance.now() : 0;
-    const spans = PublishTrace.start(events);
+    const spans = PublishTrace.start(events, options.traceContext);
     let results: PublishResult[] | undefined;
     try {
       results = await this.#validateAndStore(events, spans);

@@ -4,13 +4,23 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Finds the buf binary: `PROTOBUS_BUF`, then node_modules/.bin/buf above the working directory or this package, then PATH. */
+/**
+ * Finds the buf binary: `PROTOBUS_BUF`, then the `@bufbuild/buf` this
+ * package depends on, then node_modules/.bin/buf above the working directory
+ * or this package, then PATH.
+ */
 export function findBuf(): string {
   const fromEnv = process.env.PROTOBUS_BUF;
   if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  try {
+    return createRequire(import.meta.url).resolve("@bufbuild/buf/bin/buf");
+  } catch {
+    // Not installed (an install without optional dependencies): look further.
+  }
   const starts = [process.cwd(), dirname(fileURLToPath(import.meta.url))];
   for (const start of starts) {
     let dir = resolve(start);

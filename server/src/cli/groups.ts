@@ -11,7 +11,8 @@ function groupLine(g: GroupInfo): string {
     `${g.name} patterns=${g.patterns.join(",")}${g.filter === "" ? "" : ` filter=${JSON.stringify(g.filter)}`} members=${g.members} ` +
     `backlog=${g.backlog} in_flight=${g.inFlight} dead_letters=${g.deadLetters} delivered=${g.delivered} ` +
     `redelivered=${g.redelivered} acked=${g.acked} nacked=${g.nacked} dead_lettered=${g.deadLettered} expired=${g.expired} ` +
-    `ack_deadline=${msFromDuration(g.settings?.ackDeadline)}ms max_deliveries=${g.settings?.maxDeliveries ?? 0}`
+    `ack_deadline=${msFromDuration(g.settings?.ackDeadline)}ms max_deliveries=${g.settings?.maxDeliveries ?? 0}` +
+    (g.broken === "" ? "" : ` BROKEN=${JSON.stringify(g.broken)}`)
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * The `protobus` command line: `serve`, `publish`, `tail`, `query`, `get`,
- * `flow`, `schema`, `groups`, `dlq`.
+ * `flow`, `schema`, `groups`, `dlq`, `recover`.
  * Every client command talks to a server through @protobus/sdk, at
  * `--address` or `PROTOBUS_ADDRESS` (default 127.0.0.1:50051).
  */
@@ -18,6 +18,8 @@ import { addFlowCommand } from "./flow.js";
 import { startTracing } from "../telemetry/tracing-setup.js";
 import { addSchemaCommands } from "./schema.js";
 import { registerGroupCommands } from "./groups.js";
+import { registerOutboxCommands } from "./outbox.js";
+import { registerRecoverCommand } from "./recover.js";
 
 
 const defaultIo: Io = {
@@ -261,6 +263,8 @@ export function buildProgram(io: Io = defaultIo): Command {
 
   registerDlqCommands(program, io);
   registerGroupCommands(program, io);
+  registerRecoverCommand(program, io);
+  registerOutboxCommands(program, io);
   return program;
 }
 

@@ -176,7 +176,7 @@ class Parser {
   #nested<T>(pos: number, parse: () => T): T {
     if (this.#depth >= this.limits.maxFilterDepth) {
       const max = this.limits.maxFilterDepth;
-      throw new FilterSyntaxError(`nests more than ${max} deep (limit --max-filter-depth = ${max})`, pos, { limit: "max-filter-depth", max });
+      throw new FilterSyntaxError(`nests more than ${max} deep`, pos, { limit: "max-filter-depth", max });
     }
     this.#depth += 1;
     try {
@@ -390,7 +390,7 @@ class Parser {
             const max = this.limits.maxRegexSize;
             const shown = text.length > 100 ? `${text.slice(0, 100)}...` : text;
             throw new FilterSyntaxError(
-              `'${shown}' ${error.message}${error.tooLarge ? ` (limit --max-regex-size = ${max})` : ""}`,
+              `'${shown}' ${error.message}`,
               arg.pos,
               error.tooLarge ? { limit: "max-regex-size", max } : undefined,
             );
@@ -413,7 +413,7 @@ class Parser {
 export function compileFilter(expression: string, limits: FilterLimits = DEFAULT_INPUT_LIMITS): EventPredicate {
   const max = limits.maxFilterLength;
   if (expression.length > max) {
-    throw new FilterSyntaxError(`is ${expression.length} characters long, over the limit of ${max} (limit --max-filter-length = ${max})`, max, {
+    throw new FilterSyntaxError(`is ${expression.length} characters long, over the limit of ${max}`, max, {
       limit: "max-filter-length",
       max,
       actual: expression.length,

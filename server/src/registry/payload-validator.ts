@@ -65,7 +65,7 @@ function isJson(media: string): boolean {
 function tooDeep(data: Uint8Array, max: number): PayloadViolation[] | undefined {
   const depth = jsonNestingDepth(data, max);
   if (depth <= max) return undefined;
-  return [{ path: "", description: `nests arrays and objects more than ${max} deep (limit --max-payload-depth = ${max})`, keyword: LIMIT_EXCEEDED }];
+  return [{ path: "", description: `nests arrays and objects more than ${max} deep (limit max-payload-depth=${max})`, keyword: LIMIT_EXCEEDED }];
 }
 
 function patternRegex(pattern: string): RegExp {

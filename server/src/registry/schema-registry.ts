@@ -1,7 +1,7 @@
 /**
  * The schema registry, independent of the transport: registration with
  * compatibility checks, lookups, modes and soft deletes over a
- * `SchemaStore`. The gRPC service in `schema-registry-service.ts` is a thin
+ * `SchemaStore`. The gRPC service in `transport/schema-registry-service.ts` is a thin
  * adapter over it.
  */
 import { isValidEventType, patternError } from "@protobus/sdk/internal";

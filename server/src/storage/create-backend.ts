@@ -6,6 +6,7 @@ import type { StorageBackend } from "./backend.js";
 import { createMemoryBackend } from "./memory/index.js";
 import { createJetStreamBackend } from "./jetstream/index.js";
 import { createSqliteBackend } from "./sqlite/index.js";
+import type { IntegrityCheck } from "./sqlite/integrity.js";
 
 /** The backends this build can run on. */
 export const STORE_KINDS = ["sqlite", "memory", "jetstream"] as const;
@@ -21,6 +22,8 @@ export interface BackendConfig {
   readonly dataDir: string;
   /** Durability of sqlite commits. */
   readonly sqliteSynchronous?: "normal" | "full";
+  /** How the sqlite file is checked before it is served. */
+  readonly sqliteIntegrityCheck?: IntegrityCheck;
   /** NATS URLs of the jetstream backend, comma-separated. */
   readonly natsUrl?: string;
   readonly natsUser?: string;
@@ -49,6 +52,7 @@ export async function createBackend(config: BackendConfig): Promise<StorageBacke
       return createSqliteBackend({
         dataDir: config.dataDir,
         ...(config.sqliteSynchronous !== undefined ? { synchronous: config.sqliteSynchronous } : {}),
+        ...(config.sqliteIntegrityCheck !== undefined ? { integrityCheck: config.sqliteIntegrityCheck } : {}),
       });
     case "jetstream": {
       // Unset string settings are empty strings in the server config.

@@ -90,6 +90,12 @@ export interface GroupStats {
   readonly deadLettered: number;
   /** Events not delivered because their `expire_time` had passed. */
   readonly expired: number;
+  /**
+   * Set when the stored group cannot run on this server (its definition
+   * does not load or compile): why. Such a group takes no members until it
+   * is deleted and created again.
+   */
+  readonly broken?: string;
 }
 
 /** One entry of a group's dead-letter queue. */
@@ -248,4 +254,11 @@ export interface GroupStore {
 
   /** Drops dead letters for good. Resolves to how many were dropped. */
   purge(name: string, selection: DeadLetterSelection): Promise<number>;
+
+  /**
+   * The stored groups that did not load when the store opened (and why):
+   * they are listed as broken, take no members, and can be deleted. A store
+   * that loads groups only when they are used reports none here.
+   */
+  loadProblems(): ReadonlyArray<{ readonly name: string; readonly reason: string }>;
 }

@@ -17,6 +17,8 @@
  * | `protobus_group_backlog` | gauge | group |
  * | `protobus_active_subscriptions` | gauge | group |
  * | `protobus_alerts_total` | counter | kind |
+ * | `protobus_rpcs_total` | counter | service, method, code |
+ * | `protobus_rpc_duration_seconds` | histogram | service, method (unary calls) |
  *
  * `group` is empty for broadcast subscriptions.
  */
@@ -43,6 +45,8 @@ export class BusMetrics implements DeliveryObserver {
   readonly #endToEnd: Histogram<"type" | "group">;
   readonly #activeSubscriptions: Gauge<"group">;
   readonly #alerts: Counter<"kind">;
+  readonly #rpcs: Counter<"service" | "method" | "code">;
+  readonly #rpcDuration: Histogram<"service" | "method">;
   readonly #backlogSources: BacklogSource[] = [];
 
   constructor() {
@@ -92,6 +96,19 @@ export class BusMetrics implements DeliveryObserver {
       registers,
     });
     this.#alerts = new Counter({ name: "protobus_alerts_total", help: "Flow monitor alerts raised, by kind.", labelNames: ["kind"], registers });
+    this.#rpcs = new Counter({
+      name: "protobus_rpcs_total",
+      help: "gRPC calls handled, by service, method and status code name.",
+      labelNames: ["service", "method", "code"],
+      registers,
+    });
+    this.#rpcDuration = new Histogram({
+      name: "protobus_rpc_duration_seconds",
+      help: "Time from a unary call's arrival to its status.",
+      labelNames: ["service", "method"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     // The standard process_* and nodejs_* metrics, under their usual names.
     collectDefaultMetrics({ register: this.registry });
   }
@@ -124,6 +141,15 @@ export class BusMetrics implements DeliveryObserver {
   /** The flow monitor raised an alert of this kind (`flow_slow`, `rate_spike`). */
   recordAlert(kind: string): void {
     this.#alerts.inc({ kind });
+  }
+
+  /**
+   * A call ended with this status code name (`OK`, `INVALID_ARGUMENT`...);
+   * `seconds` is given for unary calls only (a stream's lifetime is not a latency).
+   */
+  recordRpc(service: string, method: string, code: string, seconds?: number): void {
+    this.#rpcs.inc({ service, method, code });
+    if (seconds !== undefined) this.#rpcDuration.observe({ service, method }, seconds);
   }
 
   /** Adds a reporter of consumer-group backlogs, read at each scrape. */

@@ -36,14 +36,19 @@ export class PublishTrace {
     this.#context = context;
   }
 
-  /** Starts the publish span, or returns undefined when tracing is off. */
-  static start(events: readonly Event[]): PublishTrace | undefined {
+  /**
+   * Starts the publish span, or returns undefined when tracing is off. Its
+   * parent is the first event's `traceparent`, else `callContext` (the trace
+   * context the client propagated in the call's metadata), else none.
+   */
+  static start(events: readonly Event[], callContext?: Context): PublishTrace | undefined {
     if (events.length === 0) return undefined;
     try {
       const tracer = activeTracer();
       if (tracer === undefined) return undefined;
       const first = events[0] as Event;
-      const parent = first.traceparent === "" ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, first, envelopeGetter);
+      const parent =
+        first.traceparent === "" ? (callContext ?? ROOT_CONTEXT) : propagation.extract(ROOT_CONTEXT, first, envelopeGetter);
       const parentTrace = trace.getSpanContext(parent)?.traceId;
       const links: Link[] = [];
       for (let i = 1; i < events.length && links.length < MAX_LINKS; i++) {

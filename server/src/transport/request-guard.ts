@@ -8,7 +8,7 @@
  * decoded (decoding and copying it is what would hold up other callers).
  */
 import type { Metadata, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
-import type { ProtobusError } from "@protobus/sdk";
+import { Code, type ProtobusError } from "@protobus/sdk";
 import { invalidArgument, limitExceeded } from "../errors.js";
 
 /** A size cap of one method, on its encoded request, and the limit to name when it is exceeded. */
@@ -42,12 +42,16 @@ function guardDeserializer(name: string, method: MethodDefinition, cap: RequestC
   return (bytes) => {
     if (cap !== undefined && bytes.length > cap.maxBytes) {
       return {
-        [REFUSED]: limitExceeded({
-          field: cap.field,
-          limit: cap.limit,
-          max: cap.limitValue,
-          description: `the ${name} request is ${bytes.length} bytes, too large for a ${cap.field} within the limit of ${cap.limitValue} bytes`,
-        }),
+        [REFUSED]: limitExceeded(
+          {
+            field: cap.field,
+            subject: cap.field,
+            limit: cap.limit,
+            value: cap.limitValue,
+            description: `${cap.field}: the ${name} request is ${bytes.length} bytes, too large for a ${cap.field} within the limit of ${cap.limitValue} bytes`,
+          },
+          Code.INVALID_ARGUMENT,
+        ),
       } satisfies Refused;
     }
     try {

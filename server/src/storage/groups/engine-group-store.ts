@@ -18,6 +18,8 @@ import {
   type GroupStore,
   type OpenGroupRequest,
 } from "../group-store.js";
+import { brokenGroupError, brokenStats, loadFailure, type BrokenGroup } from "./broken-group.js";
+import { readDeadLetters } from "./dead-letter-reader.js";
 import type { EventSource } from "./event-source.js";
 import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine, type GroupEngineOptions } from "./group-engine.js";
 import { zeroCounters, type GroupPersistence } from "./group-persistence.js";
@@ -65,6 +67,8 @@ export class EngineGroupStore implements GroupStore {
   readonly #persistence: GroupPersistence;
   readonly #options: GroupEngineOptions;
   readonly #engines = new Map<string, GroupEngine>();
+  /** Stored groups that did not load, by name. */
+  readonly #broken = new Map<string, BrokenGroup>();
   #closed = false;
 
   constructor(source: EventSource, persistence: GroupPersistence, options: EngineGroupStoreOptions = {}) {
@@ -77,12 +81,28 @@ export class EngineGroupStore implements GroupStore {
       commitAcks: DEFAULT_COMMIT_ACKS,
     };
     for (const persisted of persistence.loadAll()) {
-      this.#engines.set(persisted.definition.name, new GroupEngine(source, persistence, persisted, this.#options));
+      const name = persisted.definition.name;
+      if (persisted.problem !== undefined) {
+        this.#broken.set(name, { definition: persisted.definition, counters: persisted.counters, reason: persisted.problem });
+        continue;
+      }
+      try {
+        this.#engines.set(name, new GroupEngine(source, persistence, persisted, this.#options));
+      } catch (error) {
+        // A definition that no longer compiles (a filter over today's limits, or too deep to parse) breaks its group only.
+        this.#broken.set(name, { definition: persisted.definition, counters: persisted.counters, reason: loadFailure(error) });
+      }
     }
+  }
+
+  loadProblems(): Array<{ name: string; reason: string }> {
+    return [...this.#broken.values()].map((b) => ({ name: b.definition.name, reason: b.reason }));
   }
 
   async open(request: OpenGroupRequest): Promise<GroupHandle> {
     this.#assertOpen();
+    const broken = this.#broken.get(request.name);
+    if (broken !== undefined) throw brokenGroupError(broken);
     const existing = this.#engines.get(request.name);
     if (existing !== undefined) {
       const definition = existing.definition;
@@ -117,17 +137,23 @@ export class EngineGroupStore implements GroupStore {
 
   async list(): Promise<GroupStats[]> {
     this.#assertOpen();
-    const names = [...this.#engines.keys()].sort();
-    return Promise.all(names.map((name) => (this.#engines.get(name) as GroupEngine).stats()));
+    const names = [...this.#engines.keys(), ...this.#broken.keys()].sort();
+    return Promise.all(names.map(async (name) => (await this.get(name)) as GroupStats));
   }
 
   async get(name: string): Promise<GroupStats | undefined> {
     this.#assertOpen();
+    const broken = this.#broken.get(name);
+    if (broken !== undefined) return brokenStats(broken, this.#persistence.countDead(name));
     return this.#engines.get(name)?.stats();
   }
 
   async delete(name: string): Promise<boolean> {
     this.#assertOpen();
+    if (this.#broken.delete(name)) {
+      this.#persistence.delete(name);
+      return true;
+    }
     const engine = this.#engines.get(name);
     if (engine === undefined) return false;
     this.#engines.delete(name);
@@ -137,14 +163,19 @@ export class EngineGroupStore implements GroupStore {
   }
 
   async listDeadLetters(name: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
+    // A broken group's dead letters stay readable.
+    if (this.#broken.has(name)) return readDeadLetters(this.#persistence, this.#source, name, query);
     return this.#engine(name).listDeadLetters(query);
   }
 
   async redrive(name: string, selection: DeadLetterSelection): Promise<number> {
+    const broken = this.#broken.get(name);
+    if (broken !== undefined) throw brokenGroupError(broken);
     return this.#engine(name).redrive(selection);
   }
 
   async purge(name: string, selection: DeadLetterSelection): Promise<number> {
+    if (this.#broken.has(name)) return this.#persistence.takeDead(name, "all" in selection ? selection : { sequences: selection.sequences.map(Number) }).length;
     return this.#engine(name).purge(selection);
   }
 

@@ -36,6 +36,7 @@ import type {
   NackOptions,
 } from "../group-store.js";
 import type { StoredEvent } from "../stored-event.js";
+import { readDeadLetters } from "./dead-letter-reader.js";
 import type { EventSource } from "./event-source.js";
 import { Heap } from "./heap.js";
 import { MonotoneHeap } from "./monotone-heap.js";
@@ -374,23 +375,7 @@ export class GroupEngine implements GroupHandle {
 
   /** Dead letters, in sequence order. */
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
-    const matcher = query.patterns !== undefined && query.patterns.length > 0 ? compilePatterns(query.patterns) : undefined;
-    const out: DeadLetter[] = [];
-    let after = Number(query.afterSequence);
-    while (out.length < query.limit) {
-      const records = this.#persistence.listDead(this.#definition.name, after, Math.max(query.limit, 100));
-      if (records.length === 0) break;
-      const events = await this.#source.readSequences(records.map((r) => r.sequence));
-      const bySeq = new Map(events.map((e) => [Number(e.sequence), e]));
-      for (const record of records) {
-        after = record.sequence;
-        const stored = bySeq.get(record.sequence);
-        if (stored === undefined || (matcher !== undefined && !matcher.matches(stored.type))) continue;
-        out.push({ stored, attempts: record.attempts, reason: record.reason, deadAt: new Date(record.deadAt) });
-        if (out.length >= query.limit) break;
-      }
-    }
-    return out;
+    return readDeadLetters(this.#persistence, this.#source, this.#definition.name, query);
   }
 
   /** Moves dead letters back as new deliveries. */

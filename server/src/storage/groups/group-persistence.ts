@@ -55,6 +55,11 @@ export interface PersistedGroup {
   readonly deadAboveFloor: readonly number[];
   /** Every retry record. */
   readonly retries: readonly RetryRecord[];
+  /**
+   * Set when the stored row could not be read whole: why. The group is
+   * then listed as broken (see `broken-group.ts`) instead of run.
+   */
+  readonly problem?: string;
 }
 
 /** The writes of one commit. */

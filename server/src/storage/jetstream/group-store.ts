@@ -22,7 +22,8 @@ import {
   type OpenGroupRequest,
 } from "../group-store.js";
 import { definitionDiffers, groupDefinitionConflict, settingsChanged, stripUndefined } from "../groups/engine-group-store.js";
-import { zeroCounters } from "../groups/group-persistence.js";
+import { brokenGroupError, brokenStats, definitionProblem, type BrokenGroup } from "../groups/broken-group.js";
+import { zeroCounters, type GroupCounters } from "../groups/group-persistence.js";
 import { notFound } from "../../errors.js";
 import { jetstreamError } from "./errors.js";
 import { JetStreamGroupHandle, type GroupAddress, type GroupContext } from "./group-handle.js";
@@ -64,6 +65,8 @@ export class JetStreamGroupStore implements GroupStore {
   readonly #location: GroupStoreLocation;
   readonly #context: GroupContext;
   readonly #handles = new Map<string, JetStreamGroupHandle>();
+  /** Stored groups seen not to load here, by name. */
+  readonly #broken = new Map<string, BrokenGroup>();
   #closed = false;
 
   constructor(location: GroupStoreLocation, context: GroupContext) {
@@ -106,7 +109,9 @@ export class JetStreamGroupStore implements GroupStore {
           await handle.ensure();
           return handle;
         }
-        const definition = toDefinition(entry.json<DefinitionRecord>());
+        const stored = this.#read(request.name, entry);
+        if ("reason" in stored) throw brokenGroupError(stored);
+        const definition = stored;
         if (definitionDiffers(definition, request)) throw groupDefinitionConflict(definition);
         const handle = this.#handle(definition);
         if (settingsChanged(definition.settings, request.settings)) {
@@ -144,6 +149,8 @@ export class JetStreamGroupStore implements GroupStore {
   async get(name: string): Promise<GroupStats | undefined> {
     const handle = await this.#find(name);
     if (handle === undefined) return undefined;
+    const broken = this.#broken.get(name);
+    if (broken !== undefined) return brokenStats({ ...broken, counters: await this.#storedCounters(name) }, 0);
     try {
       return await handle.stats();
     } catch (error) {
@@ -157,6 +164,7 @@ export class JetStreamGroupStore implements GroupStore {
     if (handle === undefined) return false;
     await handle.delete();
     this.#handles.delete(name);
+    this.#broken.delete(name);
     const { kv, jsm, dlqStream } = this.#location;
     const address = this.#address(name);
     try {
@@ -193,7 +201,48 @@ export class JetStreamGroupStore implements GroupStore {
   async #existing(name: string): Promise<JetStreamGroupHandle> {
     const handle = await this.#find(name);
     if (handle === undefined) throw notFound("consumer group", name);
+    const broken = this.#broken.get(name);
+    if (broken !== undefined) throw brokenGroupError(broken);
     return handle;
+  }
+
+  /**
+   * A stored definition, or the group as broken when it does not read or
+   * does not compile here (remembered in `#broken`, and logged by
+   * `loadProblems` readers; it is checked when first seen, not at start).
+   */
+  #read(name: string, entry: { json<T>(): T; revision: number }): GroupDefinition | BrokenGroup {
+    let definition: GroupDefinition;
+    let reason: string | undefined;
+    try {
+      definition = toDefinition(entry.json<DefinitionRecord>());
+      reason = definitionProblem(definition);
+    } catch (error) {
+      definition = { name, patterns: [], filter: "", settings: DEFAULT_GROUP_SETTINGS, createdAt: new Date(0) };
+      reason = `its stored definition does not read: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (reason === undefined) {
+      this.#broken.delete(name);
+      return definition;
+    }
+    const broken: BrokenGroup = { definition, counters: zeroCounters(), reason };
+    this.#broken.set(name, broken);
+    return broken;
+  }
+
+  /** A broken group's counters as its state record keeps them (zeros when that does not read). */
+  async #storedCounters(name: string): Promise<GroupCounters> {
+    try {
+      const entry = await this.#location.kv.get(this.#address(name).state.stateKey);
+      if (entry === null || entry.operation !== "PUT") return zeroCounters();
+      return { ...zeroCounters(), ...entry.json<StateRecord>().counters };
+    } catch {
+      return zeroCounters();
+    }
+  }
+
+  loadProblems(): Array<{ name: string; reason: string }> {
+    return [...this.#broken.values()].map((b) => ({ name: b.definition.name, reason: b.reason }));
   }
 
   /** The handle of a stored group, or undefined when there is no such group. */
@@ -208,9 +257,11 @@ export class JetStreamGroupStore implements GroupStore {
     if (entry === null || entry.operation !== "PUT") {
       this.#handles.get(name)?.delete().catch(() => undefined);
       this.#handles.delete(name);
+      this.#broken.delete(name);
       return undefined;
     }
-    return this.#handle(toDefinition(entry.json<DefinitionRecord>()));
+    const stored = this.#read(name, entry);
+    return this.#handle("reason" in stored ? stored.definition : stored);
   }
 
   #handle(definition: GroupDefinition): JetStreamGroupHandle {

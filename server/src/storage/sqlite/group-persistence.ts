@@ -6,7 +6,7 @@
  * alone), committed here in one transaction.
  */
 import type Database from "better-sqlite3";
-import type { GroupDefinition, GroupSettings } from "../group-store.js";
+import { DEFAULT_GROUP_SETTINGS, type GroupDefinition, type GroupSettings } from "../group-store.js";
 import {
   zeroCounters,
   type DeadRecord,
@@ -56,6 +56,13 @@ interface DeadRow {
   attempts: bigint;
   reason: string;
   dead_at: bigint;
+}
+
+/** A JSON array of strings, or a thrown error saying what it is instead. */
+function parseStringList(json: string): string[] {
+  const value: unknown = JSON.parse(json);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw new TypeError("patterns are not a list of strings");
+  return value;
 }
 
 function deadRecord(row: DeadRow): DeadRecord {
@@ -117,37 +124,53 @@ export class SqliteGroupPersistence implements GroupPersistence {
   loadAll(): PersistedGroup[] {
     return this.#run("load groups", () => {
       const rows = this.#db.prepare("SELECT * FROM groups ORDER BY name").all() as GroupRow[];
+      const settledOf = this.#db.prepare("SELECT seq FROM group_settled WHERE grp = ? AND seq > ?");
+      const deadOf = this.#db.prepare("SELECT seq FROM group_dead WHERE grp = ? AND seq > ?");
+      const retriesOf = this.#db.prepare("SELECT seq, attempts, due_at, reason FROM group_retries WHERE grp = ?");
       return rows.map((row) => {
         const floor = Number(row.floor);
-        const settled = (this.#db.prepare("SELECT seq FROM group_settled WHERE grp = ? AND seq > ?").all(row.name, floor) as Array<{ seq: bigint }>).map(
+        const settled = (settledOf.all(row.name, floor) as Array<{ seq: bigint }>).map(
           (r) => Number(r.seq),
         );
-        const dead = (this.#db.prepare("SELECT seq FROM group_dead WHERE grp = ? AND seq > ?").all(row.name, floor) as Array<{ seq: bigint }>).map(
+        const dead = (deadOf.all(row.name, floor) as Array<{ seq: bigint }>).map(
           (r) => Number(r.seq),
         );
         const retries = (
-          this.#db.prepare("SELECT seq, attempts, due_at, reason FROM group_retries WHERE grp = ?").all(row.name) as Array<{
+          retriesOf.all(row.name) as Array<{
             seq: bigint;
             attempts: bigint;
             due_at: bigint;
             reason: string;
           }>
         ).map((r): RetryRecord => ({ sequence: Number(r.seq), attempts: Number(r.attempts), dueAt: Number(r.due_at), reason: r.reason }));
-        const definition: GroupDefinition = {
-          name: row.name,
-          patterns: JSON.parse(row.patterns) as string[],
-          filter: row.filter,
-          settings: JSON.parse(row.settings) as GroupSettings,
-          createdAt: new Date(Number(row.created)),
-        };
-        return {
-          definition,
-          floor,
-          counters: { ...zeroCounters(), ...(JSON.parse(row.counters) as Partial<GroupCounters>) },
-          settled,
-          deadAboveFloor: dead,
-          retries,
-        };
+        try {
+          const definition: GroupDefinition = {
+            name: row.name,
+            patterns: parseStringList(row.patterns),
+            filter: row.filter,
+            settings: { ...DEFAULT_GROUP_SETTINGS, ...(JSON.parse(row.settings) as Partial<GroupSettings>) },
+            createdAt: new Date(Number(row.created)),
+          };
+          return {
+            definition,
+            floor,
+            counters: { ...zeroCounters(), ...(JSON.parse(row.counters) as Partial<GroupCounters>) },
+            settled,
+            deadAboveFloor: dead,
+            retries,
+          };
+        } catch (error) {
+          // One unreadable row makes one broken group, not a server that cannot start.
+          return {
+            definition: { name: row.name, patterns: [], filter: row.filter, settings: DEFAULT_GROUP_SETTINGS, createdAt: new Date(Number(row.created)) },
+            floor,
+            counters: zeroCounters(),
+            settled: [],
+            deadAboveFloor: [],
+            retries: [],
+            problem: `its stored row does not read: ${error instanceof Error ? error.message : String(error)}`,
+          };
+        }
       });
     });
   }

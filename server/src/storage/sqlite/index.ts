@@ -30,6 +30,7 @@ import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from ".
 import { scanLimit } from "./backlog-protocol.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import { sqliteError } from "./errors.js";
+import { damagedStore, integrityProblems, isCorruption, type IntegrityCheck } from "./integrity.js";
 import { SqliteGroupPersistence } from "./group-persistence.js";
 import { SqliteSchemaStore } from "./schema-store.js";
 
@@ -52,6 +53,12 @@ export interface SqliteBackendOptions {
   readonly recentCacheSize?: number;
   /** Clock used for publish times; tests may pin it. */
   readonly now?: () => Date;
+  /**
+   * How the file is checked before it is served (default `quick`): a
+   * damaged file is refused with FAILED_PRECONDITION naming the way out
+   * (see `integrity.ts`).
+   */
+  readonly integrityCheck?: IntegrityCheck;
 }
 
 const SCHEMA_VERSION = 1;
@@ -78,7 +85,8 @@ export const WAL_SIZE_LIMIT = 16 * 2 ** 20;
 /** Upper bound of the encoded envelopes the recent cache holds, whatever their count (large events). */
 export const RECENT_CACHE_BYTES = 4 * 2 ** 20;
 
-const SCHEMA = `
+/** The event tables, created when missing. */
+export const EVENT_TABLES = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,
@@ -174,11 +182,15 @@ class SqliteBackend implements SqliteStorageBackend {
     // One server owns a data directory: take its lock first, so a second
     // server on the same directory fails at start, not mid-write.
     this.#lock = DataDirLock.take(options.dataDir);
+    let db: Database.Database | undefined;
     try {
-      this.#db = new Database(path);
-      this.#db.defaultSafeIntegers(true);
-      this.#db.pragma("journal_mode = WAL");
-      this.#db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      db = new Database(path);
+      db.defaultSafeIntegers(true);
+      // Before anything reads or writes it: a damaged file is not served.
+      const problems = integrityProblems(db, options.integrityCheck ?? "quick");
+      if (problems.length > 0) throw damagedStore(path, options.dataDir, problems);
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
       // The WAL is checkpointed by the checkpointer thread about every 100 ms
       // of writes and then reused from its start, so it stays small; but one large commit
       // grows it to the commit's size and SQLite keeps the file at that size.
@@ -188,17 +200,20 @@ class SqliteBackend implements SqliteStorageBackend {
       // default of 2 MiB; mmap stays off.) The database is in normal locking
       // mode so that the backlog reader can read it; the data directory's
       // lock is `#lock`. This connection is the only writer.
-      this.#db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       // Checkpoints run on the checkpointer's thread (see checkpointer.ts);
       // this connection checkpoints only if that thread falls far behind.
-      this.#db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
-      this.#db.pragma("busy_timeout = 0");
-      this.#db.exec(SCHEMA);
-      this.#db
+      db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
+      db.pragma("busy_timeout = 0");
+      db.exec(EVENT_TABLES);
+      db
         .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING")
         .run(String(SCHEMA_VERSION));
+      this.#db = db;
     } catch (error) {
+      db?.close();
       this.#lock.release();
+      if (isCorruption(error)) throw damagedStore(path, options.dataDir, [(error as Error).message], error);
       throw sqliteError("open", error);
     }
     const head = this.#db.prepare("SELECT coalesce(max(seq), 0) AS head, coalesce(max(publish_time), 0) AS last FROM events").get() as {

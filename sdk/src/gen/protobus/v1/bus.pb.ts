@@ -521,6 +521,14 @@ export interface GroupInfo {
   deadLettered: bigint;
   /** Events not delivered because their expire_time had passed. */
   expired: bigint;
+  /**
+   * Set when the stored group cannot run on this server: why (its stored
+   * definition does not read, or its filter or patterns do not compile
+   * under this server's limits). A broken group takes no members (Subscribe
+   * answers FAILED_PRECONDITION) and keeps its dead letters readable; delete
+   * it and open it again. Empty for a group that runs.
+   */
+  broken: string;
 }
 
 /** Selects dead letters to list. */
@@ -3819,6 +3827,7 @@ function createBaseGroupInfo(): GroupInfo {
     nacked: 0n,
     deadLettered: 0n,
     expired: 0n,
+    broken: "",
   };
 }
 
@@ -3895,6 +3904,9 @@ export const GroupInfo: MessageFns<GroupInfo> = {
         throw new globalThis.Error("value provided for field message.expired of type uint64 too large");
       }
       writer.uint32(120).uint64(message.expired);
+    }
+    if (message.broken !== "") {
+      writer.uint32(130).string(message.broken);
     }
     return writer;
   },
@@ -4032,6 +4044,14 @@ export const GroupInfo: MessageFns<GroupInfo> = {
             message.expired = reader.uint64() as bigint;
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.broken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4077,6 +4097,7 @@ export const GroupInfo: MessageFns<GroupInfo> = {
         ? BigInt(object.dead_lettered)
         : 0n,
       expired: isSet(object.expired) ? BigInt(object.expired) : 0n,
+      broken: isSet(object.broken) ? globalThis.String(object.broken) : "",
     };
   },
 
@@ -4127,6 +4148,9 @@ export const GroupInfo: MessageFns<GroupInfo> = {
     if (message.expired !== 0n) {
       obj.expired = message.expired.toString();
     }
+    if (message.broken !== "") {
+      obj.broken = message.broken;
+    }
     return obj;
   },
 
@@ -4158,6 +4182,7 @@ export const GroupInfo: MessageFns<GroupInfo> = {
       ? BigInt(object.deadLettered)
       : 0n;
     message.expired = (object.expired !== undefined && object.expired !== null) ? BigInt(object.expired) : 0n;
+    message.broken = object.broken ?? "";
     return message;
   },
 };

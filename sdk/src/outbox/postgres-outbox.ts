@@ -1,0 +1,273 @@
+/**
+ * The transactional outbox on PostgreSQL (node-postgres, `pg`, an optional
+ * peer dependency): `publish(tx, event)` inserts the event into the outbox
+ * table inside the caller's transaction; a relay publishes committed rows
+ * in commit order.
+ *
+ * Commit order: a deferred constraint trigger runs as each writing
+ * transaction commits, takes a transaction-scoped advisory lock and stamps
+ * the transaction's rows from a sequence. The lock is held until the commit
+ * is visible, so stamps are handed out in commit order and a reader never
+ * sees a stamp before every smaller one of a committed transaction (ids
+ * from `bigserial` only say in which order rows were inserted, and a long
+ * transaction's early rows would be overtaken). The trigger also
+ * `NOTIFY`s the relay, which `LISTEN`s and so needs no hard polling.
+ *
+ * One relay at a time: a relay leads the table while it holds a
+ * session-level advisory lock on its own connection; others wait and take
+ * over when that connection ends (a stopped or killed relay).
+ */
+import { Buffer } from "node:buffer";
+import type { EventInput } from "../event-input.js";
+import { outboxEnvelopes } from "./outbox-envelope.js";
+import type { OutboxBacklog, OutboxOutcome, OutboxRow, OutboxStore } from "./outbox-store.js";
+import { lockKey, sqlIdentifier } from "./sql-names.js";
+
+
+/** What `publish` needs of a connection: node-postgres' `query` (a `pg.Client` or `pg.PoolClient` inside `BEGIN`). */
+export interface PostgresQueryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** Options of {@link createPostgresOutbox}. */
+export interface PostgresOutboxOptions {
+  /** The outbox table (default `protobus_outbox`). */
+  readonly table?: string;
+  /** Its schema (default `public`). */
+  readonly schema?: string;
+  /** `source` of events written without one (default `protobus-outbox`). */
+  readonly source?: string;
+}
+
+/** How a relay connects: a connection string, or node-postgres client options. */
+export type PostgresConnection = string | Readonly<Record<string, unknown>>;
+
+/** An outbox table on PostgreSQL. */
+export interface PostgresOutbox {
+  /** The table, schema-qualified. */
+  readonly table: string;
+  /** Creates the table, its sequence, index and trigger when absent (idempotent, safe to run concurrently; a pool will do). */
+  install(db: PostgresQueryable): Promise<void>;
+  /** Drops the table and everything `install` created. */
+  uninstall(db: PostgresQueryable): Promise<void>;
+  /**
+   * Writes events into the outbox with the caller's connection, inside the
+   * caller's transaction: they are published if and only if it commits.
+   * Resolves to their ids (assigned now; the server stores each once).
+   */
+  publish(tx: PostgresQueryable, event: EventInput): Promise<string>;
+  publish(tx: PostgresQueryable, events: readonly EventInput[]): Promise<string[]>;
+  /**
+   * The relay's side of the table, on a connection of its own (needed for
+   * the leader lock and LISTEN); pass it to `createOutboxRelay`.
+   */
+  relayStore(connection: PostgresConnection): OutboxStore;
+}
+
+/**
+ * Describes an outbox table on PostgreSQL. Nothing is created until
+ * `install`.
+ *
+ * @example
+ * const outbox = createPostgresOutbox({ table: "orders_outbox" });
+ * await outbox.install(pool);
+ * const tx = await pool.connect();
+ * await tx.query("BEGIN");
+ * await tx.query("INSERT INTO orders (id) VALUES ($1)", ["o-1"]);
+ * await outbox.publish(tx, { type: "shop.order.placed", data: { orderId: "o-1" }, orderingKey: "o-1" });
+ * await tx.query("COMMIT");
+ */
+export function createPostgresOutbox(options: PostgresOutboxOptions = {}): PostgresOutbox {
+  const tableName = sqlIdentifier(options.table ?? "protobus_outbox", "outbox table");
+  const schemaName = sqlIdentifier(options.schema ?? "public", "outbox schema");
+  const source = options.source ?? "protobus-outbox";
+  const q = (name: string): string => `"${schemaName}"."${name}"`;
+  const table = q(tableName);
+  const sequence = q(`${tableName}_commit_seq`);
+  const stampFunction = q(`${tableName}_stamp`);
+  const qualified = `${schemaName}.${tableName}`;
+  const channel = `protobus_outbox_${lockKey(qualified)}`;
+  // Two-key advisory locks: (namespace, table hash).
+  const STAMP_LOCK = 0x70627301;
+  const LEAD_LOCK = 0x70627302;
+  const INSTALL_LOCK = 0x70627303;
+  const key = lockKey(qualified);
+
+  const installSql = `
+    CREATE SEQUENCE IF NOT EXISTS ${sequence};
+    CREATE TABLE IF NOT EXISTS ${table} (
+      id bigserial PRIMARY KEY,
+      event_id text NOT NULL,
+      event_type text NOT NULL,
+      ordering_key text NOT NULL DEFAULT '',
+      envelope bytea NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+      commit_seq bigint,
+      published_at timestamptz,
+      sequence bigint,
+      error text
+    );
+    CREATE INDEX IF NOT EXISTS "${tableName}_pending" ON ${table} (commit_seq) WHERE published_at IS NULL;
+    CREATE OR REPLACE FUNCTION ${stampFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      -- Held until this transaction's commit is visible: stamps follow commit order.
+      PERFORM pg_advisory_xact_lock(${STAMP_LOCK}, ${key});
+      UPDATE ${table} SET commit_seq = nextval('${sequence}') WHERE id = NEW.id;
+      PERFORM pg_notify('${channel}', '');
+      RETURN NULL;
+    END
+    $fn$;
+    DROP TRIGGER IF EXISTS "${tableName}_stamp" ON ${table};
+    CREATE CONSTRAINT TRIGGER "${tableName}_stamp" AFTER INSERT ON ${table}
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${stampFunction}();
+  `;
+
+  async function publish(tx: PostgresQueryable, input: EventInput | readonly EventInput[]): Promise<string | string[]> {
+    const list = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
+    if (list.length === 0) return [];
+    const envelopes = outboxEnvelopes(list, source);
+    await tx.query(
+      `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])`,
+      [envelopes.map((e) => e.id), envelopes.map((e) => e.type), envelopes.map((e) => e.orderingKey), envelopes.map((e) => Buffer.from(e.bytes))],
+    );
+    const ids = envelopes.map((e) => e.id);
+    return Array.isArray(input) ? ids : (ids[0] as string);
+  }
+
+  return {
+    table,
+    async install(db) {
+      // One query string runs as one transaction, on one connection even
+      // through a pool; the lock keeps concurrent installers apart
+      // (CREATE OR REPLACE FUNCTION races otherwise).
+      await db.query(`SELECT pg_advisory_xact_lock(${INSTALL_LOCK}, ${key}); ${installSql}`);
+    },
+    async uninstall(db) {
+      await db.query(`DROP TABLE IF EXISTS ${table}; DROP FUNCTION IF EXISTS ${stampFunction}(); DROP SEQUENCE IF EXISTS ${sequence};`);
+    },
+    publish: publish as PostgresOutbox["publish"],
+    relayStore(connection) {
+      return new PostgresRelayStore(connection, { table, qualified, channel, leadLock: [LEAD_LOCK, key] });
+    },
+  };
+}
+
+/** The part of a node-postgres `Client` the relay uses. */
+interface PgClient extends PostgresQueryable {
+  connect(): Promise<void>;
+  end(): Promise<void>;
+  on(event: "notification", listener: (message: { channel: string }) => void): unknown;
+  on(event: "error" | "end", listener: (error?: Error) => void): unknown;
+}
+
+class PostgresRelayStore implements OutboxStore {
+  readonly name: string;
+  readonly #connection: PostgresConnection;
+  readonly #table: string;
+  readonly #channel: string;
+  readonly #leadLock: readonly [number, number];
+  #client: PgClient | undefined;
+  #connecting: Promise<PgClient> | undefined;
+  #leading = false;
+  #notified = false;
+  #wake: (() => void) | undefined;
+
+  constructor(connection: PostgresConnection, names: { table: string; qualified: string; channel: string; leadLock: readonly [number, number] }) {
+    this.name = names.qualified;
+    this.#connection = connection;
+    this.#table = names.table;
+    this.#channel = names.channel;
+    this.#leadLock = names.leadLock;
+  }
+
+  async #db(): Promise<PgClient> {
+    if (this.#client !== undefined) return this.#client;
+    this.#connecting ??= (async () => {
+      const pg = (await import("pg")).default;
+      const client = new pg.Client(typeof this.#connection === "string" ? { connectionString: this.#connection } : this.#connection) as unknown as PgClient;
+      const lost = (): void => {
+        // The lead (a session lock) went with the connection.
+        if (this.#client === client) this.#client = undefined;
+        this.#leading = false;
+        this.#wake?.();
+      };
+      client.on("error", lost);
+      client.on("end", lost);
+      client.on("notification", () => {
+        this.#notified = true;
+        this.#wake?.();
+      });
+      await client.connect();
+      await client.query(`LISTEN "${this.#channel}"`);
+      this.#client = client;
+      return client;
+    })().finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  async lead(): Promise<boolean> {
+    if (this.#leading && this.#client !== undefined) return true;
+    const db = await this.#db();
+    const result = await db.query("SELECT pg_try_advisory_lock($1, $2) AS locked", [...this.#leadLock]);
+    this.#leading = (result.rows[0] as { locked: boolean }).locked;
+    return this.#leading;
+  }
+
+  async read(limit: number): Promise<OutboxRow[]> {
+    const db = await this.#db();
+    this.#notified = false;
+    const result = await db.query(
+      `SELECT id::text AS id, envelope, created_at FROM ${this.#table}
+       WHERE published_at IS NULL AND commit_seq IS NOT NULL ORDER BY commit_seq LIMIT $1`,
+      [limit],
+    );
+    return (result.rows as Array<{ id: string; envelope: Buffer; created_at: Date }>).map((r) => ({ id: r.id, envelope: r.envelope, createdAt: r.created_at }));
+  }
+
+  async settle(outcomes: readonly OutboxOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const db = await this.#db();
+    await db.query(
+      `UPDATE ${this.#table} AS o SET published_at = clock_timestamp(), sequence = v.seq, error = v.err
+       FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(id, seq, err) WHERE o.id = v.id`,
+      [
+        outcomes.map((o) => o.id),
+        outcomes.map((o) => (o.published ? o.sequence.toString() : null)),
+        outcomes.map((o) => (o.published ? null : o.error)),
+      ],
+    );
+  }
+
+  waitForRows(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (this.#notified || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener("abort", done, { once: true });
+      this.#wake = done;
+    });
+  }
+
+  async backlog(): Promise<OutboxBacklog> {
+    const db = await this.#db();
+    const result = await db.query(
+      `SELECT count(*)::int AS count, min(created_at) AS oldest FROM ${this.#table} WHERE published_at IS NULL AND commit_seq IS NOT NULL`,
+    );
+    const row = result.rows[0] as { count: number; oldest: Date | null };
+    return { count: row.count, oldest: row.oldest ?? undefined };
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    this.#leading = false;
+    // Ending the session releases the lead lock.
+    await client?.end().catch(() => undefined);
+  }
+}

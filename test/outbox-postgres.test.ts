@@ -1,0 +1,202 @@
+/**
+ * The transactional outbox on a real PostgreSQL with a real protobus
+ * server: events written in transactions reach the bus if and only if their
+ * transaction commits, in commit order per ordering key, each once, also
+ * with two relays on one table.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type pg from "pg";
+import type { Event, ProtobusClient } from "@protobus/sdk";
+import { createOutboxRelay, createPostgresOutbox, type OutboxRelay, type PostgresOutbox } from "@protobus/sdk/outbox";
+import { POSTGRES_URL, testPool, uniqueTable } from "./support/postgres.js";
+import { startTestServer, waitFor } from "./support/test-server.js";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Setup {
+  pool: pg.Pool;
+  outbox: PostgresOutbox;
+  client: ProtobusClient;
+  table: string;
+}
+
+async function setup(): Promise<Setup> {
+  const t = await startTestServer();
+  cleanups.push(() => t.close());
+  const pool = testPool(12);
+  cleanups.push(() => pool.end());
+  const table = uniqueTable();
+  const outbox = createPostgresOutbox({ table, source: "orders" });
+  // Twice at once, through the pool: install is idempotent and safe concurrently.
+  await Promise.all([outbox.install(pool), outbox.install(pool)]);
+  cleanups.push(() => outbox.uninstall(pool));
+  return { pool, outbox, client: t.client, table };
+}
+
+function relayOf(s: Setup, options: { batchSize?: number } = {}): OutboxRelay {
+  const relay = createOutboxRelay({ store: s.outbox.relayStore(POSTGRES_URL), client: s.client, leaderRetryMs: 100, ...options });
+  cleanups.push(() => relay.stop());
+  return relay;
+}
+
+async function busEvents(client: ProtobusClient, pattern: string): Promise<Event[]> {
+  const events: Event[] = [];
+  for await (const e of client.queryAll({ patterns: [pattern], limit: 1000 })) events.push(e);
+  return events;
+}
+
+const json = (e: Event): { key: string; n: number; i: number } => JSON.parse(Buffer.from(e.data).toString()) as { key: string; n: number; i: number };
+
+/** A small seeded PRNG, so a failing run can be repeated. */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+describe("PostgreSQL outbox", () => {
+  it("publishes in commit order, not insert order: a transaction that inserted first but committed last comes last", async () => {
+    const s = await setup();
+    const relay = relayOf(s);
+    const early = await s.pool.connect();
+    const late = await s.pool.connect();
+    cleanups.push(() => early.release(), () => late.release());
+    await early.query("BEGIN");
+    const first = await s.outbox.publish(early, { type: "shop.order.placed", orderingKey: "o", data: { step: "inserted first" } });
+    await late.query("BEGIN");
+    const second = await s.outbox.publish(late, { type: "shop.order.placed", orderingKey: "o", data: { step: "committed first" } });
+    await late.query("COMMIT");
+    await waitFor(async () => (await busEvents(s.client, "shop.>")).length === 1, 10_000, "the committed event");
+    // The open transaction's row is not published while it is open.
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await busEvents(s.client, "shop.>")).map((e) => e.id)).toEqual([second]);
+    await early.query("COMMIT");
+    await waitFor(async () => (await busEvents(s.client, "shop.>")).length === 2, 10_000, "both events");
+    expect((await busEvents(s.client, "shop.>")).map((e) => e.id)).toEqual([second, first]);
+    expect(relay.stats.published).toBe(2);
+    const rows = await s.pool.query(`SELECT event_id, sequence::text FROM ${s.outbox.table} ORDER BY commit_seq`);
+    expect(rows.rows).toEqual([
+      { event_id: second, sequence: "1" },
+      { event_id: first, sequence: "2" },
+    ]);
+  });
+
+  it("10,000 events in concurrent transactions, half rolled back: exactly the committed half arrives, in commit order per key", async () => {
+    const s = await setup();
+    await s.pool.query(`CREATE TABLE ${s.table}_counters (key text PRIMARY KEY, n int NOT NULL)`);
+    cleanups.push(() => s.pool.query(`DROP TABLE IF EXISTS ${s.table}_counters`));
+    const keys = Array.from({ length: 16 }, (_, k) => `customer-${k}`);
+    await s.pool.query(`INSERT INTO ${s.table}_counters SELECT unnest($1::text[]), 0`, [keys]);
+    const relay = relayOf(s, { batchSize: 500 });
+
+    const random = prng(Number(process.env.OUTBOX_TEST_SEED ?? 17));
+    const committed = new Set<string>();
+    const rolledBack = new Set<string>();
+    let transactions = 0;
+    const worker = async (): Promise<void> => {
+      const db = await s.pool.connect();
+      try {
+        while (transactions < 1_000) {
+          transactions += 1;
+          const key = keys[Math.floor(random() * keys.length)] as string;
+          const commit = random() < 0.5;
+          await db.query("BEGIN");
+          // The counter row lock orders this key's transactions by commit.
+          const n = ((await db.query(`UPDATE ${s.table}_counters SET n = n + 1 WHERE key = $1 RETURNING n`, [key])).rows[0] as { n: number }).n;
+          const ids = await s.outbox.publish(
+            db,
+            Array.from({ length: 10 }, (_, i) => ({ type: "shop.line.added", orderingKey: key, data: { key, n, i } })),
+          );
+          if (random() < 0.3) await new Promise((r) => setTimeout(r, 1));
+          await db.query(commit ? "COMMIT" : "ROLLBACK");
+          for (const id of ids) (commit ? committed : rolledBack).add(id);
+        }
+      } finally {
+        db.release();
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    expect(committed.size + rolledBack.size).toBe(10_000);
+    expect(committed.size).toBeGreaterThan(4_000);
+    expect(rolledBack.size).toBeGreaterThan(4_000);
+
+    await waitFor(async () => (await relay.backlog()).count === 0 && relay.stats.published === committed.size, 25_000, "the relay to catch up");
+    const events = await busEvents(s.client, "shop.line.added");
+    expect(events).toHaveLength(committed.size);
+    expect(new Set(events.map((e) => e.id))).toEqual(committed);
+    for (const key of keys) {
+      const order = events.filter((e) => e.orderingKey === key).map(json);
+      for (let i = 1; i < order.length; i++) {
+        const [a, b] = [order[i - 1]!, order[i]!];
+        expect(b.n > a.n || (b.n === a.n && b.i === a.i + 1), `${key}: ${JSON.stringify(a)} then ${JSON.stringify(b)}`).toBe(true);
+      }
+    }
+    // Every event keeps what the writer put in: source, correlation shared by its transaction.
+    expect(events.every((e) => e.source === "orders" && e.correlationId !== "")).toBe(true);
+    expect(relay.stats.lagMs).toBe(0);
+  });
+
+  it("two relays on one table publish each event once; the second takes over when the first stops", async () => {
+    const s = await setup();
+    const a = relayOf(s, { batchSize: 100 });
+    const b = relayOf(s, { batchSize: 100 });
+    const write = async (from: number, count: number): Promise<void> => {
+      for (let t = from; t < from + count; t += 50) {
+        const db = await s.pool.connect();
+        try {
+          await db.query("BEGIN");
+          await s.outbox.publish(db, Array.from({ length: 50 }, (_, i) => ({ type: "shop.pair.added", data: { n: t + i } })));
+          await db.query("COMMIT");
+        } finally {
+          db.release();
+        }
+      }
+    };
+    await write(0, 2_000);
+    await waitFor(async () => a.stats.published + b.stats.published >= 2_000, 20_000, "2,000 published");
+    expect([a.stats.leading, b.stats.leading].sort()).toEqual([false, true]);
+    const [leader, standby] = a.stats.leading ? [a, b] : [b, a];
+    expect(leader.stats.published).toBe(2_000);
+    expect(standby.stats.published).toBe(0);
+    await leader.stop();
+    await write(2_000, 500);
+    await waitFor(async () => standby.stats.published === 500, 20_000, "the standby to take over");
+    const events = await busEvents(s.client, "shop.pair.added");
+    expect(events).toHaveLength(2_500);
+    expect(new Set(events.map((e) => e.id)).size).toBe(2_500);
+    expect(events.map((e) => json(e).n)).toEqual(Array.from({ length: 2_500 }, (_, n) => n));
+  });
+
+  it("records a row the server refuses for good and goes on with the rest of its key", async () => {
+    const s = await setup();
+    const refused: string[] = [];
+    const relay = createOutboxRelay({
+      store: s.outbox.relayStore(POSTGRES_URL),
+      client: s.client,
+      onError: (_error, row) => row !== undefined && refused.push(row.eventId),
+    });
+    cleanups.push(() => relay.stop());
+    const db = await s.pool.connect();
+    cleanups.push(() => db.release());
+    await db.query("BEGIN");
+    const ids = await s.outbox.publish(db, [
+      { type: "shop.order.placed", orderingKey: "k", data: { n: 1 } },
+      { type: "Not A Type", orderingKey: "k", data: { n: 2 } },
+      { type: "shop.order.placed", orderingKey: "k", data: { n: 3 } },
+    ]);
+    await db.query("COMMIT");
+    await waitFor(async () => (await relay.backlog()).count === 0, 10_000, "the backlog to empty");
+    expect(refused).toEqual([ids[1]]);
+    expect((await busEvents(s.client, "shop.>")).map((e) => e.id)).toEqual([ids[0], ids[2]]);
+    const rows = await s.pool.query(`SELECT event_id, sequence, error FROM ${s.outbox.table} ORDER BY id`);
+    expect((rows.rows[1] as { error: string }).error).toMatch(/events\[0\]\.type/);
+    expect(relay.stats).toMatchObject({ published: 2, failed: 1 });
+  });
+});
