@@ -42,7 +42,7 @@ export interface InputLimits {
   readonly maxTypeLength: number;
   /** Longest event source, in characters. */
   readonly maxSourceLength: number;
-  /** Longest other text attribute (subject, correlation and causation ids, ordering key, data schema, trace context), in characters. */
+  /** Longest other text attribute (subject, correlation and causation ids, ordering key, data schema, data content type), in characters. */
   readonly maxFieldLength: number;
   /** Deepest nesting of arrays and objects in a JSON payload. */
   readonly maxPayloadDepth: number;

@@ -34,7 +34,7 @@ describe("envelope limits", () => {
     { name: "a source of 2,000 characters", event: { type: "hard.env.source", source: "s".repeat(2000) }, limit: "max-source-length", field: "events[0].source" },
     { name: "an id of 300 characters", event: { type: "hard.env.id", id: "i".repeat(300) }, limit: "max-id-length", field: "events[0].id" },
     { name: "a subject of 2,000 characters", event: { type: "hard.env.subject", subject: "s".repeat(2000) }, limit: "max-field-length", field: "events[0].subject" },
-    { name: "a tracestate of 2,000 characters", event: { type: "hard.env.trace", tracestate: "k=".padEnd(2000, "v") }, limit: "max-field-length", field: "events[0].tracestate" },
+    { name: "a correlation id of 2,000 characters", event: { type: "hard.env.correlation", correlationId: "c".repeat(2000) }, limit: "max-field-length", field: "events[0].correlation_id" },
   ];
 
   it.each(cases)("refuses $name naming --$limit; nothing is stored", async ({ event, limit, field }) => {

@@ -15,6 +15,8 @@ import type { EventBus } from "../bus/event-bus.js";
 import type { DeliverySink, Subscription } from "../bus/subscription.js";
 import { invalidArgument } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { callContext } from "./call-context.js";
+import { setTerminator } from "./call-control.js";
 import { failureStatus } from "./status.js";
 import type { StreamRegistry } from "./stream-registry.js";
 import { StreamWriter } from "./stream-writer.js";
@@ -65,6 +67,8 @@ class SubscribeStream {
     this.#call = call;
     this.#writer = new StreamWriter(call);
     this.#unregister = streams.add((error) => this.#finish(error));
+    // An interceptor may end the stream later (rights revoked by a policy reload).
+    setTerminator(callContext(call), (error) => this.#finish(error));
     call.on("data", (request: SubscribeRequest) => this.#onRequest(request));
     call.on("end", () => this.#finish());
     call.on("cancelled", () => this.#release());
