@@ -47,6 +47,8 @@ export interface EventBusOptions {
   readonly validator?: PublishValidator;
   /** Limits on envelopes, patterns and filters; the defaults when absent. */
   readonly limits?: InputLimits;
+  /** Distinct event types GetDeliveryStats counts on their own; the rest count as `other` (default 1000). */
+  readonly maxTrackedTypes?: number;
   /** Heartbeat interval of subscriptions in ms; 0 (the default) turns them off. */
   readonly heartbeatMs?: number;
   /** Told about deliveries, acks, nacks and dead letters (metrics, flow outcomes). */
@@ -72,7 +74,7 @@ export class EventBus {
   readonly #acceptedListeners = new Set<AcceptedListener>();
   readonly #watchedGroups = new WeakSet<GroupHandle>();
   /** Delivery counters per event type, since the bus started. */
-  readonly metrics = new DeliveryMetrics();
+  readonly metrics: DeliveryMetrics;
   /** Consumer-group and dead-letter administration. */
   readonly admin: GroupAdmin;
   #draining = false;
@@ -82,6 +84,7 @@ export class EventBus {
     this.#options = options;
     this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
     this.#envelopeLimits = { ...this.limits, maxPayloadBytes: options.maxPayloadBytes };
+    this.metrics = new DeliveryMetrics(options.maxTrackedTypes);
     this.admin = new GroupAdmin(store.groups, this.metrics, this.limits);
   }
 
