@@ -269,5 +269,5 @@ describe("README.md, top to bottom", () => {
       return `${name}.ts (the block at README.md:${block?.line ?? "?"}, line ${Number(line) - 1} with its before code)(`;
     });
     expect(located, "TypeScript blocks that do not type-check").toBe("");
-  }, 120_000);
+  }, 240_000);
 });
