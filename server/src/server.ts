@@ -28,6 +28,9 @@ import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
 import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
 import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
+import { OPEN_ACCESS, type ConsoleAccess } from "./console/session.js";
+import { authenticateHttp } from "./security/http-auth.js";
+import { Permission } from "./security/permission.js";
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -186,6 +189,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
         jaegerUrl: config.jaegerUrl,
         version: VERSION,
         maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
+        access: consoleAccess(security),
         logger,
       });
     } catch (error) {
@@ -247,6 +251,22 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   };
 
   return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, consoleUrl: consoleServer?.url, security, reload, shutdown };
+}
+
+/** What the console may show a browser: decided by the server's own authentication and policy. */
+function consoleAccess(security: Security): ConsoleAccess {
+  const authenticator = security.authenticator;
+  if (authenticator === undefined) return OPEN_ACCESS;
+  const permissions = new Set<string>(Object.values(Permission));
+  return {
+    authEnabled: true,
+    principalOf: async (request) => {
+      const result = await authenticateHttp(authenticator, request);
+      return "refused" in result ? undefined : result;
+    },
+    allows: (principal, permission, resource) =>
+      permissions.has(permission) && security.authorizer.accessOf({ id: principal.id, roles: [...principal.roles], via: "console" }).allows(permission as Permission, resource),
+  };
 }
 
 /** The address the console reaches the gRPC listener at: loopback when it listens on every interface. */
