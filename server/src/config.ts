@@ -63,6 +63,12 @@ export interface ServerConfig {
    * its subscriptions end and a group member's deliveries return to the group.
    */
   readonly keepaliveTimeoutMs: number;
+  /** Connections served at once; calls on one more are refused with RESOURCE_EXHAUSTED. */
+  readonly maxConnections: number;
+  /** A connection that has not opened HTTP/2 within this many ms is closed. */
+  readonly handshakeTimeoutMs: number;
+  /** Streams (calls) one connection may have open at once. */
+  readonly maxStreamsPerConnection: number;
   /** How long shutdown waits for in-flight work before forcing, in ms. */
   readonly shutdownGraceMs: number;
   /** Log threshold. */
@@ -71,6 +77,8 @@ export interface ServerConfig {
   readonly logFormat: "text" | "json";
   /** Port of the Prometheus `/metrics` endpoint (on `host`); 0 turns it off. */
   readonly metricsPort: number;
+  /** Distinct event types with per-type metrics of their own; the rest are counted as `other`. */
+  readonly metricsMaxTypes: number;
   /** Events whose consumer outcomes are kept for GetFlow; 0 turns recording off. */
   readonly flowOutcomes: number;
   /** Alert when a flow has no terminal event this long after it started, in ms; 0 turns it off. */
@@ -174,10 +182,14 @@ export const DEFAULT_CONFIG: ServerConfig = {
   heartbeatMs: 15_000,
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 10_000,
+  maxConnections: 4096,
+  handshakeTimeoutMs: 10_000,
+  maxStreamsPerConnection: 1000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
   logFormat: "text",
   metricsPort: 0,
+  metricsMaxTypes: 1000,
   flowOutcomes: 100_000,
   flowSlowAfterMs: 300_000,
   flowStartTypes: ["*.created", "*.started", "*.requested"],
@@ -422,6 +434,27 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: "a connection that does not answer a ping within this is closed; group deliveries return to the group",
   },
   {
+    key: "maxConnections",
+    yaml: "max-connections",
+    env: "PROTOBUS_MAX_CONNECTIONS",
+    parse: integer(1, 1_000_000),
+    description: "connections served at once; calls on one more get RESOURCE_EXHAUSTED",
+  },
+  {
+    key: "handshakeTimeoutMs",
+    yaml: "handshake-timeout",
+    env: "PROTOBUS_HANDSHAKE_TIMEOUT",
+    parse: parseDurationMs,
+    description: "a connection that has not opened HTTP/2 within this is closed (0 turns it off)",
+  },
+  {
+    key: "maxStreamsPerConnection",
+    yaml: "max-streams-per-connection",
+    env: "PROTOBUS_MAX_STREAMS_PER_CONNECTION",
+    parse: integer(1, 1_000_000),
+    description: "streams (calls) one connection may have open at once; more wait for one to end",
+  },
+  {
     key: "shutdownGraceMs",
     yaml: "shutdown-grace",
     env: "PROTOBUS_SHUTDOWN_GRACE",
@@ -455,6 +488,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_METRICS_HOST",
     parse: (raw) => raw,
     description: "interface of the /metrics endpoint (https when TLS is on)",
+  },
+  {
+    key: "metricsMaxTypes",
+    yaml: "metrics-max-types",
+    env: "PROTOBUS_METRICS_MAX_TYPES",
+    parse: integer(1, 1_000_000),
+    description: "distinct event types with metrics (and GetDeliveryStats rows) of their own; the rest are counted as 'other'",
   },
   {
     key: "flowOutcomes",
