@@ -3,7 +3,7 @@
  * client API: pattern compilation, status-detail codecs, time conversions.
  * They may change between minor versions.
  */
-export { EVENT_TYPE_REGEX, compilePatterns, isValidEventType, matchesPattern, patternError } from "./pattern.js";
+export { EVENT_TYPE_REGEX, compilePatterns, isValidEventType, matchesPattern, patternCovers, patternError } from "./pattern.js";
 export type { PatternMatcher } from "./pattern.js";
 export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDetailsMetadata } from "./status-details.js";
 export { durationFromMs, msFromDuration } from "./time.js";

@@ -90,3 +90,24 @@ export function compilePatterns(patterns: readonly string[]): PatternMatcher {
 export function matchesPattern(pattern: string, type: string): boolean {
   return compilePatterns([pattern]).matches(type);
 }
+
+/**
+ * Tells whether every event type `pattern` can match is also matched by
+ * `grant` (both valid patterns, or event types). `agent.task.*` covers
+ * `agent.task.created` and `agent.task.*`, but not `agent.>`: a grant on
+ * one team's types never stretches to a wider subscription.
+ */
+export function patternCovers(grant: string, pattern: string): boolean {
+  const g = grant.split(".");
+  const p = pattern.split(".");
+  for (let i = 0; i < g.length; i++) {
+    const gi = g[i];
+    const pi = p[i];
+    // `>` stands last and takes one or more tokens of any kind, `>` included.
+    if (gi === ">") return pi !== undefined;
+    if (pi === undefined || pi === ">") return false;
+    if (gi === "*") continue;
+    if (gi !== pi) return false;
+  }
+  return g.length === p.length;
+}

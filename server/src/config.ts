@@ -93,6 +93,59 @@ export interface ServerConfig {
    * for their envelope only.
    */
   readonly requireSchemas: boolean;
+  /** Interface of the `/metrics` endpoint. */
+  readonly metricsHost: string;
+  /** PEM certificate chain of the server; with `tlsKey`, turns TLS on (gRPC and metrics). */
+  readonly tlsCert: string;
+  /** PEM private key of `tlsCert`. */
+  readonly tlsKey: string;
+  /** PEM CA bundle: clients must present a certificate it signed (mutual TLS); the certificate's CN is the principal. */
+  readonly tlsClientCa: string;
+  /** Allow listening on a non-loopback interface without TLS and authentication. */
+  readonly insecure: boolean;
+  /** File of hashed bearer tokens (`protobus token create`); turns token authentication on. */
+  readonly tokenFile: string;
+  /** JWKS URL that JWTs are verified against; turns JWT authentication on. */
+  readonly jwksUrl: string;
+  /** JWKS file that JWTs are verified against; turns JWT authentication on. */
+  readonly jwksFile: string;
+  /** Required JWT issuer (`iss`); empty accepts any. */
+  readonly jwtIssuer: string;
+  /** Required JWT audience (`aud`); empty accepts any. */
+  readonly jwtAudience: string;
+  /** Allowed clock difference when checking JWT times, in ms. */
+  readonly jwtClockSkewMs: number;
+  /** JWT claim naming the principal. */
+  readonly jwtPrincipalClaim: string;
+  /** JWT claim listing roles (an array, or a space-separated string). */
+  readonly jwtRolesClaim: string;
+  /** Fewest ms between two fetches of the JWKS URL. */
+  readonly jwksRefreshMinMs: number;
+  /** A fetched JWKS is fetched again after this long, in ms. */
+  readonly jwksMaxAgeMs: number;
+  /** The authorization policy (YAML); with authentication on and no policy, every call is refused. */
+  readonly policy: string;
+  /** How often certificate, token, JWKS and policy files are checked for changes, in ms (0: only on SIGHUP). */
+  readonly securityReloadMs: number;
+  /** Events per second each caller may publish (0: unlimited). */
+  readonly limitEventsPerSecond: number;
+  /** Events per minute each caller may publish (0: unlimited). */
+  readonly limitEventsPerMinute: number;
+  /** Events a caller may publish at once above its per-second rate (0: one second's worth). */
+  readonly limitBurst: number;
+  /** Payload bytes per second each caller may publish (0: unlimited). */
+  readonly limitBytesPerSecond: number;
+  /** Subscriptions each caller may hold open (0: unlimited). */
+  readonly limitSubscriptions: number;
+  /** Consumer groups each caller may be a member of at once (0: unlimited). */
+  readonly limitGroups: number;
+  /** Port of the web console (on `host`); 0 turns it off. */
+  readonly consolePort: number;
+  /**
+   * Base URL of a Jaeger UI (`http://127.0.0.1:16686`): the console links an
+   * event's trace id to `<url>/trace/<trace id>`. Empty: no links.
+   */
+  readonly jaegerUrl: string;
 }
 
 /** The defaults: `protobus serve` with nothing else. */
@@ -134,6 +187,31 @@ export const DEFAULT_CONFIG: ServerConfig = {
   rateBucketMs: 30_000,
   rateSpikeMinCount: 20,
   requireSchemas: false,
+  metricsHost: "127.0.0.1",
+  tlsCert: "",
+  tlsKey: "",
+  tlsClientCa: "",
+  insecure: false,
+  tokenFile: "",
+  jwksUrl: "",
+  jwksFile: "",
+  jwtIssuer: "",
+  jwtAudience: "",
+  jwtClockSkewMs: 30_000,
+  jwtPrincipalClaim: "sub",
+  jwtRolesClaim: "roles",
+  jwksRefreshMinMs: 30_000,
+  jwksMaxAgeMs: 600_000,
+  policy: "",
+  securityReloadMs: 1_000,
+  limitEventsPerSecond: 0,
+  limitEventsPerMinute: 0,
+  limitBurst: 0,
+  limitBytesPerSecond: 0,
+  limitSubscriptions: 0,
+  limitGroups: 0,
+  consolePort: 0,
+  jaegerUrl: "",
 };
 
 /** One configuration key: its names in each source and how to parse it. */
@@ -185,6 +263,18 @@ function boolean(raw: string, from: string): boolean {
   if (["true", "1", "yes", "on"].includes(value)) return true;
   if (["false", "0", "no", "off"].includes(value)) return false;
   throw new RangeError(`${from}: expected true or false, got '${raw}'`);
+}
+
+function httpUrl(raw: string, from: string): string {
+  if (raw === "") return raw;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  return raw.replace(/\/+$/, "");
 }
 
 function natsUrls(raw: string, from: string): string {
@@ -357,7 +447,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     yaml: "metrics-port",
     env: "PROTOBUS_METRICS_PORT",
     parse: integer(0, 65535),
-    description: "port of the Prometheus /metrics endpoint on the same host (0 turns it off)",
+    description: "port of the Prometheus /metrics endpoint (0 turns it off)",
+  },
+  {
+    key: "metricsHost",
+    yaml: "metrics-host",
+    env: "PROTOBUS_METRICS_HOST",
+    parse: (raw) => raw,
+    description: "interface of the /metrics endpoint (https when TLS is on)",
   },
   {
     key: "flowOutcomes",
@@ -423,6 +520,67 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: "reject events whose type has no registered schema (off: only their envelope is checked)",
     boolean: true,
   },
+  { key: "tlsCert", yaml: "tls-cert", env: "PROTOBUS_TLS_CERT", parse: (raw) => raw, description: "PEM certificate chain of the server; with --tls-key turns TLS on (reloaded when it changes and on SIGHUP)" },
+  { key: "tlsKey", yaml: "tls-key", env: "PROTOBUS_TLS_KEY", parse: (raw) => raw, description: "PEM private key of --tls-cert" },
+  {
+    key: "tlsClientCa",
+    yaml: "tls-client-ca",
+    env: "PROTOBUS_TLS_CLIENT_CA",
+    parse: (raw) => raw,
+    description: "PEM CA bundle for mutual TLS: clients need a certificate it signed; its subject CN is the principal, OUs its roles",
+  },
+  {
+    key: "insecure",
+    yaml: "insecure",
+    env: "PROTOBUS_INSECURE",
+    parse: boolean,
+    description: "allow listening on a non-loopback interface without TLS and authentication (logged as a warning)",
+    boolean: true,
+  },
+  { key: "tokenFile", yaml: "token-file", env: "PROTOBUS_TOKEN_FILE", parse: (raw) => raw, description: "file of hashed bearer tokens (protobus token create); turns token authentication on" },
+  { key: "jwksUrl", yaml: "jwks-url", env: "PROTOBUS_JWKS_URL", parse: (raw) => raw, description: "JWKS URL JWTs are verified against; turns JWT authentication on" },
+  { key: "jwksFile", yaml: "jwks-file", env: "PROTOBUS_JWKS_FILE", parse: (raw) => raw, description: "JWKS file JWTs are verified against; turns JWT authentication on" },
+  { key: "jwtIssuer", yaml: "jwt-issuer", env: "PROTOBUS_JWT_ISSUER", parse: (raw) => raw, description: "required JWT issuer (iss); empty accepts any" },
+  { key: "jwtAudience", yaml: "jwt-audience", env: "PROTOBUS_JWT_AUDIENCE", parse: (raw) => raw, description: "required JWT audience (aud); empty accepts any" },
+  { key: "jwtClockSkewMs", yaml: "jwt-clock-skew", env: "PROTOBUS_JWT_CLOCK_SKEW", parse: parseDurationMs, description: "allowed clock difference when checking JWT exp/nbf" },
+  { key: "jwtPrincipalClaim", yaml: "jwt-principal-claim", env: "PROTOBUS_JWT_PRINCIPAL_CLAIM", parse: (raw) => raw, description: "JWT claim naming the principal" },
+  { key: "jwtRolesClaim", yaml: "jwt-roles-claim", env: "PROTOBUS_JWT_ROLES_CLAIM", parse: (raw) => raw, description: "JWT claim listing roles (array or space-separated)" },
+  {
+    key: "jwksRefreshMinMs",
+    yaml: "jwks-refresh-min",
+    env: "PROTOBUS_JWKS_REFRESH_MIN",
+    parse: parseDurationMs,
+    description: "fewest time between two fetches of the JWKS URL (a token with an unknown key id triggers one)",
+  },
+  { key: "jwksMaxAgeMs", yaml: "jwks-max-age", env: "PROTOBUS_JWKS_MAX_AGE", parse: parseDurationMs, description: "a fetched JWKS is fetched again after this long (retired keys stop working)" },
+  { key: "policy", yaml: "policy", env: "PROTOBUS_POLICY", parse: (raw) => raw, description: "authorization policy file (YAML, reloaded when it changes); with authentication on and no policy every call is refused" },
+  {
+    key: "securityReloadMs",
+    yaml: "security-reload-interval",
+    env: "PROTOBUS_SECURITY_RELOAD_INTERVAL",
+    parse: parseDurationMs,
+    description: "how often certificate, token, JWKS and policy files are checked for changes (0: only on SIGHUP)",
+  },
+  { key: "limitEventsPerSecond", yaml: "limit-events-per-second", env: "PROTOBUS_LIMIT_EVENTS_PER_SECOND", parse: nonNegativeNumber, description: "events per second each principal (or connection, without auth) may publish; 0 is unlimited" },
+  { key: "limitEventsPerMinute", yaml: "limit-events-per-minute", env: "PROTOBUS_LIMIT_EVENTS_PER_MINUTE", parse: nonNegativeNumber, description: "events per minute each principal or connection may publish; 0 is unlimited" },
+  { key: "limitBurst", yaml: "limit-burst", env: "PROTOBUS_LIMIT_BURST", parse: nonNegativeNumber, description: "events a caller may publish at once above its per-second rate (0: one second's worth)" },
+  { key: "limitBytesPerSecond", yaml: "limit-bytes-per-second", env: "PROTOBUS_LIMIT_BYTES_PER_SECOND", parse: nonNegativeNumber, description: "payload bytes per second each principal or connection may publish; 0 is unlimited" },
+  { key: "limitSubscriptions", yaml: "limit-subscriptions", env: "PROTOBUS_LIMIT_SUBSCRIPTIONS", parse: integer(0, 1_000_000), description: "subscriptions each principal or connection may hold open; 0 is unlimited" },
+  { key: "limitGroups", yaml: "limit-groups", env: "PROTOBUS_LIMIT_GROUPS", parse: integer(0, 1_000_000), description: "consumer groups each principal or connection may be a member of at once; 0 is unlimited" },
+  {
+    key: "consolePort",
+    yaml: "console-port",
+    env: "PROTOBUS_CONSOLE_PORT",
+    parse: integer(0, 65535),
+    description: "port of the web console on the same host (0 turns it off)",
+  },
+  {
+    key: "jaegerUrl",
+    yaml: "jaeger-url",
+    env: "PROTOBUS_JAEGER_URL",
+    parse: httpUrl,
+    description: "base URL of a Jaeger UI; the console links each event's trace there",
+  },
 ];
 
 /** Where the configuration is read from. */
@@ -467,5 +625,8 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     else if (fromFile !== undefined && fromFile !== null) config[spec.key] = spec.parse(String(fromFile), `${file}: ${spec.yaml}`);
   }
   config.dataDir = resolve(cwd, config.dataDir as string);
+  for (const key of ["tlsCert", "tlsKey", "tlsClientCa", "tokenFile", "jwksFile", "policy"] as const) {
+    if (config[key] !== "") config[key] = resolve(cwd, config[key] as string);
+  }
   return config as unknown as ServerConfig;
 }

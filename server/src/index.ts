@@ -2,7 +2,8 @@
  * @protobus/server: run a protobus server in your own process, or through
  * the `protobus` command.
  */
-export { startServer, SERVED_SERVICES } from "./server.js";
+export { startServer } from "./server.js";
+export { SERVED_SERVICES } from "./transport/services.js";
 export type { ProtobusServer, StartServerOptions } from "./server.js";
 export { CONFIG_KEYS, DEFAULT_CONFIG, loadConfig, parseDurationMs } from "./config.js";
 export type { ConfigSources, ServerConfig } from "./config.js";
@@ -86,7 +87,7 @@ export type { StartTracingOptions, TracingHandle } from "./telemetry/tracing-set
 export { BusMetrics } from "./telemetry/metrics.js";
 export type { BacklogSource } from "./telemetry/metrics.js";
 export { startMetricsServer } from "./telemetry/metrics-server.js";
-export type { MetricsServer } from "./telemetry/metrics-server.js";
+export type { MetricsServer, MetricsServerOptions, ScrapeGate } from "./telemetry/metrics-server.js";
 export { combineObservers } from "./telemetry/delivery-observer.js";
 export type { Consumer, DeliveryObserver } from "./telemetry/delivery-observer.js";
 export { FlowMonitor } from "./flow/monitor.js";
@@ -95,3 +96,37 @@ export { FLOW_SLOW_ALERT, MONITOR_SOURCE, RATE_SPIKE_ALERT } from "./flow/monito
 export type { FlowMonitorRules } from "./flow/monitor-rules.js";
 export { OutcomeRecorder } from "./flow/outcome-recorder.js";
 export { getFlow, MAX_FLOW_EVENTS } from "./flow/get-flow.js";
+export { bearerCredential, chainAuthenticators } from "./security/authenticator.js";
+export type { Authenticator, Credentials } from "./security/authenticator.js";
+export { TokenAuthenticator } from "./security/token-authenticator.js";
+export type { TokenAuthenticatorOptions } from "./security/token-authenticator.js";
+export { createToken, principalNameError, readTokenFile, revokeTokens, TokenTable } from "./security/token-file.js";
+export type { NewToken, TokenRecord } from "./security/token-file.js";
+export { JwtAuthenticator } from "./security/jwt-authenticator.js";
+export type { JwtAuthenticatorOptions } from "./security/jwt-authenticator.js";
+export { CertificateAuthenticator, principalOfCertificate } from "./security/certificate-authenticator.js";
+export { TlsCertificates } from "./security/tls-credentials.js";
+export type { TlsFiles } from "./security/tls-credentials.js";
+export { checkBind, isLoopbackHost } from "./security/bind-guard.js";
+export type { BindProtection } from "./security/bind-guard.js";
+export { Access, CompiledPolicy, EMPTY_POLICY, parsePolicy } from "./security/policy.js";
+export type { Grant, PolicyDocument } from "./security/policy.js";
+export { PolicyFile } from "./security/policy-file.js";
+export type { PolicyFileOptions } from "./security/policy-file.js";
+export { ADMIN_RIGHTS, GROUP_RIGHTS, Permission, SCHEMA_RIGHTS } from "./security/permission.js";
+export type { AdminRight } from "./security/permission.js";
+export { Authorizer, checkAccess } from "./security/authorizer.js";
+export { OPEN_SERVICES, RPC_RULES, ruleOf } from "./security/rpc-rules.js";
+export type { Requirement, RpcRule } from "./security/rpc-rules.js";
+export { LIMIT_NAMES, UNLIMITED } from "./security/limits.js";
+export type { Limits } from "./security/limits.js";
+export { TokenBucket } from "./security/token-bucket.js";
+export { RateLimiter } from "./security/rate-limiter.js";
+export type { LimitSubject, RateLimiterOptions } from "./security/rate-limiter.js";
+export { AUDIT_ADMIN_TYPE, AUDIT_DENIED_TYPE, AUDIT_SOURCE, AuditLog } from "./security/audit-log.js";
+export type { AuditLogOptions, AuditRecord } from "./security/audit-log.js";
+export { CredentialRejected, UNAUTHENTICATED_MESSAGE, permissionDenied, resourceExhausted, unauthenticated } from "./security/security-errors.js";
+export type { QuotaViolation } from "./security/security-errors.js";
+export { authConfigured, configuredLimits, createSecurity } from "./security/security-setup.js";
+export type { Security, SecurityContext, SecurityLinks } from "./security/security-setup.js";
+export { authenticateHttp, httpCredentials } from "./security/http-auth.js";

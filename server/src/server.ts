@@ -2,21 +2,18 @@
  * A protobus server: the EventBus and SchemaRegistry services, health and reflection on one
  * grpc-js server over one storage backend, with a graceful shutdown.
  */
-import { Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import { Code, ProtobusError } from "@protobus/sdk";
-import {
-  HealthCheckResponse_ServingStatus,
-  HealthService,
-  SchemaRegistryService,
-  ServerReflectionService,
-  ServerReflectionServiceV1Alpha,
-} from "@protobus/sdk/proto";
+import { HealthCheckResponse_ServingStatus } from "@protobus/sdk/proto";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
 import { EventBus } from "./bus/event-bus.js";
-import { createEventBusService, eventBusServiceDefinition } from "./transport/event-bus-service.js";
+import { createEventBusService } from "./transport/event-bus-service.js";
+import { registerServices, SERVED_SERVICES } from "./transport/services.js";
 import { HealthStatus } from "./transport/health.js";
 import { StreamRegistry } from "./transport/stream-registry.js";
 import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
+import { checkBind } from "./security/bind-guard.js";
+import { authConfigured, createSecurity, type Security } from "./security/security-setup.js";
 import { createLogger, type Logger } from "./logger.js";
 import { DescriptorReflection, loadBundledDescriptorSet } from "./transport/reflection.js";
 import type { StorageBackend } from "./storage/backend.js";
@@ -30,15 +27,7 @@ import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-serv
 import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
 import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
-
-/** The services the server hosts, by fully qualified name. */
-export const SERVED_SERVICES = [
-  "protobus.v1.EventBus",
-  "protobus.v1.SchemaRegistry",
-  "grpc.health.v1.Health",
-  "grpc.reflection.v1.ServerReflection",
-  "grpc.reflection.v1alpha.ServerReflection",
-] as const;
+import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -64,6 +53,15 @@ export interface ProtobusServer {
   readonly metricsPort: number | undefined;
   /** The schema registry, for embedding. */
   readonly registry: SchemaRegistry;
+  /** The web console's URL (`http://host:port/`), when it is on. */
+  readonly consoleUrl: string | undefined;
+  /**
+   * TLS, authentication, authorization and limits as configured; its
+   * `authenticator` serves HTTP endpoints too (`authenticateHttp`).
+   */
+  readonly security: Security;
+  /** Reads certificates, the token file, a JWKS file and the policy again now (what SIGHUP does). */
+  reload(): void;
   /**
    * Stops gracefully: refuses new calls, lets in-flight publishes finish,
    * ends open streams with UNAVAILABLE, then closes the store. Forces after
@@ -76,6 +74,10 @@ export interface ProtobusServer {
 export async function startServer(options: StartServerOptions = {}): Promise<ProtobusServer> {
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...stripUndefined(options) };
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  // Refuse an exposed listener before anything is opened.
+  const protection = { tls: config.tlsCert !== "", auth: authConfigured(config), insecure: config.insecure };
+  checkBind(config.host, protection, logger);
+  if (config.metricsPort > 0) checkBind(config.metricsHost, { ...protection, auth: true }, logger, "the metrics endpoint");
   const backend = options.backend ?? (await createBackend(config));
   if (!backend.info.durable) {
     logger.warn(`the ${backend.info.kind} store keeps NOTHING: every event is lost when the server stops`);
@@ -87,6 +89,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   }
   const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
+  const observer = combineObservers([metrics, outcomes]);
   const registry = new SchemaRegistry(backend.schemas);
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
   const bus = new EventBus(backend, {
@@ -95,7 +98,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
     version: VERSION,
+    heartbeatMs: config.heartbeatMs,
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(observer !== undefined ? { observer } : {}),
   });
   const monitor = new FlowMonitor(bus, {
     rules: {
@@ -110,7 +115,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     logger,
     ...(metrics !== undefined ? { metrics } : {}),
   });
-  const observer = combineObservers([metrics, outcomes]);
+  let security: Security;
+  try {
+    security = createSecurity(config, { logger, publish: (events) => bus.publish(events), ...(metrics !== undefined ? { metrics } : {}) });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
   metrics?.addBacklogSource(async () => new Map((await backend.groups.list()).map((g) => [g.definition.name, g.backlog])));
   const streams = new StreamRegistry();
   const health = new HealthStatus(SERVED_SERVICES);
@@ -118,7 +129,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
 
   const server = new Server({
     // One chain for every call: metrics, tracing, then the security links.
-    interceptors: [createServerInterceptor({ logger, ...options.interceptors, ...(metrics !== undefined ? { metrics } : {}) })],
+    interceptors: [createServerInterceptor({ logger, ...security.links, ...options.interceptors, ...(metrics !== undefined ? { metrics } : {}) })],
     // Room for a batch of full-size payloads plus envelopes.
     "grpc.max_receive_message_length": Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 4 + 64 * 1024),
     "grpc.max_send_message_length": -1,
@@ -130,29 +141,22 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  server.addService(
-    eventBusServiceDefinition,
-    createEventBusService(bus, streams, {
-      heartbeatMs: config.heartbeatMs,
-      logger,
-      ...(observer !== undefined ? { observer } : {}),
-      ...(metrics !== undefined ? { metrics } : {}),
-      ...(outcomes !== undefined ? { outcomes } : {}),
-    }),
-  );
-  server.addService(SchemaRegistryService as unknown as ServiceDefinition, createSchemaRegistryService(registry, logger));
-  server.addService(HealthService as unknown as ServiceDefinition, health.implementation());
-  server.addService(ServerReflectionService as unknown as ServiceDefinition, reflection.implementation());
-  server.addService(ServerReflectionServiceV1Alpha as unknown as ServiceDefinition, reflection.implementation());
+  registerServices(server, {
+    eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
+    schemaRegistry: createSchemaRegistryService(registry, logger),
+    health: health.implementation(),
+    reflection: reflection.implementation(),
+  });
 
   let port: number;
   try {
     port = await new Promise<number>((resolvePort, reject) => {
-      server.bindAsync(`${config.host}:${config.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      server.bindAsync(`${config.host}:${config.port}`, security.credentials, (error, bound) =>
         error === null ? resolvePort(bound) : reject(error),
       );
     });
   } catch (error) {
+    security.close();
     await backend.close();
     throw new ProtobusError(Code.UNAVAILABLE, `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, [], {
       cause: error,
@@ -162,11 +166,34 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   let metricsServer: MetricsServer | undefined;
   if (metrics !== undefined) {
     try {
-      metricsServer = await startMetricsServer(metrics, config.host, config.metricsPort);
+      metricsServer = await startMetricsServer(metrics, config.metricsHost, config.metricsPort, { tls: security.tls, gate: security.scrapeGate });
     } catch (error) {
       server.forceShutdown();
+      security.close();
       await backend.close();
-      throw new ProtobusError(Code.UNAVAILABLE, `cannot serve metrics on ${config.host}:${config.metricsPort}: ${(error as Error).message}`, [], {
+      throw new ProtobusError(Code.UNAVAILABLE, `cannot serve metrics on ${config.metricsHost}:${config.metricsPort}: ${(error as Error).message}`, [], {
+        cause: error,
+      });
+    }
+  }
+  let consoleServer: ConsoleServer | undefined;
+  if (config.consolePort > 0) {
+    try {
+      consoleServer = await startConsoleServer({
+        host: config.host,
+        port: config.consolePort,
+        grpcAddress: loopbackAddress(config.host, port),
+        jaegerUrl: config.jaegerUrl,
+        version: VERSION,
+        maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
+        logger,
+      });
+    } catch (error) {
+      server.forceShutdown();
+      await metricsServer?.close();
+      security.close();
+      await backend.close();
+      throw new ProtobusError(Code.UNAVAILABLE, `cannot serve the console on ${config.host}:${config.consolePort}: ${(error as Error).message}`, [], {
         cause: error,
       });
     }
@@ -177,7 +204,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     store: backend.info.kind,
     location: backend.info.location,
     version: VERSION,
-    ...(metricsServer !== undefined ? { metrics: `http://${config.host}:${metricsServer.port}/metrics` } : {}),
+    tls: security.tls === undefined ? "off" : security.tls.mutual ? "mutual" : "on",
+    auth: security.authEnabled ? "on" : "off",
+    ...(metricsServer !== undefined ? { metrics: `${metricsServer.scheme}://${config.metricsHost}:${metricsServer.port}/metrics` } : {}),
+    ...(consoleServer !== undefined ? { console: consoleServer.url } : {}),
   });
 
   let stopping: Promise<void> | undefined;
@@ -186,6 +216,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       logger.info("shutting down", { openStreams: streams.size });
       health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
       monitor.stop();
+      await consoleServer?.close();
       const drained = bus.drain();
       streams.closeAll(new ProtobusError(Code.UNAVAILABLE, "the server is shutting down; reconnect to resume"));
       health.endWatches();
@@ -202,6 +233,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
         });
       });
       await metricsServer?.close();
+      security.close();
       validator.close();
       await backend.close();
       logger.info("stopped");
@@ -209,7 +241,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     return stopping;
   };
 
-  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, shutdown };
+  const reload = (): void => {
+    logger.info("reloading certificates, tokens, keys and policy");
+    security.reload();
+  };
+
+  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, consoleUrl: consoleServer?.url, security, reload, shutdown };
+}
+
+/** The address the console reaches the gRPC listener at: loopback when it listens on every interface. */
+function loopbackAddress(host: string, port: number): string {
+  if (host === "0.0.0.0" || host === "") return `127.0.0.1:${port}`;
+  if (host === "::" || host === "[::]") return `[::1]:${port}`;
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 function delay(ms: number): Promise<void> {

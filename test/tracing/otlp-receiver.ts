@@ -50,6 +50,8 @@ export const OtlpSpanKind = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CO
 /** A received span, ids in hex. */
 export interface ReceivedSpan {
   readonly service: string;
+  /** The attributes of the span's resource (scalar values; others as ""). */
+  readonly resource: Readonly<Record<string, string | number | boolean>>;
   readonly scope: string;
   readonly traceId: string;
   readonly spanId: string;
@@ -87,11 +89,13 @@ export function decodeTraceRequest(body: Uint8Array): ReceivedSpan[] {
   const request = ExportTraceServiceRequest.decode(body);
   const spans: ReceivedSpan[] = [];
   for (const resourceSpans of request.resourceSpans ?? []) {
-    const service = String(attributes(resourceSpans.resource?.attributes)["service.name"] ?? "");
+    const resource = attributes(resourceSpans.resource?.attributes);
+    const service = String(resource["service.name"] ?? "");
     for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
       for (const span of scopeSpans.spans ?? []) {
         spans.push({
           service,
+          resource,
           scope: scopeSpans.scope?.name ?? "",
           traceId: hex(span.traceId),
           spanId: hex(span.spanId),
@@ -127,11 +131,13 @@ export function decodeTraceJson(body: string): ReceivedSpan[] {
   const request = JSON.parse(body) as JsonRequest;
   const spans: ReceivedSpan[] = [];
   for (const resourceSpans of request.resourceSpans ?? []) {
-    const service = String(attributes(resourceSpans.resource?.attributes)["service.name"] ?? "");
+    const resource = attributes(resourceSpans.resource?.attributes);
+    const service = String(resource["service.name"] ?? "");
     for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
       for (const span of scopeSpans.spans ?? []) {
         spans.push({
           service,
+          resource,
           scope: scopeSpans.scope?.name ?? "",
           traceId: span.traceId,
           spanId: span.spanId,

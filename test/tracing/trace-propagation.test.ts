@@ -171,7 +171,9 @@ describe("tracing across processes", () => {
     });
     const client = createClient({ address: otherServer.address, source: "test" });
     try {
-      expect(otherServer.output()).toContain(`export="${protocol} ${otherReceiver.endpoint}"`);
+      // The URL the exporter posts to: the endpoint itself for gRPC, plus /v1/traces over HTTP.
+      const url = protocol === "grpc" ? otherReceiver.endpoint : `${otherReceiver.endpoint}/v1/traces`;
+      expect(otherServer.output()).toContain(`export="${protocol} ${url}"`);
       const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
       const parentSpanId = "00f067aa0ba902b7";
       await client.publish({ type: "demo.other.sent", data: {}, traceparent: `00-${traceId}-${parentSpanId}-01` });

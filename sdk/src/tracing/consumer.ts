@@ -47,7 +47,6 @@ export async function runHandler<T>(event: Event, info: ConsumeInfo, handle: () 
     [Attr.operationName]: "process",
     [Attr.destinationName]: event.type,
     [Attr.messageId]: event.id,
-    [Attr.conversationId]: event.correlationId,
     [Attr.bodySize]: event.data.byteLength,
     [Attr.deliveryAttempt]: info.attempt,
     [Attr.sequence]: Number(event.sequence),
@@ -55,6 +54,7 @@ export async function runHandler<T>(event: Event, info: ConsumeInfo, handle: () 
   if (info.group !== "") attributes[Attr.consumerGroup] = info.group;
   if (info.subscriptionId !== "") attributes[Attr.subscriptionId] = info.subscriptionId;
   if (event.causationId !== "") attributes[Attr.causationId] = event.causationId;
+  if (event.correlationId !== "") attributes[Attr.conversationId] = event.correlationId;
   const options: SpanOptions = { kind: SpanKind.CONSUMER, attributes };
   const producerSpan = trace.getSpanContext(producer);
   let parent = producer;

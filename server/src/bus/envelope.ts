@@ -30,6 +30,31 @@ function checkText(violations: FieldViolation[], prefix: string, field: string, 
   }
 }
 
+/** W3C trace context: `version-traceid-parentid-flags`; version 00 has exactly these four fields. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
+const ZERO_TRACE_ID = "0".repeat(32);
+const ZERO_PARENT_ID = "0".repeat(16);
+/** Longest `tracestate` accepted: 32 list members of the W3C limits fit. */
+const MAX_TRACESTATE_LENGTH = 8192;
+
+/**
+ * Why a `traceparent` is not a W3C trace-context header, or undefined when
+ * it is one. Such a value would be stored and handed to every consumer, whose
+ * tracing would drop it, so the publish is refused instead.
+ */
+function traceparentProblem(value: string): string | undefined {
+  if (value.length > 512) return `must be a W3C traceparent (55 characters for version 00), got ${value.length} characters`;
+  const match = TRACEPARENT.exec(value);
+  const shown = JSON.stringify(value.slice(0, 80));
+  if (match === null) return `${shown} is not a W3C traceparent like '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'`;
+  const [, version, traceId, parentId, rest] = match;
+  if (version === "ff") return `${shown}: version ff is forbidden by W3C trace context`;
+  if (version === "00" && rest !== undefined) return `${shown}: version 00 has exactly four fields`;
+  if (traceId === ZERO_TRACE_ID) return `${shown}: the trace id must not be all zeros`;
+  if (parentId === ZERO_PARENT_ID) return `${shown}: the parent id must not be all zeros`;
+  return undefined;
+}
+
 /** Optional text attributes: the Event property and its proto field name. */
 const OPTIONAL_TEXT_FIELDS = [
   ["subject", "subject"],
@@ -83,6 +108,11 @@ export function validateEnvelope(event: Event, prefix: string, limits: EnvelopeL
   for (const [property, field] of OPTIONAL_TEXT_FIELDS) {
     checkText(violations, prefix, field, event[property], MAX_TEXT_LENGTH);
   }
+  if (event.traceparent !== "") {
+    const problem = traceparentProblem(event.traceparent);
+    if (problem !== undefined) violations.push({ field: at("traceparent"), description: problem, reason: "PATTERN" });
+  }
+  checkText(violations, prefix, "tracestate", event.tracestate, MAX_TRACESTATE_LENGTH);
   event.tags.forEach((tag, i) => {
     if (tag.length === 0) violations.push({ field: at(`tags[${i}]`), description: "must not be empty", reason: "REQUIRED" });
     else checkText(violations, prefix, `tags[${i}]`, tag, MAX_TEXT_LENGTH);

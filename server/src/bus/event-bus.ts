@@ -6,9 +6,15 @@
 import { Code, ProtobusError } from "@protobus/sdk";
 import { compilePatterns, patternError } from "@protobus/sdk/internal";
 import type { Context } from "@opentelemetry/api";
-import type { BusInfo, Event, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
+import type { BusInfo, Event, OpenSubscription, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
 import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
 import type { StorageBackend } from "../storage/backend.js";
+import type { GroupHandle } from "../storage/group-store.js";
+import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
+import { CountedSubscription } from "./counted-subscription.js";
+import { GroupAdmin } from "./group-admin.js";
+import { openSubscription, type OpenedSubscription } from "./open-subscription.js";
+import type { DeliverySink } from "./subscription.js";
 import { DeliveryMetrics } from "./delivery-metrics.js";
 import { completeEnvelope, validateEnvelope } from "./envelope.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -37,6 +43,10 @@ export interface EventBusOptions {
   readonly metrics?: BusMetrics;
   /** Checks payloads against registered schemas; without it only envelopes are checked. */
   readonly validator?: PublishValidator;
+  /** Heartbeat interval of subscriptions in ms; 0 (the default) turns them off. */
+  readonly heartbeatMs?: number;
+  /** Told about deliveries, acks, nacks and dead letters (metrics, flow outcomes). */
+  readonly observer?: DeliveryObserver;
 }
 
 /** Options of {@link EventBus.publish}. */
@@ -56,18 +66,51 @@ export class EventBus {
   readonly #options: EventBusOptions;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #acceptedListeners = new Set<AcceptedListener>();
+  readonly #watchedGroups = new WeakSet<GroupHandle>();
   /** Delivery counters per event type, since the bus started. */
   readonly metrics = new DeliveryMetrics();
+  /** Consumer-group and dead-letter administration. */
+  readonly admin: GroupAdmin;
   #draining = false;
 
   constructor(store: StorageBackend, options: EventBusOptions) {
     this.#store = store;
     this.#options = options;
+    this.admin = new GroupAdmin(store.groups, this.metrics);
   }
 
-  /** The store the bus runs on. */
-  get store(): StorageBackend {
-    return this.#store;
+  /**
+   * Opens a subscription writing to `sink`: validates `open`
+   * (INVALID_ARGUMENT naming every bad field), resolves its start position
+   * and, for a consumer group, opens the group. UNAVAILABLE once draining.
+   * The subscription delivers nothing until started.
+   */
+  async openSubscription(open: OpenSubscription, sink: DeliverySink): Promise<OpenedSubscription> {
+    this.assertOpen();
+    const opened = await openSubscription(
+      {
+        store: this.#store,
+        heartbeatMs: this.#options.heartbeatMs ?? 0,
+        metrics: this.metrics,
+        ...(this.#options.observer !== undefined ? { observer: this.#options.observer } : {}),
+        onGroupOpened: (group) => this.#watchGroup(group),
+      },
+      open,
+      sink,
+    );
+    const gauge = this.#options.metrics;
+    if (gauge === undefined) return opened;
+    return { ...opened, subscription: new CountedSubscription(opened.subscription, gauge, open.group) };
+  }
+
+  /** Dead letters are decided inside a group, not by a member: counted and observed once per group. */
+  #watchGroup(group: GroupHandle): void {
+    this.admin.watch(group);
+    const observer = this.#options.observer;
+    if (observer === undefined || this.#watchedGroups.has(group)) return;
+    this.#watchedGroups.add(group);
+    const consumer = { subscriptionId: "", group: group.definition.name };
+    group.onDeadLetter((stored) => observer.deadLettered(stored, 0, consumer));
   }
 
   /**

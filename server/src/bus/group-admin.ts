@@ -1,7 +1,7 @@
 /**
  * Consumer-group and dead-letter administration over the store's
  * `GroupStore`: the request validation and the mapping between the wire
- * messages and the store's types, for the gRPC handlers.
+ * messages and the store's types. The bus offers it as `bus.admin`.
  */
 import { compilePatterns, durationFromMs, msFromDuration, patternError } from "@protobus/sdk/internal";
 import type {
@@ -18,8 +18,8 @@ import type {
   RedriveDeadLettersResponse,
 } from "@protobus/sdk/proto";
 import { invalidArgument, notFound, type FieldViolation } from "../errors.js";
-import type { DeadLetterSelection, GroupHandle, GroupSettings, GroupStats } from "../storage/group-store.js";
-import type { EventBus } from "./event-bus.js";
+import type { DeadLetterSelection, GroupHandle, GroupSettings, GroupStats, GroupStore } from "../storage/group-store.js";
+import type { DeliveryMetrics } from "./delivery-metrics.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 
 /** What a group name may look like. */
@@ -122,41 +122,48 @@ function selection(request: { group: string; sequences: bigint[]; all: boolean }
   return request.all ? { all: true } : { sequences: request.sequences };
 }
 
-/** The group and dead-letter RPCs. */
+/** The group and dead-letter administration the bus offers (ListGroups, GetGroup, dead letters...). */
 export class GroupAdmin {
-  readonly #bus: EventBus;
+  readonly #groups: GroupStore;
+  readonly #metrics: DeliveryMetrics;
   readonly #watched = new WeakSet<GroupHandle>();
 
-  constructor(bus: EventBus) {
-    this.#bus = bus;
+  /** @param groups the store's groups; @param metrics the bus's per-type delivery counters. */
+  constructor(groups: GroupStore, metrics: DeliveryMetrics) {
+    this.#groups = groups;
+    this.#metrics = metrics;
   }
 
   /** Counts the dead letters of a group this process opened, per event type. */
   watch(group: GroupHandle): void {
     if (this.#watched.has(group)) return;
     this.#watched.add(group);
-    group.onDeadLetter((stored) => this.#bus.metrics.count(stored.type, "deadLettered"));
+    group.onDeadLetter((stored) => this.#metrics.count(stored.type, "deadLettered"));
   }
 
+  /** Every group with its stats. */
   async listGroups(): Promise<ListGroupsResponse> {
-    return { groups: (await this.#bus.store.groups.list()).map(toGroupInfo) };
+    return { groups: (await this.#groups.list()).map(toGroupInfo) };
   }
 
+  /** One group's stats; NOT_FOUND when there is none. */
   async getGroup(name: string): Promise<GroupInfo> {
     const violation = groupNameViolation(name, "name");
     if (violation !== undefined) throw invalidArgument([violation]);
-    const stats = await this.#bus.store.groups.get(name);
+    const stats = await this.#groups.get(name);
     if (stats === undefined) throw notFound("consumer group", name);
     return toGroupInfo(stats);
   }
 
+  /** Deletes a group; NOT_FOUND when there is none. */
   async deleteGroup(name: string): Promise<object> {
     const violation = groupNameViolation(name, "name");
     if (violation !== undefined) throw invalidArgument([violation]);
-    if (!(await this.#bus.store.groups.delete(name))) throw notFound("consumer group", name);
+    if (!(await this.#groups.delete(name))) throw notFound("consumer group", name);
     return {};
   }
 
+  /** One page of a group's dead letters. */
   async listDeadLetters(request: ListDeadLettersRequest): Promise<ListDeadLettersResponse> {
     const violations: FieldViolation[] = [];
     const name = groupNameViolation(request.group, "group");
@@ -176,7 +183,7 @@ export class GroupAdmin {
     }
     if (violations.length > 0) throw invalidArgument(violations);
     const limit = request.limit === 0 ? DEFAULT_DLQ_LIMIT : request.limit;
-    const found = await this.#bus.store.groups.listDeadLetters(request.group, {
+    const found = await this.#groups.listDeadLetters(request.group, {
       afterSequence: from - 1n,
       limit: limit + 1,
       ...(request.patterns.length > 0 ? { patterns: compilePatterns(request.patterns).patterns } : {}),
@@ -189,17 +196,20 @@ export class GroupAdmin {
     };
   }
 
+  /** Puts dead letters back into their group; answers how many. */
   async redrive(request: RedriveDeadLettersRequest): Promise<RedriveDeadLettersResponse> {
     const select = selection(request);
-    return { count: BigInt(await this.#bus.store.groups.redrive(request.group, select)) };
+    return { count: BigInt(await this.#groups.redrive(request.group, select)) };
   }
 
+  /** Drops dead letters; answers how many. */
   async purge(request: PurgeDeadLettersRequest): Promise<PurgeDeadLettersResponse> {
     const select = selection(request);
-    return { count: BigInt(await this.#bus.store.groups.purge(request.group, select)) };
+    return { count: BigInt(await this.#groups.purge(request.group, select)) };
   }
 
+  /** Per-type delivery counters and every group's stats. */
   async deliveryStats(): Promise<DeliveryStats> {
-    return { types: this.#bus.metrics.snapshot(), groups: (await this.#bus.store.groups.list()).map(toGroupInfo) };
+    return { types: this.#metrics.snapshot(), groups: (await this.#groups.list()).map(toGroupInfo) };
   }
 }

@@ -12,7 +12,7 @@ import type { GroupDelivery, GroupHandle } from "../storage/group-store.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { encodeUniqueDelivery } from "./delivery-encoding.js";
 import type { DeliveryMetrics } from "./delivery-metrics.js";
-import type { DeliverySink } from "./subscription.js";
+import type { DeliverySink, Subscription } from "./subscription.js";
 
 /** Settings of one group member. */
 export interface GroupSubscriptionOptions {
@@ -33,7 +33,7 @@ export interface GroupSubscriptionOptions {
 const CLAIM_BATCH = 256;
 
 /** A live group member. */
-export class GroupSubscription {
+export class GroupSubscription implements Subscription {
   readonly id: string;
   readonly #group: GroupHandle;
   readonly #sink: DeliverySink;
@@ -44,6 +44,7 @@ export class GroupSubscription {
   #pumping = false;
   #again = false;
   #closed = false;
+  #started = false;
   #unlisten: (() => void) | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
 
@@ -63,6 +64,8 @@ export class GroupSubscription {
 
   /** Joins the group and starts delivering. */
   start(): void {
+    if (this.#closed || this.#started) return;
+    this.#started = true;
     this.#group.join(this.id);
     this.#unlisten = this.#group.onReady(() => this.#schedule());
     if (this.#options.heartbeatMs > 0) {
@@ -106,7 +109,7 @@ export class GroupSubscription {
     this.#closed = true;
     this.#unlisten?.();
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-    this.#group.leave(this.id).catch(() => undefined);
+    if (this.#started) this.#group.leave(this.id).catch(() => undefined);
   }
 
   /** Tells metrics and the observer about a delivery the group settled. */

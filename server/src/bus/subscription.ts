@@ -1,20 +1,10 @@
 /**
- * One broadcast subscription: a cursor over the store that streams every
- * matching event from its start position on, replaying history and then
- * following live appends through the same cursor, so the switch from replay
- * to live has no gap and no duplicate. Flow control is by window: at most
- * `maxInFlight` deliveries are outstanding (neither acked nor nacked), and,
- * with manual credit, no more than the subscriber granted. The transport's
- * own backpressure is respected too, so a slow subscriber costs a bounded
- * amount of memory and never holds up another.
+ * What the bus hands the transport for one open subscription, whatever its
+ * kind (a broadcast cursor or a consumer-group member): one interface for
+ * starting, flow control, acks, nacks and deadline extensions, and the sink
+ * it writes deliveries to.
  */
-import type { PatternMatcher } from "@protobus/sdk/internal";
 import type { SubscribeResponse } from "@protobus/sdk/proto";
-import type { StorageBackend, StoredEvent } from "../storage/backend.js";
-import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
-import type { EventPredicate } from "../filter/filter-expression.js";
-import { encodeDelivery } from "./delivery-encoding.js";
-import type { DeliveryMetrics } from "./delivery-metrics.js";
 
 /** Where the subscription writes. */
 export interface DeliverySink {
@@ -35,225 +25,22 @@ export interface DeliverySink {
   fail(error: unknown): void;
 }
 
-/** Settings of one subscription. */
-export interface SubscriptionOptions {
-  /** Server-assigned id. */
+/** One open subscription, as the transport drives it. */
+export interface Subscription {
+  /** Server-assigned id (the `subscription_id` of `opened`). */
   readonly id: string;
-  /** Which event types it receives. */
-  readonly matcher: PatternMatcher;
-  /** Deliver events with a sequence greater than this. */
-  readonly afterSequence: bigint;
-  /** Most deliveries outstanding at once. */
-  readonly maxInFlight: number;
-  /** When true, deliveries are also limited by granted credit. */
-  readonly manualCredit: boolean;
-  /** Heartbeat interval in ms; 0 turns heartbeats off. */
-  readonly heartbeatMs: number;
-  /** Told about deliveries, acks and nacks (metrics, flow outcomes). */
-  readonly observer?: DeliveryObserver;
-  /** Only events it accepts are delivered; all when absent. */
-  readonly filter?: EventPredicate;
-  /** Where deliveries are counted. */
-  readonly metrics?: DeliveryMetrics;
-}
-
-interface Outstanding {
-  readonly stored: StoredEvent;
-  readonly attempt: number;
-  timer?: NodeJS.Timeout;
-}
-
-const READ_BATCH = 256;
-
-/** A live broadcast subscription. */
-export class BroadcastSubscription {
-  readonly id: string;
-  readonly #store: StorageBackend;
-  readonly #sink: DeliverySink;
-  readonly #options: SubscriptionOptions;
-  readonly #observer: DeliveryObserver | undefined;
-  readonly #consumer: Consumer;
-  readonly #outstanding = new Map<string, Outstanding>();
-  readonly #redeliver: Outstanding[] = [];
-  #cursor: bigint;
-  #knownHead = 0n;
-  #credit = 0;
-  #pumping = false;
-  #closed = false;
-  #unlisten: (() => void) | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
-
-  constructor(store: StorageBackend, sink: DeliverySink, options: SubscriptionOptions) {
-    this.id = options.id;
-    this.#store = store;
-    this.#sink = sink;
-    this.#options = options;
-    this.#cursor = options.afterSequence;
-    this.#observer = options.observer;
-    this.#consumer = { subscriptionId: options.id, group: "" };
-  }
-
   /** Deliveries outstanding now. */
-  get inFlight(): number {
-    return this.#outstanding.size;
-  }
-
-  /** Starts streaming from the start position. */
-  start(headSequence: bigint): void {
-    this.#knownHead = headSequence;
-    this.#unlisten = this.#store.onAppend((head) => {
-      if (head > this.#knownHead) this.#knownHead = head;
-      this.#schedule();
-    });
-    if (this.#options.heartbeatMs > 0) {
-      this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#options.heartbeatMs);
-      this.#heartbeat.unref();
-    }
-    this.#schedule();
-  }
-
-  /** Settles deliveries; unknown ids (already settled) are ignored. */
-  ack(deliveryIds: readonly string[]): void {
-    for (const id of deliveryIds) {
-      const entry = this.#outstanding.get(id);
-      if (entry !== undefined && entry.timer === undefined) this.#options.metrics?.count(entry.stored.type, "acked");
-      this.#settle(id);
-    }
-    this.#schedule();
-  }
-
-  /** Gives deliveries back: each is delivered again after `delayMs`. */
-  nack(deliveryIds: readonly string[], delayMs: number): void {
-    for (const id of deliveryIds) {
-      const entry = this.#outstanding.get(id);
-      if (entry === undefined || entry.timer !== undefined) continue;
-      this.#observer?.nacked(entry.stored, entry.attempt, this.#consumer);
-      this.#options.metrics?.count(entry.stored.type, "nacked");
-      // The entry keeps its window slot until it is redelivered, so a nack
-      // storm cannot grow memory past max_in_flight.
-      entry.timer = setTimeout(() => {
-        this.#outstanding.delete(id);
-        this.#redeliver.push({ stored: entry.stored, attempt: entry.attempt + 1 });
-        this.#schedule();
-      }, delayMs);
-      entry.timer.unref();
-    }
-  }
-
+  readonly inFlight: number;
+  /** Starts delivering; call it once `opened` was written. */
+  start(): void;
+  /** Settles deliveries; with `confirm`, writes `acked` once the acks are durable. Unknown ids are ignored. */
+  ack(deliveryIds: readonly string[], confirm: boolean): void;
+  /** Gives deliveries back, for redelivery after `delayMs` (the subscription's own default when undefined). */
+  nack(deliveryIds: readonly string[], delayMs: number | undefined, reason: string): void;
+  /** Moves the ack deadline of deliveries (0: the default deadline from now); a no-op where there is none. */
+  extend(deliveryIds: readonly string[], extensionMs: number): void;
   /** Grants more deliveries (manual credit). */
-  grant(count: number): void {
-    this.#credit += count;
-    this.#schedule();
-  }
-
-  /** Stops streaming and releases everything. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#unlisten?.();
-    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-    for (const entry of this.#outstanding.values()) if (entry.timer !== undefined) clearTimeout(entry.timer);
-    this.#outstanding.clear();
-    this.#redeliver.length = 0;
-  }
-
-  #settle(id: string): void {
-    const entry = this.#outstanding.get(id);
-    if (entry === undefined) return;
-    if (entry.timer !== undefined) {
-      // Acked while waiting for its redelivery: the nack already counted.
-      clearTimeout(entry.timer);
-    } else {
-      this.#observer?.acked(entry.stored, entry.attempt, this.#consumer);
-    }
-    this.#outstanding.delete(id);
-  }
-
-  /**
-   * How many more deliveries may go out now. Waiting redeliveries hold their
-   * window slots, so outstanding + waiting never exceeds max_in_flight; they
-   * go first, new events get what is left.
-   */
-  #room(includeWaiting: boolean): number {
-    const used = this.#outstanding.size + (includeWaiting ? this.#redeliver.length : 0);
-    const window = this.#options.maxInFlight - used;
-    return this.#options.manualCredit ? Math.min(window, this.#credit) : window;
-  }
-
-  #schedule(): void {
-    if (this.#pumping || this.#closed) return;
-    this.#pump().catch((error: unknown) => {
-      this.#sink.fail(error);
-      this.close();
-    });
-  }
-
-  /** Records a delivery as outstanding and returns its encoding. */
-  #prepare(stored: StoredEvent, attempt: number): Uint8Array {
-    const deliveryId = stored.deliveryId(attempt);
-    this.#outstanding.set(deliveryId, { stored, attempt });
-    if (this.#options.manualCredit) this.#credit -= 1;
-    this.#observer?.delivered(stored, attempt, this.#consumer);
-    this.#options.metrics?.count(stored.type, "delivered");
-    return encodeDelivery(stored, deliveryId, attempt);
-  }
-
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    try {
-      while (!this.#closed) {
-        let writable = true;
-        const now = Date.now();
-        const redelivered: Uint8Array[] = [];
-        while (this.#redeliver.length > 0 && this.#room(false) > 0) {
-          const entry = this.#redeliver.shift() as Outstanding;
-          if (entry.stored.isExpired(now)) continue;
-          redelivered.push(this.#prepare(entry.stored, entry.attempt));
-        }
-        if (redelivered.length > 0) writable = this.#sink.writeDeliveries(redelivered);
-        const room = this.#room(true);
-        if (room <= 0) {
-          if (!writable) await this.#sink.waitForDrain();
-          else return;
-          continue;
-        }
-        if (writable && room > 0 && this.#cursor < this.#knownHead) {
-          const before = this.#cursor;
-          const { events, scannedTo } = await this.#store.read({
-            afterSequence: this.#cursor,
-            limit: Math.min(room, READ_BATCH),
-            matcher: this.#options.matcher,
-          });
-          if (this.#closed) return;
-          const readAt = Date.now();
-          const ready: Uint8Array[] = [];
-          for (const stored of events) {
-            this.#cursor = stored.sequence;
-            if (stored.isExpired(readAt)) {
-              this.#options.metrics?.count(stored.type, "expired");
-              continue;
-            }
-            if (this.#options.filter !== undefined && !this.#options.filter(stored.event)) continue;
-            ready.push(this.#prepare(stored, 1));
-          }
-          // The transport may report a full buffer mid-batch; the batch is
-          // bounded by the window, so writing all of it keeps memory bounded.
-          if (ready.length > 0 && !this.#sink.writeDeliveries(ready)) writable = false;
-          if (scannedTo > this.#cursor) this.#cursor = scannedTo;
-          // Nothing readable yet past the cursor: the next append wakes us.
-          if (this.#cursor === before) return;
-        } else if (writable) {
-          return;
-        }
-        if (!writable) await this.#sink.waitForDrain();
-      }
-    } finally {
-      this.#pumping = false;
-    }
-  }
-
-  #sendHeartbeat(): void {
-    if (this.#closed) return;
-    this.#sink.write({ response: { $case: "heartbeat", heartbeat: { time: new Date(), inFlight: this.#outstanding.size } } });
-  }
+  grant(count: number): void;
+  /** Stops delivering and releases everything. Idempotent; safe before `start`. */
+  close(): void;
 }

@@ -1,23 +1,24 @@
 /**
  * The `protobus` command line: `serve`, `publish`, `tail`, `query`, `get`,
- * `flow`, `schema`, `groups`, `dlq`, `recover`.
+ * `flow`, `schema`, `groups`, `dlq`, `recover`, `token`.
  * Every client command talks to a server through @protobus/sdk, at
  * `--address` or `PROTOBUS_ADDRESS` (default 127.0.0.1:50051).
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { ProtobusError, createClient, type EventInput, type StartFrom } from "@protobus/sdk";
+import { ProtobusError, createClient, createRegistryClient, type EventInput, type StartFrom } from "@protobus/sdk";
 import { CONFIG_KEYS, loadConfig, parseDurationMs } from "../config.js";
 import { createLogger } from "../logger.js";
 import { startServer } from "../server.js";
 import { VERSION } from "../version.js";
 import { addressOption, printJson, type Io } from "./cli-support.js";
 import { registerDlqCommands } from "./dlq.js";
-import { eventToJson, eventToLine } from "./format.js";
+import { createEventPrinter, type EventPrinter } from "./format.js";
 import { addFlowCommand } from "./flow.js";
 import { startTracing } from "../telemetry/tracing-setup.js";
 import { addSchemaCommands } from "./schema.js";
 import { registerGroupCommands } from "./groups.js";
+import { registerTokenCommands } from "./token.js";
 import { registerOutboxCommands } from "./outbox.js";
 import { registerRecoverCommand } from "./recover.js";
 
@@ -49,6 +50,11 @@ function parseStart(from: string): StartFrom {
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** The event printer of a command's `--json`, `--raw` and `--address`. */
+function printerFor(o: Record<string, unknown>): EventPrinter {
+  return createEventPrinter({ json: o.json === true, raw: o.raw === true, registry: () => createRegistryClient({ address: o.address as string }) });
 }
 
 /** Builds the command tree; `io` lets tests capture output. */
@@ -92,10 +98,18 @@ export function buildProgram(io: Io = defaultIo): Command {
           .then(resolve, (error: unknown) => {
             logger.error("shutdown failed", { error });
             resolve();
+          })
+          .finally(() => {
+            // Everything of ours is closed. A span exporter still retrying a
+            // collector that does not answer (its flush timed out) must not
+            // keep the process alive; the timer itself does not either.
+            setTimeout(() => process.exit(), 200).unref();
           });
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      // SIGHUP reads certificates, tokens, JWKS file and policy again without a restart.
+      process.on("SIGHUP", () => server.reload());
     });
   });
 
@@ -171,9 +185,11 @@ export function buildProgram(io: Io = defaultIo): Command {
     .option("-n, --count <n>", "exit after this many events", (v) => Number(v))
     .option("-g, --group <name>", "consume as a member of this consumer group (each event goes to one member)")
     .option("--filter <expression>", "only events for which this holds, e.g. 'subject == \"agent-7\"'")
+    .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
     .addOption(addressOption())
     .action(async (patterns: string[], o: Record<string, unknown>) => {
       const client = createClient({ address: o.address as string });
+      const printer = printerFor(o);
       const subscription = client.subscribe(patterns, {
         from: parseStart(o.from as string),
         ...(o.group !== undefined ? { group: o.group as string } : {}),
@@ -185,13 +201,14 @@ export function buildProgram(io: Io = defaultIo): Command {
       let seen = 0;
       try {
         for await (const event of subscription) {
-          io.out(o.json === true ? printJson(eventToJson(event)) : eventToLine(event));
+          io.out(await printer.print(event));
           seen += 1;
           if (o.count !== undefined && seen >= (o.count as number)) break;
         }
       } finally {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
+        printer.close();
         client.close();
       }
     });
@@ -208,9 +225,11 @@ export function buildProgram(io: Io = defaultIo): Command {
     .option("--from-sequence <n>", "from this sequence")
     .option("-n, --limit <n>", "at most this many events (default: all)", (v) => Number(v))
     .option("--json", "one JSON object per line")
+    .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
     .addOption(addressOption())
     .action(async (patterns: string[], o: Record<string, unknown>) => {
       const client = createClient({ address: o.address as string });
+      const printer = printerFor(o);
       const toTime = (raw: unknown): Date | undefined => {
         if (raw === undefined) return undefined;
         const start = parseStart(raw as string);
@@ -233,10 +252,11 @@ export function buildProgram(io: Io = defaultIo): Command {
           limit: Math.min(1000, limit),
         })) {
           if (printed >= limit) break;
-          io.out(o.json === true ? printJson(eventToJson(event)) : eventToLine(event));
+          io.out(await printer.print(event));
           printed += 1;
         }
       } finally {
+        printer.close();
         client.close();
       }
     });
@@ -246,13 +266,16 @@ export function buildProgram(io: Io = defaultIo): Command {
     .description("print one event by id")
     .argument("<id>", "event id")
     .option("--json", "as JSON")
+    .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
     .addOption(addressOption())
     .action(async (id: string, o: Record<string, unknown>) => {
       const client = createClient({ address: o.address as string });
+      const printer = printerFor(o);
       try {
         const event = await client.getEvent(id);
-        io.out(o.json === true ? printJson(eventToJson(event)) : eventToLine(event));
+        io.out(await printer.print(event));
       } finally {
+        printer.close();
         client.close();
       }
     });
@@ -263,6 +286,7 @@ export function buildProgram(io: Io = defaultIo): Command {
 
   registerDlqCommands(program, io);
   registerGroupCommands(program, io);
+  registerTokenCommands(program, io);
   registerRecoverCommand(program, io);
   registerOutboxCommands(program, io);
   return program;

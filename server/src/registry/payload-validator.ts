@@ -62,7 +62,7 @@ function patternRegex(pattern: string): RegExp {
  * Orders patterns most specific first: more literal tokens; then without
  * `>`; then the later the first wildcard; then by name, for determinism.
  */
-function bySpecificity(a: string, b: string): number {
+export function bySpecificity(a: string, b: string): number {
   const rank = (p: string) => {
     const tokens = p.split(".");
     const literals = tokens.filter((t) => t !== "*" && t !== ">").length;

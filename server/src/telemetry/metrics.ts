@@ -17,6 +17,7 @@
  * | `protobus_group_backlog` | gauge | group |
  * | `protobus_active_subscriptions` | gauge | group |
  * | `protobus_alerts_total` | counter | kind |
+ * | `protobus_throttled_requests_total` | counter | principal, limit |
  * | `protobus_rpcs_total` | counter | service, method, code |
  * | `protobus_rpc_duration_seconds` | histogram | service, method (unary calls) |
  *
@@ -48,6 +49,7 @@ export class BusMetrics implements DeliveryObserver {
   readonly #rpcs: Counter<"service" | "method" | "code">;
   readonly #rpcDuration: Histogram<"service" | "method">;
   readonly #backlogSources: BacklogSource[] = [];
+  readonly #throttled: Counter<"principal" | "limit">;
 
   constructor() {
     const registers = [this.registry];
@@ -96,6 +98,12 @@ export class BusMetrics implements DeliveryObserver {
       registers,
     });
     this.#alerts = new Counter({ name: "protobus_alerts_total", help: "Flow monitor alerts raised, by kind.", labelNames: ["kind"], registers });
+    this.#throttled = new Counter({
+      name: "protobus_throttled_requests_total",
+      help: "Requests refused RESOURCE_EXHAUSTED by a rate limit or quota, by principal ('(connection)' without authentication) and limit.",
+      labelNames: ["principal", "limit"],
+      registers,
+    });
     this.#rpcs = new Counter({
       name: "protobus_rpcs_total",
       help: "gRPC calls handled, by service, method and status code name.",
@@ -141,6 +149,11 @@ export class BusMetrics implements DeliveryObserver {
   /** The flow monitor raised an alert of this kind (`flow_slow`, `rate_spike`). */
   recordAlert(kind: string): void {
     this.#alerts.inc({ kind });
+  }
+
+  /** A request of `principal` was refused by `limit` (`events-per-second`, `subscriptions`, ...). */
+  recordThrottled(principal: string, limit: string): void {
+    this.#throttled.inc({ principal, limit });
   }
 
   /**

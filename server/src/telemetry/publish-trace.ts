@@ -1,115 +1,105 @@
 /**
- * Server spans of a publish: a SERVER span continuing the trace found in the
- * envelope's `traceparent` (other traces of a batch become links), with
- * `validate` and `store` children. When no tracer provider is registered
- * nothing is created. Tracing never fails a publish: its own errors are
- * swallowed.
+ * Server spans of a publish: one SERVER span `publish <type>` per event,
+ * each continuing the trace found in that event's `traceparent` (or, for
+ * an event without one, the trace context of the call), with `validate`
+ * and `store` children. A batch therefore shows up in the trace of every
+ * event it carried, as the OpenTelemetry messaging conventions describe for
+ * batches, and not only in the first event's. When no tracer provider is
+ * registered nothing is created. Tracing never fails a publish: its own
+ * errors are swallowed.
  */
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  propagation,
-  trace,
-  type Attributes,
-  type Tracer,
-  type Context,
-  type Link,
-  type Span,
-} from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Tracer, type Context, type Span } from "@opentelemetry/api";
 import { Attr, MESSAGING_SYSTEM, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import { VERSION } from "../version.js";
 
 const activeTracer = tracerSource("@protobus/server", VERSION);
-const MAX_LINKS = 32;
 
-/** The spans of one publish. */
+/** The spans of one publish: one per event of the batch. */
 export class PublishTrace {
   readonly #tracer: Tracer;
-  readonly #span: Span;
-  readonly #context: Context;
+  readonly #spans: readonly Span[];
+  readonly #contexts: readonly Context[];
 
-  private constructor(tracer: Tracer, span: Span, context: Context) {
+  private constructor(tracer: Tracer, spans: readonly Span[], contexts: readonly Context[]) {
     this.#tracer = tracer;
-    this.#span = span;
-    this.#context = context;
+    this.#spans = spans;
+    this.#contexts = contexts;
   }
 
   /**
-   * Starts the publish span, or returns undefined when tracing is off. Its
-   * parent is the first event's `traceparent`, else `callContext` (the trace
-   * context the client propagated in the call's metadata), else none.
+   * Starts one publish span per event, or returns undefined when tracing is
+   * off. An event's span continues its `traceparent`, else `callContext`
+   * (the trace context the client propagated in the call's metadata), else
+   * starts a trace.
    */
   static start(events: readonly Event[], callContext?: Context): PublishTrace | undefined {
     if (events.length === 0) return undefined;
     try {
       const tracer = activeTracer();
       if (tracer === undefined) return undefined;
-      const first = events[0] as Event;
-      const parent =
-        first.traceparent === "" ? (callContext ?? ROOT_CONTEXT) : propagation.extract(ROOT_CONTEXT, first, envelopeGetter);
-      const parentTrace = trace.getSpanContext(parent)?.traceId;
-      const links: Link[] = [];
-      for (let i = 1; i < events.length && links.length < MAX_LINKS; i++) {
-        const event = events[i] as Event;
-        if (event.traceparent === "" || event.traceparent === first.traceparent) continue;
-        const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, event, envelopeGetter));
-        if (linked !== undefined && linked.traceId !== parentTrace) links.push({ context: linked });
+      const spans: Span[] = [];
+      const contexts: Context[] = [];
+      for (const event of events) {
+        const parent = event.traceparent === "" ? (callContext ?? ROOT_CONTEXT) : propagation.extract(ROOT_CONTEXT, event, envelopeGetter);
+        const attributes: Attributes = {
+          [Attr.system]: MESSAGING_SYSTEM,
+          [Attr.operationType]: "receive",
+          [Attr.operationName]: "publish",
+          "rpc.system": "grpc",
+          "rpc.service": "protobus.v1.EventBus",
+          [Attr.bodySize]: event.data.byteLength,
+        };
+        // Attributes are left out rather than sent empty.
+        if (event.type !== "") attributes[Attr.destinationName] = event.type;
+        if (event.id !== "") attributes[Attr.messageId] = event.id;
+        if (event.correlationId !== "") attributes[Attr.conversationId] = event.correlationId;
+        if (event.causationId !== "") attributes[Attr.causationId] = event.causationId;
+        if (events.length > 1) attributes[Attr.batchCount] = events.length;
+        const span = tracer.startSpan(event.type === "" ? "publish" : `publish ${event.type}`, { kind: SpanKind.SERVER, attributes }, parent);
+        spans.push(span);
+        contexts.push(trace.setSpan(parent, span));
       }
-      const sameType = events.every((e) => e.type === first.type);
-      const attributes: Attributes = {
-        [Attr.system]: MESSAGING_SYSTEM,
-        [Attr.operationType]: "receive",
-        [Attr.operationName]: "publish",
-        [Attr.conversationId]: first.correlationId,
-        "rpc.system": "grpc",
-        "rpc.service": "protobus.v1.EventBus",
-      };
-      if (sameType) attributes[Attr.destinationName] = first.type;
-      if (events.length === 1) {
-        if (first.id !== "") attributes[Attr.messageId] = first.id;
-        attributes[Attr.bodySize] = first.data.byteLength;
-      } else {
-        attributes[Attr.batchCount] = events.length;
-      }
-      const span = tracer.startSpan(sameType ? `publish ${first.type}` : "publish", { kind: SpanKind.SERVER, attributes, links }, parent);
-      return new PublishTrace(tracer, span, trace.setSpan(parent, span));
+      return new PublishTrace(tracer, spans, contexts);
     } catch {
       return undefined;
     }
   }
 
-  /** Starts a child step span (`validate`, `store`). */
-  step(name: string): Span | undefined {
+  /** Starts a step span (`validate`, `store`) under each event's publish span. */
+  step(name: string): readonly Span[] | undefined {
     try {
-      return this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL }, this.#context);
+      return this.#contexts.map((context) => this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL }, context));
     } catch {
       return undefined;
     }
   }
 
-  /** Ends a step span, marking it failed when `error` is given. */
-  endStep(span: Span | undefined, error?: unknown): void {
-    if (span === undefined) return;
+  /** Ends a step's spans, marking them failed when `error` is given. */
+  endStep(spans: readonly Span[] | undefined, error?: unknown): void {
+    if (spans === undefined) return;
     try {
-      if (error !== undefined) fail(span, error);
-      span.end();
+      for (const span of spans) {
+        if (error !== undefined) fail(span, error);
+        span.end();
+      }
     } catch {
       // Tracing never fails a publish.
     }
   }
 
-  /** Ends the publish span with the stored results or the error. */
+  /** Ends the publish spans with the stored results (id and sequence per event) or the error. */
   end(results: readonly { id: string; sequence: bigint }[] | undefined, error?: unknown): void {
     try {
-      const only = results?.length === 1 ? results[0] : undefined;
-      if (only !== undefined) {
-        this.#span.setAttribute(Attr.messageId, only.id);
-        this.#span.setAttribute(Attr.sequence, Number(only.sequence));
-      }
-      if (error !== undefined) fail(this.#span, error);
-      this.#span.end();
+      this.#spans.forEach((span, i) => {
+        const result = results?.[i];
+        if (result !== undefined) {
+          span.setAttribute(Attr.messageId, result.id);
+          span.setAttribute(Attr.sequence, Number(result.sequence));
+        }
+        if (error !== undefined) fail(span, error);
+        span.end();
+      });
     } catch {
       // Tracing never fails a publish.
     }

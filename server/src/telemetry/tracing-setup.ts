@@ -6,19 +6,25 @@
  *
  * - protocol: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`,
  *   `http/protobuf` (default), `http/json` or `grpc`;
- * - service name: `OTEL_SERVICE_NAME` (default `protobus`), plus
- *   `OTEL_RESOURCE_ATTRIBUTES`;
+ * - resource: `service.name` from `OTEL_SERVICE_NAME` (default `protobus`),
+ *   `service.version`, the host, OS and process attributes of the standard
+ *   detectors (without the command line, which may hold credentials), then
+ *   `OTEL_RESOURCE_ATTRIBUTES`, which wins;
  * - sampler: `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`
  *   (default parentbased_always_on);
  * - batching: `OTEL_BSP_*`.
  *
  * A misconfiguration is logged and leaves tracing off; it never stops the
- * server or fails a publish.
+ * server or fails a publish. Failed exports (an unreachable collector) are
+ * logged, rate-limited, with the endpoint; shutdown waits at most
+ * `flushTimeoutMs` (1 s) for pending spans.
  */
-import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { detectResources, envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes, type ResourceDetector } from "@opentelemetry/resources";
+import { BatchSpanProcessor, type BufferConfig, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import type { Logger } from "../logger.js";
+import { createLogger, type Logger } from "../logger.js";
+import { VERSION } from "../version.js";
+import { ReportingSpanExporter } from "./reporting-exporter.js";
 
 /** Tracing as started by {@link startTracing}. */
 export interface TracingHandle {
@@ -36,8 +42,16 @@ export interface StartTracingOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Service name when `OTEL_SERVICE_NAME` is unset. */
   readonly defaultServiceName?: string;
-  /** Where problems are reported. */
+  /**
+   * `service.version` of the resource; the protobus version when the
+   * service name is protobus's own, else none (`OTEL_RESOURCE_ATTRIBUTES`
+   * may set it too).
+   */
+  readonly serviceVersion?: string;
+  /** Where problems are reported; warnings go to stderr by default. */
   readonly logger?: Pick<Logger, "warn" | "info">;
+  /** Longest wait for pending spans at shutdown, in ms; 1,000 by default. */
+  readonly flushTimeoutMs?: number;
 }
 
 const OFF: TracingHandle = { enabled: false, description: "", shutdown: () => Promise.resolve() };
@@ -56,7 +70,7 @@ function read(env: Readonly<Record<string, string | undefined>>, name: string): 
  */
 export async function startTracing(options: StartTracingOptions = {}): Promise<TracingHandle> {
   const env = options.env ?? process.env;
-  const logger = options.logger;
+  const logger = options.logger ?? createLogger({ level: "warn", format: "text" });
   try {
     if (read(env, "OTEL_SDK_DISABLED")?.toLowerCase() === "true") return OFF;
     const exporterKind = read(env, "OTEL_TRACES_EXPORTER")?.toLowerCase();
@@ -64,42 +78,100 @@ export async function startTracing(options: StartTracingOptions = {}): Promise<T
     const endpoint = read(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ?? read(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
     if (endpoint === undefined && exporterKind !== "otlp") return OFF;
     if (exporterKind !== undefined && exporterKind !== "otlp") {
-      logger?.warn(`OTEL_TRACES_EXPORTER=${exporterKind} is not supported (only otlp and none); tracing stays off`);
+      logger.warn(`OTEL_TRACES_EXPORTER=${exporterKind} is not supported (only otlp and none); tracing stays off`);
       return OFF;
     }
     const protocol = read(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? read(env, "OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf";
-    let exporter: SpanExporter;
-    if (protocol === "grpc") {
-      const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-grpc");
-      exporter = new OTLPTraceExporter();
-    } else if (protocol === "http/json") {
-      const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
-      exporter = new OTLPTraceExporter();
-    } else {
-      if (protocol !== "http/protobuf") logger?.warn(`OTLP protocol '${protocol}' is not supported; exporting with http/protobuf`);
-      const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-proto");
-      exporter = new OTLPTraceExporter();
+    if (protocol !== "grpc" && protocol !== "http/json" && protocol !== "http/protobuf") {
+      logger.warn(`OTLP protocol '${protocol}' is not supported; exporting with http/protobuf`);
     }
-    const serviceName = read(env, "OTEL_SERVICE_NAME") ?? options.defaultServiceName ?? "protobus";
-    const resource = resourceFromAttributes({ "service.name": serviceName }).merge(detectResources({ detectors: [envDetector] }));
-    const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
-    provider.register();
     const used = protocol === "grpc" || protocol === "http/json" ? protocol : "http/protobuf";
-    const description = `${used} ${endpoint ?? "(exporter default endpoint)"}`;
-    logger?.info("tracing on", { export: description, service: serviceName });
+    // The URL comes from `env` (not only process.env, which the exporters read).
+    const url = exportUrl(env, used);
+    const config = url !== undefined ? { url } : {};
+    let exporter: SpanExporter;
+    if (used === "grpc") {
+      const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-grpc");
+      exporter = new OTLPTraceExporter(config);
+    } else if (used === "http/json") {
+      const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+      exporter = new OTLPTraceExporter(config);
+    } else {
+      const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-proto");
+      exporter = new OTLPTraceExporter(config);
+    }
+    const description = `${used} ${url ?? "(exporter default endpoint)"}`;
+    const serviceName = read(env, "OTEL_SERVICE_NAME") ?? options.defaultServiceName ?? "protobus";
+    const serviceVersion = options.serviceVersion ?? (serviceName.startsWith("protobus") ? VERSION : undefined);
+    const resource = resourceFromAttributes({ "service.name": serviceName, ...(serviceVersion !== undefined ? { "service.version": serviceVersion } : {}) }).merge(
+      detectResources({ detectors: [hostDetector, osDetector, processWithoutCommandLine, envDetector] }),
+    );
+    const reporting = new ReportingSpanExporter(exporter, { destination: description, logger });
+    const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(reporting, batchConfig(env))] });
+    provider.register();
+    logger.info("tracing on", { export: description, service: serviceName });
+    const flushTimeoutMs = options.flushTimeoutMs ?? 1_000;
     return {
       enabled: true,
       description,
       async shutdown() {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), flushTimeoutMs);
+          timer.unref();
+        });
         try {
-          await provider.shutdown();
+          const outcome = await Promise.race([provider.shutdown().then(() => "done" as const), timedOut]);
+          if (outcome === "timeout") {
+            logger.warn(`pending spans were not exported within ${flushTimeoutMs} ms of shutdown and are dropped`, { destination: description });
+          }
         } catch (error) {
-          logger?.warn("flushing spans failed", { error: error instanceof Error ? error.message : String(error) });
+          logger.warn("flushing spans failed", { destination: description, error: error instanceof Error ? error.message : String(error) });
+        } finally {
+          clearTimeout(timer);
         }
       },
     };
   } catch (error) {
-    logger?.warn("tracing is misconfigured and stays off", { error: error instanceof Error ? error.message : String(error) });
+    logger.warn("tracing is misconfigured and stays off", { error: error instanceof Error ? error.message : String(error) });
     return OFF;
   }
+}
+
+/**
+ * The URL spans are sent to, as the OTLP exporters derive it: the traces
+ * endpoint as given, or the base endpoint plus `/v1/traces` over HTTP.
+ */
+function exportUrl(env: Readonly<Record<string, string | undefined>>, protocol: string): string | undefined {
+  const traces = read(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  if (traces !== undefined) return traces;
+  const base = read(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (base === undefined || protocol === "grpc") return base;
+  return `${base.replace(/\/+$/, "")}/v1/traces`;
+}
+
+/** The process detector's attributes without the command line, which may carry credentials. */
+const processWithoutCommandLine: ResourceDetector = {
+  detect(config) {
+    const detected = processDetector.detect(config);
+    const attributes = { ...detected.attributes };
+    delete attributes["process.command_args"];
+    delete attributes["process.command_line"];
+    return { ...detected, attributes };
+  },
+};
+
+/** `OTEL_BSP_*` from `env` (the processor itself reads only process.env). */
+function batchConfig(env: Readonly<Record<string, string | undefined>>): BufferConfig {
+  const config: { -readonly [K in keyof BufferConfig]: BufferConfig[K] } = {};
+  const number = (name: string): number | undefined => {
+    const value = Number(read(env, name));
+    return Number.isFinite(value) && value >= 0 ? value : undefined;
+  };
+  config.scheduledDelayMillis = number("OTEL_BSP_SCHEDULE_DELAY");
+  config.exportTimeoutMillis = number("OTEL_BSP_EXPORT_TIMEOUT");
+  config.maxQueueSize = number("OTEL_BSP_MAX_QUEUE_SIZE");
+  config.maxExportBatchSize = number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+  for (const key of Object.keys(config) as (keyof BufferConfig)[]) if (config[key] === undefined) delete config[key];
+  return config;
 }

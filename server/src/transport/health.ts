@@ -2,12 +2,13 @@
  * The standard `grpc.health.v1.Health` service: `Check`, `Watch` and `List`
  * for the whole server (service "") and for each protobus service.
  */
-import type { ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation, sendUnaryData } from "@grpc/grpc-js";
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import {
   HealthCheckResponse_ServingStatus as ServingStatus,
   type HealthCheckRequest,
   type HealthCheckResponse,
+  type HealthServer,
   type HealthListRequest,
   type HealthListResponse,
 } from "@protobus/sdk/proto";
@@ -37,7 +38,7 @@ export class HealthStatus {
   }
 
   /** A grpc-js implementation of `grpc.health.v1.Health`. */
-  implementation(): UntypedServiceImplementation {
+  implementation(): HealthServer {
     return {
       check: (call: ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: sendUnaryData<HealthCheckResponse>) => {
         const current = this.#statuses.get(call.request.service);

@@ -8,8 +8,8 @@ import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { createFileRegistry, fromBinary, toBinary, type DescFile, type Registry } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import type { ServerReflectionRequest, ServerReflectionResponse } from "@protobus/sdk/proto";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { ServerReflectionRequest, ServerReflectionResponse, ServerReflectionServer } from "@protobus/sdk/proto";
 
 /** Reads the descriptor set that ships with @protobus/sdk. */
 export function loadBundledDescriptorSet(): Uint8Array {
@@ -142,7 +142,7 @@ export class DescriptorReflection {
   }
 
   /** A grpc-js implementation of the ServerReflection service (either version). */
-  implementation(): UntypedServiceImplementation {
+  implementation(): ServerReflectionServer {
     return {
       serverReflectionInfo: (call: ServerDuplexStream<ServerReflectionRequest, ServerReflectionResponse>) => {
         call.on("data", (request: ServerReflectionRequest) => call.write(this.answer(request)));

@@ -4,24 +4,12 @@
  * FAILED_PRECONDITION with a `PreconditionFailure` listing every violation;
  * a malformed request INVALID_ARGUMENT with a `BadRequest`.
  */
-import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import {
   Compatibility,
   Format,
-  type CheckCompatibilityRequest,
-  type CheckCompatibilityResponse,
   type CompatibilitySetting,
-  type DeleteSchemaVersionRequest,
-  type GetCompatibilityRequest,
-  type GetSchemaRequest,
-  type ListSchemasRequest,
-  type ListSchemasResponse,
-  type ListVersionsRequest,
-  type ListVersionsResponse,
-  type RegisterSchemaRequest,
-  type RegisterSchemaResponse,
   type Schema,
-  type SetCompatibilityRequest,
+  type SchemaRegistryServer,
 } from "@protobus/sdk/proto";
 import { unary } from "./unary.js";
 import { invalidArgument } from "../errors.js";
@@ -91,22 +79,23 @@ function modeFromRequest(value: Compatibility, field: string, allowUnspecified: 
 }
 
 /** Builds the grpc-js implementation of `protobus.v1.SchemaRegistry`. */
-export function createSchemaRegistryService(registry: SchemaRegistry, logger: Logger): UntypedServiceImplementation {
+/** Builds the typed grpc-js implementation of `protobus.v1.SchemaRegistry` (a new RPC without a handler does not compile). */
+export function createSchemaRegistryService(registry: SchemaRegistry, logger: Logger): SchemaRegistryServer {
   return {
-    registerSchema: unary<RegisterSchemaRequest, RegisterSchemaResponse>("RegisterSchema", logger, async (request) => {
+    registerSchema: unary("RegisterSchema", logger, async (request) => {
       const result = await registry.register(schemaFromProto(request.schema));
       return { schema: schemaToProto(result.schema), alreadyRegistered: result.alreadyRegistered };
     }),
-    getSchema: unary<GetSchemaRequest, Schema>("GetSchema", logger, async (request) =>
+    getSchema: unary("GetSchema", logger, async (request) =>
       schemaToProto(await registry.get(request.subject, request.version === 0 ? undefined : request.version)),
     ),
-    listSchemas: unary<ListSchemasRequest, ListSchemasResponse>("ListSchemas", logger, async (request) => ({
+    listSchemas: unary("ListSchemas", logger, async (request) => ({
       schemas: (await registry.list({ prefix: request.subjectPrefix, includeDeleted: request.includeDeleted })).map(schemaToProto),
     })),
-    listVersions: unary<ListVersionsRequest, ListVersionsResponse>("ListVersions", logger, async (request) => ({
+    listVersions: unary("ListVersions", logger, async (request) => ({
       schemas: (await registry.versions(request.subject, request.includeDeleted)).map(schemaToProto),
     })),
-    checkCompatibility: unary<CheckCompatibilityRequest, CheckCompatibilityResponse>("CheckCompatibility", logger, async (request) => {
+    checkCompatibility: unary("CheckCompatibility", logger, async (request) => {
       const result = await registry.check(schemaFromProto(request.schema), modeFromRequest(request.compatibility, "compatibility", true));
       return {
         compatible: result.compatible,
@@ -121,14 +110,14 @@ export function createSchemaRegistryService(registry: SchemaRegistry, logger: Lo
         checkedVersions: result.checkedVersions,
       };
     }),
-    getCompatibility: unary<GetCompatibilityRequest, CompatibilitySetting>("GetCompatibility", logger, async (request) =>
+    getCompatibility: unary("GetCompatibility", logger, async (request) =>
       settingToProto(await registry.getCompatibility(request.subject)),
     ),
-    setCompatibility: unary<SetCompatibilityRequest, CompatibilitySetting>("SetCompatibility", logger, async (request) => {
+    setCompatibility: unary("SetCompatibility", logger, async (request) => {
       const mode = modeFromRequest(request.compatibility, "compatibility", request.subject !== "");
       return settingToProto(await registry.setCompatibility(request.subject, mode));
     }),
-    deleteSchemaVersion: unary<DeleteSchemaVersionRequest, Schema>("DeleteSchemaVersion", logger, async (request) =>
+    deleteSchemaVersion: unary("DeleteSchemaVersion", logger, async (request) =>
       schemaToProto(await registry.deleteVersion(request.subject, request.version)),
     ),
   };

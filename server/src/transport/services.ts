@@ -1,0 +1,51 @@
+/**
+ * The services the server hosts, registered in one place, each with a
+ * typed implementation: a generated `...Server` interface names every RPC
+ * of its .proto, so a new RPC without a handler does not compile.
+ */
+import type { Server, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  HealthService,
+  SchemaRegistryService,
+  ServerReflectionService,
+  ServerReflectionServiceV1Alpha,
+  type EventBusServer,
+  type HealthServer,
+  type SchemaRegistryServer,
+  type ServerReflectionServer,
+} from "@protobus/sdk/proto";
+import { eventBusServiceDefinition } from "./event-bus-definition.js";
+
+/** The fully qualified names of the services the server hosts. */
+export const SERVED_SERVICES = [
+  "protobus.v1.EventBus",
+  "protobus.v1.SchemaRegistry",
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+] as const;
+
+/** One typed implementation per hosted service. */
+export interface ServiceImplementations {
+  /** `protobus.v1.EventBus`. */
+  readonly eventBus: EventBusServer;
+  /** `protobus.v1.SchemaRegistry`. */
+  readonly schemaRegistry: SchemaRegistryServer;
+  /** `grpc.health.v1.Health`. */
+  readonly health: HealthServer;
+  /** `grpc.reflection.v1.ServerReflection` and its v1alpha twin (same messages). */
+  readonly reflection: ServerReflectionServer;
+}
+
+function add<S extends UntypedServiceImplementation>(server: Server, definition: unknown, implementation: S): void {
+  server.addService(definition as ServiceDefinition, implementation);
+}
+
+/** Registers every service of {@link SERVED_SERVICES} on `server`. */
+export function registerServices(server: Server, services: ServiceImplementations): void {
+  add(server, eventBusServiceDefinition, services.eventBus);
+  add(server, SchemaRegistryService, services.schemaRegistry);
+  add(server, HealthService, services.health);
+  add(server, ServerReflectionService, services.reflection);
+  add(server, ServerReflectionServiceV1Alpha, services.reflection);
+}
