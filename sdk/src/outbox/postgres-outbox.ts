@@ -295,7 +295,8 @@ class PostgresRelayStore implements OutboxStore {
       // Rows committed before the lock was taken sent no notification.
       const waiting = (await db.query(`SELECT EXISTS (SELECT 1 FROM ${this.#table} WHERE published_at IS NULL AND commit_seq IS NOT NULL) AS waiting`))
         .rows[0] as { waiting: boolean };
-      if (waiting.waiting || this.#notified) return;
+      // Stopped while the queries ran: an abort listener added now would never fire.
+      if (waiting.waiting || this.#notified || signal.aborted) return;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
