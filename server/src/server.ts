@@ -8,7 +8,7 @@ import { HealthCheckResponse_ServingStatus } from "@protobus/sdk/proto";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
 import { EventBus } from "./bus/event-bus.js";
 import { createEventBusService } from "./transport/event-bus-service.js";
-import { registerServices, SERVED_SERVICES } from "./transport/services.js";
+import { registerServices, SERVED_DEFINITIONS, SERVED_SERVICES } from "./transport/services.js";
 import { HealthStatus } from "./transport/health.js";
 import { StreamRegistry } from "./transport/stream-registry.js";
 import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
@@ -18,7 +18,9 @@ import { createLogger, type Logger } from "./logger.js";
 import { DescriptorReflection, loadBundledDescriptorSet } from "./transport/reflection.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
+import { ConnectionGate } from "./transport/connection-gate.js";
 import { VERSION } from "./version.js";
+import { pickInputLimits } from "./limits.js";
 import { FlowMonitor } from "./flow/monitor.js";
 import { OutcomeRecorder } from "./flow/outcome-recorder.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
@@ -87,16 +89,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       group: problem.name,
     });
   }
-  const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
+  const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const observer = combineObservers([metrics, outcomes]);
-  const registry = new SchemaRegistry(backend.schemas);
+  const limits = pickInputLimits(config);
+  const registry = new SchemaRegistry(backend.schemas, { limits });
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
   const bus = new EventBus(backend, {
     validator,
+    limits,
     maxPayloadBytes: config.maxPayloadBytes,
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
+    maxTrackedTypes: config.metricsMaxTypes,
     version: VERSION,
     heartbeatMs: config.heartbeatMs,
     ...(metrics !== undefined ? { metrics } : {}),
@@ -140,20 +145,33 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    // Streams one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+    "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
   });
-  registerServices(server, {
-    eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
-    schemaRegistry: createSchemaRegistryService(registry, logger),
-    health: health.implementation(),
-    reflection: reflection.implementation(),
-  });
+  // A schema request far over --max-schema-bytes is refused before it is decoded.
+  const schemaCap = { maxBytes: limits.maxSchemaBytes + 64 * 1024, limit: "max-schema-bytes", limitValue: limits.maxSchemaBytes, field: "schema" };
+  registerServices(
+    server,
+    {
+      eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
+      schemaRegistry: createSchemaRegistryService(registry, logger),
+      health: health.implementation(),
+      reflection: reflection.implementation(),
+    },
+    { schemaRegistry: { registerSchema: schemaCap, checkCompatibility: schemaCap } },
+  );
 
-  let port: number;
+  let gate: ConnectionGate;
   try {
-    port = await new Promise<number>((resolvePort, reject) => {
-      server.bindAsync(`${config.host}:${config.port}`, security.credentials, (error, bound) =>
-        error === null ? resolvePort(bound) : reject(error),
-      );
+    gate = await ConnectionGate.listen(server, {
+      host: config.host,
+      port: config.port,
+      maxConnections: config.maxConnections,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      credentials: security.credentials,
+      tls: security.tls !== undefined,
+      services: SERVED_DEFINITIONS,
+      logger,
     });
   } catch (error) {
     security.close();
@@ -162,12 +180,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       cause: error,
     });
   }
+  const port = gate.port;
   const address = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   let metricsServer: MetricsServer | undefined;
   if (metrics !== undefined) {
     try {
       metricsServer = await startMetricsServer(metrics, config.metricsHost, config.metricsPort, { tls: security.tls, gate: security.scrapeGate });
     } catch (error) {
+      gate.close();
       server.forceShutdown();
       security.close();
       await backend.close();
@@ -221,6 +241,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       streams.closeAll(new ProtobusError(Code.UNAVAILABLE, "the server is shutting down; reconnect to resume"));
       health.endWatches();
       await Promise.race([drained, delay(config.shutdownGraceMs)]);
+      gate.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => {
           server.forceShutdown();
