@@ -122,7 +122,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   });
   let security: Security;
   try {
-    security = createSecurity(config, { logger, publish: (events) => bus.publish(events), ...(metrics !== undefined ? { metrics } : {}) });
+    security = createSecurity(config, { logger, publish: (events) => bus.publish(events, { system: true }), ...(metrics !== undefined ? { metrics } : {}) });
   } catch (error) {
     await backend.close();
     throw error;
