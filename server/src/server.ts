@@ -102,6 +102,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
     maxTrackedTypes: config.metricsMaxTypes,
+    queryScanLimit: config.queryScanLimit,
     version: VERSION,
     heartbeatMs: config.heartbeatMs,
     ...(metrics !== undefined ? { metrics } : {}),

@@ -46,6 +46,8 @@ export interface EventBusOptions {
   readonly metrics?: BusMetrics;
   /** Checks payloads against registered schemas; without it only envelopes are checked. */
   readonly validator?: PublishValidator;
+  /** Stored events one QueryEvents call looks at, at most (default {@link DEFAULT_QUERY_SCAN_LIMIT}). */
+  readonly queryScanLimit?: number;
   /** Limits on envelopes, patterns and filters; the defaults when absent. */
   readonly limits?: InputLimits;
   /** Distinct event types GetDeliveryStats counts on their own; the rest count as `other` (default 1000). */
@@ -71,6 +73,13 @@ export interface PublishOptions {
 export const DEFAULT_QUERY_LIMIT = 100;
 /** Largest page size of QueryEvents. */
 export const MAX_QUERY_LIMIT = 1000;
+/**
+ * Default of `--query-scan-limit`: stored events one QueryEvents call looks
+ * at, at most. A query matching little over a long history answers a page
+ * with few (or no) events and a page token, instead of scanning it all in
+ * one call on the server's thread.
+ */
+export const DEFAULT_QUERY_SCAN_LIMIT = 20_000;
 
 /** The transport-independent bus. */
 export class EventBus {
@@ -314,13 +323,14 @@ export class EventBus {
       ...(request.toTime !== undefined ? { toTime: request.toTime } : {}),
       fromSequence,
       limit: limit + 1,
+      scanLimit: this.#options.queryScanLimit ?? DEFAULT_QUERY_SCAN_LIMIT,
     });
-    const page = found.slice(0, limit);
-    const next = found.length > limit ? found[limit] : undefined;
-    return {
-      events: page.map((stored) => stored.event),
-      nextPageToken: next === undefined ? "" : encodePageToken(next.sequence),
-    };
+    const page = found.events.slice(0, limit);
+    const next = found.events[limit];
+    // A page cut short by the scan limit (even an empty one) names where the next call goes on.
+    const nextPageToken =
+      next !== undefined ? encodePageToken(next.sequence) : found.complete ? "" : encodePageToken(found.scannedTo + 1n);
+    return { events: page.map((stored) => stored.event), nextPageToken };
   }
 
   /** The event with this id; NOT_FOUND when there is none. */
