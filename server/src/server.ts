@@ -107,7 +107,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   const core = createServerCore(config, backend, logger);
   const { bus, metrics } = core;
   const security = await Promise.resolve()
-    .then(() => createSecurity(config, { logger, publish: (events) => bus.publish(events), ...(metrics !== undefined ? { metrics } : {}) }))
+    .then(() => createSecurity(config, { logger, publish: (events) => bus.publish(events, { system: true }), ...(metrics !== undefined ? { metrics } : {}) }))
     .catch((error: unknown) => unwind(undo, error));
   undo.push(() => security.close());
   const streams = new StreamRegistry();

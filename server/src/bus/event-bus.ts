@@ -19,6 +19,7 @@ import { DeliveryMetrics } from "./delivery-metrics.js";
 import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
 import { decodePageToken, encodePageToken, sequenceViolation } from "./page-token.js";
 import { patternCountViolations } from "./open-limits.js";
+import { reservedNamespaceError } from "./reserved-namespace.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { PublishTrace } from "../telemetry/publish-trace.js";
 
@@ -61,6 +62,11 @@ export interface EventBusOptions {
 export interface PublishOptions {
   /** The caller's trace context (from the call's metadata), parent of the publish span when the events carry none. */
   readonly traceContext?: Context;
+  /**
+   * The server itself publishes (flow alerts, audit records): only then may
+   * events have `protobus.*` types. Never set from a request.
+   */
+  readonly system?: boolean;
 }
 
 /** Default page size of QueryEvents. */
@@ -140,13 +146,18 @@ export class EventBus {
 
   /**
    * Validates a batch as a whole and stores it. Throws INVALID_ARGUMENT with
-   * every violation when any event is bad; then nothing is stored. Resolves
-   * once the store has made the events durable.
+   * every violation when any event is bad, PERMISSION_DENIED when one has a
+   * reserved `protobus.*` type (unless `options.system`); then nothing is
+   * stored. Resolves once the store has made the events durable.
    */
   async publish(events: readonly Event[], options: PublishOptions = {}): Promise<PublishResult[]> {
     if (this.#draining) throw unavailable("the server is shutting down; publish to another server or retry");
     if (events.length === 0) {
       throw invalidArgument([{ field: "events", description: "must contain at least one event", reason: "REQUIRED" }]);
+    }
+    if (options.system !== true) {
+      const reserved = reservedNamespaceError(events);
+      if (reserved !== undefined) throw reserved;
     }
     if (events.length > this.#options.maxBatchSize) {
       throw invalidArgument([

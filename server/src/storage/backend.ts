@@ -10,6 +10,9 @@ import type { GroupStore } from "./group-store.js";
 import type { StoredEvent } from "./stored-event.js";
 import type { SchemaStore } from "./schema-store.js";
 
+/** The largest sequence any store can hold: a signed 64-bit integer, as SQLite and JetStream keep it. */
+export const MAX_SEQUENCE = 2n ** 63n - 1n;
+
 export type { StoredEvent } from "./stored-event.js";
 export type { GroupStore } from "./group-store.js";
 

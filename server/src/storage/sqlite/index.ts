@@ -24,6 +24,7 @@ import type {
   ReadResult,
   StorageBackend,
 } from "../backend.js";
+import { MAX_SEQUENCE } from "../backend.js";
 import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
 import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
@@ -464,7 +465,8 @@ class SqliteBackend implements SqliteStorageBackend {
     const params: unknown[] = [query.fromSequence];
     // The sequences are dense: a range of scanLimit sequences bounds what
     // SQLite looks at, whichever index it takes (or none, for a source).
-    const scanEnd = query.scanLimit === undefined ? undefined : query.fromSequence + BigInt(query.scanLimit);
+    // Capped at the largest sequence SQLite can bind (a signed 64-bit integer).
+    const scanEnd = query.scanLimit === undefined ? undefined : min(query.fromSequence + BigInt(query.scanLimit), MAX_SEQUENCE);
     if (scanEnd !== undefined) {
       where.push("seq < ?");
       params.push(scanEnd);
@@ -572,4 +574,8 @@ class SqliteBackend implements SqliteStorageBackend {
 /** Creates (or opens) the SQLite backend in `options.dataDir`. */
 export function createSqliteBackend(options: SqliteBackendOptions): SqliteStorageBackend {
   return new SqliteBackend(options);
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }
