@@ -11,7 +11,7 @@ import { examplesAgentsV1Events, type ExamplesAgentsV1Events } from "../../examp
 import { TaskPriority } from "../../examples/agents/src/gen/examples/agents/v1/common_pb.js";
 import { TaskCreated } from "../../examples/agents/src/gen/examples/agents/v1/task_protobus.js";
 import { chromiumAvailable, openBrowser, type OfflineBrowser } from "../support/chromium.js";
-import { freePort, startTestServer, type TestServer } from "../support/test-server.js";
+import { freePort, startTestServer, waitFor, type TestServer } from "../support/test-server.js";
 
 const JAEGER = "http://127.0.0.1:16686";
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -118,6 +118,135 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
     await expect.poll(async () => `${await rows.count()} ${await rows.last().textContent()}`).toMatch(/^10 .*\{"n":59\}/);
     expect(await page.getByRole("button", { name: "Next →" }).isDisabled()).toBe(true);
     await b.screenshot("history");
+  });
+
+  it("shows a flow of three events as a causation tree with each consumer's outcome", async () => {
+    const plain = createClient({ address: t.address, source: "flow-test" });
+    const handled: string[] = [];
+    const worker = plain.subscribe(
+      "demo.flow.>",
+      (event) => {
+        handled.push(event.type);
+        if (event.type === "demo.flow.failed") throw new Error("the printer is on fire");
+      },
+      { group: "flow-workers", maxDeliveries: 1, backoffMinMs: 10 },
+    );
+    try {
+      await worker.opened();
+      const root = await plain.publish({ type: "demo.flow.started", data: { step: 1 }, correlationId: "corr-flow" });
+      const middle = await plain.publish({ type: "demo.flow.progressed", data: { step: 2 }, correlationId: "corr-flow", causationId: root.id });
+      await plain.publish({ type: "demo.flow.failed", data: { step: 3 }, correlationId: "corr-flow", causationId: middle.id });
+      await waitFor(() => handled.length >= 3, 10_000, "three deliveries");
+      await waitFor(async () => (await plain.listDeadLetters("flow-workers")).deadLetters.length === 1, 10_000, "the dead letter");
+    } finally {
+      worker.close();
+      plain.close();
+    }
+    const { page } = b;
+    await page.goto(`${origin}flows/corr-flow`);
+    const tree = page.locator("ul.flow-tree");
+    await tree.waitFor({ timeout: 10_000 });
+    // Nested: started > progressed > failed.
+    const nested = tree.locator("li li li .flow-node[data-type='demo.flow.failed']");
+    await nested.waitFor({ timeout: 5_000 });
+    await expect.poll(() => tree.locator(".flow-node[data-type='demo.flow.started'] .outcome").first().textContent()).toBe("flow-workers: acked");
+    expect(await tree.locator(".flow-node[data-type='demo.flow.progressed'] .outcome").first().textContent()).toBe("flow-workers: acked");
+    expect(await nested.locator(".outcome").first().textContent()).toBe("flow-workers: dead-lettered");
+    expect(await page.locator(".panel h2").first().textContent()).toContain("3 events");
+    await b.screenshot("flows");
+  });
+
+  it("redrives a dead letter from the groups view after a confirmation, and it is delivered again", async () => {
+    const { page } = b;
+    await page.goto(`${origin}groups/flow-workers`);
+    const row = page.locator("table.dead-letters tbody tr", { hasText: "demo.flow.failed" });
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain("the printer is on fire");
+    expect(await page.locator("table.groups tr[data-group='flow-workers']").textContent()).toContain("flow-workers");
+    await b.screenshot("groups");
+
+    // Cancel first: nothing happens.
+    await row.getByRole("button", { name: "Redrive" }).click();
+    const dialog = page.locator("dialog.confirm");
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain("back into the group");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "detached" });
+    const plain = createClient({ address: t.address, source: "redrive-test" });
+    try {
+      expect((await plain.listDeadLetters("flow-workers")).deadLetters).toHaveLength(1);
+      const again: { type: string; attempt: number }[] = [];
+      const worker = plain.subscribe(
+        "demo.flow.>",
+        (event) => {
+          again.push({ type: event.type, attempt: event.attempt });
+        },
+        { group: "flow-workers" },
+      );
+      try {
+        await worker.opened();
+        await row.getByRole("button", { name: "Redrive" }).click();
+        await dialog.getByRole("button", { name: "Redrive" }).click();
+        await page.locator("p.notice", { hasText: "Redrove 1 dead letter." }).waitFor({ timeout: 5_000 });
+        await waitFor(() => again.length === 1, 10_000, "the redriven delivery");
+        expect(again[0]).toEqual({ type: "demo.flow.failed", attempt: 1 });
+        await expect.poll(() => page.locator("table.dead-letters").count()).toBe(0);
+      } finally {
+        worker.close();
+      }
+    } finally {
+      plain.close();
+    }
+  });
+
+  it("shows a schema's versions, a diff naming the added field, its compatibility mode, and checks a candidate", async () => {
+    const registry = createRegistryClient({ address: t.address });
+    try {
+      const v1 = { type: "object", required: ["orderId"], properties: { orderId: { type: "string" } } };
+      const v2 = { ...v1, properties: { ...v1.properties, giftNote: { type: "string", maxLength: 200 } } };
+      await registry.register("demo.order.placed", { jsonSchema: v1 });
+      await registry.register("demo.order.placed", { jsonSchema: v2 });
+    } finally {
+      registry.close();
+    }
+    const { page } = b;
+    await page.goto(`${origin}schemas`);
+    await page.getByRole("link", { name: "demo.order.placed" }).click();
+    const diff = page.getByTestId("schema-diff");
+    await diff.waitFor({ timeout: 10_000 });
+    const added = await diff.locator("span.added").allTextContents();
+    expect(added.join("")).toContain('+     "giftNote": {');
+    expect((await diff.locator("span.removed").allTextContents()).join("")).not.toContain("orderId");
+    expect(await page.getByTestId("compatibility").textContent()).toBe("BACKWARD");
+    expect(await page.locator(".panel").first().textContent()).toContain("inherited from the global mode");
+    await b.screenshot("schemas");
+
+    await page.locator("textarea[name='candidate']").fill(JSON.stringify({ type: "object", required: ["orderId"], properties: { orderId: { type: "integer" } } }));
+    await page.getByRole("button", { name: "Check" }).click();
+    const result = page.getByTestId("check-result");
+    await result.waitFor({ timeout: 5_000 });
+    expect(await result.textContent()).toContain("Not compatible under BACKWARD");
+    expect(await result.textContent()).toContain("orderId");
+  });
+
+  it("charts publish and delivery rates per type from the server's counters", async () => {
+    const { page } = b;
+    await page.goto(`${origin}overview`);
+    const plain = createClient({ address: t.address, source: "overview-test" });
+    try {
+      // Three samples are two rates; keep publishing across them.
+      for (let i = 0; i < 5; i++) {
+        await plain.publish({ type: "demo.overview.ticked", data: { i } });
+        await new Promise((r) => setTimeout(r, 700));
+      }
+    } finally {
+      plain.close();
+    }
+    await page.locator("table.type-stats tr[data-type='demo.overview.ticked']").waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator("table.type-stats tr[data-type='demo.overview.ticked'] td").nth(1).textContent(), { timeout: 10_000 }).toBe("5");
+    await expect.poll(() => page.locator("[data-testid='chart-published'] .u-legend").textContent()).toContain("demo.overview.ticked");
+    expect(await page.locator("[data-testid='chart-published'] canvas").count()).toBe(1);
+    await b.screenshot("overview");
   });
 
   it("answers JSON API calls named after their RPC, and refuses foreign origins", async () => {
