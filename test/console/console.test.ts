@@ -5,13 +5,16 @@
  * console (requests elsewhere are blocked, recorded and asserted absent).
  * Screenshots of each view are written under test-results/console/.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createToken } from "@protobus/server";
 import { createClient, syncEventSchemas, createRegistryClient, type ProtobusClient } from "@protobus/sdk";
 import { examplesAgentsV1Events, type ExamplesAgentsV1Events } from "../../examples/agents/src/gen/examples/agents/v1/events_protobus.js";
 import { TaskPriority } from "../../examples/agents/src/gen/examples/agents/v1/common_pb.js";
 import { TaskCreated } from "../../examples/agents/src/gen/examples/agents/v1/task_protobus.js";
 import { chromiumAvailable, openBrowser, type OfflineBrowser } from "../support/chromium.js";
-import { freePort, startTestServer, waitFor, type TestServer } from "../support/test-server.js";
+import { freePort, startTestServer, tempDir, waitFor, type TestServer } from "../support/test-server.js";
 
 const JAEGER = "http://127.0.0.1:16686";
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -276,6 +279,106 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
   });
 
   it("loaded nothing from anywhere but the console", () => {
+    expect(b.foreignRequests).toEqual([]);
+  });
+});
+
+const POLICY = `
+grants:
+  - principals: [operator]
+    publish: [">"]
+    subscribe: [">"]
+    groups:
+      "*": [join, settings, delete, dead-letters]
+    admin: [all]
+  - principals: [viewer]
+    subscribe: [">"]
+    admin: [view]
+`;
+
+describe.skipIf(!chromiumAvailable())("web console with authentication", () => {
+  let t: TestServer;
+  let dir: ReturnType<typeof tempDir>;
+  let b: OfflineBrowser;
+  let origin: string;
+  const tokens = { operator: "", viewer: "" };
+
+  beforeAll(async () => {
+    dir = tempDir("protobus-console-auth-");
+    const tokenFile = join(dir.path, "tokens.yaml");
+    tokens.operator = createToken(tokenFile, { principal: "operator" }).token;
+    tokens.viewer = createToken(tokenFile, { principal: "viewer" }).token;
+    const policy = join(dir.path, "policy.yaml");
+    writeFileSync(policy, POLICY);
+    t = await startTestServer({ consolePort: await freePort(), tokenFile, policy });
+    origin = t.server.consoleUrl ?? "";
+    b = await openBrowser(origin);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await t?.close();
+    dir?.dispose();
+  });
+
+  const signIn = async (token: string, who: string): Promise<void> => {
+    const { page } = b;
+    await page.locator("input[name='token']").fill(token);
+    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: /Sign in|Change/ }).click()]);
+    await page.getByTestId("principal").filter({ hasText: `signed in as ${who}` }).waitFor({ timeout: 10_000 });
+  };
+
+  it("uses the server's authentication: a read-only principal sees no redrive button and is refused by the API; an operator redrives", async () => {
+    const operator = createClient({ address: t.address, source: "auth-test", token: tokens.operator });
+    try {
+      const worker = operator.subscribe(
+        "demo.auth.>",
+        () => {
+          throw new Error("refused by the handler");
+        },
+        { group: "ops", maxDeliveries: 1, backoffMinMs: 10 },
+      );
+      await worker.opened();
+      await operator.publish({ type: "demo.auth.checked", data: { ok: false } });
+      await waitFor(async () => (await operator.listDeadLetters("ops")).deadLetters.length === 1, 10_000, "the dead letter");
+      worker.close();
+    } finally {
+      operator.close();
+    }
+
+    const { page } = b;
+    await page.goto(`${origin}groups/ops`);
+    await page.getByTestId("principal").filter({ hasText: "not signed in" }).waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator("p.error").first().textContent()).toContain("Sign in with a bearer token");
+
+    await signIn(tokens.viewer, "viewer");
+    await page.locator("table.groups tr[data-group='ops']").click();
+    await expect.poll(() => page.locator(".panel p.error").first().textContent()).toContain("group.dead-letters");
+    expect(await page.getByRole("button", { name: /Redrive|Purge/ }).count()).toBe(0);
+    await b.screenshot("groups-read-only");
+
+    const redrive = (token?: string) =>
+      fetch(`${origin}api/protobus.v1.EventBus/RedriveDeadLetters`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ group: "ops", all: true }),
+      });
+    const asViewer = await redrive(tokens.viewer);
+    expect(asViewer.status).toBe(403);
+    expect(((await asViewer.json()) as { code: string }).code).toBe("permission_denied");
+    expect((await redrive()).status).toBe(401);
+    const session = await fetch(`${origin}session`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tokens.viewer}` },
+      body: JSON.stringify({ checks: [{ permission: "group.dead-letters", resource: "ops" }, { permission: "group.view", resource: "ops" }] }),
+    });
+    expect(await session.json()).toEqual({ authEnabled: true, principal: "viewer", roles: [], allowed: [false, true] });
+
+    await signIn(tokens.operator, "operator");
+    const row = page.locator("table.dead-letters tbody tr", { hasText: "demo.auth.checked" });
+    await row.waitFor({ timeout: 10_000 });
+    await row.getByRole("button", { name: "Redrive" }).click();
+    await page.locator("dialog.confirm").getByRole("button", { name: "Redrive" }).click();
+    await page.locator("p.notice", { hasText: "Redrove 1 dead letter." }).waitFor({ timeout: 5_000 });
     expect(b.foreignRequests).toEqual([]);
   });
 });
