@@ -6,6 +6,7 @@
  * Screenshots of each view are written under test-results/console/.
  */
 import { writeFileSync } from "node:fs";
+import { request, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "@protobus/server";
@@ -250,6 +251,41 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
     await expect.poll(() => page.locator("[data-testid='chart-published'] .u-legend").textContent()).toContain("demo.overview.ticked");
     expect(await page.locator("[data-testid='chart-published'] canvas").count()).toBe(1);
     await b.screenshot("overview");
+  });
+
+  it("keeps a slow browser's stream bounded: publishing goes on, what it missed is counted as dropped", async () => {
+    let text = "";
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(new URL("api/protobus.v1.EventBus/Subscribe", origin), { method: "POST", headers: { "content-type": "application/json" } });
+      req.on("response", resolve).on("error", reject);
+      req.end(JSON.stringify({ open: { patterns: ["demo.flood.*"] } }));
+    });
+    try {
+      // This browser reads nothing for a while.
+      response.pause();
+      response.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      const plain = createClient({ address: t.address, source: "flood-test" });
+      try {
+        const data = { blob: "x".repeat(2048) };
+        for (let i = 0; i < 10; i++) await plain.publish(Array.from({ length: 200 }, () => ({ type: "demo.flood.sent", data })));
+      } finally {
+        plain.close();
+      }
+      // Past the console's lag limit (2 s): the stream must start again at the newest event.
+      await new Promise((r) => setTimeout(r, 2_500));
+      response.resume();
+      const tally = () => {
+        const statuses = [...text.matchAll(/event: status\ndata: (\{[^\n]*\})/g)].map((m) => JSON.parse(m[1] as string) as { delivered: number; dropped: number });
+        const shown = [...text.matchAll(/event: events\ndata: (\[[^\n]*\])/g)].reduce((n, m) => n + (JSON.parse(m[1] as string) as unknown[]).length, 0);
+        return { shown, dropped: statuses.at(-1)?.dropped ?? 0 };
+      };
+      // Everything is either shown or counted as dropped (the stream is read as it comes: poll it).
+      await waitFor(() => tally().dropped > 0 && tally().shown + tally().dropped >= 2_000, 10_000, "every event shown or counted as dropped");
+      const { shown } = tally();
+      expect(shown).toBeLessThan(2_000);
+    } finally {
+      response.destroy();
+    }
   });
 
   it("answers JSON API calls named after their RPC, and refuses foreign origins", async () => {
