@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "@protobus/server";
@@ -14,6 +15,7 @@ import { createClient, syncEventSchemas, createRegistryClient, type ProtobusClie
 import { examplesAgentsV1Events, type ExamplesAgentsV1Events } from "../../examples/agents/src/gen/examples/agents/v1/events_protobus.js";
 import { TaskPriority } from "../../examples/agents/src/gen/examples/agents/v1/common_pb.js";
 import { TaskCreated } from "../../examples/agents/src/gen/examples/agents/v1/task_protobus.js";
+import { makeServerPki } from "../support/certs.js";
 import { chromiumAvailable, openBrowser, type OfflineBrowser } from "../support/chromium.js";
 import { freePort, startTestServer, tempDir, waitFor, type TestServer } from "../support/test-server.js";
 
@@ -416,5 +418,47 @@ describe.skipIf(!chromiumAvailable())("web console with authentication", () => {
     await page.locator("dialog.confirm").getByRole("button", { name: "Redrive" }).click();
     await page.locator("p.notice", { hasText: "Redrove 1 dead letter." }).waitFor({ timeout: 5_000 });
     expect(b.foreignRequests).toEqual([]);
+  });
+});
+
+describe("web console with TLS", () => {
+  let t: TestServer;
+  let dir: ReturnType<typeof tempDir>;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    dir = tempDir("protobus-console-tls-");
+    const pki = makeServerPki(dir.path);
+    ca = pki.ca.certPem;
+    t = await startTestServer({ consolePort: await freePort(), tlsCert: pki.server.cert, tlsKey: pki.server.key });
+  });
+  afterAll(async () => {
+    await t?.close();
+    dir?.dispose();
+  });
+
+  const post = (path: string, body: unknown): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(new URL(path, t.server.consoleUrl), { method: "POST", ca, headers: { "content-type": "application/json" } }, (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => {
+          text += chunk.toString("utf8");
+          // The live stream never ends by itself: its first message is enough.
+          if (text.includes("event: opened")) res.destroy();
+        });
+        res.on("close", () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify(body));
+    });
+
+  it("serves the console over HTTPS with the server's certificate and reaches the gRPC listener over TLS", async () => {
+    expect(t.server.consoleUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const info = await post("api/protobus.v1.EventBus/GetBusInfo", {});
+    expect(info.status).toBe(200);
+    expect(JSON.parse(info.text)).toMatchObject({ store: "sqlite" });
+    const live = await post("api/protobus.v1.EventBus/Subscribe", { open: { patterns: [">"] } });
+    expect(live.status).toBe(200);
+    expect(live.text).toContain("event: opened");
   });
 });
