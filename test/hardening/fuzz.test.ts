@@ -271,18 +271,27 @@ describe("fuzzing over the wire", () => {
       const clients = Array.from({ length: CONNECTIONS }, () => new grpc.Client(server.address, grpc.credentials.createInsecure(), { "grpc.max_send_message_length": -1 }));
       const counts = new Map<number, number>();
       const failures: { code: number; index: number; c: Case }[] = [];
+      // Cases answered slowly, to tell what held the server up when the bystander waited.
+      const slow: { took: number; index: number; what: string }[] = [];
       let next = 0;
       const worker = async (client: grpc.Client): Promise<void> => {
         while (next < all.length && failures.length < 5) {
           const index = next++;
           const c = all[index] as Case;
+          const started = performance.now();
           const code = await send(client, c);
+          const took = performance.now() - started;
+          if (took > 80) slow.push({ took, index, what: `${c.kind === "unary" ? c.path : "Subscribe"} ${grpc.status[code]} ${c.body.length} bytes` });
           counts.set(code, (counts.get(code) ?? 0) + 1);
           if (SERVER_FAILURES.has(code)) failures.push({ code, index, c });
         }
       };
       try {
         await expectNoStall(server, () => Promise.all(clients.flatMap((client) => Array.from({ length: IN_FLIGHT_PER_CONNECTION }, () => worker(client)))));
+      } catch (error) {
+        slow.sort((a, b) => b.took - a.took);
+        console.error(`slowest cases: ${slow.slice(0, 8).map((x) => `#${x.index} ${x.what} ${x.took.toFixed(0)} ms`).join("; ")}`);
+        throw error;
       } finally {
         for (const client of clients) client.close();
       }
