@@ -5,6 +5,7 @@
  */
 import { Code, ProtobusError } from "@protobus/sdk";
 import type { ServerConfig } from "./config.js";
+import { consoleAccess } from "./console/console-access.js";
 import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 import type { Logger } from "./logger.js";
 import type { Security } from "./security/security-setup.js";
@@ -55,6 +56,7 @@ export async function startSideEndpoints(
         jaegerUrl: config.jaegerUrl,
         version: VERSION,
         maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
+        access: consoleAccess(parts.security),
         logger: parts.logger,
       });
     } catch (error) {

@@ -10,7 +10,7 @@ import type { BusInfo, Event, OpenSubscription, PublishResult, QueryEventsReques
 import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
 import type { StorageBackend } from "../storage/backend.js";
 import type { GroupHandle } from "../storage/group-store.js";
-import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
+import { combineObservers, type DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { CountedSubscription } from "./counted-subscription.js";
 import { GroupAdmin } from "./group-admin.js";
 import { openSubscription, type OpenedSubscription } from "./open-subscription.js";
@@ -88,6 +88,8 @@ export class EventBus {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #acceptedListeners = new Set<AcceptedListener>();
   readonly #watchedGroups = new WeakSet<GroupHandle>();
+  // The one observation pipeline: the per-type counters, then the caller's observer (metrics, flow outcomes).
+  readonly #observer: DeliveryObserver;
   /** Delivery counters per event type, since the bus started. */
   readonly metrics: DeliveryMetrics;
   /** Consumer-group and dead-letter administration. */
@@ -100,6 +102,7 @@ export class EventBus {
     this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
     this.#envelopeLimits = { ...this.limits, maxPayloadBytes: options.maxPayloadBytes };
     this.metrics = new DeliveryMetrics(options.maxTrackedTypes);
+    this.#observer = combineObservers([this.metrics, options.observer]) ?? this.metrics;
     this.admin = new GroupAdmin(store.groups, this.metrics, this.limits);
   }
 
@@ -120,8 +123,7 @@ export class EventBus {
       {
         store: this.#store,
         heartbeatMs: this.#options.heartbeatMs ?? 0,
-        metrics: this.metrics,
-        ...(this.#options.observer !== undefined ? { observer: this.#options.observer } : {}),
+        observer: this.#observer,
         onGroupOpened: (group) => this.#watchGroup(group),
         limits: this.limits,
       },
@@ -133,13 +135,12 @@ export class EventBus {
     return { ...opened, subscription: new CountedSubscription(opened.subscription, gauge, open.group) };
   }
 
-  /** Dead letters are decided inside a group, not by a member: counted and observed once per group. */
+  /** Dead letters are decided inside a group, not by a member: hooked once per group handle, into the pipeline. */
   #watchGroup(group: GroupHandle): void {
-    this.admin.watch(group);
-    const observer = this.#options.observer;
-    if (observer === undefined || this.#watchedGroups.has(group)) return;
+    if (this.#watchedGroups.has(group)) return;
     this.#watchedGroups.add(group);
     const consumer = { subscriptionId: "", group: group.definition.name };
+    const observer = this.#observer;
     group.onDeadLetter((stored) => observer.deadLettered(stored, 0, consumer));
   }
 

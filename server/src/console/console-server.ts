@@ -14,6 +14,7 @@ import { GrpcForwarder } from "./grpc-forwarder.js";
 import { header, sendJson } from "./http-io.js";
 import { handleUnary, sendError } from "./json-gateway.js";
 import { DEFAULT_LIVE_STREAM_LIMITS, handleLiveStream, type LiveStreamLimits, type LiveStreamStats } from "./live-stream.js";
+import { handleSession, OPEN_ACCESS, type ConsoleAccess } from "./session.js";
 import { StaticAssets } from "./static-assets.js";
 
 /** Options of {@link startConsoleServer}. */
@@ -32,6 +33,8 @@ export interface ConsoleServerOptions {
   readonly maxBodyBytes: number;
   /** Limits of each browser's live stream. */
   readonly liveStream?: Partial<LiveStreamLimits>;
+  /** What a browser's principal may do; everything when absent (no authentication). */
+  readonly access?: ConsoleAccess;
   /** Where the page's build is; server/dist/console-ui by default. */
   readonly assetsDir?: string;
   readonly logger: Logger;
@@ -83,6 +86,14 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         return;
       }
       await handleUnary(request, response, route, { registry: routes.registry, forwarder, maxBodyBytes: options.maxBodyBytes });
+      return;
+    }
+    if (path === "/session") {
+      if (!sameOrigin(request)) {
+        sendError(response, routes.registry, GrpcStatus.PERMISSION_DENIED, "cross-origin calls to the console are refused");
+        return;
+      }
+      await handleSession(request, response, options.access ?? OPEN_ACCESS, routes.registry);
       return;
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
