@@ -10,6 +10,7 @@ import { tracing } from "./tracing.mjs";
 import { validatedJson, validatedPublish } from "./validation.mjs";
 import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
+import { consoleSlowBrowser } from "./console.mjs";
 import { outboxPostgres, sdkBatchingLatency, sdkPublishConcurrent, sdkPublishVsUnary } from "./producers.mjs";
 
 export const SCENARIOS = [
@@ -33,4 +34,5 @@ export const SCENARIOS = [
   outboxPostgres,
   tracing,
   stalledSubscriber,
+  consoleSlowBrowser,
 ];

@@ -57,6 +57,7 @@ export async function startSideEndpoints(
         version: VERSION,
         maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
         access: consoleAccess(parts.security),
+        tls: parts.security.tls,
         logger: parts.logger,
       });
     } catch (error) {

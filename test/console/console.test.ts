@@ -6,6 +6,8 @@
  * Screenshots of each view are written under test-results/console/.
  */
 import { writeFileSync } from "node:fs";
+import { request, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "@protobus/server";
@@ -13,6 +15,7 @@ import { createClient, syncEventSchemas, createRegistryClient, type ProtobusClie
 import { examplesAgentsV1Events, type ExamplesAgentsV1Events } from "../../examples/agents/src/gen/examples/agents/v1/events_protobus.js";
 import { TaskPriority } from "../../examples/agents/src/gen/examples/agents/v1/common_pb.js";
 import { TaskCreated } from "../../examples/agents/src/gen/examples/agents/v1/task_protobus.js";
+import { makeServerPki } from "../support/certs.js";
 import { chromiumAvailable, openBrowser, type OfflineBrowser } from "../support/chromium.js";
 import { freePort, startTestServer, tempDir, waitFor, type TestServer } from "../support/test-server.js";
 
@@ -252,6 +255,41 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
     await b.screenshot("overview");
   });
 
+  it("keeps a slow browser's stream bounded: publishing goes on, what it missed is counted as dropped", async () => {
+    let text = "";
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(new URL("api/protobus.v1.EventBus/Subscribe", origin), { method: "POST", headers: { "content-type": "application/json" } });
+      req.on("response", resolve).on("error", reject);
+      req.end(JSON.stringify({ open: { patterns: ["demo.flood.*"] } }));
+    });
+    try {
+      // This browser reads nothing for a while.
+      response.pause();
+      response.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      const plain = createClient({ address: t.address, source: "flood-test" });
+      try {
+        const data = { blob: "x".repeat(2048) };
+        for (let i = 0; i < 10; i++) await plain.publish(Array.from({ length: 200 }, () => ({ type: "demo.flood.sent", data })));
+      } finally {
+        plain.close();
+      }
+      // Past the console's lag limit (2 s): the stream must start again at the newest event.
+      await new Promise((r) => setTimeout(r, 2_500));
+      response.resume();
+      const tally = () => {
+        const statuses = [...text.matchAll(/event: status\ndata: (\{[^\n]*\})/g)].map((m) => JSON.parse(m[1] as string) as { delivered: number; dropped: number });
+        const shown = [...text.matchAll(/event: events\ndata: (\[[^\n]*\])/g)].reduce((n, m) => n + (JSON.parse(m[1] as string) as unknown[]).length, 0);
+        return { shown, dropped: statuses.at(-1)?.dropped ?? 0 };
+      };
+      // Everything is either shown or counted as dropped (the stream is read as it comes: poll it).
+      await waitFor(() => tally().dropped > 0 && tally().shown + tally().dropped >= 2_000, 10_000, "every event shown or counted as dropped");
+      const { shown } = tally();
+      expect(shown).toBeLessThan(2_000);
+    } finally {
+      response.destroy();
+    }
+  });
+
   it("answers JSON API calls named after their RPC, and refuses foreign origins", async () => {
     const info = await fetch(`${origin}api/protobus.v1.EventBus/GetBusInfo`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(info.status).toBe(200);
@@ -380,5 +418,47 @@ describe.skipIf(!chromiumAvailable())("web console with authentication", () => {
     await page.locator("dialog.confirm").getByRole("button", { name: "Redrive" }).click();
     await page.locator("p.notice", { hasText: "Redrove 1 dead letter." }).waitFor({ timeout: 5_000 });
     expect(b.foreignRequests).toEqual([]);
+  });
+});
+
+describe("web console with TLS", () => {
+  let t: TestServer;
+  let dir: ReturnType<typeof tempDir>;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    dir = tempDir("protobus-console-tls-");
+    const pki = makeServerPki(dir.path);
+    ca = pki.ca.certPem;
+    t = await startTestServer({ consolePort: await freePort(), tlsCert: pki.server.cert, tlsKey: pki.server.key });
+  });
+  afterAll(async () => {
+    await t?.close();
+    dir?.dispose();
+  });
+
+  const post = (path: string, body: unknown): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(new URL(path, t.server.consoleUrl), { method: "POST", ca, headers: { "content-type": "application/json" } }, (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => {
+          text += chunk.toString("utf8");
+          // The live stream never ends by itself: its first message is enough.
+          if (text.includes("event: opened")) res.destroy();
+        });
+        res.on("close", () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify(body));
+    });
+
+  it("serves the console over HTTPS with the server's certificate and reaches the gRPC listener over TLS", async () => {
+    expect(t.server.consoleUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const info = await post("api/protobus.v1.EventBus/GetBusInfo", {});
+    expect(info.status).toBe(200);
+    expect(JSON.parse(info.text)).toMatchObject({ store: "sqlite" });
+    const live = await post("api/protobus.v1.EventBus/Subscribe", { open: { patterns: [">"] } });
+    expect(live.status).toBe(200);
+    expect(live.text).toContain("event: opened");
   });
 });

@@ -19,7 +19,7 @@ export function RateChart({ title, x, series }: { title: string; x: number[]; se
       height: 220,
       scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [{}, { label: "events/s", size: 60 }],
-      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: false } }))],
+      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length] ?? "#2d6cdf", width: 2, points: { show: false } }))],
     };
     plot.current = new uPlot(options, [x, ...series.map((s) => s.values)], element);
     return () => {
