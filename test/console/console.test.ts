@@ -205,6 +205,22 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
     }
   });
 
+  it("deletes a group after a confirmation", async () => {
+    const { page } = b;
+    await page.goto(`${origin}groups/flow-workers`);
+    await page.getByRole("button", { name: "Delete group" }).click();
+    const dialog = page.locator("dialog.confirm");
+    expect(await dialog.textContent()).toContain("Delete group flow-workers");
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await expect.poll(() => page.locator("table.groups tr[data-group='flow-workers']").count()).toBe(0);
+    const plain = createClient({ address: t.address, source: "groups-test" });
+    try {
+      expect((await plain.listGroups()).map((g) => g.name)).not.toContain("flow-workers");
+    } finally {
+      plain.close();
+    }
+  });
+
   it("shows a schema's versions, a diff naming the added field, its compatibility mode, and checks a candidate", async () => {
     const registry = createRegistryClient({ address: t.address });
     try {
@@ -233,6 +249,20 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
     await result.waitFor({ timeout: 5_000 });
     expect(await result.textContent()).toContain("Not compatible under BACKWARD");
     expect(await result.textContent()).toContain("orderId");
+  });
+
+  it("shows a Protobuf schema's definition in .proto syntax, with the enums it uses", async () => {
+    const { page } = b;
+    await page.goto(`${origin}schemas/agent.task.created`);
+    const definition = page.locator("pre.definition");
+    await definition.waitFor({ timeout: 10_000 });
+    const text = (await definition.textContent()) ?? "";
+    expect(text).toContain("message examples.agents.v1.TaskCreated {");
+    expect(text).toContain("string task_id = 1;");
+    expect(text).toMatch(/enum examples\.agents\.v1\.TaskPriority \{/);
+    expect(await page.locator("table.versions tbody tr").count()).toBe(1);
+    // A Protobuf subject's check form takes a descriptor set and a message name.
+    expect(await page.locator("input[name='descriptorSet']").count()).toBe(1);
   });
 
   it("charts publish and delivery rates per type from the server's counters", async () => {
@@ -391,7 +421,7 @@ describe.skipIf(!chromiumAvailable())("web console with authentication", () => {
     await signIn(tokens.viewer, "viewer");
     await page.locator("table.groups tr[data-group='ops']").click();
     await expect.poll(() => page.locator(".panel p.error").first().textContent()).toContain("group.dead-letters");
-    expect(await page.getByRole("button", { name: /Redrive|Purge/ }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /Redrive|Purge|Delete/ }).count()).toBe(0);
     await b.screenshot("groups-read-only");
 
     const redrive = (token?: string) =>

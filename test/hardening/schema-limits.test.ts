@@ -84,7 +84,7 @@ describe("schema limits", () => {
   });
 
   it("row 5: within the byte limit, too many subschemas or too deep a nesting is refused naming the limit", async () => {
-    const wide = await rejection(registry.register("hard.schema.wide", { jsonSchema: wideSchema(1001) }));
+    const wide = await rejection(registry.register("hard.schema.wide", { jsonSchema: wideSchema(200) }));
     expectLimitError(wide, Code.INVALID_ARGUMENT, "max-schema-properties", "schema.json_schema");
     const deep = await rejection(registry.register("hard.schema.deep", { jsonSchema: deepSchema(40) }));
     expectLimitError(deep, Code.INVALID_ARGUMENT, "max-schema-depth", "schema.json_schema");
@@ -92,7 +92,7 @@ describe("schema limits", () => {
     const nested = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
     expectLimitError(await rejection(registry.register("hard.schema.deep", { jsonSchema: nested })), Code.INVALID_ARGUMENT, "max-schema-depth");
     // Just within the limits is fine.
-    await registry.register("hard.schema.wide", { jsonSchema: wideSchema(900) });
+    await registry.register("hard.schema.wide", { jsonSchema: wideSchema(199) });
     await registry.register("hard.schema.deep", { jsonSchema: deepSchema(30) });
   });
 

@@ -143,6 +143,46 @@ function DeadLetters({ group, onChanged }: { group: GroupInfo; onChanged: () => 
   );
 }
 
+function DeleteGroup({ name, onDeleted }: { name: string; onDeleted: () => void }) {
+  const [allowed, setAllowed] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    let live = true;
+    void session([{ permission: "group.delete", resource: name }]).then((s) => live && setAllowed(s.allowed[0] === true));
+    return () => {
+      live = false;
+    };
+  }, [name]);
+  if (!allowed) return null;
+  const remove = async (): Promise<void> => {
+    setConfirming(false);
+    try {
+      await call(EventBus.method.deleteGroup, { name });
+      onDeleted();
+    } catch (failure) {
+      setError(describe(failure));
+    }
+  };
+  return (
+    <>
+      <button type="button" class="danger" onClick={() => setConfirming(true)}>
+        Delete group
+      </button>
+      {error !== undefined && <p class="error">{error}</p>}
+      {confirming && (
+        <ConfirmDialog
+          title="Delete consumer group"
+          body={`Delete group ${name} with its position, pending redeliveries and dead letters? Its members' streams end. This cannot be undone.`}
+          action="Delete"
+          onConfirm={() => void remove()}
+          onCancel={() => setConfirming(false)}
+        />
+      )}
+    </>
+  );
+}
+
 export function GroupsView({ selectedName }: { selectedName: string }) {
   const [groups, setGroups] = useState<GroupInfo[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
@@ -205,7 +245,18 @@ export function GroupsView({ selectedName }: { selectedName: string }) {
       {selected !== undefined && (
         <>
           <div class="panel">
-            <h2>{selected.name}</h2>
+            <h2>
+              {selected.name}
+              <span class="inline-actions">
+                <DeleteGroup
+                  name={selected.name}
+                  onDeleted={() => {
+                    navigate("/groups");
+                    load();
+                  }}
+                />
+              </span>
+            </h2>
             <dl class="facts">
               <dt>patterns</dt>
               <dd>{selected.patterns.join(", ")}</dd>
