@@ -1,6 +1,7 @@
 // A protobus server under test, in its own process, on a free port.
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { createServer } from "node:net";
 import { startServer } from "@protobus/server";
 import { serveRole, tempDir } from "../lib/procs.mjs";
 import { startTracingTo } from "../lib/tracing.mjs";
@@ -8,9 +9,11 @@ import { startTracingTo } from "../lib/tracing.mjs";
 serveRole(async ({ store, config = {}, tracingEndpoint }) => {
   const tracing = tracingEndpoint === undefined ? undefined : await startTracingTo(tracingEndpoint, "protobus");
   const data = tempDir("server");
-  const server = await startServer({ host: "127.0.0.1", port: 0, store, dataDir: data.dir, logLevel: "error", ...config });
+  // `consolePort: "free"` turns the web console on at a free port.
+  const consolePort = config.consolePort === "free" ? await freePort() : config.consolePort;
+  const server = await startServer({ host: "127.0.0.1", port: 0, store, dataDir: data.dir, logLevel: "error", ...config, ...(consolePort !== undefined ? { consolePort } : {}) });
   return {
-    info: { address: server.address },
+    info: { address: server.address, ...(server.consoleUrl !== undefined ? { consoleUrl: server.consoleUrl } : {}) },
     commands: {
       /**
        * V8 and native memory of the server process, in bytes, as it is and
@@ -38,3 +41,14 @@ serveRole(async ({ store, config = {}, tracingEndpoint }) => {
     },
   };
 });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}

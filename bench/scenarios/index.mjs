@@ -10,6 +10,8 @@ import { tracing } from "./tracing.mjs";
 import { validatedJson, validatedPublish } from "./validation.mjs";
 import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
+import { consoleSlowBrowser } from "./console.mjs";
+import { outboxPostgres, sdkBatchingLatency, sdkPublishConcurrent, sdkPublishVsUnary } from "./producers.mjs";
 
 export const SCENARIOS = [
   unaryPublish,
@@ -17,6 +19,8 @@ export const SCENARIOS = [
   stream1Sqlite,
   stream100Memory,
   stream100Sqlite,
+  sdkPublishConcurrent,
+  sdkPublishVsUnary,
   validatedPublish,
   validatedJson,
   fanout1,
@@ -26,6 +30,9 @@ export const SCENARIOS = [
   jetstreamPublish,
   jetstreamGroup,
   e2eLatency,
+  sdkBatchingLatency,
+  outboxPostgres,
   tracing,
   stalledSubscriber,
+  consoleSlowBrowser,
 ];

@@ -1,7 +1,10 @@
 // Publish throughput: unary `Publish` calls with a fixed concurrency, or a
 // `PublishStream` with a fixed number of requests in flight. `api: "sdk"`
 // goes through the protobus client; `api: "raw"` through the generated
-// grpc-js client, as an application without our SDK would.
+// grpc-js client, as an application without our SDK would. Mode `batching`
+// is `inflight` loops of single-event SDK `publish()` calls through the
+// batching publisher; mode `unary` keeps the SDK on unary calls
+// (`batching: false`), as these scenarios measured before it existed.
 import { createClient, createRegistryClient } from "@protobus/sdk";
 import { credentials } from "@grpc/grpc-js";
 import { EventBusClient } from "@protobus/sdk/proto";
@@ -36,7 +39,7 @@ async function registerAndProve(address, payloadKind) {
 export async function start({ address, api, mode, batch, inflight, payloadKind = "bytes", registerSchema = false }) {
   if (registerSchema) await registerAndProve(address, payloadKind);
   const data = await payloadFor(payloadKind);
-  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen" }) : undefined;
+  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen", ...(mode === "batching" ? {} : { batching: false }) }) : undefined;
   const raw = sdk?.raw ?? new EventBusClient(address, credentials.createInsecure());
   if (mode === "stream") {
     const publisher = startStreamPublisher({ client: raw, batch, inflight, payloadKind, data });
@@ -49,7 +52,7 @@ export async function start({ address, api, mode, batch, inflight, payloadKind =
       },
     };
   }
-  // Unary: `inflight` loops, each awaiting its previous call.
+  // Unary or batching: `inflight` loops, each awaiting its previous call.
   const events = wireBatch(batch, payloadKind, data);
   const inputs = Array.from({ length: batch }, () => ({ type: EVENT_TYPE, data, dataContentType: events[0].dataContentType }));
   const publishRaw = () =>
