@@ -36,7 +36,7 @@ import type {
   NackOptions,
 } from "../group-store.js";
 import type { StoredEvent } from "../stored-event.js";
-import { readDeadLetters } from "./dead-letter-reader.js";
+import { DeadLetterAdmin } from "./dead-letter-admin.js";
 import type { EventSource } from "./event-source.js";
 import { Heap } from "./heap.js";
 import { MonotoneHeap } from "./monotone-heap.js";
@@ -173,6 +173,8 @@ export class GroupEngine implements GroupHandle {
   readonly #initialRetries: readonly RetryRecord[];
   /** Gathers settled sequences, retries and dead letters into commits. */
   readonly #commits: CommitBatcher;
+  /** The group's dead-letter queue. */
+  readonly #deadLetters: DeadLetterAdmin;
 
   constructor(source: EventSource, persistence: GroupPersistence, persisted: PersistedGroup, options: GroupEngineOptions) {
     this.#source = source;
@@ -188,6 +190,7 @@ export class GroupEngine implements GroupHandle {
     for (const seq of persisted.deadAboveFloor) this.#settledAbove.add(seq);
     for (const seq of this.#settledAbove) if (seq > this.#maxKnown) this.#maxKnown = seq;
     this.#initialRetries = persisted.retries;
+    this.#deadLetters = new DeadLetterAdmin(persistence, source, persisted.definition.name);
     this.#commits = new CommitBatcher((writes) => this.#write(writes), {
       intervalMs: options.commitIntervalMs,
       maxPendingAcks: options.commitAcks,
@@ -365,45 +368,26 @@ export class GroupEngine implements GroupHandle {
 
   /** Dead letters, in sequence order. */
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
-    return readDeadLetters(this.#persistence, this.#source, this.#definition.name, query);
+    return this.#deadLetters.list(query);
   }
 
   /** Moves dead letters back as new deliveries. */
   async redrive(selection: DeadLetterSelection): Promise<number> {
     this.#assertLive();
     await this.#loadRetries();
-    const select = "all" in selection ? { all: true as const } : { sequences: selection.sequences.map(Number) };
-    const name = this.#definition.name;
-    // Take them and record them as retries in one step, so a crash cannot lose them.
-    const writes: Promise<void>[] = [];
-    const taken = this.#persistence.atomically(() => {
-      const records = this.#persistence.takeDead(name, select);
-      const written = this.#persistence.commit(name, {
-        floor: this.#floor,
-        settled: [],
-        retries: records.map((r) => ({ sequence: r.sequence, attempts: 0, dueAt: 0, reason: "redriven" })),
-        clearedRetries: [],
-        dead: [],
-        counters: this.#counters,
-      });
-      if (written instanceof Promise) writes.push(written);
-      return records;
-    });
-    await Promise.all(writes);
-    const events = await this.#source.readSequences(taken.map((r) => r.sequence));
+    const { taken, events } = await this.#deadLetters.redrive(selection, { floor: this.#floor, counters: this.#counters });
     for (const stored of events) {
       const seq = Number(stored.sequence);
       this.#settledAbove.delete(seq);
       if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven", this.#options.now());
     }
     this.#listeners.notify();
-    return taken.length;
+    return taken;
   }
 
   /** Drops dead letters. */
   async purge(selection: DeadLetterSelection): Promise<number> {
-    const select = "all" in selection ? { all: true as const } : { sequences: selection.sequences.map(Number) };
-    return this.#persistence.takeDead(this.#definition.name, select).length;
+    return this.#deadLetters.purge(selection);
   }
 
   /** Marks the group deleted: members' claims fail with NOT_FOUND from now on. */
