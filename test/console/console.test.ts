@@ -10,7 +10,7 @@ import { request, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createToken } from "@protobus/server";
+import { createToken, loadConfig } from "@protobus/server";
 import { createClient, syncEventSchemas, createRegistryClient, type ProtobusClient } from "@protobus/sdk";
 import { examplesAgentsV1Events, type ExamplesAgentsV1Events } from "../../examples/agents/src/gen/examples/agents/v1/events_protobus.js";
 import { TaskPriority } from "../../examples/agents/src/gen/examples/agents/v1/common_pb.js";
@@ -481,6 +481,20 @@ describe("web console with TLS", () => {
       req.on("error", reject);
       req.end(JSON.stringify(body));
     });
+
+  it("refuses to start a console with mutual TLS, saying why", async () => {
+    const pki = makeServerPki(dir.path, "mutual-ca");
+    const start = startTestServer({ consolePort: await freePort(), tlsCert: pki.server.cert, tlsKey: pki.server.key, tlsClientCa: pki.ca.cert, policy: "", dataDir: join(dir.path, "mutual-data") });
+    await expect(start).rejects.toThrow(/cannot serve the console .*mutual TLS/);
+  });
+
+  it("reads --console-port and --jaeger-url, and refuses a Jaeger URL that is not http(s)", () => {
+    const config = loadConfig({ flags: { "console-port": "8080", "jaeger-url": "http://127.0.0.1:16686/" }, env: {}, cwd: dir.path });
+    expect(config.consolePort).toBe(8080);
+    expect(config.jaegerUrl).toBe("http://127.0.0.1:16686");
+    expect(() => loadConfig({ flags: { "jaeger-url": "javascript:alert(1)" }, env: {}, cwd: dir.path })).toThrow(/--jaeger-url: expected an http:\/\/ or https:\/\/ URL/);
+    expect(loadConfig({ env: {}, cwd: dir.path }).consolePort).toBe(0);
+  });
 
   it("serves the console over HTTPS with the server's certificate and reaches the gRPC listener over TLS", async () => {
     expect(t.server.consoleUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
