@@ -97,7 +97,7 @@ describe("rate limits per principal", () => {
     expect(calm.refused).toBe(0);
     expect(calm.accepted).toBeGreaterThan(100);
     const quota = fast.last?.details.find((d) => d.type === "QuotaFailure");
-    expect(quota?.type === "QuotaFailure" && quota.value.violations[0]).toMatchObject({ subject: "principal:fast", quotaMetric: "events-per-second", quotaValue: BigInt(RATE) });
+    expect(quota?.type === "QuotaFailure" && quota.value.violations[0]).toMatchObject({ subject: "principal:fast", quotaId: "limit-events-per-second", quotaValue: BigInt(RATE) });
     expect(retryDelayMs(fast.last)).toBeGreaterThan(0);
     expect(retryDelayMs(fast.last)).toBeLessThanOrEqual(1000);
 
@@ -114,11 +114,11 @@ describe("rate limits per principal", () => {
     const otherGroup = rawSubscribe(bus, { patterns: ["load.>"], group: "g2" }, tokens.few);
     const refusedGroup = await otherGroup.ended;
     expect(refusedGroup.code).toBe(Code.RESOURCE_EXHAUSTED);
-    expect(refusedGroup.details).toContain("consumer groups (limit 1)");
+    expect(refusedGroup.details).toContain("consumer groups; leave one first (limit limit-groups=1)");
     const second = rawSubscribe(bus, { patterns: ["load.>"] }, tokens.few);
     await second.opened;
     const third = rawSubscribe(bus, { patterns: ["load.>"] }, tokens.few);
-    expect((await third.ended).details).toContain("open subscriptions (limit 2)");
+    expect((await third.ended).details).toContain("open subscriptions; close one first (limit limit-subscriptions=2)");
     second.cancel();
     await second.ended;
     // The slot comes back once the server has seen the stream end.
