@@ -4,13 +4,17 @@ import { runInNewContext } from "node:vm";
 import { startServer } from "@protobus/server";
 import { serveRole, tempDir } from "../lib/procs.mjs";
 import { startTracingTo } from "../lib/tracing.mjs";
+import { secureSetup } from "../lib/secure-setup.mjs";
 
 serveRole(async ({ store, config = {}, tracingEndpoint }) => {
   const tracing = tracingEndpoint === undefined ? undefined : await startTracingTo(tracingEndpoint, "protobus");
   const data = tempDir("server");
-  const server = await startServer({ host: "127.0.0.1", port: 0, store, dataDir: data.dir, logLevel: "error", ...config });
+  const { secure = false, ...serverConfig } = config;
+  const security = secure ? secureSetup(data.dir) : undefined;
+  const server = await startServer({ host: "127.0.0.1", port: 0, store, dataDir: data.dir, logLevel: "error", ...security?.config, ...serverConfig });
   return {
-    info: { address: server.address },
+    // With security on, the load generator connects with the CA and the token.
+    info: { address: server.address, ...(security !== undefined ? { client: security.client } : {}) },
     commands: {
       /**
        * V8 and native memory of the server process, in bytes, as it is and

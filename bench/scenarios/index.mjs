@@ -10,6 +10,7 @@ import { tracing } from "./tracing.mjs";
 import { validatedJson, validatedPublish } from "./validation.mjs";
 import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
+import { stream100MemorySecure } from "./security.mjs";
 
 export const SCENARIOS = [
   unaryPublish,
@@ -17,6 +18,7 @@ export const SCENARIOS = [
   stream1Sqlite,
   stream100Memory,
   stream100Sqlite,
+  stream100MemorySecure,
   validatedPublish,
   validatedJson,
   fanout1,
