@@ -23,13 +23,14 @@
  *   with backoff behind a circuit breaker: while it is open every waiting
  *   and new call fails at once with `UNAVAILABLE` instead of queueing.
  */
-import { Metadata, type ClientDuplexStream } from "@grpc/grpc-js";
+import type { ClientDuplexStream } from "@grpc/grpc-js";
 import type { EventBusClient, PublishRequest, PublishResponse, PublishResult } from "./gen/protobus/v1/bus.pb.js";
 import type { Event } from "./gen/protobus/v1/event.pb.js";
 import { createCircuitBreaker, type CircuitBreaker, type CircuitBreakerOptions, type CircuitPermit } from "./circuit-breaker.js";
 import { newEventId } from "./event-id.js";
 import { Code, ProtobusError } from "./protobus-error.js";
 import type { ErrorDetail } from "./status-details.js";
+import { retryDelayMs } from "./transport/retry-info.js";
 
 /** Tuning of the batching publisher; every field has a default. */
 export interface BatchingOptions {
@@ -483,7 +484,7 @@ export class BatchingPublisher {
   }
 
   #openStream(): ClientDuplexStream<PublishRequest, PublishResponse> {
-    const stream = this.#client.publishStream(new Metadata());
+    const stream = this.#client.publishStream();
     this.#stream = stream;
     this.#streamsOpened += 1;
     stream.on("data", (response: PublishResponse) => this.#answered(stream, response));
@@ -591,7 +592,7 @@ export class BatchingPublisher {
 
   #scheduleRetry(error: ProtobusError): void {
     this.#failures += 1;
-    const hinted = retryDelayOf(error);
+    const hinted = retryDelayMs(error.details);
     const backoff = Math.min(this.#retryMax, this.#retryInitial * 2 ** Math.min(this.#failures - 1, 20));
     const delay = Math.max(hinted ?? 0, backoff * (0.8 + Math.random() * 0.4));
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
@@ -679,17 +680,6 @@ function openError(rejection: ProtobusError, entry: Entry): ProtobusError {
     rejection.details,
     { cause: rejection },
   );
-}
-
-/** The server's `RetryInfo` delay in ms, when it sent one. */
-function retryDelayOf(error: ProtobusError): number | undefined {
-  for (const detail of error.details) {
-    if (detail.type === "RetryInfo" && detail.value.retryDelay !== undefined) {
-      const { seconds, nanos } = detail.value.retryDelay;
-      return Number(seconds) * 1000 + Math.floor(nanos / 1e6);
-    }
-  }
-  return undefined;
 }
 
 /** A cheap upper-bound estimate of an envelope's encoded size. */

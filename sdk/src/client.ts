@@ -1,7 +1,6 @@
 /**
  * The protobus client: publish, subscribe and query over one gRPC channel.
  */
-import { Metadata, credentials as grpcCredentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import {
   EventBusClient,
   type BusInfo,
@@ -20,26 +19,21 @@ import { Subscription, type EventHandler, type ReceivedEvent, type SubscribeOpti
 import { applyCorrelation } from "./tracing/correlation.js";
 import { publishWithSpan } from "./tracing/producer.js";
 import { clientClosedError, createUnaryCaller } from "./unary-call.js";
+import { clientConnection, type ConnectionOptions } from "./transport/client-transport.js";
 import { isEventDefinition, type EventDefinition, type PublishOptions } from "./typed/event-definition.js";
 import type { EventMap, EventsMatching, KnownPattern, NoEvents, PayloadOf, TypedEventHandler } from "./typed/typed-events.js";
 import { TypedSubscription, typedHandler, type TypedSubscribeOptions, type TypedHandlerOptions } from "./typed/typed-subscription.js";
 
 /** Options of {@link createClient}. */
-export interface ClientOptions<M extends EventMap = NoEvents> {
+export interface ClientOptions<M extends EventMap = NoEvents> extends ConnectionOptions {
   /**
    * The generated event maps the client knows (spread several packages'
    * maps into one object). With them `subscribe` is typed: its handler
    * receives the union of the generated events its patterns match.
    */
   readonly events?: M;
-  /** `host:port` of a protobus server, e.g. `127.0.0.1:50051`. */
-  readonly address: string;
-  /** Channel credentials; insecure by default (loopback and trusted networks). */
-  readonly credentials?: ChannelCredentials;
   /** Default `source` of published events; `protobus-sdk` by default. */
   readonly source?: string;
-  /** Extra grpc-js channel options. */
-  readonly channelOptions?: ChannelOptions;
   /** Deadline of unary calls in ms (default 30 s). */
   readonly timeoutMs?: number;
   /**
@@ -236,6 +230,16 @@ function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: bool
  */
 export const SUBSCRIPTION_FLOW_CONTROL_WINDOW = 1024 * 1024;
 
+const CHANNEL_DEFAULTS = {
+  "grpc.max_receive_message_length": -1,
+  "grpc.keepalive_time_ms": 15_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  // Reconnect within seconds of a server coming back (grpc-js backs off up
+  // to 2 minutes by default); subscriptions reopen on the same schedule.
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 5_000,
+};
+
 /**
  * Connects to a protobus server. The channel connects lazily on the first
  * call and reconnects by itself.
@@ -245,18 +249,8 @@ export const SUBSCRIPTION_FLOW_CONTROL_WINDOW = 1024 * 1024;
  * await client.publish({ type: "agent.task.created", data: { taskId: "t1" } });
  */
 export function createClient<const M extends EventMap = NoEvents>(options: ClientOptions<M>): ProtobusClient<M> {
-  const credentials = options.credentials ?? grpcCredentials.createInsecure();
-  const channelOptions: ChannelOptions = {
-    "grpc.max_receive_message_length": -1,
-    "grpc.keepalive_time_ms": 15_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    // Reconnect within seconds of a server coming back (grpc-js backs off up
-    // to 2 minutes by default); subscriptions reopen on the same schedule.
-    "grpc.initial_reconnect_backoff_ms": 100,
-    "grpc.max_reconnect_backoff_ms": 5_000,
-    ...options.channelOptions,
-  };
-  const raw = new EventBusClient(options.address, credentials, channelOptions);
+  const { target, credentials, clientOptions } = clientConnection(options, CHANNEL_DEFAULTS);
+  const raw = new EventBusClient(target, credentials, clientOptions);
   // Subscriptions get a connection of their own, opened with the first one.
   // On a shared HTTP/2 connection a subscription's acks queue behind every
   // unary call the client has outstanding: a publisher that falls behind
@@ -273,19 +267,18 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
   // subscription's max in flight.
   let streaming: EventBusClient | undefined;
   const streamingClient = (): EventBusClient =>
-    (streaming ??= new EventBusClient(options.address, credentials, {
+    (streaming ??= new EventBusClient(target, credentials, {
       "grpc-node.flow_control_window": SUBSCRIPTION_FLOW_CONTROL_WINDOW,
-      ...channelOptions,
+      ...clientOptions,
       "grpc.use_local_subchannel_pool": 1,
     }));
   const source = options.source ?? "protobus-sdk";
   const timeoutMs = options.timeoutMs ?? 30_000;
   const subscriptions = new Set<Subscription>();
-  const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
 
   const eventMap: EventMap = options.events ?? {};
   let closed = false;
-  const unaryCall = createUnaryCaller(() => closed);
+  const unaryCall = createUnaryCaller(() => closed, timeoutMs);
   const batcher = options.batching === false ? undefined : new BatchingPublisher(raw, options.batching);
 
   async function publish(
@@ -311,7 +304,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
       return result as PublishResult;
     }
     const results = (await publishWithSpan(events, async () => {
-      const response = await unaryCall<{ results: PublishResult[] }>((cb) => raw.publish({ events }, new Metadata(), deadline(), cb));
+      const response = await unaryCall<{ results: PublishResult[] }>((md, opts, cb) => raw.publish({ events }, md, opts, cb));
       return response.results;
     })) as PublishResult[];
     if (Array.isArray(input)) return results;
@@ -370,7 +363,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
   }
 
   const query = (q: QueryOptions = {}): Promise<QueryPage> =>
-    unaryCall<QueryPage>((cb) => raw.queryEvents(toRequest(q), new Metadata(), deadline(), cb));
+    unaryCall<QueryPage>((md, opts, cb) => raw.queryEvents(toRequest(q), md, opts, cb));
 
   const core: ClientCore = {
     publish: publish as ClientCore["publish"],
@@ -383,16 +376,16 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
         pageToken = page.nextPageToken;
       } while (pageToken !== "");
     },
-    getEvent: (id) => unaryCall<Event>((cb) => raw.getEvent({ id }, new Metadata(), deadline(), cb)),
-    info: () => unaryCall<BusInfo>((cb) => raw.getBusInfo({}, new Metadata(), deadline(), cb)),
-    getFlow: (correlationId) => unaryCall<Flow>((cb) => raw.getFlow({ correlationId }, new Metadata(), deadline(), cb)),
-    listGroups: async () => (await unaryCall<{ groups: GroupInfo[] }>((cb) => raw.listGroups({}, new Metadata(), deadline(), cb))).groups,
-    getGroup: (name) => unaryCall<GroupInfo>((cb) => raw.getGroup({ name }, new Metadata(), deadline(), cb)),
+    getEvent: (id) => unaryCall<Event>((md, opts, cb) => raw.getEvent({ id }, md, opts, cb)),
+    info: () => unaryCall<BusInfo>((md, opts, cb) => raw.getBusInfo({}, md, opts, cb)),
+    getFlow: (correlationId) => unaryCall<Flow>((md, opts, cb) => raw.getFlow({ correlationId }, md, opts, cb)),
+    listGroups: async () => (await unaryCall<{ groups: GroupInfo[] }>((md, opts, cb) => raw.listGroups({}, md, opts, cb))).groups,
+    getGroup: (name) => unaryCall<GroupInfo>((md, opts, cb) => raw.getGroup({ name }, md, opts, cb)),
     deleteGroup: async (name) => {
-      await unaryCall<unknown>((cb) => raw.deleteGroup({ name }, new Metadata(), deadline(), cb));
+      await unaryCall<unknown>((md, opts, cb) => raw.deleteGroup({ name }, md, opts, cb));
     },
     listDeadLetters: (group, o = {}) =>
-      unaryCall<DeadLetterPage>((cb) =>
+      unaryCall<DeadLetterPage>((md, opts, cb) =>
         raw.listDeadLetters(
           {
             group,
@@ -401,22 +394,22 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
             limit: o.limit ?? 0,
             pageToken: o.pageToken ?? "",
           },
-          new Metadata(),
-          deadline(),
+          md,
+          opts,
           cb,
         ),
       ),
     redriveDeadLetters: async (group, target) => {
       const request = { group, ...toSelection(target) };
-      const response = await unaryCall<{ count: bigint }>((cb) => raw.redriveDeadLetters(request, new Metadata(), deadline(), cb));
+      const response = await unaryCall<{ count: bigint }>((md, opts, cb) => raw.redriveDeadLetters(request, md, opts, cb));
       return Number(response.count);
     },
     purgeDeadLetters: async (group, target) => {
       const request = { group, ...toSelection(target) };
-      const response = await unaryCall<{ count: bigint }>((cb) => raw.purgeDeadLetters(request, new Metadata(), deadline(), cb));
+      const response = await unaryCall<{ count: bigint }>((md, opts, cb) => raw.purgeDeadLetters(request, md, opts, cb));
       return Number(response.count);
     },
-    deliveryStats: () => unaryCall<DeliveryStats>((cb) => raw.getDeliveryStats({}, new Metadata(), deadline(), cb)),
+    deliveryStats: () => unaryCall<DeliveryStats>((md, opts, cb) => raw.getDeliveryStats({}, md, opts, cb)),
     flush: () => batcher?.flush() ?? Promise.resolve(),
     resumePublishing: (orderingKey) => batcher?.resumePublishing(orderingKey),
     publisher: batcher,

@@ -43,6 +43,18 @@ export type {
   CircuitStateChange,
 } from "./circuit-breaker.js";
 export { Code, ProtobusError, codeName } from "./protobus-error.js";
+export { clientConnection, clientInterceptors } from "./transport/client-transport.js";
+export type { ClientConnection, ConnectionOptions } from "./transport/client-transport.js";
+export { channelTarget, tlsCredentials } from "./transport/channel-credentials.js";
+export type { ChannelTarget, TlsOptions } from "./transport/channel-credentials.js";
+export { metadataInterceptor } from "./transport/metadata-interceptor.js";
+export type { CallHeaders } from "./transport/metadata-interceptor.js";
+export { bearerTokenInterceptor } from "./transport/credentials-interceptor.js";
+export type { TokenSource } from "./transport/credentials-interceptor.js";
+export { IDEMPOTENT_METHODS, retryInterceptor } from "./transport/retry-interceptor.js";
+export type { RetryOptions } from "./transport/retry-interceptor.js";
+export { tracingInterceptor } from "./transport/tracing-interceptor.js";
+export { retryDelayMs } from "./transport/retry-info.js";
 export type { ErrorDetail } from "./status-details.js";
 export { eventJson, toEnvelope } from "./event-input.js";
 export type { EventInput } from "./event-input.js";

@@ -9,3 +9,4 @@ export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDet
 export { durationFromMs, msFromDuration } from "./time.js";
 export { Attr, MESSAGING_SYSTEM, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
 export { newEventId } from "./event-id.js";
+export { metadataGetter, metadataSetter } from "./tracing/metadata-carrier.js";

@@ -2,9 +2,9 @@
  * The schema registry client: register, read and check the schemas a
  * protobus server validates publishes against.
  */
-import { Metadata, credentials as grpcCredentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { Compatibility, Format, SchemaRegistryClient as RawRegistryClient, type Schema } from "./gen/protobus/v1/registry.pb.js";
 import { createUnaryCaller } from "./unary-call.js";
+import { clientConnection, type ConnectionOptions } from "./transport/client-transport.js";
 
 /** The compatibility modes, as in Confluent Schema Registry. */
 export const COMPATIBILITY_MODES = [
@@ -82,13 +82,7 @@ export interface CompatibilitySettingInfo {
 }
 
 /** Options of {@link createRegistryClient}. */
-export interface RegistryClientOptions {
-  /** `host:port` of a protobus server. */
-  readonly address: string;
-  /** Channel credentials; insecure by default. */
-  readonly credentials?: ChannelCredentials;
-  /** Extra grpc-js channel options. */
-  readonly channelOptions?: ChannelOptions;
+export interface RegistryClientOptions extends ConnectionOptions {
   /** Deadline of calls in ms (default 30 s). */
   readonly timeoutMs?: number;
 }
@@ -171,14 +165,11 @@ function modeFromProto(value: Compatibility): CompatibilityMode {
  * });
  */
 export function createRegistryClient(options: RegistryClientOptions): RegistryClient {
-  const raw = new RawRegistryClient(options.address, options.credentials ?? grpcCredentials.createInsecure(), {
-    "grpc.max_receive_message_length": -1,
-    ...options.channelOptions,
-  });
+  const { target, credentials, clientOptions } = clientConnection(options, { "grpc.max_receive_message_length": -1 });
+  const raw = new RawRegistryClient(target, credentials, clientOptions);
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
   let closed = false;
-  const call = createUnaryCaller(() => closed);
+  const call = createUnaryCaller(() => closed, timeoutMs);
   const setting = (s: { subject: string; compatibility: Compatibility; inherited: boolean }): CompatibilitySettingInfo => ({
     subject: s.subject,
     mode: modeFromProto(s.compatibility),
@@ -187,27 +178,27 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   return {
     raw,
     async register(subject, definition) {
-      const response = await call<{ schema?: Schema; alreadyRegistered: boolean }>((cb) =>
-        raw.registerSchema({ schema: toProtoSchema(subject, definition) }, new Metadata(), deadline(), cb),
+      const response = await call<{ schema?: Schema; alreadyRegistered: boolean }>((md, opts, cb) =>
+        raw.registerSchema({ schema: toProtoSchema(subject, definition) }, md, opts, cb),
       );
       return { schema: fromProtoSchema(response.schema as Schema), alreadyRegistered: response.alreadyRegistered };
     },
     async get(subject, version) {
-      return fromProtoSchema(await call<Schema>((cb) => raw.getSchema({ subject, version: version ?? 0 }, new Metadata(), deadline(), cb)));
+      return fromProtoSchema(await call<Schema>((md, opts, cb) => raw.getSchema({ subject, version: version ?? 0 }, md, opts, cb)));
     },
     async list(listOptions = {}) {
-      const response = await call<{ schemas: Schema[] }>((cb) =>
-        raw.listSchemas({ subjectPrefix: listOptions.prefix ?? "", includeDeleted: listOptions.includeDeleted ?? false }, new Metadata(), deadline(), cb),
+      const response = await call<{ schemas: Schema[] }>((md, opts, cb) =>
+        raw.listSchemas({ subjectPrefix: listOptions.prefix ?? "", includeDeleted: listOptions.includeDeleted ?? false }, md, opts, cb),
       );
       return response.schemas.map(fromProtoSchema);
     },
     async versions(subject, versionOptions = {}) {
-      const response = await call<{ schemas: Schema[] }>((cb) => raw.listVersions({ subject, includeDeleted: versionOptions.includeDeleted ?? false }, new Metadata(), deadline(), cb));
+      const response = await call<{ schemas: Schema[] }>((md, opts, cb) => raw.listVersions({ subject, includeDeleted: versionOptions.includeDeleted ?? false }, md, opts, cb));
       return response.schemas.map(fromProtoSchema);
     },
     async check(subject, definition, checkOptions = {}) {
       const response = await call<{ compatible: boolean; violations: SchemaViolation[]; compatibility: Compatibility; checkedVersions: number[] }>(
-        (cb) => raw.checkCompatibility({ schema: toProtoSchema(subject, definition), compatibility: modeToProto(checkOptions.mode) }, new Metadata(), deadline(), cb),
+        (md, opts, cb) => raw.checkCompatibility({ schema: toProtoSchema(subject, definition), compatibility: modeToProto(checkOptions.mode) }, md, opts, cb),
       );
       return {
         compatible: response.compatible,
@@ -217,13 +208,13 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       };
     },
     async getCompatibility(subject) {
-      return setting(await call((cb) => raw.getCompatibility({ subject: subject ?? "" }, new Metadata(), deadline(), cb)));
+      return setting(await call((md, opts, cb) => raw.getCompatibility({ subject: subject ?? "" }, md, opts, cb)));
     },
     async setCompatibility(subject, mode) {
-      return setting(await call((cb) => raw.setCompatibility({ subject: subject ?? "", compatibility: modeToProto(mode) }, new Metadata(), deadline(), cb)));
+      return setting(await call((md, opts, cb) => raw.setCompatibility({ subject: subject ?? "", compatibility: modeToProto(mode) }, md, opts, cb)));
     },
     async deleteVersion(subject, version) {
-      return fromProtoSchema(await call<Schema>((cb) => raw.deleteSchemaVersion({ subject, version }, new Metadata(), deadline(), cb)));
+      return fromProtoSchema(await call<Schema>((md, opts, cb) => raw.deleteSchemaVersion({ subject, version }, md, opts, cb)));
     },
     close() {
       closed = true;

@@ -63,6 +63,12 @@ export interface ServerConfig {
    * its subscriptions end and a group member's deliveries return to the group.
    */
   readonly keepaliveTimeoutMs: number;
+  /** Connections served at once; calls on one more are refused with RESOURCE_EXHAUSTED. */
+  readonly maxConnections: number;
+  /** A connection that has not opened HTTP/2 within this many ms is closed. */
+  readonly handshakeTimeoutMs: number;
+  /** Streams (calls) one connection may have open at once. */
+  readonly maxStreamsPerConnection: number;
   /** How long shutdown waits for in-flight work before forcing, in ms. */
   readonly shutdownGraceMs: number;
   /** Log threshold. */
@@ -71,6 +77,8 @@ export interface ServerConfig {
   readonly logFormat: "text" | "json";
   /** Port of the Prometheus `/metrics` endpoint (on `host`); 0 turns it off. */
   readonly metricsPort: number;
+  /** Distinct event types with per-type metrics of their own; the rest are counted as `other`. */
+  readonly metricsMaxTypes: number;
   /** Events whose consumer outcomes are kept for GetFlow; 0 turns recording off. */
   readonly flowOutcomes: number;
   /** Alert when a flow has no terminal event this long after it started, in ms; 0 turns it off. */
@@ -139,6 +147,13 @@ export interface ServerConfig {
   readonly limitSubscriptions: number;
   /** Consumer groups each caller may be a member of at once (0: unlimited). */
   readonly limitGroups: number;
+  /** Port of the web console (on `host`); 0 turns it off. */
+  readonly consolePort: number;
+  /**
+   * Base URL of a Jaeger UI (`http://127.0.0.1:16686`): the console links an
+   * event's trace id to `<url>/trace/<trace id>`. Empty: no links.
+   */
+  readonly jaegerUrl: string;
 }
 
 /** The defaults: `protobus serve` with nothing else. */
@@ -167,10 +182,14 @@ export const DEFAULT_CONFIG: ServerConfig = {
   heartbeatMs: 15_000,
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 10_000,
+  maxConnections: 4096,
+  handshakeTimeoutMs: 10_000,
+  maxStreamsPerConnection: 1000,
   shutdownGraceMs: 10_000,
   logLevel: "info",
   logFormat: "text",
   metricsPort: 0,
+  metricsMaxTypes: 1000,
   flowOutcomes: 100_000,
   flowSlowAfterMs: 300_000,
   flowStartTypes: ["*.created", "*.started", "*.requested"],
@@ -203,6 +222,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   limitBytesPerSecond: 0,
   limitSubscriptions: 0,
   limitGroups: 0,
+  consolePort: 0,
+  jaegerUrl: "",
 };
 
 /** One configuration key: its names in each source and how to parse it. */
@@ -254,6 +275,18 @@ function boolean(raw: string, from: string): boolean {
   if (["true", "1", "yes", "on"].includes(value)) return true;
   if (["false", "0", "no", "off"].includes(value)) return false;
   throw new RangeError(`${from}: expected true or false, got '${raw}'`);
+}
+
+function httpUrl(raw: string, from: string): string {
+  if (raw === "") return raw;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
+  return raw.replace(/\/+$/, "");
 }
 
 function natsUrls(raw: string, from: string): string {
@@ -401,6 +434,27 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: "a connection that does not answer a ping within this is closed; group deliveries return to the group",
   },
   {
+    key: "maxConnections",
+    yaml: "max-connections",
+    env: "PROTOBUS_MAX_CONNECTIONS",
+    parse: integer(1, 1_000_000),
+    description: "connections served at once; calls on one more get RESOURCE_EXHAUSTED",
+  },
+  {
+    key: "handshakeTimeoutMs",
+    yaml: "handshake-timeout",
+    env: "PROTOBUS_HANDSHAKE_TIMEOUT",
+    parse: parseDurationMs,
+    description: "a connection that has not opened HTTP/2 within this is closed (0 turns it off)",
+  },
+  {
+    key: "maxStreamsPerConnection",
+    yaml: "max-streams-per-connection",
+    env: "PROTOBUS_MAX_STREAMS_PER_CONNECTION",
+    parse: integer(1, 1_000_000),
+    description: "streams (calls) one connection may have open at once; more wait for one to end",
+  },
+  {
     key: "shutdownGraceMs",
     yaml: "shutdown-grace",
     env: "PROTOBUS_SHUTDOWN_GRACE",
@@ -434,6 +488,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_METRICS_HOST",
     parse: (raw) => raw,
     description: "interface of the /metrics endpoint (https when TLS is on)",
+  },
+  {
+    key: "metricsMaxTypes",
+    yaml: "metrics-max-types",
+    env: "PROTOBUS_METRICS_MAX_TYPES",
+    parse: integer(1, 1_000_000),
+    description: "distinct event types with metrics (and GetDeliveryStats rows) of their own; the rest are counted as 'other'",
   },
   {
     key: "flowOutcomes",
@@ -546,6 +607,20 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: "limitBytesPerSecond", yaml: "limit-bytes-per-second", env: "PROTOBUS_LIMIT_BYTES_PER_SECOND", parse: nonNegativeNumber, description: "payload bytes per second each principal or connection may publish; 0 is unlimited" },
   { key: "limitSubscriptions", yaml: "limit-subscriptions", env: "PROTOBUS_LIMIT_SUBSCRIPTIONS", parse: integer(0, 1_000_000), description: "subscriptions each principal or connection may hold open; 0 is unlimited" },
   { key: "limitGroups", yaml: "limit-groups", env: "PROTOBUS_LIMIT_GROUPS", parse: integer(0, 1_000_000), description: "consumer groups each principal or connection may be a member of at once; 0 is unlimited" },
+  {
+    key: "consolePort",
+    yaml: "console-port",
+    env: "PROTOBUS_CONSOLE_PORT",
+    parse: integer(0, 65535),
+    description: "port of the web console on the same host (0 turns it off)",
+  },
+  {
+    key: "jaegerUrl",
+    yaml: "jaeger-url",
+    env: "PROTOBUS_JAEGER_URL",
+    parse: httpUrl,
+    description: "base URL of a Jaeger UI; the console links each event's trace there",
+  },
 ];
 
 /** Where the configuration is read from. */

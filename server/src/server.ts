@@ -8,7 +8,7 @@ import { HealthCheckResponse_ServingStatus } from "@protobus/sdk/proto";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.js";
 import { EventBus } from "./bus/event-bus.js";
 import { createEventBusService } from "./transport/event-bus-service.js";
-import { registerServices, SERVED_SERVICES } from "./transport/services.js";
+import { registerServices, SERVED_DEFINITIONS, SERVED_SERVICES } from "./transport/services.js";
 import { HealthStatus } from "./transport/health.js";
 import { StreamRegistry } from "./transport/stream-registry.js";
 import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
@@ -18,6 +18,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { DescriptorReflection, loadBundledDescriptorSet } from "./transport/reflection.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
+import { ConnectionGate } from "./transport/connection-gate.js";
 import { VERSION } from "./version.js";
 import { FlowMonitor } from "./flow/monitor.js";
 import { OutcomeRecorder } from "./flow/outcome-recorder.js";
@@ -27,6 +28,7 @@ import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-serv
 import { SchemaValidator } from "./registry/payload-validator.js";
 import { SchemaRegistry } from "./registry/schema-registry.js";
 import { createSchemaRegistryService } from "./transport/schema-registry-service.js";
+import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -52,6 +54,8 @@ export interface ProtobusServer {
   readonly metricsPort: number | undefined;
   /** The schema registry, for embedding. */
   readonly registry: SchemaRegistry;
+  /** The web console's URL (`http://host:port/`), when it is on. */
+  readonly consoleUrl: string | undefined;
   /**
    * TLS, authentication, authorization and limits as configured; its
    * `authenticator` serves HTTP endpoints too (`authenticateHttp`).
@@ -84,7 +88,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       group: problem.name,
     });
   }
-  const metrics = config.metricsPort > 0 ? new BusMetrics() : undefined;
+  const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const observer = combineObservers([metrics, outcomes]);
   const registry = new SchemaRegistry(backend.schemas);
@@ -94,6 +98,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     maxPayloadBytes: config.maxPayloadBytes,
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
+    maxTrackedTypes: config.metricsMaxTypes,
     version: VERSION,
     heartbeatMs: config.heartbeatMs,
     ...(metrics !== undefined ? { metrics } : {}),
@@ -137,6 +142,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    // Streams one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+    "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
   });
   registerServices(server, {
     eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
@@ -145,12 +152,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     reflection: reflection.implementation(),
   });
 
-  let port: number;
+  let gate: ConnectionGate;
   try {
-    port = await new Promise<number>((resolvePort, reject) => {
-      server.bindAsync(`${config.host}:${config.port}`, security.credentials, (error, bound) =>
-        error === null ? resolvePort(bound) : reject(error),
-      );
+    gate = await ConnectionGate.listen(server, {
+      host: config.host,
+      port: config.port,
+      maxConnections: config.maxConnections,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      credentials: security.credentials,
+      tls: security.tls !== undefined,
+      services: SERVED_DEFINITIONS,
+      logger,
     });
   } catch (error) {
     security.close();
@@ -159,16 +171,40 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       cause: error,
     });
   }
+  const port = gate.port;
   const address = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   let metricsServer: MetricsServer | undefined;
   if (metrics !== undefined) {
     try {
       metricsServer = await startMetricsServer(metrics, config.metricsHost, config.metricsPort, { tls: security.tls, gate: security.scrapeGate });
     } catch (error) {
+      gate.close();
       server.forceShutdown();
       security.close();
       await backend.close();
       throw new ProtobusError(Code.UNAVAILABLE, `cannot serve metrics on ${config.metricsHost}:${config.metricsPort}: ${(error as Error).message}`, [], {
+        cause: error,
+      });
+    }
+  }
+  let consoleServer: ConsoleServer | undefined;
+  if (config.consolePort > 0) {
+    try {
+      consoleServer = await startConsoleServer({
+        host: config.host,
+        port: config.consolePort,
+        grpcAddress: loopbackAddress(config.host, port),
+        jaegerUrl: config.jaegerUrl,
+        version: VERSION,
+        maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
+        logger,
+      });
+    } catch (error) {
+      server.forceShutdown();
+      await metricsServer?.close();
+      security.close();
+      await backend.close();
+      throw new ProtobusError(Code.UNAVAILABLE, `cannot serve the console on ${config.host}:${config.consolePort}: ${(error as Error).message}`, [], {
         cause: error,
       });
     }
@@ -182,6 +218,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     tls: security.tls === undefined ? "off" : security.tls.mutual ? "mutual" : "on",
     auth: security.authEnabled ? "on" : "off",
     ...(metricsServer !== undefined ? { metrics: `${metricsServer.scheme}://${config.metricsHost}:${metricsServer.port}/metrics` } : {}),
+    ...(consoleServer !== undefined ? { console: consoleServer.url } : {}),
   });
 
   let stopping: Promise<void> | undefined;
@@ -190,10 +227,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
       logger.info("shutting down", { openStreams: streams.size });
       health.setAll(HealthCheckResponse_ServingStatus.NOT_SERVING);
       monitor.stop();
+      await consoleServer?.close();
       const drained = bus.drain();
       streams.closeAll(new ProtobusError(Code.UNAVAILABLE, "the server is shutting down; reconnect to resume"));
       health.endWatches();
       await Promise.race([drained, delay(config.shutdownGraceMs)]);
+      gate.close();
       await new Promise<void>((done) => {
         const force = setTimeout(() => {
           server.forceShutdown();
@@ -219,7 +258,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     security.reload();
   };
 
-  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, security, reload, shutdown };
+  return { port, address, bus, backend, registry, metricsPort: metricsServer?.port, consoleUrl: consoleServer?.url, security, reload, shutdown };
+}
+
+/** The address the console reaches the gRPC listener at: loopback when it listens on every interface. */
+function loopbackAddress(host: string, port: number): string {
+  if (host === "0.0.0.0" || host === "") return `127.0.0.1:${port}`;
+  if (host === "::" || host === "[::]") return `[::1]:${port}`;
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 function delay(ms: number): Promise<void> {

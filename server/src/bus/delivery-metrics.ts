@@ -1,19 +1,31 @@
 /**
  * Delivery counters per event type, since the server started: published,
  * delivered, acked, nacked, expired (skipped by broadcast subscriptions) and
- * dead-lettered. Exposed by `GetDeliveryStats`.
+ * dead-lettered. Exposed by `GetDeliveryStats`. The number of types is
+ * capped like the metrics' labels: past the cap, types count as `other`.
  */
 import type { TypeStats } from "@protobus/sdk/proto";
+import { TypeLabels } from "../telemetry/type-labels.js";
 
 type Counter = "published" | "delivered" | "acked" | "nacked" | "expired" | "deadLettered";
 
 /** Counters per event type. */
 export class DeliveryMetrics {
   readonly #byType = new Map<string, Record<Counter, number>>();
+  readonly #types: TypeLabels;
+
+  /** `maxTypes`: distinct types counted on their own; the rest count as `other`. */
+  constructor(maxTypes?: number) {
+    this.#types = new TypeLabels(maxTypes);
+  }
 
   /** Adds `n` to one counter of a type. */
   count(type: string, counter: Counter, n = 1): void {
     let entry = this.#byType.get(type);
+    if (entry === undefined) {
+      type = this.#types.label(type);
+      entry = this.#byType.get(type);
+    }
     if (entry === undefined) {
       entry = { published: 0, delivered: 0, acked: 0, nacked: 0, expired: 0, deadLettered: 0 };
       this.#byType.set(type, entry);

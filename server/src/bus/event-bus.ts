@@ -43,6 +43,8 @@ export interface EventBusOptions {
   readonly metrics?: BusMetrics;
   /** Checks payloads against registered schemas; without it only envelopes are checked. */
   readonly validator?: PublishValidator;
+  /** Distinct event types GetDeliveryStats counts on their own; the rest count as `other` (default 1000). */
+  readonly maxTrackedTypes?: number;
   /** Heartbeat interval of subscriptions in ms; 0 (the default) turns them off. */
   readonly heartbeatMs?: number;
   /** Told about deliveries, acks, nacks and dead letters (metrics, flow outcomes). */
@@ -68,7 +70,7 @@ export class EventBus {
   readonly #acceptedListeners = new Set<AcceptedListener>();
   readonly #watchedGroups = new WeakSet<GroupHandle>();
   /** Delivery counters per event type, since the bus started. */
-  readonly metrics = new DeliveryMetrics();
+  readonly metrics: DeliveryMetrics;
   /** Consumer-group and dead-letter administration. */
   readonly admin: GroupAdmin;
   #draining = false;
@@ -76,6 +78,7 @@ export class EventBus {
   constructor(store: StorageBackend, options: EventBusOptions) {
     this.#store = store;
     this.#options = options;
+    this.metrics = new DeliveryMetrics(options.maxTrackedTypes);
     this.admin = new GroupAdmin(store.groups, this.metrics);
   }
 

@@ -21,16 +21,25 @@
  * | `protobus_rpcs_total` | counter | service, method, code |
  * | `protobus_rpc_duration_seconds` | histogram | service, method (unary calls) |
  *
- * `group` is empty for broadcast subscriptions.
+ * `group` is empty for broadcast subscriptions. `type` is capped (see
+ * {@link TypeLabels}): past `--metrics-max-types` distinct types, the rest
+ * are counted as `other`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { StoredEvent } from "../storage/backend.js";
 import type { Consumer, DeliveryObserver } from "./delivery-observer.js";
+import { TypeLabels } from "./type-labels.js";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** Reports the backlog (events not yet acked) of each consumer group. */
 export type BacklogSource = () => Promise<ReadonlyMap<string, number>> | ReadonlyMap<string, number>;
+
+/** Options of {@link BusMetrics}. */
+export interface BusMetricsOptions {
+  /** Distinct event types with a `type` label of their own; the rest count as `other` (default 1000). */
+  readonly maxTypes?: number;
+}
 
 /** The bus's metrics. */
 export class BusMetrics implements DeliveryObserver {
@@ -49,9 +58,11 @@ export class BusMetrics implements DeliveryObserver {
   readonly #rpcs: Counter<"service" | "method" | "code">;
   readonly #rpcDuration: Histogram<"service" | "method">;
   readonly #backlogSources: BacklogSource[] = [];
+  readonly #types: TypeLabels;
   readonly #throttled: Counter<"principal" | "limit">;
 
-  constructor() {
+  constructor(options: BusMetricsOptions = {}) {
+    this.#types = new TypeLabels(options.maxTypes);
     const registers = [this.registry];
     this.#published = new Counter({ name: "protobus_events_published_total", help: "Events accepted and stored, by type.", labelNames: ["type"], registers });
     this.#publishDuration = new Histogram({
@@ -123,7 +134,7 @@ export class BusMetrics implements DeliveryObserver {
 
   /** An event of this type was accepted and stored (duplicates excluded). */
   recordPublished(type: string): void {
-    this.#published.inc({ type });
+    this.#published.inc({ type: this.#types.label(type) });
   }
 
   /** A publish batch took this long, in seconds. */
@@ -133,7 +144,7 @@ export class BusMetrics implements DeliveryObserver {
 
   /** An event of this type failed validation. */
   recordValidationFailure(type: string): void {
-    this.#validationFailures.inc({ type });
+    this.#validationFailures.inc({ type: this.#types.label(type) });
   }
 
   /** A subscription opened. */
@@ -171,23 +182,24 @@ export class BusMetrics implements DeliveryObserver {
   }
 
   delivered(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
-    this.#deliveries.inc({ type: stored.type, group: consumer.group });
+    this.#deliveries.inc({ type: this.#types.label(stored.type), group: consumer.group });
   }
 
   acked(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
-    this.#acks.inc({ type: stored.type, group: consumer.group });
+    const type = this.#types.label(stored.type);
+    this.#acks.inc({ type, group: consumer.group });
     const published = stored.event.publishTime;
     if (published !== undefined) {
-      this.#endToEnd.observe({ type: stored.type, group: consumer.group }, Math.max(0, Date.now() - published.getTime()) / 1000);
+      this.#endToEnd.observe({ type, group: consumer.group }, Math.max(0, Date.now() - published.getTime()) / 1000);
     }
   }
 
   nacked(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
-    this.#nacks.inc({ type: stored.type, group: consumer.group });
+    this.#nacks.inc({ type: this.#types.label(stored.type), group: consumer.group });
   }
 
   deadLettered(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
-    this.#deadLetters.inc({ type: stored.type, group: consumer.group });
+    this.#deadLetters.inc({ type: this.#types.label(stored.type), group: consumer.group });
   }
 
   /** The Prometheus text exposition of every metric. */

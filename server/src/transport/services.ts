@@ -41,6 +41,15 @@ function add<S extends UntypedServiceImplementation>(server: Server, definition:
   server.addService(definition as ServiceDefinition, implementation);
 }
 
+/** The definitions of {@link SERVED_SERVICES}, in the same order (for a server that answers every call alike). */
+export const SERVED_DEFINITIONS: readonly ServiceDefinition[] = [
+  eventBusServiceDefinition as ServiceDefinition,
+  SchemaRegistryService as unknown as ServiceDefinition,
+  HealthService as unknown as ServiceDefinition,
+  ServerReflectionService as unknown as ServiceDefinition,
+  ServerReflectionServiceV1Alpha as unknown as ServiceDefinition,
+];
+
 /** Registers every service of {@link SERVED_SERVICES} on `server`. */
 export function registerServices(server: Server, services: ServiceImplementations): void {
   add(server, eventBusServiceDefinition, services.eventBus);

@@ -5,17 +5,9 @@
  * spans the bus starts for the call when an event carries no `traceparent`
  * of its own.
  */
-import type { Metadata } from "@grpc/grpc-js";
-import { ROOT_CONTEXT, propagation, type TextMapGetter } from "@opentelemetry/api";
+import { ROOT_CONTEXT, propagation } from "@opentelemetry/api";
+import { metadataGetter } from "@protobus/sdk/internal";
 import type { Interceptor } from "../interceptor.js";
-
-const metadataGetter: TextMapGetter<Metadata> = {
-  keys: (carrier) => Object.keys(carrier.getMap()),
-  get: (carrier, key) => {
-    const values = carrier.get(key).filter((v): v is string => typeof v === "string");
-    return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
-  },
-};
 
 /** An interceptor setting `ctx.traceContext` from the request metadata. */
 export function tracingInterceptor(): Interceptor {

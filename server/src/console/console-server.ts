@@ -1,0 +1,146 @@
+/**
+ * The web console's HTTP server (`--console-port`): the page, its JSON API
+ * (one route per RPC, forwarded to the server's own gRPC listener, see
+ * json-gateway.ts) and the live stream (live-stream.ts). It holds no data of
+ * its own and no second model of the contract; what it answers is what the
+ * gRPC services answer the same caller.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { Logger } from "../logger.js";
+import { API_PREFIX, loadContractRoutes, type ContractRoutes } from "./contract-routes.js";
+import { GrpcForwarder } from "./grpc-forwarder.js";
+import { header, sendJson } from "./http-io.js";
+import { handleUnary, sendError } from "./json-gateway.js";
+import { DEFAULT_LIVE_STREAM_LIMITS, handleLiveStream, type LiveStreamLimits, type LiveStreamStats } from "./live-stream.js";
+import { StaticAssets } from "./static-assets.js";
+
+/** Options of {@link startConsoleServer}. */
+export interface ConsoleServerOptions {
+  /** Interface to listen on. */
+  readonly host: string;
+  /** Port to listen on; 0 picks a free one. */
+  readonly port: number;
+  /** `host:port` of the server's gRPC listener, which every call goes through. */
+  readonly grpcAddress: string;
+  /** Base URL of a Jaeger UI for trace links; empty for none. */
+  readonly jaegerUrl: string;
+  /** The server's version, shown by the page. */
+  readonly version: string;
+  /** Largest accepted request body, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Limits of each browser's live stream. */
+  readonly liveStream?: Partial<LiveStreamLimits>;
+  /** Where the page's build is; server/dist/console-ui by default. */
+  readonly assetsDir?: string;
+  readonly logger: Logger;
+}
+
+/** A running console server. */
+export interface ConsoleServer {
+  /** The port it listens on. */
+  readonly port: number;
+  /** `http://host:port/`. */
+  readonly url: string;
+  /** Live streams open now, with their counters. */
+  readonly liveStreams: ReadonlySet<LiveStreamStats>;
+  /** Ends the live streams and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Starts the console server. */
+export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
+  const routes: ContractRoutes = loadContractRoutes();
+  const assets = new StaticAssets(options.assetsDir);
+  if (!assets.built) options.logger.warn("the console page was not built; run `npm install` or `npm run build -w console`");
+  const forwarder = new GrpcForwarder({ address: options.grpcAddress, unaryTimeoutMs: 30_000 });
+  const liveStreams = new Set<LiveStreamStats>();
+  const limits: LiveStreamLimits = { ...DEFAULT_LIVE_STREAM_LIMITS, ...options.liveStream };
+  const pageConfig = JSON.stringify({ jaegerUrl: options.jaegerUrl, version: options.version });
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = new URL(request.url ?? "/", "http://console").pathname;
+    if (path.startsWith(API_PREFIX)) {
+      if (!sameOrigin(request)) {
+        sendError(response, routes.registry, GrpcStatus.PERMISSION_DENIED, "cross-origin calls to the console API are refused");
+        return;
+      }
+      const name = path.slice(API_PREFIX.length);
+      if (name === routes.subscribe.name) {
+        await handleLiveStream(request, response, routes.subscribe, {
+          registry: routes.registry,
+          forwarder,
+          limits,
+          onOpen: (stats) => liveStreams.add(stats),
+          onClose: (stats) => liveStreams.delete(stats),
+        });
+        return;
+      }
+      const route = routes.unary.get(name);
+      if (route === undefined) {
+        sendError(response, routes.registry, GrpcStatus.UNIMPLEMENTED, `no RPC ${name}; routes are /api/<service>/<method>, e.g. /api/protobus.v1.EventBus/QueryEvents`);
+        return;
+      }
+      await handleUnary(request, response, route, { registry: routes.registry, forwarder, maxBodyBytes: options.maxBodyBytes });
+      return;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (path === "/config.json") {
+      response.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+      response.end(pageConfig);
+      return;
+    }
+    assets.serve(path, response);
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      options.logger.error("console request failed", { path: request.url, error: (error as Error).message });
+      if (!response.headersSent) sendJson(response, 500, { code: "internal", message: "the console failed to answer" });
+      else response.destroy();
+    });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    forwarder.close();
+    throw error;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    port,
+    url: `http://${host}:${port}/`,
+    liveStreams,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      forwarder.close();
+    },
+  };
+}
+
+/**
+ * A browser sends `Origin` with every cross-origin request (and with POSTs of
+ * its own origin): a page of another site cannot use the console's API with
+ * the user's network position or stored token.
+ */
+function sameOrigin(request: IncomingMessage): boolean {
+  const origin = header(request, "origin");
+  if (origin === undefined || origin === "null") return origin === undefined;
+  try {
+    return new URL(origin).host === header(request, "host");
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * The SDK's call layer against real servers: headers and a bearer token on
+ * every call (unary and streams) from one interceptor chain, retries of
+ * reads that honour the server's google.rpc.RetryInfo (and none of writes),
+ * and connections over TLS and mutual TLS with a throwaway CA made by
+ * openssl in the test.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
+import { context, propagation, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { Code, ProtobusError, createClient, type ErrorDetail } from "@protobus/sdk";
+import { EventBusService, type BusInfo } from "@protobus/sdk/proto";
+import { callContext, createLogger, interceptorChain, type CallContext, type Interceptor } from "@protobus/server";
+import { startTestServer, tempDir, type TestServer } from "../support/test-server.js";
+
+function retryInfo(ms: number): ErrorDetail {
+  return { type: "RetryInfo", value: { retryDelay: { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 } } };
+}
+
+describe("client interceptors", () => {
+  const seen: CallContext[] = [];
+  // Per method: how many more calls to refuse, and with what.
+  const refusals = new Map<string, { remaining: number; error: () => ProtobusError }>();
+  const attempts = new Map<string, number[]>();
+  let t: TestServer;
+
+  beforeAll(async () => {
+    const recorder: Interceptor = {
+      name: "authentication",
+      onCall(ctx) {
+        seen.push(ctx);
+        attempts.set(ctx.method, [...(attempts.get(ctx.method) ?? []), Date.now()]);
+        const refusal = refusals.get(ctx.method);
+        if (refusal !== undefined && refusal.remaining > 0) {
+          refusal.remaining -= 1;
+          throw refusal.error();
+        }
+      },
+    };
+    t = await startTestServer({ store: "memory", interceptors: { authentication: recorder } });
+  });
+  afterAll(() => t.close());
+
+  const header = (ctx: CallContext | undefined, key: string): unknown => ctx?.metadata.get(key)[0];
+
+  it("sends the configured headers and bearer token with unary calls and streams", async () => {
+    let tokens = 0;
+    const client = createClient({
+      address: t.address,
+      metadata: { "x-tenant": "acme" },
+      token: async () => `token-${++tokens}`,
+    });
+    try {
+      seen.length = 0;
+      await client.info();
+      await client.publish({ type: "headers.test", data: { n: 1 } });
+      const subscription = client.subscribe("headers.>");
+      await subscription.opened();
+      subscription.close();
+      const byMethod = (method: string): CallContext | undefined => seen.find((c) => c.method === method);
+      for (const method of ["GetBusInfo", "PublishStream", "Subscribe"]) {
+        expect(header(byMethod(method), "x-tenant"), method).toBe("acme");
+        expect(String(header(byMethod(method), "authorization")), method).toMatch(/^Bearer token-\d+$/);
+      }
+      expect(header(byMethod("GetBusInfo"), "authorization")).toBe("Bearer token-1");
+      expect(tokens).toBeGreaterThanOrEqual(3);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("propagates the caller's trace context in the metadata, read by the server into the call context", async () => {
+    const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] });
+    provider.register();
+    const client = createClient({ address: t.address });
+    try {
+      seen.length = 0;
+      const tracer = trace.getTracer("client-interceptors-test");
+      const parent = await tracer.startActiveSpan("caller", async (span) => {
+        await client.info();
+        span.end();
+        return span.spanContext();
+      });
+      const ctx = seen.find((c) => c.method === "GetBusInfo");
+      expect(header(ctx, "traceparent")).toBe(`00-${parent.traceId}-${parent.spanId}-01`);
+      const propagated = ctx?.traceContext === undefined ? undefined : trace.getSpanContext(ctx.traceContext);
+      expect(propagated?.traceId).toBe(parent.traceId);
+      expect(propagated?.spanId).toBe(parent.spanId);
+    } finally {
+      client.close();
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+  });
+
+  it("fails a call with UNAUTHENTICATED, without sending it, when the token provider fails", async () => {
+    const client = createClient({ address: t.address, batching: false, token: () => Promise.reject(new Error("vault sealed")) });
+    try {
+      seen.length = 0;
+      const error = await client.info().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProtobusError);
+      expect((error as ProtobusError).code).toBe(Code.UNAUTHENTICATED);
+      expect((error as ProtobusError).message).toContain("vault sealed");
+      expect(seen).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("retries a read after the delay the server's RetryInfo names", async () => {
+    const client = createClient({ address: t.address });
+    try {
+      attempts.delete("GetBusInfo");
+      refusals.set("GetBusInfo", { remaining: 1, error: () => new ProtobusError(Code.RESOURCE_EXHAUSTED, "slow down", [retryInfo(300)]) });
+      const info = await client.info();
+      expect(info.store).toBe("memory");
+      const times = attempts.get("GetBusInfo") ?? [];
+      expect(times).toHaveLength(2);
+      expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(280);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("retries UNAVAILABLE with backoff up to maxAttempts, then fails with the server's status", async () => {
+    const client = createClient({ address: t.address, retry: { maxAttempts: 3, initialBackoffMs: 20 } });
+    try {
+      attempts.delete("ListGroups");
+      refusals.set("ListGroups", { remaining: 5, error: () => new ProtobusError(Code.UNAVAILABLE, "try elsewhere") });
+      const error = await client.listGroups().catch((e: unknown) => e);
+      expect((error as ProtobusError).code).toBe(Code.UNAVAILABLE);
+      expect((error as ProtobusError).rawMessage).toBe("try elsewhere");
+      expect(attempts.get("ListGroups")).toHaveLength(3);
+      refusals.delete("ListGroups");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("does not retry RESOURCE_EXHAUSTED without RetryInfo, a write, or past the deadline", async () => {
+    const client = createClient({ address: t.address, batching: false, timeoutMs: 500 });
+    try {
+      attempts.clear();
+      refusals.set("GetGroup", { remaining: 1, error: () => new ProtobusError(Code.RESOURCE_EXHAUSTED, "quota") });
+      expect(((await client.getGroup("g").catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.RESOURCE_EXHAUSTED);
+      expect(attempts.get("GetGroup")).toHaveLength(1);
+
+      refusals.set("Publish", { remaining: 1, error: () => new ProtobusError(Code.UNAVAILABLE, "busy", [retryInfo(10)]) });
+      expect(((await client.publish({ type: "retry.write", data: {} }).catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
+      expect(attempts.get("Publish")).toHaveLength(1);
+
+      refusals.set("GetFlow", { remaining: 1, error: () => new ProtobusError(Code.UNAVAILABLE, "later", [retryInfo(5_000)]) });
+      const started = Date.now();
+      expect(((await client.getFlow("c").catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
+      expect(Date.now() - started).toBeLessThan(400);
+      expect(attempts.get("GetFlow")).toHaveLength(1);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+function makeCertificates(dir: string): Record<"ca" | "serverCert" | "serverKey" | "clientCert" | "clientKey", Buffer> {
+  const openssl = (...args: string[]): void => {
+    execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+  };
+  const key = (name: string): void => openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`);
+  key("ca");
+  openssl("req", "-x509", "-new", "-key", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=protobus test CA");
+  const issue = (name: string, subject: string, extensions: string): void => {
+    key(name);
+    writeFileSync(join(dir, `${name}.ext`), extensions);
+    openssl("req", "-new", "-key", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
+    openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "1", "-extfile", `${name}.ext`);
+  };
+  issue("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  issue("client", "/CN=billing-service", "extendedKeyUsage=clientAuth\n");
+  const read = (file: string): Buffer => readFileSync(join(dir, file));
+  return {
+    ca: read("ca.pem"),
+    serverCert: read("server.pem"),
+    serverKey: read("server.key"),
+    clientCert: read("client.pem"),
+    clientKey: read("client.key"),
+  };
+}
+
+describe("TLS connections", () => {
+  const dir = tempDir("protobus-tls-");
+  let certs: ReturnType<typeof makeCertificates>;
+  let server: grpc.Server;
+  let port: number;
+  let mtlsPort: number;
+  const peers: Array<string | undefined> = [];
+
+  beforeAll(async () => {
+    certs = makeCertificates(dir.path);
+    const logger = createLogger({ level: "silent", format: "text" });
+    server = new grpc.Server({ interceptors: [interceptorChain([], { logger })] });
+    // The bus's GetBusInfo alone, answering with the client certificate's subject.
+    server.addService(EventBusService as unknown as grpc.ServiceDefinition, {
+      getBusInfo: (call: grpc.ServerUnaryCall<unknown, BusInfo>, callback: grpc.sendUnaryData<BusInfo>) => {
+        const cn = callContext(call).peerCertificate?.subject.CN;
+        const subject = Array.isArray(cn) ? cn.join(",") : cn;
+        peers.push(subject);
+        callback(null, { version: subject ?? "anonymous", store: "tls-test", durable: false, headSequence: 0n, maxPayloadBytes: 0 });
+      },
+    });
+    const bind = (requireClientCertificate: boolean): Promise<number> => {
+      const keys = [{ cert_chain: certs.serverCert, private_key: certs.serverKey }];
+      const credentials = grpc.ServerCredentials.createSsl(certs.ca, keys, requireClientCertificate);
+      return new Promise<number>((resolve, reject) =>
+        server.bindAsync("127.0.0.1:0", credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+      );
+    };
+    port = await bind(false);
+    mtlsPort = await bind(true);
+  });
+  afterAll(() => {
+    server.forceShutdown();
+    dir.dispose();
+  });
+
+  it("connects to an https:// address with the given CA", async () => {
+    const client = createClient({ address: `https://127.0.0.1:${port}`, tls: { ca: certs.ca } });
+    try {
+      const info = await client.info();
+      expect(info.store).toBe("tls-test");
+      expect(info.version).toBe("anonymous");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("presents a client certificate for mutual TLS, which the server sees in the call context", async () => {
+    const client = createClient({ address: `127.0.0.1:${mtlsPort}`, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
+    const anonymous = createClient({ address: `https://127.0.0.1:${mtlsPort}`, tls: { ca: certs.ca }, retry: false, timeoutMs: 2_000 });
+    try {
+      expect((await client.info()).version).toBe("billing-service");
+      expect(peers.at(-1)).toBe("billing-service");
+      expect(((await anonymous.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
+    } finally {
+      client.close();
+      anonymous.close();
+    }
+  });
+
+  it("refuses a server whose certificate the CA did not sign, and a plain client", async () => {
+    const untrusted = createClient({ address: `https://127.0.0.1:${port}`, retry: false, timeoutMs: 2_000 });
+    const plain = createClient({ address: `127.0.0.1:${port}`, retry: false, timeoutMs: 2_000 });
+    try {
+      expect(((await untrusted.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
+      expect(((await plain.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
+    } finally {
+      untrusted.close();
+      plain.close();
+    }
+  });
+});
