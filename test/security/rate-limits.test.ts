@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { Code, type ProtobusError } from "@protobus/sdk";
+import { Code, createClient, type ProtobusError } from "@protobus/sdk";
 import { msFromDuration } from "@protobus/sdk/internal";
 import { EventBusClient } from "@protobus/sdk/proto";
 import { createToken, startServer, type ProtobusServer } from "@protobus/server";
@@ -32,6 +32,7 @@ limits:
   principals:
     fast: { events-per-second: ${RATE}, burst: 20 }
     few: { subscriptions: 2, groups: 1 }
+    patient: { events-per-second: 2, burst: 2 }
 `;
 
 function retryDelayMs(error: ProtobusError | undefined): number | undefined {
@@ -67,7 +68,7 @@ describe("rate limits per principal", () => {
 
   beforeAll(async () => {
     const tokenFile = join(dir.path, "tokens.yaml");
-    for (const p of ["fast", "calm", "few", "ops"]) tokens[p] = createToken(tokenFile, { principal: p }).token;
+    for (const p of ["fast", "calm", "few", "ops", "patient"]) tokens[p] = createToken(tokenFile, { principal: p }).token;
     writeFileSync(join(dir.path, "policy.yaml"), POLICY);
     server = await startServer({
       host: "127.0.0.1",
@@ -106,6 +107,29 @@ describe("rate limits per principal", () => {
     const line = text.split("\n").find((l) => l.startsWith('protobus_throttled_requests_total{principal="fast",limit="events-per-second"}'));
     expect(Number(line?.split(" ").at(-1))).toBe(fast.refused);
     expect(text).not.toContain('principal="calm"');
+  });
+
+  it("the SDK waits as RetryInfo says before it retries", async () => {
+    const throttled = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`, { headers: { authorization: `Bearer ${tokens.ops}` } })).text();
+      const line = text.split("\n").find((l) => l.startsWith('protobus_throttled_requests_total{principal="patient",limit="events-per-second"}'));
+      return Number(line?.split(" ").at(-1) ?? 0);
+    };
+    const client = createClient({ address: server.address, token: tokens.patient ?? "", source: "loadgen" });
+    try {
+      // The burst (2) goes at once; the third event is 500 ms away at 2 a second.
+      await client.publish({ type: "load.item.sent", data: { i: 1 } });
+      await client.publish({ type: "load.item.sent", data: { i: 2 } });
+      const start = performance.now();
+      await client.publish({ type: "load.item.sent", data: { i: 3 } });
+      expect(performance.now() - start).toBeGreaterThan(400);
+    } finally {
+      client.close();
+    }
+    // Retrying on its own backoff (50 ms, doubling) would have been refused three or four times.
+    const refusals = await throttled();
+    expect(refusals).toBeGreaterThanOrEqual(1);
+    expect(refusals).toBeLessThanOrEqual(2);
   });
 
   it("caps open subscriptions and groups, and frees them when they close", async () => {
