@@ -8,10 +8,11 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { STORE_KINDS, type StoreKind } from "./storage/create-backend.js";
 import type { LogLevel } from "./logger.js";
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
 import { INTEGRITY_CHECKS, type IntegrityCheck } from "./storage/sqlite/integrity.js";
 
-/** Everything `protobus serve` can be told. */
-export interface ServerConfig {
+/** Everything `protobus serve` can be told; the input limits are documented in limits.ts. */
+export interface ServerConfig extends InputLimits {
   /** Interface to listen on. */
   readonly host: string;
   /** Port to listen on; 0 picks a free one. */
@@ -199,6 +200,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   rateBucketMs: 30_000,
   rateSpikeMinCount: 20,
   requireSchemas: false,
+  ...DEFAULT_INPUT_LIMITS,
   metricsHost: "127.0.0.1",
   tlsCert: "",
   tlsKey: "",
@@ -559,6 +561,133 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     parse: boolean,
     description: "reject events whose type has no registered schema (off: only their envelope is checked)",
     boolean: true,
+  },
+  // Input limits (limits.ts): a request over one is refused with the flag's name.
+  {
+    key: "maxSchemaBytes",
+    yaml: "max-schema-bytes",
+    env: "PROTOBUS_MAX_SCHEMA_BYTES",
+    parse: integer(1, 64 * 1024 * 1024),
+    description: "largest schema definition (JSON Schema text or descriptor set) in bytes",
+  },
+  {
+    key: "maxSchemaDepth",
+    yaml: "max-schema-depth",
+    env: "PROTOBUS_MAX_SCHEMA_DEPTH",
+    parse: integer(1, 1000),
+    description: "deepest nesting of subschemas in a JSON Schema",
+  },
+  {
+    key: "maxSchemaProperties",
+    yaml: "max-schema-properties",
+    env: "PROTOBUS_MAX_SCHEMA_PROPERTIES",
+    parse: integer(1, 1_000_000),
+    description: "most subschemas (properties, items, allOf entries, definitions ...) in one JSON Schema",
+  },
+  {
+    key: "maxSchemaMessages",
+    yaml: "max-schema-messages",
+    env: "PROTOBUS_MAX_SCHEMA_MESSAGES",
+    parse: integer(1, 1_000_000),
+    description: "most message and enum types in one descriptor set",
+  },
+  {
+    key: "maxRegexSize",
+    yaml: "max-regex-size",
+    env: "PROTOBUS_MAX_REGEX_SIZE",
+    parse: integer(1, 1_000_000),
+    description: "largest regular expression (JSON Schema pattern, filter matches), in characters and in RE2 program instructions",
+  },
+  {
+    key: "maxFilterLength",
+    yaml: "max-filter-length",
+    env: "PROTOBUS_MAX_FILTER_LENGTH",
+    parse: integer(1, 1_000_000),
+    description: "longest subscription filter expression, in characters",
+  },
+  {
+    key: "maxFilterDepth",
+    yaml: "max-filter-depth",
+    env: "PROTOBUS_MAX_FILTER_DEPTH",
+    parse: integer(1, 1000),
+    description: "deepest nesting of a filter expression (parentheses, !, lists)",
+  },
+  {
+    key: "maxPatterns",
+    yaml: "max-patterns",
+    env: "PROTOBUS_MAX_PATTERNS",
+    parse: integer(1, 10_000_000),
+    description: "most patterns in one subscription, consumer group or query",
+  },
+  {
+    key: "maxAttributes",
+    yaml: "max-attributes",
+    env: "PROTOBUS_MAX_ATTRIBUTES",
+    parse: integer(0, 1_000_000),
+    description: "most attributes on one event",
+  },
+  {
+    key: "maxAttributesBytes",
+    yaml: "max-attributes-bytes",
+    env: "PROTOBUS_MAX_ATTRIBUTES_BYTES",
+    parse: integer(0, 64 * 1024 * 1024),
+    description: "most bytes of one event's attribute names and values together (UTF-8)",
+  },
+  {
+    key: "maxTags",
+    yaml: "max-tags",
+    env: "PROTOBUS_MAX_TAGS",
+    parse: integer(0, 1_000_000),
+    description: "most tags on one event",
+  },
+  {
+    key: "maxTagLength",
+    yaml: "max-tag-length",
+    env: "PROTOBUS_MAX_TAG_LENGTH",
+    parse: integer(1, 1_000_000),
+    description: "longest tag, in characters",
+  },
+  {
+    key: "maxIdLength",
+    yaml: "max-id-length",
+    env: "PROTOBUS_MAX_ID_LENGTH",
+    parse: integer(1, 1_000_000),
+    description: "longest event id, in characters",
+  },
+  {
+    key: "maxTypeLength",
+    yaml: "max-type-length",
+    env: "PROTOBUS_MAX_TYPE_LENGTH",
+    parse: integer(3, 1_000_000),
+    description: "longest event type, in characters",
+  },
+  {
+    key: "maxSourceLength",
+    yaml: "max-source-length",
+    env: "PROTOBUS_MAX_SOURCE_LENGTH",
+    parse: integer(1, 1_000_000),
+    description: "longest event source, in characters",
+  },
+  {
+    key: "maxFieldLength",
+    yaml: "max-field-length",
+    env: "PROTOBUS_MAX_FIELD_LENGTH",
+    parse: integer(1, 1_000_000),
+    description: "longest other text attribute (subject, correlation and causation ids, ordering key, data schema, data content type), in characters",
+  },
+  {
+    key: "maxPayloadDepth",
+    yaml: "max-payload-depth",
+    env: "PROTOBUS_MAX_PAYLOAD_DEPTH",
+    parse: integer(1, 10_000),
+    description: "deepest nesting of arrays and objects in a JSON payload",
+  },
+  {
+    key: "schemaCacheBytes",
+    yaml: "schema-cache-bytes",
+    env: "PROTOBUS_SCHEMA_CACHE_BYTES",
+    parse: integer(1, 16 * 1024 * 1024 * 1024),
+    description: "memory for parsed and compiled schema versions, counted in bytes of their definitions (least recently used are dropped)",
   },
   { key: "tlsCert", yaml: "tls-cert", env: "PROTOBUS_TLS_CERT", parse: (raw) => raw, description: "PEM certificate chain of the server; with --tls-key turns TLS on (reloaded when it changes and on SIGHUP)" },
   { key: "tlsKey", yaml: "tls-key", env: "PROTOBUS_TLS_KEY", parse: (raw) => raw, description: "PEM private key of --tls-cert" },

@@ -14,6 +14,8 @@ export interface FieldViolation {
   readonly description: string;
   /** A stable machine-readable reason, e.g. `REQUIRED`, `PATTERN`. */
   readonly reason?: string;
+  /** The limit it went over, when it did (see {@link limitFieldViolation}): adds an `ErrorInfo`. */
+  readonly limit?: LimitViolation;
 }
 
 function toProto(v: FieldViolation): BadRequest_FieldViolation {
@@ -28,8 +30,10 @@ export function invalidArgument(violations: readonly FieldViolation[], summary?:
     (violations.length === 1 && first !== undefined
       ? `${first.field}: ${first.description}`
       : `${violations.length} invalid fields: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`);
+  const limits = violations.flatMap((v) => (v.limit !== undefined ? [limitInfo(v.limit)] : []));
   return new ProtobusError(Code.INVALID_ARGUMENT, message, [
     { type: "BadRequest", value: { fieldViolations: violations.map(toProto) } },
+    ...limits,
   ]);
 }
 
@@ -139,4 +143,53 @@ export function limitExceeded(
     });
   }
   return new ProtobusError(code, `${breach.description} (limit ${breach.limit}=${breach.value})`, details);
+}
+
+/**
+ * A limit one field of a request went over, to report next to other
+ * violations in one INVALID_ARGUMENT (a publish batch, an open): see
+ * {@link limitFieldViolation}. A request refused for one limit alone uses
+ * {@link limitExceeded}.
+ */
+export interface LimitViolation {
+  /** Path of the offending field in the request, e.g. `schema.json_schema`, `events[0].attributes`. */
+  readonly field: string;
+  /** The limit by its configuration name, the flag without dashes, e.g. `max-schema-bytes`. */
+  readonly limit: string;
+  /** The limit's configured value. */
+  readonly max: number;
+  /** What the request had, when it is known (some checks stop counting at the limit). */
+  readonly actual?: number;
+  /** What is wrong, for people; the limit is added. */
+  readonly description: string;
+}
+
+function limitDescription(v: LimitViolation): string {
+  return `${v.description} (limit ${v.limit}=${v.max})`;
+}
+
+/** The `ErrorInfo` of a limit, in the form {@link limitExceeded} gives it. */
+function limitInfo(v: LimitViolation): ErrorDetail {
+  return {
+    type: "ErrorInfo",
+    value: {
+      reason: LIMIT_EXCEEDED,
+      domain: "protobus",
+      metadata: { limit: v.limit, value: String(v.max), subject: v.field, ...(v.actual !== undefined ? { actual: String(v.actual) } : {}) },
+    },
+  };
+}
+
+/**
+ * A field violation for a limit. Its reason is `LIMIT_EXCEEDED` unless
+ * `reason` keeps an older one (`TOO_LONG`); {@link invalidArgument} adds an
+ * `ErrorInfo` naming the limit either way.
+ */
+export function limitFieldViolation(v: LimitViolation, reason: string = LIMIT_EXCEEDED): FieldViolation & { readonly limit: LimitViolation } {
+  return { field: v.field, description: limitDescription(v), reason, limit: v };
+}
+
+/** PERMISSION_DENIED with an `ErrorInfo` giving the reason, e.g. `RESERVED_NAMESPACE`. */
+export function permissionDenied(message: string, reason: string, metadata: Readonly<Record<string, string>> = {}): ProtobusError {
+  return new ProtobusError(Code.PERMISSION_DENIED, message, [{ type: "ErrorInfo", value: { reason, domain: "protobus", metadata: { ...metadata } } }]);
 }

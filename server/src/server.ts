@@ -20,6 +20,7 @@ import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
 import { ConnectionGate } from "./transport/connection-gate.js";
 import { VERSION } from "./version.js";
+import { pickInputLimits } from "./limits.js";
 import { FlowMonitor } from "./flow/monitor.js";
 import { OutcomeRecorder } from "./flow/outcome-recorder.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
@@ -91,10 +92,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const observer = combineObservers([metrics, outcomes]);
-  const registry = new SchemaRegistry(backend.schemas);
+  const limits = pickInputLimits(config);
+  const registry = new SchemaRegistry(backend.schemas, { limits });
   const validator = new SchemaValidator(registry, { requireSchemas: config.requireSchemas });
   const bus = new EventBus(backend, {
     validator,
+    limits,
     maxPayloadBytes: config.maxPayloadBytes,
     maxBatchSize: config.maxBatchSize,
     dedupeWindowMs: config.dedupeWindowMs,
@@ -145,12 +148,18 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
     // Streams one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
     "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
   });
-  registerServices(server, {
-    eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
-    schemaRegistry: createSchemaRegistryService(registry, logger),
-    health: health.implementation(),
-    reflection: reflection.implementation(),
-  });
+  // A schema request far over --max-schema-bytes is refused before it is decoded.
+  const schemaCap = { maxBytes: limits.maxSchemaBytes + 64 * 1024, limit: "max-schema-bytes", limitValue: limits.maxSchemaBytes, field: "schema" };
+  registerServices(
+    server,
+    {
+      eventBus: createEventBusService(bus, streams, { logger, ...(outcomes !== undefined ? { outcomes } : {}) }),
+      schemaRegistry: createSchemaRegistryService(registry, logger),
+      health: health.implementation(),
+      reflection: reflection.implementation(),
+    },
+    { schemaRegistry: { registerSchema: schemaCap, checkCompatibility: schemaCap } },
+  );
 
   let gate: ConnectionGate;
   try {

@@ -5,7 +5,8 @@
  */
 import { isValidEventType, newEventId } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
-import type { FieldViolation } from "../errors.js";
+import { limitFieldViolation, type FieldViolation } from "../errors.js";
+import type { InputLimits } from "../limits.js";
 import { DEFAULT_PRIORITY } from "../storage/stored-event.js";
 
 /** The CloudEvents version protobus speaks. */
@@ -13,20 +14,29 @@ export const SPEC_VERSION = "1.0";
 /** Lowest priority (highest number) accepted. */
 export const MAX_PRIORITY = 9;
 
-const MAX_ID_LENGTH = 256;
-const MAX_TEXT_LENGTH = 1024;
-
-/** Limits applied to every envelope. */
-export interface EnvelopeLimits {
+/** Limits applied to every envelope: the payload size and the input limits of the envelope (limits.ts). */
+export interface EnvelopeLimits
+  extends Pick<
+    InputLimits,
+    "maxAttributes" | "maxAttributesBytes" | "maxTags" | "maxTagLength" | "maxIdLength" | "maxTypeLength" | "maxSourceLength" | "maxFieldLength"
+  > {
   /** Largest accepted `data`, in bytes. */
   readonly maxPayloadBytes: number;
 }
 
 // Field paths are built only for a violation: validation runs for every
 // published event and almost always finds nothing.
-function checkText(violations: FieldViolation[], prefix: string, field: string, value: string, max: number): void {
+function checkText(violations: FieldViolation[], prefix: string, field: string, value: string, max: number, limit: string): void {
   if (value.length > max) {
-    violations.push({ field: `${prefix}.${field}`, description: `must be at most ${max} characters, got ${value.length}`, reason: "TOO_LONG" });
+    violations.push(
+      limitFieldViolation({
+        field: `${prefix}.${field}`,
+        limit,
+        max,
+        actual: value.length,
+        description: `must be at most ${max} characters, got ${value.length}`,
+      }, "TOO_LONG"),
+    );
   }
 }
 
@@ -62,7 +72,38 @@ const OPTIONAL_TEXT_FIELDS = [
   ["causationId", "causation_id"],
   ["orderingKey", "ordering_key"],
   ["dataSchema", "data_schema"],
+  ["dataContentType", "data_content_type"],
 ] as const;
+
+function checkAttributes(violations: FieldViolation[], prefix: string, attributes: Readonly<Record<string, string>>, limits: EnvelopeLimits): void {
+  let count = 0;
+  let bytes = 0;
+  let emptyKey = false;
+  for (const key in attributes) {
+    if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+    count += 1;
+    if (key.length === 0) emptyKey = true;
+    // Counted until over the limit: past it the exact total does not matter.
+    if (bytes <= limits.maxAttributesBytes) bytes += Buffer.byteLength(key) + Buffer.byteLength(attributes[key] ?? "");
+  }
+  const field = `${prefix}.attributes`;
+  if (emptyKey) violations.push({ field, description: "keys must not be empty", reason: "REQUIRED" });
+  if (count > limits.maxAttributes) {
+    violations.push(
+      limitFieldViolation({ field, limit: "max-attributes", max: limits.maxAttributes, actual: count, description: `has ${count} attributes, over the limit of ${limits.maxAttributes}` }),
+    );
+  }
+  if (bytes > limits.maxAttributesBytes) {
+    violations.push(
+      limitFieldViolation({
+        field,
+        limit: "max-attributes-bytes",
+        max: limits.maxAttributesBytes,
+        description: `names and values take more than ${limits.maxAttributesBytes} bytes`,
+      }),
+    );
+  }
+}
 
 /**
  * Validates one envelope. Returns its violations with field paths under
@@ -71,19 +112,21 @@ const OPTIONAL_TEXT_FIELDS = [
 export function validateEnvelope(event: Event, prefix: string, limits: EnvelopeLimits): FieldViolation[] {
   const violations: FieldViolation[] = [];
   const at = (field: string) => `${prefix}.${field}`;
-  checkText(violations, prefix, "id", event.id, MAX_ID_LENGTH);
+  checkText(violations, prefix, "id", event.id, limits.maxIdLength, "max-id-length");
   if (event.source.length === 0) {
     violations.push({ field: at("source"), description: "is required", reason: "REQUIRED" });
-  } else checkText(violations, prefix, "source", event.source, MAX_TEXT_LENGTH);
+  } else checkText(violations, prefix, "source", event.source, limits.maxSourceLength, "max-source-length");
   if (event.type.length === 0) {
     violations.push({ field: at("type"), description: "is required", reason: "REQUIRED" });
+  } else if (event.type.length > limits.maxTypeLength) {
+    checkText(violations, prefix, "type", event.type, limits.maxTypeLength, "max-type-length");
   } else if (!isValidEventType(event.type)) {
     violations.push({
       field: at("type"),
       description: `'${event.type.slice(0, 100)}' is not a lower-case dotted event type like 'agent.task.created' (^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$)`,
       reason: "PATTERN",
     });
-  } else checkText(violations, prefix, "type", event.type, MAX_TEXT_LENGTH);
+  }
   if (event.specVersion !== "" && event.specVersion !== SPEC_VERSION) {
     violations.push({
       field: at("spec_version"),
@@ -106,19 +149,33 @@ export function validateEnvelope(event: Event, prefix: string, limits: EnvelopeL
     });
   }
   for (const [property, field] of OPTIONAL_TEXT_FIELDS) {
-    checkText(violations, prefix, field, event[property], MAX_TEXT_LENGTH);
+    checkText(violations, prefix, field, event[property], limits.maxFieldLength, "max-field-length");
   }
   if (event.traceparent !== "") {
     const problem = traceparentProblem(event.traceparent);
     if (problem !== undefined) violations.push({ field: at("traceparent"), description: problem, reason: "PATTERN" });
   }
-  checkText(violations, prefix, "tracestate", event.tracestate, MAX_TRACESTATE_LENGTH);
-  event.tags.forEach((tag, i) => {
-    if (tag.length === 0) violations.push({ field: at(`tags[${i}]`), description: "must not be empty", reason: "REQUIRED" });
-    else checkText(violations, prefix, `tags[${i}]`, tag, MAX_TEXT_LENGTH);
-  });
-  for (const key of Object.keys(event.attributes)) {
-    if (key.length === 0) violations.push({ field: at("attributes"), description: "keys must not be empty", reason: "REQUIRED" });
+  if (event.tracestate.length > MAX_TRACESTATE_LENGTH) {
+    violations.push({ field: at("tracestate"), description: `must be at most ${MAX_TRACESTATE_LENGTH} characters, got ${event.tracestate.length}`, reason: "TOO_LONG" });
+  }
+  if (event.tags.length > limits.maxTags) {
+    violations.push(
+      limitFieldViolation({ field: at("tags"), limit: "max-tags", max: limits.maxTags, actual: event.tags.length, description: `has ${event.tags.length} tags, over the limit of ${limits.maxTags}` }),
+    );
+  } else {
+    event.tags.forEach((tag, i) => {
+      if (tag.length === 0) violations.push({ field: at(`tags[${i}]`), description: "must not be empty", reason: "REQUIRED" });
+      else checkText(violations, prefix, `tags[${i}]`, tag, limits.maxTagLength, "max-tag-length");
+    });
+  }
+  checkAttributes(violations, prefix, event.attributes, limits);
+  for (const [field, time] of [
+    ["time", event.time],
+    ["expire_time", event.expireTime],
+  ] as const) {
+    if (time !== undefined && !Number.isFinite(time.getTime())) {
+      violations.push({ field: at(field), description: "is not a time this server can represent (years 0001 to 9999)", reason: "OUT_OF_RANGE" });
+    }
   }
   return violations;
 }

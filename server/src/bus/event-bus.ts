@@ -16,8 +16,9 @@ import { GroupAdmin } from "./group-admin.js";
 import { openSubscription, type OpenedSubscription } from "./open-subscription.js";
 import type { DeliverySink } from "./subscription.js";
 import { DeliveryMetrics } from "./delivery-metrics.js";
-import { completeEnvelope, validateEnvelope } from "./envelope.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
+import { decodePageToken, encodePageToken, sequenceViolation } from "./page-token.js";
+import { patternCountViolations } from "./open-limits.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { PublishTrace } from "../telemetry/publish-trace.js";
 
@@ -28,6 +29,7 @@ import { PublishTrace } from "../telemetry/publish-trace.js";
  */
 export type AcceptedListener = (events: readonly Event[], results: readonly PublishResult[]) => void;
 import type { PublishValidator } from "./publish-validator.js";
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 
 /** Settings of the bus. */
 export interface EventBusOptions {
@@ -43,6 +45,8 @@ export interface EventBusOptions {
   readonly metrics?: BusMetrics;
   /** Checks payloads against registered schemas; without it only envelopes are checked. */
   readonly validator?: PublishValidator;
+  /** Limits on envelopes, patterns and filters; the defaults when absent. */
+  readonly limits?: InputLimits;
   /** Distinct event types GetDeliveryStats counts on their own; the rest count as `other` (default 1000). */
   readonly maxTrackedTypes?: number;
   /** Heartbeat interval of subscriptions in ms; 0 (the default) turns them off. */
@@ -78,9 +82,16 @@ export class EventBus {
   constructor(store: StorageBackend, options: EventBusOptions) {
     this.#store = store;
     this.#options = options;
+    this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
+    this.#envelopeLimits = { ...this.limits, maxPayloadBytes: options.maxPayloadBytes };
     this.metrics = new DeliveryMetrics(options.maxTrackedTypes);
-    this.admin = new GroupAdmin(store.groups, this.metrics);
+    this.admin = new GroupAdmin(store.groups, this.metrics, this.limits);
   }
+
+  readonly #envelopeLimits: EnvelopeLimits;
+
+  /** The limits requests to this bus are held to. */
+  readonly limits: InputLimits;
 
   /**
    * Opens a subscription writing to `sink`: validates `open`
@@ -97,6 +108,7 @@ export class EventBus {
         metrics: this.metrics,
         ...(this.#options.observer !== undefined ? { observer: this.#options.observer } : {}),
         onGroupOpened: (group) => this.#watchGroup(group),
+        limits: this.limits,
       },
       open,
       sink,
@@ -166,7 +178,7 @@ export class EventBus {
     const validating = spans?.step("validate");
     const violations: FieldViolation[] = [];
     for (let i = 0; i < events.length; i++) {
-      const found = validateEnvelope(events[i] as Event, `events[${i}]`, this.#options);
+      const found = validateEnvelope(events[i] as Event, `events[${i}]`, this.#envelopeLimits);
       if (found.length > 0) {
         violations.push(...found);
         this.#options.metrics?.recordValidationFailure((events[i] as Event).type);
@@ -252,7 +264,18 @@ export class EventBus {
 
   /** Reads one page of history. */
   async query(request: QueryEventsRequest): Promise<QueryEventsResponse> {
-    const violations: FieldViolation[] = [];
+    const violations: FieldViolation[] = patternCountViolations(request.patterns, "patterns", this.limits);
+    if (violations.length > 0) throw invalidArgument(violations);
+    const beyond = sequenceViolation(request.fromSequence, "from_sequence");
+    if (beyond !== undefined) violations.push(beyond);
+    for (const [field, time] of [
+      ["from_time", request.fromTime],
+      ["to_time", request.toTime],
+    ] as const) {
+      if (time !== undefined && !Number.isFinite(time.getTime())) {
+        violations.push({ field, description: "is not a time this server can represent (years 0001 to 9999)", reason: "OUT_OF_RANGE" });
+      }
+    }
     request.patterns.forEach((pattern, i) => {
       const error = patternError(pattern);
       if (error !== undefined) violations.push({ field: `patterns[${i}]`, description: error, reason: "PATTERN" });

@@ -19,8 +19,10 @@ import type {
 } from "@protobus/sdk/proto";
 import { invalidArgument, notFound, type FieldViolation } from "../errors.js";
 import type { DeadLetterSelection, GroupHandle, GroupSettings, GroupStats, GroupStore } from "../storage/group-store.js";
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 import type { DeliveryMetrics } from "./delivery-metrics.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { decodePageToken, encodePageToken, MAX_SEQUENCE, sequenceViolation } from "./page-token.js";
+import { patternCountViolations } from "./open-limits.js";
 
 /** What a group name may look like. */
 export const GROUP_NAME_REGEX = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -118,6 +120,11 @@ function selection(request: { group: string; sequences: bigint[]; all: boolean }
   if (!request.all && request.sequences.length === 0) {
     violations.push({ field: "sequences", description: "name at least one sequence, or set 'all'", reason: "REQUIRED" });
   }
+  const beyond = request.sequences.findIndex((s) => s > MAX_SEQUENCE);
+  if (beyond >= 0) {
+    const violation = sequenceViolation(request.sequences[beyond] as bigint, `sequences[${beyond}]`);
+    if (violation !== undefined) violations.push(violation);
+  }
   if (violations.length > 0) throw invalidArgument(violations);
   return request.all ? { all: true } : { sequences: request.sequences };
 }
@@ -128,10 +135,13 @@ export class GroupAdmin {
   readonly #metrics: DeliveryMetrics;
   readonly #watched = new WeakSet<GroupHandle>();
 
-  /** @param groups the store's groups; @param metrics the bus's per-type delivery counters. */
-  constructor(groups: GroupStore, metrics: DeliveryMetrics) {
+  readonly #limits: InputLimits;
+
+  /** @param groups the store's groups; @param metrics the bus's per-type delivery counters; @param limits the input limits (patterns per listing). */
+  constructor(groups: GroupStore, metrics: DeliveryMetrics, limits: InputLimits = DEFAULT_INPUT_LIMITS) {
     this.#groups = groups;
     this.#metrics = metrics;
+    this.#limits = limits;
   }
 
   /** Counts the dead letters of a group this process opened, per event type. */
@@ -165,7 +175,10 @@ export class GroupAdmin {
 
   /** One page of a group's dead letters. */
   async listDeadLetters(request: ListDeadLettersRequest): Promise<ListDeadLettersResponse> {
-    const violations: FieldViolation[] = [];
+    const violations: FieldViolation[] = patternCountViolations(request.patterns, "patterns", this.#limits);
+    if (violations.length > 0) throw invalidArgument(violations);
+    const beyond = sequenceViolation(request.fromSequence, "from_sequence");
+    if (beyond !== undefined) violations.push(beyond);
     const name = groupNameViolation(request.group, "group");
     if (name !== undefined) violations.push(name);
     request.patterns.forEach((pattern, i) => {

@@ -8,7 +8,9 @@ import { randomUUID } from "node:crypto";
 import { compilePatterns, patternError } from "@protobus/sdk/internal";
 import type { OpenSubscription } from "@protobus/sdk/proto";
 import { invalidArgument, type FieldViolation } from "../errors.js";
-import { compileFilter, filterError } from "../filter/filter-expression.js";
+import { compileFilter } from "../filter/filter-expression.js";
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
+import { openLimitViolations } from "./open-limits.js";
 import type { StorageBackend } from "../storage/backend.js";
 import type { GroupHandle } from "../storage/group-store.js";
 import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
@@ -43,11 +45,15 @@ export interface SubscriptionFactoryOptions {
   readonly observer?: DeliveryObserver;
   /** Called once per group handle this process opens (dead-letter hooks). */
   readonly onGroupOpened?: (group: GroupHandle) => void;
+  /** Limits on patterns and filters. */
+  readonly limits: InputLimits;
 }
 
-/** Every violation of an `open` message. */
-export function validateOpen(open: OpenSubscription): FieldViolation[] {
-  const violations: FieldViolation[] = [];
+/** Every violation of an `open` message under `limits`. */
+export function validateOpen(open: OpenSubscription, limits: InputLimits = DEFAULT_INPUT_LIMITS): FieldViolation[] {
+  const violations = openLimitViolations(open, limits);
+  // Past the count limit the patterns themselves are not looked at.
+  if (violations.some((v) => v.field === "open.patterns")) return violations;
   if (open.patterns.length === 0) {
     violations.push({ field: "open.patterns", description: "must name at least one pattern", reason: "REQUIRED" });
   }
@@ -57,10 +63,6 @@ export function validateOpen(open: OpenSubscription): FieldViolation[] {
       violations.push({ field: `open.patterns[${i}]`, description: `'${pattern.slice(0, 100)}' ${error}`, reason: "PATTERN" });
     }
   });
-  if (open.filter !== "") {
-    const error = filterError(open.filter);
-    if (error !== undefined) violations.push({ field: "open.filter", description: error, reason: "FILTER" });
-  }
   violations.push(...validateGroupOpen(open));
   if (open.maxInFlight > MAX_MAX_IN_FLIGHT) {
     violations.push({
@@ -94,7 +96,7 @@ async function startAfter(store: StorageBackend, open: OpenSubscription, head: b
  * member's group is opened (created on first use) here.
  */
 export async function openSubscription(options: SubscriptionFactoryOptions, open: OpenSubscription, sink: DeliverySink): Promise<OpenedSubscription> {
-  const violations = validateOpen(open);
+  const violations = validateOpen(open, options.limits);
   if (violations.length > 0) throw invalidArgument(violations);
   const { store } = options;
   const headSequence = await store.headSequence();
@@ -123,7 +125,7 @@ export async function openSubscription(options: SubscriptionFactoryOptions, open
     matcher: compilePatterns(open.patterns),
     afterSequence,
     headSequence,
-    ...(open.filter !== "" ? { filter: compileFilter(open.filter) } : {}),
+    ...(open.filter !== "" ? { filter: compileFilter(open.filter, options.limits) } : {}),
   });
   return { subscription, headSequence };
 }

@@ -2,7 +2,18 @@
  * Page tokens of QueryEvents: opaque to clients, they carry the sequence the
  * next page starts at.
  */
+import type { FieldViolation } from "../errors.js";
+
 const PREFIX = "pb1.";
+
+/** The largest sequence a store can hold (a signed 64-bit integer, as SQLite and JetStream keep it). */
+export const MAX_SEQUENCE = 2n ** 63n - 1n;
+
+/** A violation when a requested sequence is past what any store can hold; undefined otherwise. */
+export function sequenceViolation(sequence: bigint, field: string): FieldViolation | undefined {
+  if (sequence <= MAX_SEQUENCE) return undefined;
+  return { field, description: `must be at most ${MAX_SEQUENCE} (2^63 - 1), got ${sequence}`, reason: "OUT_OF_RANGE" };
+}
 
 /** Encodes the sequence the next page starts at. */
 export function encodePageToken(nextSequence: bigint): string {
@@ -14,5 +25,7 @@ export function decodePageToken(token: string): bigint | undefined {
   const text = Buffer.from(token, "base64url").toString();
   if (!text.startsWith(PREFIX)) return undefined;
   const digits = text.slice(PREFIX.length);
-  return /^[1-9][0-9]{0,19}$/.test(digits) ? BigInt(digits) : undefined;
+  if (!/^[1-9][0-9]{0,18}$/.test(digits)) return undefined;
+  const sequence = BigInt(digits);
+  return sequence <= MAX_SEQUENCE ? sequence : undefined;
 }

@@ -18,19 +18,45 @@
  * Literals: "strings" or 'strings', integers, `true`, `false`, lists
  * `[...]`. Operators: `==`, `!=`, `<`, `<=`, `>`, `>=`, `in` (list or tags
  * membership), `&&`, `||`, `!`, parentheses; string methods `startsWith`,
- * `endsWith`, `contains`, `matches` (regular expression); `has(attributes.x)`.
- * A missing attribute equals nothing and is in nothing.
+ * `endsWith`, `contains`, `matches` (regular expression, RE2 syntax, run in
+ * linear time: see linear-regex.ts); `has(attributes.x)`. A missing
+ * attribute equals nothing and is in nothing.
+ *
+ * Limits (flags, see limits.ts): the length of the expression, its nesting
+ * depth (parentheses, `!`, lists) and the size of each regular expression.
+ * A stored group's filter is compiled under the same limits as a new one.
  */
 import type { Event } from "@protobus/sdk/proto";
+import { DEFAULT_INPUT_LIMITS } from "../limits.js";
+import { compileLinearRegex, RegexError, type LinearRegex } from "../regex/linear-regex.js";
 
 /** A compiled filter: true when the event passes. */
 export type EventPredicate = (event: Event) => boolean;
+
+/** The limits a filter is compiled under. */
+export interface FilterLimits {
+  /** Longest expression, in characters (`--max-filter-length`). */
+  readonly maxFilterLength: number;
+  /** Deepest nesting of parentheses, `!` and lists (`--max-filter-depth`). */
+  readonly maxFilterDepth: number;
+  /** Largest `matches` expression (`--max-regex-size`). */
+  readonly maxRegexSize: number;
+}
+
+/** The limit a filter is over: the flag, its value, and what the filter had when known. */
+export interface FilterLimitHit {
+  readonly limit: string;
+  readonly max: number;
+  readonly actual?: number;
+}
 
 /** A filter that does not compile; `position` is the character offset of the problem. */
 export class FilterSyntaxError extends Error {
   constructor(
     message: string,
     readonly position: number,
+    /** Set when the filter is over a limit rather than malformed. */
+    readonly hit?: FilterLimitHit,
   ) {
     super(`${message} at position ${position}`);
     this.name = "FilterSyntaxError";
@@ -112,7 +138,6 @@ const STRING_FIELDS: Record<string, (e: Event) => string> = {
   data_schema: (e) => e.dataSchema,
 };
 
-const MAX_LENGTH = 4096;
 
 function equal(a: Value, b: Value): boolean {
   if (a === undefined || b === undefined) return false;
@@ -141,7 +166,25 @@ function compare(op: string, a: Value, b: Value): boolean {
 
 class Parser {
   #i = 0;
-  constructor(readonly tokens: Token[]) {}
+  #depth = 0;
+  constructor(
+    readonly tokens: Token[],
+    readonly limits: FilterLimits,
+  ) {}
+
+  /** Runs `parse` one nesting level deeper; the parser's recursion is what the depth limit bounds. */
+  #nested<T>(pos: number, parse: () => T): T {
+    if (this.#depth >= this.limits.maxFilterDepth) {
+      const max = this.limits.maxFilterDepth;
+      throw new FilterSyntaxError(`nests more than ${max} deep`, pos, { limit: "max-filter-depth", max });
+    }
+    this.#depth += 1;
+    try {
+      return parse();
+    } finally {
+      this.#depth -= 1;
+    }
+  }
 
   get #token(): Token {
     return this.tokens[this.#i] as Token;
@@ -187,8 +230,9 @@ class Parser {
 
   #unary(): Node {
     if (this.#isOp("!")) {
+      const pos = this.#token.pos;
       this.#i += 1;
-      const inner = this.#unary();
+      const inner = this.#nested(pos, () => this.#unary());
       return (e) => inner(e) !== true;
     }
     return this.#comparison();
@@ -234,14 +278,14 @@ class Parser {
       node = () => value;
     } else if (this.#isOp("(")) {
       this.#i += 1;
-      const inner = this.#or();
+      const inner = this.#nested(t.pos, () => this.#or());
       this.#expectOp(")");
       node = inner;
     } else if (this.#isOp("[")) {
       this.#i += 1;
       const items: Node[] = [];
       while (!this.#isOp("]")) {
-        items.push(this.#primary());
+        items.push(this.#nested(t.pos, () => this.#primary()));
         if (!this.#isOp("]")) this.#expectOp(",");
       }
       this.#i += 1;
@@ -338,11 +382,18 @@ class Parser {
           node = onString((s) => s.includes(text));
           break;
         case "matches": {
-          let regex: RegExp;
+          let regex: LinearRegex;
           try {
-            regex = new RegExp(text);
-          } catch {
-            throw new FilterSyntaxError(`'${text}' is not a valid regular expression`, arg.pos);
+            regex = compileLinearRegex(text, this.limits.maxRegexSize);
+          } catch (error) {
+            if (!(error instanceof RegexError)) throw error;
+            const max = this.limits.maxRegexSize;
+            const shown = text.length > 100 ? `${text.slice(0, 100)}...` : text;
+            throw new FilterSyntaxError(
+              `'${shown}' ${error.message}`,
+              arg.pos,
+              error.tooLarge ? { limit: "max-regex-size", max } : undefined,
+            );
           }
           node = onString((s) => regex.test(s));
           break;
@@ -356,23 +407,30 @@ class Parser {
 }
 
 /**
- * Compiles a filter expression. Throws {@link FilterSyntaxError} naming the
- * position of the first problem.
+ * Compiles a filter expression under `limits` (the defaults when absent).
+ * Throws {@link FilterSyntaxError} naming the position of the first problem.
  */
-export function compileFilter(expression: string): EventPredicate {
-  if (expression.length > MAX_LENGTH) throw new FilterSyntaxError(`longer than ${MAX_LENGTH} characters`, MAX_LENGTH);
+export function compileFilter(expression: string, limits: FilterLimits = DEFAULT_INPUT_LIMITS): EventPredicate {
+  const max = limits.maxFilterLength;
+  if (expression.length > max) {
+    throw new FilterSyntaxError(`is ${expression.length} characters long, over the limit of ${max}`, max, {
+      limit: "max-filter-length",
+      max,
+      actual: expression.length,
+    });
+  }
   if (expression.trim() === "") throw new FilterSyntaxError("empty expression", 0);
-  const node = new Parser(tokenize(expression)).parse();
+  const node = new Parser(tokenize(expression), limits).parse();
   return (event) => node(event) === true;
 }
 
-/** Why `expression` does not compile, or undefined when it does. */
-export function filterError(expression: string): string | undefined {
+/** Why `expression` does not compile under `limits`, or undefined when it does. */
+export function filterError(expression: string, limits: FilterLimits = DEFAULT_INPUT_LIMITS): FilterSyntaxError | undefined {
   try {
-    compileFilter(expression);
+    compileFilter(expression, limits);
     return undefined;
   } catch (error) {
-    if (error instanceof FilterSyntaxError) return error.message;
+    if (error instanceof FilterSyntaxError) return error;
     throw error;
   }
 }

@@ -17,6 +17,9 @@ import type { StoredSchema } from "../storage/schema-store.js";
 import { compileJsonSchema, type JsonValidator } from "./json-schema-validator.js";
 import { checkProtobufBinary, checkProtobufJson, type PayloadViolation } from "./protobuf-payload.js";
 import { BASE_SUBJECT, type SchemaRegistry } from "./schema-registry.js";
+import { createVersionCache } from "./version-cache.js";
+import { jsonNestingDepth } from "./json-schema-limits.js";
+import { LIMIT_EXCEEDED } from "../errors.js";
 
 /** Options of {@link SchemaValidator}. */
 export interface SchemaValidatorOptions {
@@ -30,6 +33,14 @@ interface Resolved {
   readonly schema: StoredSchema;
   readonly check: PayloadCheck;
 }
+
+interface Compiled {
+  readonly check: PayloadCheck;
+  readonly bytes: number;
+}
+
+// Resolutions of event types to schemas are dropped past this many: callers choose the types.
+const MAX_RESOLVED_TYPES = 10_000;
 
 interface Index {
   readonly exact: Map<string, StoredSchema>;
@@ -48,6 +59,13 @@ function mediaType(contentType: string): string {
 
 function isJson(media: string): boolean {
   return media === "application/json" || media.endsWith("+json");
+}
+
+/** A violation when a JSON payload nests arrays and objects deeper than `max`; checked on the bytes, before parsing. */
+function tooDeep(data: Uint8Array, max: number): PayloadViolation[] | undefined {
+  const depth = jsonNestingDepth(data, max);
+  if (depth <= max) return undefined;
+  return [{ path: "", description: `nests arrays and objects more than ${max} deep (limit max-payload-depth=${max})`, keyword: LIMIT_EXCEEDED }];
 }
 
 function patternRegex(pattern: string): RegExp {
@@ -105,7 +123,7 @@ export function envelopeJson(event: Event): Record<string, unknown> {
 export class SchemaValidator implements PublishValidator {
   readonly #registry: SchemaRegistry;
   readonly #requireSchemas: boolean;
-  readonly #compiled = new Map<string, PayloadCheck>();
+  readonly #compiled: ReturnType<typeof createVersionCache<Compiled>>;
   readonly #byType = new Map<string, Resolved | null>();
   #index: Index | undefined;
   #loading: Promise<Index> | undefined;
@@ -115,6 +133,7 @@ export class SchemaValidator implements PublishValidator {
   constructor(registry: SchemaRegistry, options: SchemaValidatorOptions) {
     this.#registry = registry;
     this.#requireSchemas = options.requireSchemas;
+    this.#compiled = createVersionCache<Compiled>(registry.limits.schemaCacheBytes, (c) => c.bytes);
     this.#unsubscribe = registry.store.onChange(() => this.invalidate());
   }
 
@@ -170,25 +189,29 @@ export class SchemaValidator implements PublishValidator {
 
   #checkFor(schema: StoredSchema): PayloadCheck {
     const key = `${schema.subject}@${schema.version}`;
-    let check = this.#compiled.get(key);
-    if (check !== undefined) return check;
+    const cached = this.#compiled.get(key);
+    if (cached !== undefined) return cached.check;
+    let check: PayloadCheck;
+    const maxDepth = this.#registry.limits.maxPayloadDepth;
     const parsed = this.#registry.parsed(schema);
     if (parsed.format === "PROTOBUF") {
       const desc = parsed.message;
       check = (contentType, data) => {
         const media = mediaType(contentType);
         if (media === "" || PROTOBUF_TYPES.has(media)) return checkProtobufBinary(desc, data);
-        if (isJson(media)) return checkProtobufJson(desc, data);
+        if (isJson(media)) return tooDeep(data, maxDepth) ?? checkProtobufJson(desc, data);
         return [{ path: "", description: `has content type '${contentType}', but ${desc.typeName} payloads must be application/protobuf or application/json`, keyword: "content_type" }];
       };
     } else {
-      const validate = compileJsonSchema(parsed.schema);
+      const validate = compileJsonSchema(parsed.schema, schema.definition.length);
       const decoder = new TextDecoder("utf-8", { fatal: true });
       check = (contentType, data) => {
         const media = mediaType(contentType);
         if (media !== "" && !isJson(media)) {
           return [{ path: "", description: `has content type '${contentType}', but schema '${schema.subject}' is a JSON Schema: send application/json`, keyword: "content_type" }];
         }
+        const deep = tooDeep(data, maxDepth);
+        if (deep !== undefined) return deep;
         let value: unknown;
         try {
           value = JSON.parse(decoder.decode(data));
@@ -198,7 +221,7 @@ export class SchemaValidator implements PublishValidator {
         return validate(value);
       };
     }
-    this.#compiled.set(key, check);
+    this.#compiled.set(key, { check, bytes: schema.definition.length });
     return check;
   }
 
@@ -207,7 +230,10 @@ export class SchemaValidator implements PublishValidator {
     if (cached !== undefined) return cached;
     const schema = index.exact.get(type) ?? index.patterns.find((p) => p.regex.test(type))?.schema;
     const resolved = schema === undefined ? null : { schema, check: this.#checkFor(schema) };
-    if (index === this.#index) this.#byType.set(type, resolved);
+    if (index === this.#index) {
+      if (this.#byType.size >= MAX_RESOLVED_TYPES) this.#byType.clear();
+      this.#byType.set(type, resolved);
+    }
     return resolved;
   }
 

@@ -5,10 +5,13 @@
  * adapter over it.
  */
 import { isValidEventType, patternError } from "@protobus/sdk/internal";
-import { failedPrecondition, invalidArgument, notFound, type FieldViolation } from "../errors.js";
+import type { LRUCache } from "lru-cache";
+import { failedPrecondition, invalidArgument, limitFieldViolation, notFound, type FieldViolation } from "../errors.js";
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 import type { CompatibilityMode, SchemaDraft, SchemaStore, StoredSchema } from "../storage/schema-store.js";
 import { checkCompatibility, versionsToCheck, type CompatibilityViolation } from "./compatibility.js";
 import { DefinitionError, parseDefinition, type ParsedSchema } from "./schema-definition.js";
+import { createVersionCache } from "./version-cache.js";
 
 /**
  * The subject of the base schema: a JSON Schema every event's envelope must
@@ -79,14 +82,28 @@ function toPreconditions(violations: readonly CompatibilityViolation[]) {
   }));
 }
 
+/** Options of {@link SchemaRegistry}. */
+export interface SchemaRegistryOptions {
+  /** Limits on registered definitions and the memory parsed versions may keep; the defaults when absent. */
+  readonly limits?: InputLimits;
+}
+
 /** The registry over one store. */
 export class SchemaRegistry {
   readonly #store: SchemaStore;
+  readonly #limits: InputLimits;
   // Parsed versions by `subject@version`; versions never change once stored.
-  readonly #parsed = new Map<string, ParsedSchema>();
+  readonly #parsed: LRUCache<string, ParsedSchema>;
 
-  constructor(store: SchemaStore) {
+  constructor(store: SchemaStore, options: SchemaRegistryOptions = {}) {
     this.#store = store;
+    this.#limits = options.limits ?? DEFAULT_INPUT_LIMITS;
+    this.#parsed = createVersionCache<ParsedSchema>(this.#limits.schemaCacheBytes, (parsed) => parsed.draft.definition.length);
+  }
+
+  /** The limits registered definitions are held to. */
+  get limits(): InputLimits {
+    return this.#limits;
   }
 
   /** The store the registry keeps its schemas in. */
@@ -118,10 +135,15 @@ export class SchemaRegistry {
     }
     let parsed: ParsedSchema | undefined;
     try {
-      parsed = parseDefinition(input);
+      parsed = parseDefinition(input, this.#limits);
     } catch (e) {
       if (!(e instanceof DefinitionError)) throw e;
-      violations.push({ field: `${prefix}.${e.field}`, description: e.message, reason: "DEFINITION" });
+      const field = `${prefix}.${e.field}`;
+      violations.push(
+        e.hit !== undefined
+          ? limitFieldViolation({ field, description: e.message, ...e.hit })
+          : { field, description: e.message, reason: "DEFINITION" },
+      );
     }
     if (violations.length > 0 || parsed === undefined) throw invalidArgument(violations);
     return parsed;

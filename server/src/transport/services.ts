@@ -15,6 +15,7 @@ import {
   type ServerReflectionServer,
 } from "@protobus/sdk/proto";
 import { eventBusServiceDefinition } from "./event-bus-definition.js";
+import { guardService, type RequestCap } from "./request-guard.js";
 
 /** The fully qualified names of the services the server hosts. */
 export const SERVED_SERVICES = [
@@ -37,8 +38,16 @@ export interface ServiceImplementations {
   readonly reflection: ServerReflectionServer;
 }
 
-function add<S extends UntypedServiceImplementation>(server: Server, definition: unknown, implementation: S): void {
-  server.addService(definition as ServiceDefinition, implementation);
+/** Size caps on encoded requests, by service and method name (`registerSchema`); see request-guard.ts. */
+export interface RequestCaps {
+  readonly schemaRegistry?: Readonly<Record<string, RequestCap>>;
+}
+
+// Every service sits behind the request guard: a request that does not decode is
+// INVALID_ARGUMENT, one over its method's cap a limit error, before any handler runs.
+function add<S extends UntypedServiceImplementation>(server: Server, definition: unknown, implementation: S, caps?: Readonly<Record<string, RequestCap>>): void {
+  const guarded = guardService(definition as ServiceDefinition, implementation, caps);
+  server.addService(guarded.definition, guarded.implementation);
 }
 
 /** The definitions of {@link SERVED_SERVICES}, in the same order (for a server that answers every call alike). */
@@ -51,9 +60,9 @@ export const SERVED_DEFINITIONS: readonly ServiceDefinition[] = [
 ];
 
 /** Registers every service of {@link SERVED_SERVICES} on `server`. */
-export function registerServices(server: Server, services: ServiceImplementations): void {
+export function registerServices(server: Server, services: ServiceImplementations, caps: RequestCaps = {}): void {
   add(server, eventBusServiceDefinition, services.eventBus);
-  add(server, SchemaRegistryService, services.schemaRegistry);
+  add(server, SchemaRegistryService, services.schemaRegistry, caps.schemaRegistry);
   add(server, HealthService, services.health);
   add(server, ServerReflectionService, services.reflection);
   add(server, ServerReflectionServiceV1Alpha, services.reflection);

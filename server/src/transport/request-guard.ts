@@ -1,0 +1,128 @@
+/**
+ * Requests that cannot be decoded, or that are far over a method's size cap,
+ * are answered INVALID_ARGUMENT by the transport before any handler runs.
+ * grpc-js answers INTERNAL when a request does not deserialize and gives a
+ * handler no say; here the deserializer never throws: it returns a marker
+ * carrying the error, and the wrapped handler answers with it. A cap is
+ * checked on the raw bytes, so a multi-megabyte request over it is never
+ * decoded (decoding and copying it is what would hold up other callers).
+ */
+import type { Metadata, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Code, type ProtobusError } from "@protobus/sdk";
+import { invalidArgument, limitExceeded } from "../errors.js";
+
+/** A size cap of one method, on its encoded request, and the limit to name when it is exceeded. */
+export interface RequestCap {
+  /** Largest encoded request, in bytes. */
+  readonly maxBytes: number;
+  /** The flag the cap derives from, e.g. `max-schema-bytes`. */
+  readonly limit: string;
+  /** The flag's value. */
+  readonly limitValue: number;
+  /** The request field that carries the bulk, e.g. `schema`. */
+  readonly field: string;
+}
+
+const REFUSED = Symbol("refused request");
+
+interface Refused {
+  readonly [REFUSED]: ProtobusError;
+}
+
+function refusal(value: unknown): ProtobusError | undefined {
+  return typeof value === "object" && value !== null && REFUSED in value ? (value as Refused)[REFUSED] : undefined;
+}
+
+type Status = { code: number; details: string; metadata: Metadata };
+
+type MethodDefinition = ServiceDefinition[string] & { readonly originalName?: string };
+
+function guardDeserializer(name: string, method: MethodDefinition, cap: RequestCap | undefined): (bytes: Buffer) => unknown {
+  const decode = method.requestDeserialize;
+  return (bytes) => {
+    if (cap !== undefined && bytes.length > cap.maxBytes) {
+      return {
+        [REFUSED]: limitExceeded(
+          {
+            field: cap.field,
+            subject: cap.field,
+            limit: cap.limit,
+            value: cap.limitValue,
+            description: `${cap.field}: the ${name} request is ${bytes.length} bytes, too large for a ${cap.field} within the limit of ${cap.limitValue} bytes`,
+          },
+          Code.INVALID_ARGUMENT,
+        ),
+      } satisfies Refused;
+    }
+    try {
+      return decode(bytes);
+    } catch (error) {
+      return {
+        [REFUSED]: invalidArgument([
+          {
+            field: "request",
+            description: `is not a valid ${name} request message (${bytes.length} bytes): ${error instanceof Error ? error.message : String(error)}`,
+            reason: "MALFORMED",
+          },
+        ]),
+      } satisfies Refused;
+    }
+  };
+}
+
+type StreamCall = { emit(event: string | symbol, ...args: unknown[]): boolean; request?: unknown };
+
+function guardHandler(method: MethodDefinition, handler: UntypedHandleCall): UntypedHandleCall {
+  if (!method.requestStream) {
+    if (!method.responseStream) {
+      return ((call: { request: unknown }, callback: (error: Status | null) => void) => {
+        const error = refusal(call.request);
+        if (error !== undefined) callback(error.toServiceStatus());
+        else (handler as (call: unknown, callback: unknown) => void)(call, callback);
+      }) as UntypedHandleCall;
+    }
+    return ((call: StreamCall) => {
+      const error = refusal(call.request);
+      if (error !== undefined) call.emit("error", error.toServiceStatus());
+      else (handler as (call: unknown) => void)(call);
+    }) as UntypedHandleCall;
+  }
+  // Streamed requests: a refused message ends the call with its status; later ones are dropped.
+  return ((call: StreamCall) => {
+    const emit = call.emit.bind(call);
+    let refused = false;
+    call.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+      if (event === "data") {
+        if (refused) return true;
+        const error = refusal(args[0]);
+        if (error !== undefined) {
+          refused = true;
+          return emit("error", error.toServiceStatus());
+        }
+      }
+      return emit(event, ...args);
+    };
+    (handler as (call: unknown) => void)(call);
+  }) as UntypedHandleCall;
+}
+
+/**
+ * Wraps a service so that malformed requests get INVALID_ARGUMENT and
+ * requests over `caps` (by method name, as in the definition: `registerSchema`)
+ * a limit error, without reaching the handlers.
+ */
+export function guardService(
+  definition: ServiceDefinition,
+  implementation: UntypedServiceImplementation,
+  caps: Readonly<Record<string, RequestCap>> = {},
+): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+  const guardedDefinition: Record<string, MethodDefinition> = {};
+  const guardedImplementation: UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition) as [string, MethodDefinition][]) {
+    const label = method.path.slice(method.path.lastIndexOf("/") + 1);
+    guardedDefinition[name] = { ...method, requestDeserialize: guardDeserializer(label, method, caps[name]) };
+    const handler = implementation[name];
+    if (handler !== undefined) guardedImplementation[name] = guardHandler(method, handler);
+  }
+  return { definition: guardedDefinition as unknown as ServiceDefinition, implementation: guardedImplementation };
+}

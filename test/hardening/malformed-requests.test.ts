@@ -1,0 +1,109 @@
+/**
+ * Issue row 15: numeric overflows and malformed requests get
+ * INVALID_ARGUMENT naming the field, never INTERNAL: sequences and page
+ * tokens at or past 2^63, timestamps of 1e14 seconds, 40,000 query
+ * patterns, request bytes that are no protobuf message at all (unary and
+ * streaming calls).
+ */
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, createClient, type ProtobusClient } from "@protobus/sdk";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Event, PublishRequest, QueryEventsRequest, Timestamp } from "@protobus/sdk/proto";
+import { expectInvalid, expectLimitError, rejection, startHardeningServer, type HardeningServer } from "./support.js";
+
+const BEYOND = 2n ** 63n;
+const GARBAGE = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x0a, 0xff, 0xff]);
+
+function rawUnary(client: grpc.Client, path: string, body: Buffer): Promise<grpc.ServiceError | undefined> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      body,
+      (error) => resolve(error ?? undefined),
+    );
+  });
+}
+
+function rawStream(client: grpc.Client, path: string, messages: readonly Buffer[]): Promise<grpc.ServiceError | undefined> {
+  return new Promise((resolve) => {
+    const call = client.makeBidiStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b);
+    call.on("data", () => undefined);
+    call.on("error", (error: grpc.ServiceError) => resolve(error));
+    call.on("end", () => resolve(undefined));
+    for (const message of messages) call.write(message);
+  });
+}
+
+describe("malformed requests and numeric overflow", () => {
+  let server: HardeningServer;
+  let client: ProtobusClient;
+  let raw: grpc.Client;
+  beforeAll(async () => {
+    server = await startHardeningServer();
+    client = createClient({ address: server.address, source: "hardening" });
+    raw = new grpc.Client(server.address, grpc.credentials.createInsecure());
+    await client.publish({ type: "hard.num.seed" });
+  });
+  afterAll(async () => {
+    raw.close();
+    client.close();
+    await server.close();
+  });
+
+  it("answers request bytes that do not decode with INVALID_ARGUMENT, unary and streamed", async () => {
+    for (const path of ["/protobus.v1.EventBus/Publish", "/protobus.v1.EventBus/QueryEvents", "/protobus.v1.SchemaRegistry/RegisterSchema", "/protobus.v1.EventBus/GetEvent"]) {
+      const error = await rawUnary(raw, path, GARBAGE);
+      expect(error?.code, `${path}: ${error?.message}`).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(error?.details).toContain("is not a valid");
+    }
+    const good = Buffer.from(PublishRequest.encode({ events: [Event.fromPartial({ type: "hard.num.streamed", source: "raw" })] }).finish());
+    const streamed = await rawStream(raw, "/protobus.v1.EventBus/PublishStream", [good, GARBAGE, good]);
+    expect(streamed?.code, streamed?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    const subscribed = await rawStream(raw, "/protobus.v1.EventBus/Subscribe", [GARBAGE]);
+    expect(subscribed?.code, subscribed?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    // The server is unharmed and the good message before the bad one was stored.
+    const page = await client.query({ patterns: ["hard.num.streamed"] });
+    expect(page.events.length).toBe(1);
+  });
+
+  it("refuses sequences and page tokens at or past 2^63", async () => {
+    expectInvalid(await rejection(client.query({ fromSequence: BEYOND })), "from_sequence", "2^63");
+    const token = Buffer.from(`pb1.${BEYOND}`).toString("base64url");
+    expectInvalid(await rejection(client.query({ pageToken: token })), "page_token");
+    const subscription = client.subscribe("hard.num.>", { from: { sequence: BEYOND }, reconnect: false });
+    expectInvalid(await rejection(subscription.opened()), "open.start.sequence", "2^63");
+    subscription.close();
+    // The largest representable sequence is fine: nothing after it.
+    expect((await client.query({ fromSequence: BEYOND - 1n })).events).toEqual([]);
+  });
+
+  it("refuses timestamps of 1e14 seconds, which no store can represent", async () => {
+    // A Date cannot hold them, so the messages are written field by field.
+    const far = Timestamp.encode({ seconds: 100_000_000_000_000n, nanos: 0 }).finish();
+    const withField = (message: Uint8Array, field: number, value: Uint8Array): Buffer =>
+      Buffer.from(new BinaryWriter().raw(message).uint32((field << 3) | 2).bytes(value).finish());
+    const event = (field: number) => withField(Event.encode(Event.fromPartial({ type: "hard.num.time", source: "raw" })).finish(), field, far);
+    const publish = (bytes: Buffer) => Buffer.from(new BinaryWriter().uint32((1 << 3) | 2).bytes(bytes).finish());
+    for (const [field, name] of [
+      [5, "events[0].time"],
+      [14, "events[0].expire_time"],
+    ] as const) {
+      const error = await rawUnary(raw, "/protobus.v1.EventBus/Publish", publish(event(field)));
+      expect(error?.code, error?.message).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(error?.details).toContain(name);
+    }
+    const query = await rawUnary(raw, "/protobus.v1.EventBus/QueryEvents", withField(QueryEventsRequest.encode(QueryEventsRequest.fromPartial({})).finish(), 5, far));
+    expect(query?.code, query?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(query?.details).toContain("from_time");
+  });
+
+  it("refuses 40,000 query patterns naming --max-patterns", async () => {
+    const patterns = Array.from({ length: 40_000 }, (_, i) => `hard.num.p${i}`);
+    expectLimitError(await rejection(client.query({ patterns })), Code.INVALID_ARGUMENT, "max-patterns", "patterns");
+    const within = await client.query({ patterns: patterns.slice(0, 9_999).concat("hard.num.seed") });
+    expect(within.events.map((e) => e.type)).toEqual(["hard.num.seed"]);
+  });
+});
