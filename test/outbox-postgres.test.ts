@@ -23,20 +23,20 @@ interface Setup {
   table: string;
 }
 
-async function setup(): Promise<Setup> {
+async function setup(commitOrder?: "stamp" | "serialized"): Promise<Setup> {
   const t = await startTestServer();
   cleanups.push(() => t.close());
   const pool = testPool(12);
   cleanups.push(() => pool.end());
   const table = uniqueTable();
-  const outbox = createPostgresOutbox({ table, source: "orders" });
+  const outbox = createPostgresOutbox({ table, source: "orders", ...(commitOrder !== undefined ? { commitOrder } : {}) });
   // Twice at once, through the pool: install is idempotent and safe concurrently.
   await Promise.all([outbox.install(pool), outbox.install(pool)]);
   cleanups.push(() => outbox.uninstall(pool));
   return { pool, outbox, client: t.client, table };
 }
 
-function relayOf(s: Setup, options: { batchSize?: number } = {}): OutboxRelay {
+function relayOf(s: Setup, options: { batchSize?: number; pollIntervalMs?: number } = {}): OutboxRelay {
   const relay = createOutboxRelay({ store: s.outbox.relayStore(POSTGRES_URL), client: s.client, leaderRetryMs: 100, ...options });
   cleanups.push(() => relay.stop());
   return relay;
@@ -62,8 +62,8 @@ function prng(seed: number): () => number {
 }
 
 describe("PostgreSQL outbox", () => {
-  it("publishes in commit order, not insert order: a transaction that inserted first but committed last comes last", async () => {
-    const s = await setup();
+  it.each(["stamp", "serialized"] as const)("publishes in commit order, not insert order (commitOrder %s)", async (commitOrder) => {
+    const s = await setup(commitOrder);
     const relay = relayOf(s);
     const early = await s.pool.connect();
     const late = await s.pool.connect();
@@ -80,7 +80,8 @@ describe("PostgreSQL outbox", () => {
     await early.query("COMMIT");
     await waitFor(async () => (await busEvents(s.client, "shop.>")).length === 2, 10_000, "both events");
     expect((await busEvents(s.client, "shop.>")).map((e) => e.id)).toEqual([second, first]);
-    expect(relay.stats.published).toBe(2);
+    // Marked once the server answered.
+    await waitFor(() => relay.stats.published === 2, 10_000, "both rows marked");
     const rows = await s.pool.query(`SELECT event_id, sequence::text FROM ${s.outbox.table} ORDER BY commit_seq`);
     expect(rows.rows).toEqual([
       { event_id: second, sequence: "1" },
@@ -141,6 +142,18 @@ describe("PostgreSQL outbox", () => {
     // Every event keeps what the writer put in: source, correlation shared by its transaction.
     expect(events.every((e) => e.source === "orders" && e.correlationId !== "")).toBe(true);
     expect(relay.stats.lagMs).toBe(0);
+  });
+
+  it("wakes an idle relay by NOTIFY, not by its poll", async () => {
+    const s = await setup();
+    const relay = relayOf(s, { pollIntervalMs: 60_000 });
+    await relay.idle();
+    // Let it settle into its wait.
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await s.outbox.publish(s.pool, { type: "shop.order.placed", data: { n: 1 } });
+    await waitFor(() => relay.stats.published === 1, 10_000, "the row to be published");
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("two relays on one table publish each event once; the second takes over when the first stops", async () => {

@@ -57,7 +57,7 @@ describe("the sqlite store's checkpointer", () => {
     expect(walBytes(dir.path)).toBe(0);
     store = createSqliteBackend({ dataDir: dir.path });
     expect(await store.headSequence()).toBe(BigInt(EVENTS));
-    const last = await store.query({ fromSequence: BigInt(EVENTS), limit: 1 });
+    const last = (await store.query({ fromSequence: BigInt(EVENTS), limit: 1 })).events;
     expect(last[0]?.event.id).toBe(`c-${EVENTS - 1}`);
     expect(Buffer.from(last[0]?.event.data ?? new Uint8Array()).equals(PAYLOAD)).toBe(true);
   });

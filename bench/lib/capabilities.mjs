@@ -20,6 +20,20 @@ const probes = {
     const server = await import("@protobus/server");
     return typeof server.startTracing === "function";
   },
+  async postgres() {
+    const { default: pg } = await import("pg");
+    const { BENCH_POSTGRES } = await import("../workloads/outbox.mjs");
+    const client = new pg.Client({ connectionString: BENCH_POSTGRES, connectionTimeoutMillis: 2_000 });
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  },
   async registry() {
     const { SERVED_SERVICES } = await import("@protobus/server");
     return SERVED_SERVICES.includes("protobus.v1.SchemaRegistry");

@@ -1,6 +1,7 @@
 // A protobus server under test, in its own process, on a free port.
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { createServer } from "node:net";
 import { startServer } from "@protobus/server";
 import { serveRole, tempDir } from "../lib/procs.mjs";
 import { startTracingTo } from "../lib/tracing.mjs";
@@ -11,10 +12,25 @@ serveRole(async ({ store, config = {}, tracingEndpoint }) => {
   const data = tempDir("server");
   const { secure = false, ...serverConfig } = config;
   const security = secure ? secureSetup(data.dir) : undefined;
-  const server = await startServer({ host: "127.0.0.1", port: 0, store, dataDir: data.dir, logLevel: "error", ...security?.config, ...serverConfig });
+  // `consolePort: "free"` turns the web console on at a free port.
+  const consolePort = serverConfig.consolePort === "free" ? await freePort() : serverConfig.consolePort;
+  const server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    store,
+    dataDir: data.dir,
+    logLevel: "error",
+    ...security?.config,
+    ...serverConfig,
+    ...(consolePort !== undefined ? { consolePort } : {}),
+  });
   return {
     // With security on, the load generator connects with the CA and the token.
-    info: { address: server.address, ...(security !== undefined ? { client: security.client } : {}) },
+    info: {
+      address: server.address,
+      ...(server.consoleUrl !== undefined ? { consoleUrl: server.consoleUrl } : {}),
+      ...(security !== undefined ? { client: security.client } : {}),
+    },
     commands: {
       /**
        * V8 and native memory of the server process, in bytes, as it is and
@@ -42,3 +58,14 @@ serveRole(async ({ store, config = {}, tracingEndpoint }) => {
     },
   };
 });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}

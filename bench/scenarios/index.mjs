@@ -11,6 +11,8 @@ import { validatedJson, validatedPublish } from "./validation.mjs";
 import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
 import { stream100MemorySecure } from "./security.mjs";
+import { consoleSlowBrowser } from "./console.mjs";
+import { outboxPostgres, sdkBatchingLatency, sdkPublishConcurrent, sdkPublishVsUnary } from "./producers.mjs";
 
 export const SCENARIOS = [
   unaryPublish,
@@ -19,6 +21,8 @@ export const SCENARIOS = [
   stream100Memory,
   stream100Sqlite,
   stream100MemorySecure,
+  sdkPublishConcurrent,
+  sdkPublishVsUnary,
   validatedPublish,
   validatedJson,
   fanout1,
@@ -28,6 +32,9 @@ export const SCENARIOS = [
   jetstreamPublish,
   jetstreamGroup,
   e2eLatency,
+  sdkBatchingLatency,
+  outboxPostgres,
   tracing,
   stalledSubscriber,
+  consoleSlowBrowser,
 ];

@@ -2,7 +2,10 @@
 // from each event's intended send time (coordinated omission corrected).
 import { protobus, rawGrpc } from "./sides.mjs";
 
-const shape = { workload: "latency", options: { rate: 2000 } };
+// The SDK side publishes with unary calls (`batching: false`), as it did
+// before the batching publisher, so that this series stays comparable;
+// sdk-batching-latency measures the batching publisher.
+const shape = { workload: "latency", options: { rate: 2000, batching: false } };
 
 export const e2eLatency = {
   name: "e2e-latency",

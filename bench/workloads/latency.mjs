@@ -26,10 +26,11 @@ import { EVENT_TYPE, wireEvent } from "../lib/event-shape.mjs";
 import { startRole } from "../lib/procs.mjs";
 import { percentile } from "../lib/stats.mjs";
 
-export async function start({ address, api, rate }) {
+export async function start({ address, api, rate, batching = false, publishMode = "unary" }) {
   const receiver = await startRole("loadgen", {}, "latency-receiver");
   await receiver.call("start", { workload: "latency-receiver", options: { address, api } });
-  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen" }) : undefined;
+  // `batching`: the SDK's batching publisher (one PublishStream); otherwise unary calls.
+  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen", ...(batching ? {} : { batching: false }) }) : undefined;
   const raw = sdk?.raw ?? new EventBusClient(address, credentials.createInsecure());
   let recordFrom = Infinity;
   // Intended send times of the events sent since `mark`.
@@ -37,6 +38,10 @@ export async function start({ address, api, rate }) {
   let failures = 0;
   // intended → sent (ms) of recorded events, and how many were sent.
   let sendLags = [];
+  // The raw side with `publishMode: "stream"`: one PublishStream, one event per request, sent at once.
+  const stream = sdk === undefined && publishMode === "stream" ? raw.publishStream() : undefined;
+  stream?.on("data", () => undefined);
+  stream?.on("error", () => (failures += 1));
   const send = (intended) => {
     if (intended >= recordFrom) {
       recorded.push(intended);
@@ -46,6 +51,8 @@ export async function start({ address, api, rate }) {
     data.writeBigInt64LE(intended, 0);
     if (sdk !== undefined) {
       sdk.publish({ type: EVENT_TYPE, data }).catch(() => (failures += 1));
+    } else if (stream !== undefined) {
+      stream.write({ events: [wireEvent(data)] });
     } else {
       raw.publish({ events: [wireEvent(data)] }, (error) => {
         if (error) failures += 1;
@@ -124,6 +131,7 @@ export async function start({ address, api, rate }) {
     async stop() {
       running = false;
       await new Promise((resolve) => setTimeout(resolve, 200));
+      stream?.end();
       if (sdk !== undefined) sdk.close();
       else raw.close();
       await receiver.call("stop").catch(() => undefined);

@@ -1,7 +1,10 @@
 // Publish throughput: unary `Publish` calls with a fixed concurrency, or a
 // `PublishStream` with a fixed number of requests in flight. `api: "sdk"`
 // goes through the protobus client; `api: "raw"` through the generated
-// grpc-js client, as an application without our SDK would.
+// grpc-js client, as an application without our SDK would. Mode `batching`
+// is `inflight` loops of single-event SDK `publish()` calls through the
+// batching publisher; mode `unary` keeps the SDK on unary calls
+// (`batching: false`), as these scenarios measured before it existed.
 import { createClient, createRegistryClient } from "@protobus/sdk";
 import { credentials } from "@grpc/grpc-js";
 import { EventBusClient } from "@protobus/sdk/proto";
@@ -38,7 +41,7 @@ export async function start({ address, api, mode, batch, inflight, payloadKind =
   const data = await payloadFor(payloadKind);
   // A server with security on hands out its CA and a token (bench/lib/secure-setup.mjs).
   const security = { ...(tls !== undefined ? { tls } : {}), ...(token !== undefined ? { token } : {}) };
-  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen", ...security }) : undefined;
+  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen", ...security, ...(mode === "batching" ? {} : { batching: false }) }) : undefined;
   const raw = sdk?.raw ?? new EventBusClient(address, credentials.createInsecure());
   if (mode === "stream") {
     const publisher = startStreamPublisher({ client: raw, batch, inflight, payloadKind, data });
@@ -51,7 +54,7 @@ export async function start({ address, api, mode, batch, inflight, payloadKind =
       },
     };
   }
-  // Unary: `inflight` loops, each awaiting its previous call.
+  // Unary or batching: `inflight` loops, each awaiting its previous call.
   const events = wireBatch(batch, payloadKind, data);
   const inputs = Array.from({ length: batch }, () => ({ type: EVENT_TYPE, data, dataContentType: events[0].dataContentType }));
   const publishRaw = () =>

@@ -26,6 +26,7 @@ export class ApiError extends Error {
   /** The message with each bad field named, for showing to a person. */
   describe(): string {
     const lines = [this.message];
+    if (this.code === "unauthenticated") lines.push("Sign in with a bearer token (top right).");
     for (const detail of this.details) {
       const debug = detail.debug as { fieldViolations?: { field?: string; description?: string }[]; violations?: { subject?: string; description?: string }[] } | undefined;
       for (const v of debug?.fieldViolations ?? []) lines.push(`${v.field ?? ""}: ${v.description ?? ""}`);

@@ -39,8 +39,11 @@ export interface BatchingOptions {
   /** Most bytes (estimated encoded size) in one batch (default 1 MiB); a larger event goes alone. */
   readonly maxBatchBytes?: number;
   /**
-   * How long a batch that is not full waits for more events, in ms
-   * (default 1). 0 sends what the current turn of the event loop published.
+   * How long a batch that is not full waits for more events while earlier
+   * batches are in flight, in ms (default 1). With nothing in flight a
+   * batch goes at the end of the current turn of the event loop (with what
+   * that turn published), so a lightly loaded publisher adds no delay; 0
+   * never waits longer than that.
    */
   readonly lingerMs?: number;
   /** Batches sent and not yet answered, at most (default 16). */
@@ -158,7 +161,7 @@ export class BatchingPublisher {
   #stream: ClientDuplexStream<PublishRequest, PublishResponse> | undefined;
   #seq = 0;
   #flushUpTo = 0;
-  #lingerTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  #lingerTimer: { kind: "immediate"; handle: NodeJS.Immediate } | { kind: "timeout"; handle: NodeJS.Timeout } | undefined;
   #lingerDue = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #failures = 0;
@@ -302,8 +305,8 @@ export class BatchingPublisher {
     const timer = this.#lingerTimer;
     if (timer === undefined) return;
     this.#lingerTimer = undefined;
-    if (this.#lingerMs === 0) clearImmediate(timer as NodeJS.Immediate);
-    else clearTimeout(timer as NodeJS.Timeout);
+    if (timer.kind === "immediate") clearImmediate(timer.handle);
+    else clearTimeout(timer.handle);
   }
 
   /** The pause that applies to an entry: an earlier call with its ordering key failed. */
@@ -400,9 +403,13 @@ export class BatchingPublisher {
       const head = this.#queue[this.#queueHead] as Entry;
       const ready = this.#lingerDue || queued >= this.#maxBatchEvents || this.#queuedBytes >= this.#maxBatchBytes || head.seq <= this.#flushUpTo;
       if (!ready) {
-        // Linger 0 still gathers what this turn of the event loop publishes.
-        this.#lingerTimer ??=
-          this.#lingerMs === 0 ? setImmediate(() => this.#lingerFired()) : setTimeout(() => this.#lingerFired(), this.#lingerMs);
+        // Idle pipeline: send what this turn of the event loop publishes, at
+        // its end. Batches in flight: wait up to the linger for a fuller batch.
+        const soon = this.#lingerMs === 0 || this.#inflight.length === 0;
+        if (soon && this.#lingerTimer?.kind === "timeout") this.#clearLinger();
+        this.#lingerTimer ??= soon
+          ? { kind: "immediate", handle: setImmediate(() => this.#lingerFired()) }
+          : { kind: "timeout", handle: setTimeout(() => this.#lingerFired(), this.#lingerMs) };
         return;
       }
       this.#sendBatch();

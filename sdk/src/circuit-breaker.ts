@@ -199,7 +199,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
 
   const current = (callOptions?: CircuitCallOptions): CircuitState => {
     if (state === CircuitState.OPEN && clock.now() - openedAt >= resetTimeout) {
-      transition(CircuitState.HALF_OPEN, { correlationId: callOptions?.correlationId });
+      transition(CircuitState.HALF_OPEN, callOptions?.correlationId !== undefined ? { correlationId: callOptions.correlationId } : {});
     }
     return state;
   };

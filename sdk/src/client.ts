@@ -9,18 +9,17 @@ import {
   type DeliveryStats,
   type GroupInfo,
   type PublishResult,
-  type QueryEventsRequest,
 } from "./gen/protobus/v1/bus.pb.js";
 import type { Event } from "./gen/protobus/v1/event.pb.js";
 import { BatchingPublisher, type BatchingOptions } from "./batching-publisher.js";
-import { toEnvelope, type EventInput } from "./event-input.js";
-import { Code, ProtobusError } from "./protobus-error.js";
+import type { EventInput } from "./event-input.js";
 import { Subscription, type EventHandler, type ReceivedEvent, type SubscribeOptions } from "./subscription.js";
-import { applyCorrelation } from "./tracing/correlation.js";
-import { publishWithSpan } from "./tracing/producer.js";
 import { clientClosedError, createUnaryCaller } from "./unary-call.js";
-import { clientConnection, type ConnectionOptions } from "./transport/client-transport.js";
-import { isEventDefinition, type EventDefinition, type PublishOptions } from "./typed/event-definition.js";
+import type { ChannelCredentials } from "@grpc/grpc-js";
+import { clientConnection, type ClientConnection, type ConnectionOptions } from "./transport/client-transport.js";
+import { createPublish } from "./client-publish.js";
+import { readAndAdminCalls } from "./read-and-admin-calls.js";
+import type { EventDefinition, PublishOptions } from "./typed/event-definition.js";
 import type { EventMap, EventsMatching, KnownPattern, NoEvents, PayloadOf, TypedEventHandler } from "./typed/typed-events.js";
 import { TypedSubscription, typedHandler, type TypedSubscribeOptions, type TypedHandlerOptions } from "./typed/typed-subscription.js";
 
@@ -218,9 +217,6 @@ export type TypedClient<M extends EventMap> = ClientCore & {
  */
 export type ProtobusClient<M extends EventMap = NoEvents> = [keyof M] extends [never] ? UntypedClient : TypedClient<M>;
 
-function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: boolean } {
-  return target === "all" ? { sequences: [], all: true } : { sequences: target.map((s) => BigInt(s)), all: false };
-}
 
 /**
  * HTTP/2 flow-control window, in bytes, of the connection that carries a
@@ -229,6 +225,47 @@ function toSelection(target: DeadLetterTarget): { sequences: bigint[]; all: bool
  * `grpc-node.flow_control_window` to override it.
  */
 export const SUBSCRIPTION_FLOW_CONTROL_WINDOW = 1024 * 1024;
+
+/**
+ * The connection that carries a client's subscriptions, opened with the
+ * first one. On a shared HTTP/2 connection a subscription's acks queue
+ * behind every unary call the client has outstanding: a publisher that
+ * falls behind held the acks back for seconds, the server's window
+ * (max_in_flight) stayed full, and deliveries stopped while publishes still
+ * went through.
+ *
+ * It also advertises a flow-control window of
+ * SUBSCRIPTION_FLOW_CONTROL_WINDOW instead of HTTP/2's 64 KiB: with 64 KiB
+ * the server could have only ~64 KiB of deliveries on the wire, and sent
+ * more only after this process had read them and answered with a
+ * WINDOW_UPDATE, so a client busy in its handlers stalled its own
+ * deliveries (a group member draining a backlog got a third less than the
+ * server could send). What the server sends stays bounded by the
+ * subscription's max in flight.
+ */
+class StreamingConnection {
+  readonly #connect: () => EventBusClient;
+  #client: EventBusClient | undefined;
+
+  constructor(target: string, credentials: ChannelCredentials, clientOptions: ClientConnection["clientOptions"]) {
+    this.#connect = () =>
+      new EventBusClient(target, credentials, {
+        "grpc-node.flow_control_window": SUBSCRIPTION_FLOW_CONTROL_WINDOW,
+        ...clientOptions,
+        "grpc.use_local_subchannel_pool": 1,
+      });
+  }
+
+  /** The client of the connection, opened on first use. */
+  client(): EventBusClient {
+    return (this.#client ??= this.#connect());
+  }
+
+  /** Closes the connection, when it was opened. */
+  close(): void {
+    this.#client?.close();
+  }
+}
 
 const CHANNEL_DEFAULTS = {
   "grpc.max_receive_message_length": -1,
@@ -251,27 +288,8 @@ const CHANNEL_DEFAULTS = {
 export function createClient<const M extends EventMap = NoEvents>(options: ClientOptions<M>): ProtobusClient<M> {
   const { target, credentials, clientOptions } = clientConnection(options, CHANNEL_DEFAULTS);
   const raw = new EventBusClient(target, credentials, clientOptions);
-  // Subscriptions get a connection of their own, opened with the first one.
-  // On a shared HTTP/2 connection a subscription's acks queue behind every
-  // unary call the client has outstanding: a publisher that falls behind
-  // held the acks back for seconds, the server's window (max_in_flight)
-  // stayed full, and deliveries stopped while publishes still went through.
-  //
-  // That connection also advertises a flow-control window of
-  // SUBSCRIPTION_FLOW_CONTROL_WINDOW instead of HTTP/2's 64 KiB: with 64 KiB
-  // the server could have only ~64 KiB of deliveries on the wire, and sent
-  // more only after this process had read them and answered with a
-  // WINDOW_UPDATE, so a client busy in its handlers stalled its own
-  // deliveries (a group member draining a backlog got a third less than
-  // the server could send). What the server sends stays bounded by the
-  // subscription's max in flight.
-  let streaming: EventBusClient | undefined;
-  const streamingClient = (): EventBusClient =>
-    (streaming ??= new EventBusClient(target, credentials, {
-      "grpc-node.flow_control_window": SUBSCRIPTION_FLOW_CONTROL_WINDOW,
-      ...clientOptions,
-      "grpc.use_local_subchannel_pool": 1,
-    }));
+  const streaming = new StreamingConnection(target, credentials, clientOptions);
+  const streamingClient = (): EventBusClient => streaming.client();
   const source = options.source ?? "protobus-sdk";
   const timeoutMs = options.timeoutMs ?? 30_000;
   const subscriptions = new Set<Subscription>();
@@ -280,38 +298,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
   let closed = false;
   const unaryCall = createUnaryCaller(() => closed, timeoutMs);
   const batcher = options.batching === false ? undefined : new BatchingPublisher(raw, options.batching);
-
-  async function publish(
-    input: EventInput | readonly EventInput[] | EventDefinition | string,
-    payload?: unknown,
-    publishOptions?: PublishOptions,
-  ): Promise<PublishResult | PublishResult[]> {
-    if (closed) throw clientClosedError();
-    if (typeof input === "string" || isEventDefinition(input)) {
-      const definition = typeof input === "string" ? eventMap[input] : input;
-      if (definition === undefined) {
-        throw new ProtobusError(Code.INVALID_ARGUMENT, `the client has no event definition for type '${String(input)}'`);
-      }
-      return publish(definition.event(payload as never, publishOptions));
-    }
-    const batch = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
-    // Correlation and trace context are filled here, so that every publish
-    // path (single, batch, typed) carries them.
-    const events = applyCorrelation(batch.map((e) => toEnvelope(e, { source })));
-    if (batcher !== undefined && !Array.isArray(input)) {
-      const event = events[0] as Event;
-      const [result] = await publishWithSpan(events, async () => [await batcher.publish(event)]);
-      return result as PublishResult;
-    }
-    const results = (await publishWithSpan(events, async () => {
-      const response = await unaryCall<{ results: PublishResult[] }>((md, opts, cb) => raw.publish({ events }, md, opts, cb));
-      return response.results;
-    })) as PublishResult[];
-    if (Array.isArray(input)) return results;
-    const first = results[0];
-    if (first === undefined) throw new ProtobusError(Code.INTERNAL, "the server returned no publish result");
-    return first;
-  }
+  const publish = createPublish({ raw, unaryCall, batcher, eventMap, source, isClosed: () => closed });
 
   function subscribeUntyped(
     patterns: string | readonly string[],
@@ -335,20 +322,6 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     return subscription;
   }
 
-  function toRequest(q: QueryOptions): QueryEventsRequest {
-    return {
-      patterns: [...(q.patterns ?? [])],
-      source: q.source ?? "",
-      correlationId: q.correlationId ?? "",
-      tags: [...(q.tags ?? [])],
-      fromTime: q.fromTime,
-      toTime: q.toTime,
-      fromSequence: BigInt(q.fromSequence ?? 0),
-      limit: q.limit ?? 0,
-      pageToken: q.pageToken ?? "",
-    };
-  }
-
   function subscribeTyped(
     patterns: string | readonly string[],
     handlerOrOptions?: TypedEventHandler<never> | TypedSubscribeOptions,
@@ -362,61 +335,16 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     return new TypedSubscription(subscribeUntyped(patterns, { ...subOptions, autoAck: false }), eventMap, subOptions);
   }
 
-  const query = (q: QueryOptions = {}): Promise<QueryPage> =>
-    unaryCall<QueryPage>((md, opts, cb) => raw.queryEvents(toRequest(q), md, opts, cb));
-
   const core: ClientCore = {
+    ...readAndAdminCalls(raw, unaryCall),
     publish: publish as ClientCore["publish"],
-    query,
-    async *queryAll(q = {}) {
-      let pageToken = "";
-      do {
-        const page = await query({ ...q, pageToken });
-        yield* page.events;
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
-    },
-    getEvent: (id) => unaryCall<Event>((md, opts, cb) => raw.getEvent({ id }, md, opts, cb)),
-    info: () => unaryCall<BusInfo>((md, opts, cb) => raw.getBusInfo({}, md, opts, cb)),
-    getFlow: (correlationId) => unaryCall<Flow>((md, opts, cb) => raw.getFlow({ correlationId }, md, opts, cb)),
-    listGroups: async () => (await unaryCall<{ groups: GroupInfo[] }>((md, opts, cb) => raw.listGroups({}, md, opts, cb))).groups,
-    getGroup: (name) => unaryCall<GroupInfo>((md, opts, cb) => raw.getGroup({ name }, md, opts, cb)),
-    deleteGroup: async (name) => {
-      await unaryCall<unknown>((md, opts, cb) => raw.deleteGroup({ name }, md, opts, cb));
-    },
-    listDeadLetters: (group, o = {}) =>
-      unaryCall<DeadLetterPage>((md, opts, cb) =>
-        raw.listDeadLetters(
-          {
-            group,
-            patterns: [...(o.patterns ?? [])],
-            fromSequence: BigInt(o.fromSequence ?? 0),
-            limit: o.limit ?? 0,
-            pageToken: o.pageToken ?? "",
-          },
-          md,
-          opts,
-          cb,
-        ),
-      ),
-    redriveDeadLetters: async (group, target) => {
-      const request = { group, ...toSelection(target) };
-      const response = await unaryCall<{ count: bigint }>((md, opts, cb) => raw.redriveDeadLetters(request, md, opts, cb));
-      return Number(response.count);
-    },
-    purgeDeadLetters: async (group, target) => {
-      const request = { group, ...toSelection(target) };
-      const response = await unaryCall<{ count: bigint }>((md, opts, cb) => raw.purgeDeadLetters(request, md, opts, cb));
-      return Number(response.count);
-    },
-    deliveryStats: () => unaryCall<DeliveryStats>((md, opts, cb) => raw.getDeliveryStats({}, md, opts, cb)),
     flush: () => batcher?.flush() ?? Promise.resolve(),
     resumePublishing: (orderingKey) => batcher?.resumePublishing(orderingKey),
     publisher: batcher,
     close() {
       closed = true;
       for (const subscription of subscriptions) subscription.close();
-      streaming?.close();
+      streaming.close();
       if (batcher === undefined) raw.close();
       else void batcher.close().finally(() => raw.close());
     },

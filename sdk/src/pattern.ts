@@ -47,36 +47,97 @@ export interface PatternMatcher {
   matches(type: string): boolean;
 }
 
-function compileOne(pattern: string): (type: string) => boolean {
-  if (!pattern.includes("*") && !pattern.includes(">")) return (type) => type === pattern;
-  const source = pattern
-    .split(".")
-    .map((token) => (token === "*" ? "[^.]+" : token === ">" ? "[^.]+(?:\\.[^.]+)*" : token))
-    .join("\\.");
-  const regex = new RegExp(`^${source}$`);
-  return (type) => regex.test(type);
+/** A node of the pattern trie: one per distinct prefix of tokens. */
+interface TrieNode {
+  /** Literal next tokens. */
+  readonly children: Map<string, TrieNode>;
+  /** A `*` next. */
+  star: TrieNode | undefined;
+  /** A pattern ends here with `>`: any one or more further tokens match. */
+  rest: boolean;
+  /** A pattern ends here. */
+  end: boolean;
+}
+
+function trieNode(): TrieNode {
+  return { children: new Map(), star: undefined, rest: false, end: false };
+}
+
+function insert(root: TrieNode, pattern: string): void {
+  let node = root;
+  for (const token of pattern.split(".")) {
+    if (token === ">") {
+      node.rest = true;
+      return;
+    }
+    if (token === "*") {
+      node.star ??= trieNode();
+      node = node.star;
+    } else {
+      let child = node.children.get(token);
+      if (child === undefined) {
+        child = trieNode();
+        node.children.set(token, child);
+      }
+      node = child;
+    }
+  }
+  node.end = true;
+}
+
+/**
+ * Walks the trie along the type's tokens, following the literal and the `*`
+ * branch at once. The nodes reached at one depth are distinct prefixes, so a
+ * match costs at most the trie's size and usually a few steps per token,
+ * however many patterns there are.
+ */
+function matchTrie(root: TrieNode, type: string): boolean {
+  const tokens = type.split(".");
+  let current: TrieNode[] = [root];
+  for (const token of tokens) {
+    const next: TrieNode[] = [];
+    for (const node of current) {
+      if (node.rest) return true;
+      const child = node.children.get(token);
+      if (child !== undefined) next.push(child);
+      if (node.star !== undefined) next.push(node.star);
+    }
+    if (next.length === 0) return false;
+    current = next;
+  }
+  return current.some((node) => node.end);
 }
 
 /**
  * Compiles patterns into one matcher. Throws a `RangeError` naming the first
  * invalid pattern; call {@link patternError} first to report all of them.
+ * Wildcard patterns go into a token trie, so a type is matched against all
+ * of them in one walk, not one regular expression per pattern.
  */
 export function compilePatterns(patterns: readonly string[]): PatternMatcher {
   for (const pattern of patterns) {
     const error = patternError(pattern);
     if (error !== undefined) throw new RangeError(`invalid pattern '${pattern}': ${error}`);
   }
-  const exact = new Set(patterns.filter((p) => !p.includes("*") && !p.includes(">")));
-  const wild = patterns.filter((p) => !exact.has(p)).map(compileOne);
+  const exact = new Set<string>();
+  const root = trieNode();
+  let wildcards = 0;
+  for (const pattern of patterns) {
+    if (!pattern.includes("*") && !pattern.includes(">")) exact.add(pattern);
+    else {
+      insert(root, pattern);
+      wildcards += 1;
+    }
+  }
   const cache = new Map<string, boolean>();
   return {
     patterns: [...patterns],
     matches(type: string): boolean {
       if (exact.has(type)) return true;
-      if (wild.length === 0) return false;
+      if (wildcards === 0) return false;
       let hit = cache.get(type);
       if (hit === undefined) {
-        hit = wild.some((match) => match(type));
+        hit = matchTrie(root, type);
         // Types are a small vocabulary; the cache stays bounded in practice,
         // but cap it so that a flood of distinct types cannot grow it forever.
         if (cache.size < 10_000) cache.set(type, hit);

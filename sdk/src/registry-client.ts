@@ -2,7 +2,7 @@
  * The schema registry client: register, read and check the schemas a
  * protobus server validates publishes against.
  */
-import { Compatibility, Format, SchemaRegistryClient as RawRegistryClient, type Schema } from "./gen/protobus/v1/registry.pb.js";
+import { Compatibility, Format, SchemaRegistryClient as RawRegistryClient, type RegisterSchemaResponse, type Schema } from "./gen/protobus/v1/registry.pb.js";
 import { createUnaryCaller } from "./unary-call.js";
 import { clientConnection, type ConnectionOptions } from "./transport/client-transport.js";
 
@@ -178,7 +178,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   return {
     raw,
     async register(subject, definition) {
-      const response = await call<{ schema?: Schema; alreadyRegistered: boolean }>((md, opts, cb) =>
+      const response = await call<RegisterSchemaResponse>((md, opts, cb) =>
         raw.registerSchema({ schema: toProtoSchema(subject, definition) }, md, opts, cb),
       );
       return { schema: fromProtoSchema(response.schema as Schema), alreadyRegistered: response.alreadyRegistered };

@@ -49,6 +49,8 @@ export interface ServerConfig extends InputLimits {
   readonly jetstreamReplicas: number;
   /** The jetstream store drops events older than this many ms; 0 keeps them forever. */
   readonly jetstreamMaxAgeMs: number;
+  /** Stored events one QueryEvents call looks at, at most; the rest comes with a page token. */
+  readonly queryScanLimit: number;
   /** Largest accepted payload, in bytes. */
   readonly maxPayloadBytes: number;
   /** Most events in one publish request. */
@@ -177,6 +179,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   jetstreamSubjectPrefix: "protobus",
   jetstreamReplicas: 1,
   jetstreamMaxAgeMs: 0,
+  queryScanLimit: 20_000,
   maxPayloadBytes: 1024 * 1024,
   maxBatchSize: 10_000,
   dedupeWindowMs: 120_000,
@@ -392,6 +395,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_JETSTREAM_MAX_AGE",
     parse: parseDurationMs,
     description: "the jetstream store drops events older than this (0 keeps them forever)",
+  },
+  {
+    key: "queryScanLimit",
+    yaml: "query-scan-limit",
+    env: "PROTOBUS_QUERY_SCAN_LIMIT",
+    parse: integer(100, 100_000_000),
+    description: "stored events one QueryEvents call looks at, at most; the rest comes with a page token",
   },
   {
     key: "maxPayloadBytes",

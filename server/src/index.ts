@@ -10,6 +10,7 @@ export type { ConfigSources, ServerConfig } from "./config.js";
 export { DEFAULT_INPUT_LIMITS, pickInputLimits } from "./limits.js";
 export type { InputLimits } from "./limits.js";
 export type { LimitViolation } from "./errors.js";
+export { isReservedType, RESERVED_NAMESPACE, RESERVED_PREFIX, reservedNamespaceError } from "./bus/reserved-namespace.js";
 export { compileLinearRegex, RegexError } from "./regex/linear-regex.js";
 export type { LinearRegex } from "./regex/linear-regex.js";
 export { EventBus } from "./bus/event-bus.js";

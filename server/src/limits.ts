@@ -54,7 +54,7 @@ export interface InputLimits {
 export const DEFAULT_INPUT_LIMITS: InputLimits = {
   maxSchemaBytes: 1024 * 1024,
   maxSchemaDepth: 32,
-  maxSchemaProperties: 1000,
+  maxSchemaProperties: 200,
   maxSchemaMessages: 1000,
   maxRegexSize: 1000,
   maxFilterLength: 4096,

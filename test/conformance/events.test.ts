@@ -127,7 +127,7 @@ describe.each(BACKENDS)("$kind backend", (harness) => {
       ],
       { dedupeWindowMs: 0 },
     );
-    const q = (extra: object) => store.query({ fromSequence: 1n, limit: 100, ...extra }).then((r) => r.map((e) => e.sequence));
+    const q = (extra: object) => store.query({ fromSequence: 1n, limit: 100, ...extra }).then((r) => r.events.map((e) => e.sequence));
     expect(await q({ matcher: compilePatterns(["agent.task.*"]) })).toEqual([1n, 2n]);
     expect(await q({ matcher: compilePatterns(["agent.tool.invoked"]) })).toEqual([3n]);
     expect(await q({ source: "worker" })).toEqual([2n, 3n]);
@@ -138,6 +138,31 @@ describe.each(BACKENDS)("$kind backend", (harness) => {
     expect(await q({ limit: 2 })).toEqual([1n, 2n]);
     expect(await q({ fromTime: new Date(Date.now() + 60_000) })).toEqual([]);
     expect(await q({ toTime: new Date(Date.now() + 60_000) })).toEqual([1n, 2n, 3n]);
+  });
+
+  it("looks at no more than scanLimit events per query and says where it stopped", async () => {
+    await store.append(
+      Array.from({ length: 10 }, (_, i) => event(i === 7 ? "scan.hit.found" : "scan.miss.found")),
+      { dedupeWindowMs: 0 },
+    );
+    const matcher = compilePatterns(["scan.hit.*"]);
+    // A store that filters by type before looking (JetStream's subject filter) may get there at once;
+    // one that looks at every event stops after four.
+    const first = await store.query({ fromSequence: 1n, limit: 10, matcher, scanLimit: 4 });
+    if (!first.complete) {
+      expect(first.events).toEqual([]);
+      expect(first.scannedTo).toBe(4n);
+    }
+    // Going on from where it stopped finds the match, and the end.
+    const found: bigint[] = [];
+    let from = 1n;
+    for (let calls = 0; calls < 10; calls++) {
+      const page = await store.query({ fromSequence: from, limit: 10, matcher, scanLimit: 4 });
+      found.push(...page.events.map((e) => e.sequence));
+      if (page.complete) break;
+      from = page.scannedTo + 1n;
+    }
+    expect(found).toEqual([8n]);
   });
 
   it("finds the first sequence at or after a time", async () => {

@@ -3,11 +3,8 @@
  * every call (unary and streams) from one interceptor chain, retries of
  * reads that honour the server's google.rpc.RetryInfo (and none of writes),
  * and connections over TLS and mutual TLS with a throwaway CA made by
- * openssl in the test.
+ * openssl in the test (test/support/certs.ts).
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { context, propagation, trace } from "@opentelemetry/api";
@@ -16,6 +13,7 @@ import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { Code, ProtobusError, createClient, type ErrorDetail } from "@protobus/sdk";
 import { EventBusService, type BusInfo } from "@protobus/sdk/proto";
 import { callContext, createLogger, interceptorChain, type CallContext, type Interceptor } from "@protobus/server";
+import { makeCert, makeServerPki } from "../support/certs.js";
 import { startTestServer, tempDir, type TestServer } from "../support/test-server.js";
 
 function retryInfo(ms: number): ErrorDetail {
@@ -167,42 +165,19 @@ describe("client interceptors", () => {
   });
 });
 
-/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-function makeCertificates(dir: string): Record<"ca" | "serverCert" | "serverKey" | "clientCert" | "clientKey", Buffer> {
-  const openssl = (...args: string[]): void => {
-    execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  };
-  const key = (name: string): void => openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`);
-  key("ca");
-  openssl("req", "-x509", "-new", "-key", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=protobus test CA");
-  const issue = (name: string, subject: string, extensions: string): void => {
-    key(name);
-    writeFileSync(join(dir, `${name}.ext`), extensions);
-    openssl("req", "-new", "-key", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-    openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "1", "-extfile", `${name}.ext`);
-  };
-  issue("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  issue("client", "/CN=billing-service", "extendedKeyUsage=clientAuth\n");
-  const read = (file: string): Buffer => readFileSync(join(dir, file));
-  return {
-    ca: read("ca.pem"),
-    serverCert: read("server.pem"),
-    serverKey: read("server.key"),
-    clientCert: read("client.pem"),
-    clientKey: read("client.key"),
-  };
-}
-
 describe("TLS connections", () => {
   const dir = tempDir("protobus-tls-");
-  let certs: ReturnType<typeof makeCertificates>;
+  let certs: { ca: Buffer; clientCert: Buffer; clientKey: Buffer };
+  let tlsServer: TestServer;
   let server: grpc.Server;
-  let port: number;
   let mtlsPort: number;
   const peers: Array<string | undefined> = [];
 
   beforeAll(async () => {
-    certs = makeCertificates(dir.path);
+    const pki = makeServerPki(dir.path);
+    const client = makeCert(dir.path, pki.ca, "billing", { subject: "/CN=billing-service" });
+    certs = { ca: pki.ca.certPem, clientCert: client.certPem, clientKey: client.keyPem };
+    tlsServer = await startTestServer({ store: "memory", tlsCert: pki.server.cert, tlsKey: pki.server.key });
     const logger = createLogger({ level: "silent", format: "text" });
     server = new grpc.Server({ interceptors: [interceptorChain([], { logger })] });
     // The bus's GetBusInfo alone, answering with the client certificate's subject.
@@ -215,32 +190,41 @@ describe("TLS connections", () => {
       },
     });
     const bind = (requireClientCertificate: boolean): Promise<number> => {
-      const keys = [{ cert_chain: certs.serverCert, private_key: certs.serverKey }];
+      const keys = [{ cert_chain: pki.server.certPem, private_key: pki.server.keyPem }];
       const credentials = grpc.ServerCredentials.createSsl(certs.ca, keys, requireClientCertificate);
       return new Promise<number>((resolve, reject) =>
         server.bindAsync("127.0.0.1:0", credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
       );
     };
-    port = await bind(false);
     mtlsPort = await bind(true);
   });
-  afterAll(() => {
+  afterAll(async () => {
     server.forceShutdown();
+    await tlsServer.close();
     dir.dispose();
   });
 
-  it("connects to an https:// address with the given CA", async () => {
-    const client = createClient({ address: `https://127.0.0.1:${port}`, tls: { ca: certs.ca } });
+  it("publishes to and queries a protobus server over TLS at an https:// address with the given CA", async () => {
+    const client = createClient({ address: `https://${tlsServer.address}`, tls: { ca: certs.ca } });
     try {
-      const info = await client.info();
-      expect(info.store).toBe("tls-test");
-      expect(info.version).toBe("anonymous");
+      const { sequence } = await client.publish({ type: "tls.test.sent", data: { n: 1 } });
+      const page = await client.query({ patterns: ["tls.test.*"] });
+      expect(page.events.map((e) => e.sequence)).toEqual([sequence]);
     } finally {
       client.close();
     }
   });
 
-  it("presents a client certificate for mutual TLS, which the server sees in the call context", async () => {
+  it("reaches the same server with tls: { ca } and a plain host:port address", async () => {
+    const client = createClient({ address: tlsServer.address, tls: { ca: certs.ca } });
+    try {
+      expect((await client.info()).store).toBe("memory");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("presents a client certificate for mutual TLS, which the chain puts in the call context", async () => {
     const client = createClient({ address: `127.0.0.1:${mtlsPort}`, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
     const anonymous = createClient({ address: `https://127.0.0.1:${mtlsPort}`, tls: { ca: certs.ca }, retry: false, timeoutMs: 2_000 });
     try {
@@ -254,8 +238,8 @@ describe("TLS connections", () => {
   });
 
   it("refuses a server whose certificate the CA did not sign, and a plain client", async () => {
-    const untrusted = createClient({ address: `https://127.0.0.1:${port}`, retry: false, timeoutMs: 2_000 });
-    const plain = createClient({ address: `127.0.0.1:${port}`, retry: false, timeoutMs: 2_000 });
+    const untrusted = createClient({ address: `https://${tlsServer.address}`, retry: false, timeoutMs: 2_000 });
+    const plain = createClient({ address: tlsServer.address, retry: false, timeoutMs: 2_000 });
     try {
       expect(((await untrusted.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
       expect(((await plain.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);

@@ -5,13 +5,25 @@
  * in commit order.
  *
  * Commit order: a deferred constraint trigger runs as each writing
- * transaction commits, takes a transaction-scoped advisory lock and stamps
- * the transaction's rows from a sequence. The lock is held until the commit
- * is visible, so stamps are handed out in commit order and a reader never
- * sees a stamp before every smaller one of a committed transaction (ids
- * from `bigserial` only say in which order rows were inserted, and a long
- * transaction's early rows would be overtaken). The trigger also
- * `NOTIFY`s the relay, which `LISTEN`s and so needs no hard polling.
+ * transaction commits and stamps its rows with one number from a sequence,
+ * taken at that moment; the relay publishes by stamp, then by insertion
+ * within a transaction. Ids from `bigserial` only say in which order rows
+ * were inserted: a long transaction's first row would overtake a shorter
+ * transaction that committed before it. Transactions that conflict (they
+ * update the same rows, as writes about one entity do) commit one after
+ * the other, so their stamps follow their commit order exactly; for
+ * transactions that share nothing, stamps follow the order in which their
+ * commits began. `commitOrder: "serialized"` makes stamps follow commit
+ * completion exactly for every transaction, by holding an advisory lock
+ * from the stamp to the end of the commit, at the price of committing
+ * outbox-writing transactions one at a time (no group commit).
+ *
+ * Waking the relay: a relay that found nothing to publish holds an advisory
+ * lock while it `LISTEN`s; a committing transaction that cannot take that
+ * lock in shared mode knows the relay waits and `NOTIFY`s it. While the
+ * relay is busy, commits send no notification: NOTIFY makes committing
+ * transactions take one database-wide lock in turn, which would cost a
+ * busy outbox its parallel commits.
  *
  * One relay at a time: a relay leads the table while it holds a
  * session-level advisory lock on its own connection; others wait and take
@@ -37,6 +49,14 @@ export interface PostgresOutboxOptions {
   readonly schema?: string;
   /** `source` of events written without one (default `protobus-outbox`). */
   readonly source?: string;
+  /**
+   * `stamp` (default): transactions are stamped as their commit begins;
+   * conflicting transactions come out in exact commit order, and commits
+   * still run in parallel. `serialized`: stamps follow commit completion
+   * for every transaction, and outbox-writing commits run one at a time.
+   * Applied by `install` (which replaces the trigger function).
+   */
+  readonly commitOrder?: "stamp" | "serialized";
 }
 
 /** How a relay connects: a connection string, or node-postgres client options. */
@@ -89,8 +109,12 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
   const channel = `protobus_outbox_${lockKey(qualified)}`;
   // Two-key advisory locks: (namespace, table hash).
   const STAMP_LOCK = 0x70627301;
+  const serialized = options.commitOrder === "serialized";
+  // The transaction's stamp, kept for its later rows in a transaction-local setting.
+  const stampSetting = `protobus.outbox_stamp_${lockKey(qualified)}`;
   const LEAD_LOCK = 0x70627302;
   const INSTALL_LOCK = 0x70627303;
+  const WAIT_LOCK = 0x70627304;
   const key = lockKey(qualified);
 
   const installSql = `
@@ -107,13 +131,22 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
       sequence bigint,
       error text
     );
-    CREATE INDEX IF NOT EXISTS "${tableName}_pending" ON ${table} (commit_seq) WHERE published_at IS NULL;
+    CREATE INDEX IF NOT EXISTS "${tableName}_pending" ON ${table} (commit_seq, id) WHERE published_at IS NULL;
     CREATE OR REPLACE FUNCTION ${stampFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    DECLARE
+      stamp text := current_setting('${stampSetting}', true);
     BEGIN
-      -- Held until this transaction's commit is visible: stamps follow commit order.
-      PERFORM pg_advisory_xact_lock(${STAMP_LOCK}, ${key});
-      UPDATE ${table} SET commit_seq = nextval('${sequence}') WHERE id = NEW.id;
-      PERFORM pg_notify('${channel}', '');
+      IF stamp IS NULL OR stamp = '' THEN
+        ${serialized ? `-- Held until this transaction's commit is visible: stamps follow commit completion.
+        PERFORM pg_advisory_xact_lock(${STAMP_LOCK}, ${key});` : "-- One stamp per transaction, taken as its commit begins."}
+        stamp := nextval('${sequence}')::text;
+        PERFORM set_config('${stampSetting}', stamp, true);
+        -- The relay holds this lock while it waits for rows: wake it.
+        IF NOT pg_try_advisory_xact_lock_shared(${WAIT_LOCK}, ${key}) THEN
+          PERFORM pg_notify('${channel}', '');
+        END IF;
+      END IF;
+      UPDATE ${table} SET commit_seq = stamp::bigint WHERE id = NEW.id;
       RETURN NULL;
     END
     $fn$;
@@ -148,7 +181,7 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
     },
     publish: publish as PostgresOutbox["publish"],
     relayStore(connection) {
-      return new PostgresRelayStore(connection, { table, qualified, channel, leadLock: [LEAD_LOCK, key] });
+      return new PostgresRelayStore(connection, { table, qualified, channel, leadLock: [LEAD_LOCK, key], waitLock: [WAIT_LOCK, key] });
     },
   };
 }
@@ -167,18 +200,23 @@ class PostgresRelayStore implements OutboxStore {
   readonly #table: string;
   readonly #channel: string;
   readonly #leadLock: readonly [number, number];
+  readonly #waitLock: readonly [number, number];
   #client: PgClient | undefined;
   #connecting: Promise<PgClient> | undefined;
   #leading = false;
   #notified = false;
   #wake: (() => void) | undefined;
 
-  constructor(connection: PostgresConnection, names: { table: string; qualified: string; channel: string; leadLock: readonly [number, number] }) {
+  constructor(
+    connection: PostgresConnection,
+    names: { table: string; qualified: string; channel: string; leadLock: readonly [number, number]; waitLock: readonly [number, number] },
+  ) {
     this.name = names.qualified;
     this.#connection = connection;
     this.#table = names.table;
     this.#channel = names.channel;
     this.#leadLock = names.leadLock;
+    this.#waitLock = names.waitLock;
   }
 
   async #db(): Promise<PgClient> {
@@ -218,11 +256,16 @@ class PostgresRelayStore implements OutboxStore {
     const db = await this.#db();
     this.#notified = false;
     const result = await db.query(
-      `SELECT id::text AS id, envelope, created_at FROM ${this.#table}
-       WHERE published_at IS NULL AND commit_seq IS NOT NULL ORDER BY commit_seq LIMIT $1`,
+      // Ordered by the columns, not by the text alias of id ("10" < "9").
+      `SELECT o.id::text AS row_id, o.envelope, o.created_at FROM ${this.#table} AS o
+       WHERE o.published_at IS NULL AND o.commit_seq IS NOT NULL ORDER BY o.commit_seq, o.id LIMIT $1`,
       [limit],
     );
-    return (result.rows as Array<{ id: string; envelope: Buffer; created_at: Date }>).map((r) => ({ id: r.id, envelope: r.envelope, createdAt: r.created_at }));
+    return (result.rows as Array<{ row_id: string; envelope: Buffer; created_at: Date }>).map((r) => ({
+      id: r.row_id,
+      envelope: r.envelope,
+      createdAt: r.created_at,
+    }));
   }
 
   async settle(outcomes: readonly OutboxOutcome[]): Promise<void> {
@@ -239,19 +282,35 @@ class PostgresRelayStore implements OutboxStore {
     );
   }
 
-  waitForRows(timeoutMs: number, signal: AbortSignal): Promise<void> {
-    if (this.#notified || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal.addEventListener("abort", done, { once: true });
-      this.#wake = done;
-    });
+  async waitForRows(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (this.#notified || signal.aborted) return;
+    const db = await this.#db();
+    // Writers committing right now hold the lock shared: rows are on their way.
+    const locked = (await db.query("SELECT pg_try_advisory_lock($1, $2) AS locked", [...this.#waitLock])).rows[0] as { locked: boolean };
+    if (!locked.locked) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return;
+    }
+    try {
+      // Rows committed before the lock was taken sent no notification.
+      const waiting = (await db.query(`SELECT EXISTS (SELECT 1 FROM ${this.#table} WHERE published_at IS NULL AND commit_seq IS NOT NULL) AS waiting`))
+        .rows[0] as { waiting: boolean };
+      // Stopped while the queries ran: an abort listener added now would never fire.
+      if (waiting.waiting || this.#notified || signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          this.#wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        signal.addEventListener("abort", done, { once: true });
+        this.#wake = done;
+      });
+    } finally {
+      if (this.#client === db) await db.query("SELECT pg_advisory_unlock($1, $2)", [...this.#waitLock]).catch(() => undefined);
+    }
   }
 
   async backlog(): Promise<OutboxBacklog> {

@@ -63,7 +63,7 @@ export interface OutboxRelay {
   readonly publisher: BatchingPublisher;
   /** The rows still waiting in the table. */
   backlog(): Promise<OutboxBacklog>;
-  /** Resolves once this relay, leading, has found the table empty after the call. */
+  /** Resolves once this relay, leading, has found the table empty after the call (at once when it waits for rows now). */
   idle(): Promise<void>;
   /** Stops: finishes the round in progress, gives up the lead, closes its connection. */
   stop(): Promise<void>;
@@ -123,6 +123,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const abort = new AbortController();
   const idleWaiters: Array<() => void> = [];
   let leading = false;
+  // True while the relay, leading, waits after a read that found nothing.
+  let idleNow = false;
   let published = 0;
   let failed = 0;
   let lagMs = 0;
@@ -178,8 +180,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         if (signal.aborted) break;
         if (rows.length === 0) {
           lagMs = 0;
+          idleNow = true;
           for (const wake of idleWaiters.splice(0)) wake();
           await store.waitForRows(pollIntervalMs, signal);
+          idleNow = false;
           continue;
         }
         lagMs = Math.max(0, Date.now() - (rows[0] as OutboxRow).createdAt.getTime());
@@ -213,7 +217,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
     publisher,
     backlog: () => store.backlog(),
-    idle: () => new Promise<void>((resolve) => idleWaiters.push(resolve)),
+    idle: () => (idleNow && leading ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
     async stop() {
       abort.abort();
       await running;

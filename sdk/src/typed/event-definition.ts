@@ -114,13 +114,15 @@ export function defineEvent<const Type extends string, Desc extends DescMessage>
     event(payload, options = {}) {
       const { ttlMs, ...envelope } = options;
       const ttl = ttlMs ?? defaults.ttlMs;
+      const priority = envelope.priority ?? defaults.priority;
+      const expireTime = envelope.expireTime ?? (ttl === undefined ? undefined : new Date(Date.now() + ttl));
       return {
         ...envelope,
         type: init.type,
         data: toBinary(schema, createMessage(payload)),
         dataContentType: PROTOBUF_CONTENT_TYPE,
-        priority: envelope.priority ?? defaults.priority,
-        expireTime: envelope.expireTime ?? (ttl === undefined ? undefined : new Date(Date.now() + ttl)),
+        ...(priority !== undefined ? { priority } : {}),
+        ...(expireTime !== undefined ? { expireTime } : {}),
       };
     },
     fileDescriptorSet() {

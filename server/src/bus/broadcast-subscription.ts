@@ -13,7 +13,6 @@ import type { StorageBackend, StoredEvent } from "../storage/backend.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 import type { EventPredicate } from "../filter/filter-expression.js";
 import { encodeDelivery } from "./delivery-encoding.js";
-import type { DeliveryMetrics } from "./delivery-metrics.js";
 import type { DeliverySink, Subscription } from "./subscription.js";
 
 /** Settings of one subscription. */
@@ -32,12 +31,10 @@ export interface SubscriptionOptions {
   readonly manualCredit: boolean;
   /** Heartbeat interval in ms; 0 turns heartbeats off. */
   readonly heartbeatMs: number;
-  /** Told about deliveries, acks and nacks (metrics, flow outcomes). */
+  /** Told about deliveries, acks, nacks and expired events (counters, metrics, flow outcomes). */
   readonly observer?: DeliveryObserver;
   /** Only events it accepts are delivered; all when absent. */
   readonly filter?: EventPredicate;
-  /** Where deliveries are counted. */
-  readonly metrics?: DeliveryMetrics;
 }
 
 interface Outstanding {
@@ -101,11 +98,7 @@ export class BroadcastSubscription implements Subscription {
    * `confirm`, answers `acked` at once: a broadcast ack is held in memory only.
    */
   ack(deliveryIds: readonly string[], confirm: boolean): void {
-    for (const id of deliveryIds) {
-      const entry = this.#outstanding.get(id);
-      if (entry !== undefined && entry.timer === undefined) this.#options.metrics?.count(entry.stored.type, "acked");
-      this.#settle(id);
-    }
+    for (const id of deliveryIds) this.#settle(id);
     if (confirm && !this.#closed) this.#sink.write({ response: { $case: "acked", acked: { deliveryIds: [...deliveryIds] } } });
     this.#schedule();
   }
@@ -120,7 +113,6 @@ export class BroadcastSubscription implements Subscription {
       const entry = this.#outstanding.get(id);
       if (entry === undefined || entry.timer !== undefined) continue;
       this.#observer?.nacked(entry.stored, entry.attempt, this.#consumer);
-      this.#options.metrics?.count(entry.stored.type, "nacked");
       // The entry keeps its window slot until it is redelivered, so a nack
       // storm cannot grow memory past max_in_flight.
       entry.timer = setTimeout(() => {
@@ -191,7 +183,6 @@ export class BroadcastSubscription implements Subscription {
     this.#outstanding.set(deliveryId, { stored, attempt });
     if (this.#options.manualCredit) this.#credit -= 1;
     this.#observer?.delivered(stored, attempt, this.#consumer);
-    this.#options.metrics?.count(stored.type, "delivered");
     return encodeDelivery(stored, deliveryId, attempt);
   }
 
@@ -227,7 +218,7 @@ export class BroadcastSubscription implements Subscription {
           for (const stored of events) {
             this.#cursor = stored.sequence;
             if (stored.isExpired(readAt)) {
-              this.#options.metrics?.count(stored.type, "expired");
+              this.#observer?.expired?.(stored, this.#consumer);
               continue;
             }
             if (this.#options.filter !== undefined && !this.#options.filter(stored.event)) continue;

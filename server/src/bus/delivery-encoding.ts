@@ -4,30 +4,13 @@
  * The bytes are exactly what `SubscribeResponse.encode` would produce.
  */
 import type { StoredEvent } from "../storage/backend.js";
+import { DeliveryBatchField, DeliveryField, SubscribeResponseField, WireType, fieldTag, varintSize, writeVarint } from "../wire.js";
 
-// Field tags: (field number << 3) | wire type.
-const RESPONSE_DELIVERY = (2 << 3) | 2;
-const DELIVERY_EVENT = (1 << 3) | 2;
-const DELIVERY_ID = (2 << 3) | 2;
-const DELIVERY_ATTEMPT = (3 << 3) | 0;
-
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value >>>= 7;
-    size += 1;
-  }
-  return size;
-}
-
-function writeVarint(buffer: Buffer, offset: number, value: number): number {
-  while (value >= 0x80) {
-    buffer[offset++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  buffer[offset++] = value;
-  return offset;
-}
+// Each tag fits one byte (field numbers below 16).
+const RESPONSE_DELIVERY = fieldTag(SubscribeResponseField.delivery, WireType.LengthDelimited);
+const DELIVERY_EVENT = fieldTag(DeliveryField.event, WireType.LengthDelimited);
+const DELIVERY_ID = fieldTag(DeliveryField.deliveryId, WireType.LengthDelimited);
+const DELIVERY_ATTEMPT = fieldTag(DeliveryField.attempt, WireType.Varint);
 
 interface Encoded {
   readonly deliveryId: string;
@@ -79,8 +62,8 @@ export function encodeUniqueDelivery(stored: StoredEvent, deliveryId: string, at
   return buffer;
 }
 
-const RESPONSE_BATCH = (5 << 3) | 2;
-const BATCH_DELIVERY = (1 << 3) | 2;
+const RESPONSE_BATCH = fieldTag(SubscribeResponseField.batch, WireType.LengthDelimited);
+const BATCH_DELIVERY = fieldTag(DeliveryBatchField.deliveries, WireType.LengthDelimited);
 
 /**
  * Encodes `SubscribeResponse{batch}` from single-delivery encodings (as

@@ -5,12 +5,14 @@
  * capped like the metrics' labels: past the cap, types count as `other`.
  */
 import type { TypeStats } from "@protobus/sdk/proto";
+import type { StoredEvent } from "../storage/backend.js";
+import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { TypeLabels } from "../telemetry/type-labels.js";
 
 type Counter = "published" | "delivered" | "acked" | "nacked" | "expired" | "deadLettered";
 
-/** Counters per event type. */
-export class DeliveryMetrics {
+/** Counters per event type; as a {@link DeliveryObserver} it counts what subscriptions report. */
+export class DeliveryMetrics implements DeliveryObserver {
   readonly #byType = new Map<string, Record<Counter, number>>();
   readonly #types: TypeLabels;
 
@@ -31,6 +33,31 @@ export class DeliveryMetrics {
       this.#byType.set(type, entry);
     }
     entry[counter] += n;
+  }
+
+  /** Counts a delivery. */
+  delivered(stored: StoredEvent): void {
+    this.count(stored.type, "delivered");
+  }
+
+  /** Counts an ack. */
+  acked(stored: StoredEvent): void {
+    this.count(stored.type, "acked");
+  }
+
+  /** Counts a nack. */
+  nacked(stored: StoredEvent): void {
+    this.count(stored.type, "nacked");
+  }
+
+  /** Counts a dead letter. */
+  deadLettered(stored: StoredEvent): void {
+    this.count(stored.type, "deadLettered");
+  }
+
+  /** Counts an event a broadcast subscription skipped as expired. */
+  expired(stored: StoredEvent): void {
+    this.count(stored.type, "expired");
   }
 
   /** Every type's counters, by type name. */

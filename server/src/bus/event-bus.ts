@@ -10,7 +10,7 @@ import type { BusInfo, Event, OpenSubscription, PublishResult, QueryEventsReques
 import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
 import type { StorageBackend } from "../storage/backend.js";
 import type { GroupHandle } from "../storage/group-store.js";
-import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
+import { combineObservers, type DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { CountedSubscription } from "./counted-subscription.js";
 import { GroupAdmin } from "./group-admin.js";
 import { openSubscription, type OpenedSubscription } from "./open-subscription.js";
@@ -19,6 +19,7 @@ import { DeliveryMetrics } from "./delivery-metrics.js";
 import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
 import { decodePageToken, encodePageToken, sequenceViolation } from "./page-token.js";
 import { patternCountViolations } from "./open-limits.js";
+import { reservedNamespaceError } from "./reserved-namespace.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { PublishTrace } from "../telemetry/publish-trace.js";
 
@@ -45,6 +46,8 @@ export interface EventBusOptions {
   readonly metrics?: BusMetrics;
   /** Checks payloads against registered schemas; without it only envelopes are checked. */
   readonly validator?: PublishValidator;
+  /** Stored events one QueryEvents call looks at, at most (default {@link DEFAULT_QUERY_SCAN_LIMIT}). */
+  readonly queryScanLimit?: number;
   /** Limits on envelopes, patterns and filters; the defaults when absent. */
   readonly limits?: InputLimits;
   /** Distinct event types GetDeliveryStats counts on their own; the rest count as `other` (default 1000). */
@@ -59,12 +62,24 @@ export interface EventBusOptions {
 export interface PublishOptions {
   /** The caller's trace context (from the call's metadata), parent of the publish span when the events carry none. */
   readonly traceContext?: Context;
+  /**
+   * The server itself publishes (flow alerts, audit records): only then may
+   * events have `protobus.*` types. Never set from a request.
+   */
+  readonly system?: boolean;
 }
 
 /** Default page size of QueryEvents. */
 export const DEFAULT_QUERY_LIMIT = 100;
 /** Largest page size of QueryEvents. */
 export const MAX_QUERY_LIMIT = 1000;
+/**
+ * Default of `--query-scan-limit`: stored events one QueryEvents call looks
+ * at, at most. A query matching little over a long history answers a page
+ * with few (or no) events and a page token, instead of scanning it all in
+ * one call on the server's thread.
+ */
+export const DEFAULT_QUERY_SCAN_LIMIT = 20_000;
 
 /** The transport-independent bus. */
 export class EventBus {
@@ -73,6 +88,8 @@ export class EventBus {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #acceptedListeners = new Set<AcceptedListener>();
   readonly #watchedGroups = new WeakSet<GroupHandle>();
+  // The one observation pipeline: the per-type counters, then the caller's observer (metrics, flow outcomes).
+  readonly #observer: DeliveryObserver;
   /** Delivery counters per event type, since the bus started. */
   readonly metrics: DeliveryMetrics;
   /** Consumer-group and dead-letter administration. */
@@ -85,6 +102,7 @@ export class EventBus {
     this.limits = options.limits ?? DEFAULT_INPUT_LIMITS;
     this.#envelopeLimits = { ...this.limits, maxPayloadBytes: options.maxPayloadBytes };
     this.metrics = new DeliveryMetrics(options.maxTrackedTypes);
+    this.#observer = combineObservers([this.metrics, options.observer]) ?? this.metrics;
     this.admin = new GroupAdmin(store.groups, this.metrics, this.limits);
   }
 
@@ -105,8 +123,7 @@ export class EventBus {
       {
         store: this.#store,
         heartbeatMs: this.#options.heartbeatMs ?? 0,
-        metrics: this.metrics,
-        ...(this.#options.observer !== undefined ? { observer: this.#options.observer } : {}),
+        observer: this.#observer,
         onGroupOpened: (group) => this.#watchGroup(group),
         limits: this.limits,
       },
@@ -118,25 +135,29 @@ export class EventBus {
     return { ...opened, subscription: new CountedSubscription(opened.subscription, gauge, open.group) };
   }
 
-  /** Dead letters are decided inside a group, not by a member: counted and observed once per group. */
+  /** Dead letters are decided inside a group, not by a member: hooked once per group handle, into the pipeline. */
   #watchGroup(group: GroupHandle): void {
-    this.admin.watch(group);
-    const observer = this.#options.observer;
-    if (observer === undefined || this.#watchedGroups.has(group)) return;
+    if (this.#watchedGroups.has(group)) return;
     this.#watchedGroups.add(group);
     const consumer = { subscriptionId: "", group: group.definition.name };
+    const observer = this.#observer;
     group.onDeadLetter((stored) => observer.deadLettered(stored, 0, consumer));
   }
 
   /**
    * Validates a batch as a whole and stores it. Throws INVALID_ARGUMENT with
-   * every violation when any event is bad; then nothing is stored. Resolves
-   * once the store has made the events durable.
+   * every violation when any event is bad, PERMISSION_DENIED when one has a
+   * reserved `protobus.*` type (unless `options.system`); then nothing is
+   * stored. Resolves once the store has made the events durable.
    */
   async publish(events: readonly Event[], options: PublishOptions = {}): Promise<PublishResult[]> {
     if (this.#draining) throw unavailable("the server is shutting down; publish to another server or retry");
     if (events.length === 0) {
       throw invalidArgument([{ field: "events", description: "must contain at least one event", reason: "REQUIRED" }]);
+    }
+    if (options.system !== true) {
+      const reserved = reservedNamespaceError(events);
+      if (reserved !== undefined) throw reserved;
     }
     if (events.length > this.#options.maxBatchSize) {
       throw invalidArgument([
@@ -303,13 +324,14 @@ export class EventBus {
       ...(request.toTime !== undefined ? { toTime: request.toTime } : {}),
       fromSequence,
       limit: limit + 1,
+      scanLimit: this.#options.queryScanLimit ?? DEFAULT_QUERY_SCAN_LIMIT,
     });
-    const page = found.slice(0, limit);
-    const next = found.length > limit ? found[limit] : undefined;
-    return {
-      events: page.map((stored) => stored.event),
-      nextPageToken: next === undefined ? "" : encodePageToken(next.sequence),
-    };
+    const page = found.events.slice(0, limit);
+    const next = found.events[limit];
+    // A page cut short by the scan limit (even an empty one) names where the next call goes on.
+    const nextPageToken =
+      next !== undefined ? encodePageToken(next.sequence) : found.complete ? "" : encodePageToken(found.scannedTo + 1n);
+    return { events: page.map((stored) => stored.event), nextPageToken };
   }
 
   /** The event with this id; NOT_FOUND when there is none. */

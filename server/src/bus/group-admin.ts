@@ -18,7 +18,7 @@ import type {
   RedriveDeadLettersResponse,
 } from "@protobus/sdk/proto";
 import { invalidArgument, notFound, type FieldViolation } from "../errors.js";
-import type { DeadLetterSelection, GroupHandle, GroupSettings, GroupStats, GroupStore } from "../storage/group-store.js";
+import type { DeadLetterSelection, GroupSettings, GroupStats, GroupStore } from "../storage/group-store.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 import type { DeliveryMetrics } from "./delivery-metrics.js";
 import { decodePageToken, encodePageToken, MAX_SEQUENCE, sequenceViolation } from "./page-token.js";
@@ -133,7 +133,6 @@ function selection(request: { group: string; sequences: bigint[]; all: boolean }
 export class GroupAdmin {
   readonly #groups: GroupStore;
   readonly #metrics: DeliveryMetrics;
-  readonly #watched = new WeakSet<GroupHandle>();
 
   readonly #limits: InputLimits;
 
@@ -142,13 +141,6 @@ export class GroupAdmin {
     this.#groups = groups;
     this.#metrics = metrics;
     this.#limits = limits;
-  }
-
-  /** Counts the dead letters of a group this process opened, per event type. */
-  watch(group: GroupHandle): void {
-    if (this.#watched.has(group)) return;
-    this.#watched.add(group);
-    group.onDeadLetter((stored) => this.#metrics.count(stored.type, "deadLettered"));
   }
 
   /** Every group with its stats. */

@@ -11,7 +11,6 @@ import type { SubscribeResponse } from "@protobus/sdk/proto";
 import type { GroupDelivery, GroupHandle } from "../storage/group-store.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { encodeUniqueDelivery } from "./delivery-encoding.js";
-import type { DeliveryMetrics } from "./delivery-metrics.js";
 import type { DeliverySink, Subscription } from "./subscription.js";
 
 /** Settings of one group member. */
@@ -24,9 +23,7 @@ export interface GroupSubscriptionOptions {
   readonly manualCredit: boolean;
   /** Heartbeat interval in ms; 0 turns heartbeats off. */
   readonly heartbeatMs: number;
-  /** Where deliveries are counted. */
-  readonly metrics: DeliveryMetrics;
-  /** Told about deliveries, acks and nacks (metrics, flow outcomes). */
+  /** Told about deliveries, acks and nacks (counters, metrics, flow outcomes). */
   readonly observer?: DeliveryObserver;
 }
 
@@ -112,15 +109,13 @@ export class GroupSubscription implements Subscription {
     if (this.#started) this.#group.leave(this.id).catch(() => undefined);
   }
 
-  /** Tells metrics and the observer about a delivery the group settled. */
+  /** Tells the observer about a delivery the group settled. */
   readonly #onAcked = (delivery: GroupDelivery): void => {
-    this.#options.metrics.count(delivery.stored.type, "acked");
     this.#observer?.acked(delivery.stored, delivery.attempt, this.#consumer);
   };
 
-  /** Tells metrics and the observer about a delivery the group gave back. */
+  /** Tells the observer about a delivery the group gave back. */
   readonly #onNacked = (delivery: GroupDelivery): void => {
-    this.#options.metrics.count(delivery.stored.type, "nacked");
     this.#observer?.nacked(delivery.stored, delivery.attempt, this.#consumer);
   };
 
@@ -158,8 +153,6 @@ export class GroupSubscription implements Subscription {
           const ready: Uint8Array[] = [];
           for (const delivery of deliveries) {
             if (this.#options.manualCredit) this.#credit -= 1;
-            const type = delivery.stored.type;
-            this.#options.metrics.count(type, "delivered");
             this.#observer?.delivered(delivery.stored, delivery.attempt, this.#consumer);
             ready.push(encodeUniqueDelivery(delivery.stored, delivery.deliveryId, delivery.attempt));
           }

@@ -15,7 +15,6 @@ import type { StorageBackend } from "../storage/backend.js";
 import type { GroupHandle } from "../storage/group-store.js";
 import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { BroadcastSubscription } from "./broadcast-subscription.js";
-import type { DeliveryMetrics } from "./delivery-metrics.js";
 import { groupSettingsFromProto, validateGroupOpen } from "./group-admin.js";
 import { GroupSubscription } from "./group-subscription.js";
 import type { DeliverySink, Subscription } from "./subscription.js";
@@ -39,10 +38,8 @@ export interface SubscriptionFactoryOptions {
   readonly store: StorageBackend;
   /** Heartbeat interval of subscriptions in ms; 0 turns them off. */
   readonly heartbeatMs: number;
-  /** Per-type delivery counters. */
-  readonly metrics: DeliveryMetrics;
-  /** Told about deliveries, acks, nacks and dead letters. */
-  readonly observer?: DeliveryObserver;
+  /** Told about deliveries, acks, nacks and expired events: the bus's one observation pipeline. */
+  readonly observer: DeliveryObserver;
   /** Called once per group handle this process opens (dead-letter hooks). */
   readonly onGroupOpened?: (group: GroupHandle) => void;
   /** Limits on patterns and filters. */
@@ -106,8 +103,7 @@ export async function openSubscription(options: SubscriptionFactoryOptions, open
     maxInFlight: open.maxInFlight === 0 ? DEFAULT_MAX_IN_FLIGHT : open.maxInFlight,
     manualCredit: open.manualCredit,
     heartbeatMs: options.heartbeatMs,
-    metrics: options.metrics,
-    ...(options.observer !== undefined ? { observer: options.observer } : {}),
+    observer: options.observer,
   };
   if (open.group !== "") {
     const group = await store.groups.open({

@@ -3,11 +3,11 @@
  * next page starts at.
  */
 import type { FieldViolation } from "../errors.js";
+import { MAX_SEQUENCE } from "../storage/backend.js";
 
 const PREFIX = "pb1.";
 
-/** The largest sequence a store can hold (a signed 64-bit integer, as SQLite and JetStream keep it). */
-export const MAX_SEQUENCE = 2n ** 63n - 1n;
+export { MAX_SEQUENCE };
 
 /** A violation when a requested sequence is past what any store can hold; undefined otherwise. */
 export function sequenceViolation(sequence: bigint, field: string): FieldViolation | undefined {

@@ -6,14 +6,17 @@
  * gRPC services answer the same caller.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "../logger.js";
+import type { TlsCertificates } from "../security/tls-credentials.js";
 import { API_PREFIX, loadContractRoutes, type ContractRoutes } from "./contract-routes.js";
 import { GrpcForwarder } from "./grpc-forwarder.js";
 import { header, sendJson } from "./http-io.js";
 import { handleUnary, sendError } from "./json-gateway.js";
 import { DEFAULT_LIVE_STREAM_LIMITS, handleLiveStream, type LiveStreamLimits, type LiveStreamStats } from "./live-stream.js";
+import { handleSession, OPEN_ACCESS, type ConsoleAccess } from "./session.js";
 import { StaticAssets } from "./static-assets.js";
 
 /** Options of {@link startConsoleServer}. */
@@ -32,6 +35,14 @@ export interface ConsoleServerOptions {
   readonly maxBodyBytes: number;
   /** Limits of each browser's live stream. */
   readonly liveStream?: Partial<LiveStreamLimits>;
+  /** What a browser's principal may do; everything when absent (no authentication). */
+  readonly access?: ConsoleAccess;
+  /**
+   * The server's certificates when TLS is on: the console is served over
+   * HTTPS with them, and reaches the gRPC listener over TLS. Mutual TLS is
+   * refused: the console cannot pass a browser's certificate on.
+   */
+  readonly tls?: TlsCertificates | undefined;
   /** Where the page's build is; server/dist/console-ui by default. */
   readonly assetsDir?: string;
   readonly logger: Logger;
@@ -54,7 +65,12 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const routes: ContractRoutes = loadContractRoutes();
   const assets = new StaticAssets(options.assetsDir);
   if (!assets.built) options.logger.warn("the console page was not built; run `npm install` or `npm run build -w console`");
-  const forwarder = new GrpcForwarder({ address: options.grpcAddress, unaryTimeoutMs: 30_000 });
+  const tls = options.tls;
+  if (tls?.mutual === true) {
+    throw new RangeError("the console does not work with mutual TLS (--tls-client-ca): it cannot pass a browser's client certificate on to the gRPC listener; use bearer tokens or JWTs for the console's users");
+  }
+  const certificate = (): Buffer => Buffer.from(String(tls?.secureContextOptions().cert ?? ""));
+  const forwarder = new GrpcForwarder({ address: options.grpcAddress, unaryTimeoutMs: 30_000, ...(tls !== undefined ? { serverCertificate: certificate } : {}) });
   const liveStreams = new Set<LiveStreamStats>();
   const limits: LiveStreamLimits = { ...DEFAULT_LIVE_STREAM_LIMITS, ...options.liveStream };
   const pageConfig = JSON.stringify({ jaegerUrl: options.jaegerUrl, version: options.version });
@@ -85,6 +101,14 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       await handleUnary(request, response, route, { registry: routes.registry, forwarder, maxBodyBytes: options.maxBodyBytes });
       return;
     }
+    if (path === "/session") {
+      if (!sameOrigin(request)) {
+        sendError(response, routes.registry, GrpcStatus.PERMISSION_DENIED, "cross-origin calls to the console are refused");
+        return;
+      }
+      await handleSession(request, response, options.access ?? OPEN_ACCESS, routes.registry);
+      return;
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       response.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
@@ -97,13 +121,22 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     assets.serve(path, response);
   };
 
-  const server: Server = createServer((request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
     handle(request, response).catch((error: unknown) => {
       options.logger.error("console request failed", { path: request.url, error: (error as Error).message });
       if (!response.headersSent) sendJson(response, 500, { code: "internal", message: "the console failed to answer" });
       else response.destroy();
     });
-  });
+  };
+  let stopFollowing = (): void => undefined;
+  let server: Server;
+  if (tls === undefined) server = createServer(listener);
+  else {
+    const https = createHttpsServer(tls.secureContextOptions(), listener);
+    // New certificates (a reload) apply to new connections.
+    stopFollowing = tls.onChange((context) => https.setSecureContext(context));
+    server = https;
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -113,6 +146,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       });
     });
   } catch (error) {
+    stopFollowing();
     forwarder.close();
     throw error;
   }
@@ -120,9 +154,10 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
     port,
-    url: `http://${host}:${port}/`,
+    url: `${tls === undefined ? "http" : "https"}://${host}:${port}/`,
     liveStreams,
     close: async () => {
+      stopFollowing();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       forwarder.close();

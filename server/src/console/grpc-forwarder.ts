@@ -4,7 +4,8 @@
  * through the same interceptors, limits and checks, as any other client's;
  * the caller's `Authorization` header travels along as call metadata.
  */
-import { Client, credentials, Metadata, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { X509Certificate } from "node:crypto";
+import { Client, credentials, Metadata, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 
 const identity = (value: Buffer): Buffer => value;
 
@@ -14,6 +15,23 @@ export interface GrpcForwarderOptions {
   readonly address: string;
   /** Deadline of a unary call, in ms. */
   readonly unaryTimeoutMs: number;
+  /**
+   * When the listener has TLS: its current certificate (PEM). The console
+   * connects over TLS and accepts exactly that certificate, whoever signed
+   * it (it is the server's own, reached over loopback).
+   */
+  readonly serverCertificate?: () => Buffer;
+}
+
+function pinnedTls(serverCertificate: () => Buffer): ChannelCredentials {
+  return credentials.createSsl(null, null, null, {
+    // Trust is the pin below, not a CA: the listener is this very server.
+    rejectUnauthorized: false,
+    checkServerIdentity: (_host, presented) => {
+      const expected = new X509Certificate(serverCertificate()).fingerprint256;
+      return presented.fingerprint256 === expected ? undefined : new Error("the gRPC listener presented a certificate other than the server's own");
+    },
+  });
 }
 
 /** The result of a forwarded unary call. */
@@ -25,7 +43,8 @@ export class GrpcForwarder {
   readonly #timeoutMs: number;
 
   constructor(options: GrpcForwarderOptions) {
-    this.#client = new Client(options.address, credentials.createInsecure(), {
+    const channelCredentials = options.serverCertificate === undefined ? credentials.createInsecure() : pinnedTls(options.serverCertificate);
+    this.#client = new Client(options.address, channelCredentials, {
       // Deliveries to a live view may be large batches.
       "grpc.max_receive_message_length": -1,
       "grpc.max_send_message_length": -1,

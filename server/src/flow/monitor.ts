@@ -250,7 +250,7 @@ export class FlowMonitor {
       publishTime: undefined,
       schemaVersion: 0,
     };
-    this.#bus.publish([event]).catch((error: unknown) => {
+    this.#bus.publish([event], { system: true }).catch((error: unknown) => {
       this.#logger.warn("could not publish an alert", { type: alert.type, error: error instanceof Error ? error.message : String(error) });
     });
   }

@@ -10,6 +10,9 @@ import type { GroupStore } from "./group-store.js";
 import type { StoredEvent } from "./stored-event.js";
 import type { SchemaStore } from "./schema-store.js";
 
+/** The largest sequence any store can hold: a signed 64-bit integer, as SQLite and JetStream keep it. */
+export const MAX_SEQUENCE = 2n ** 63n - 1n;
+
 export type { StoredEvent } from "./stored-event.js";
 export type { GroupStore } from "./group-store.js";
 
@@ -79,6 +82,26 @@ export interface HistoryQuery {
   readonly fromSequence: bigint;
   /** At most this many events. */
   readonly limit: number;
+  /**
+   * Look at no more than this many stored events (sequences, on stores
+   * whose sequences are dense) in this call, matching or not, so that one
+   * call's work is bounded however selective the query is; the page then
+   * says how far it looked. Unbounded when absent.
+   */
+  readonly scanLimit?: number;
+}
+
+/** One call's answer to a {@link HistoryQuery}. */
+export interface HistoryPage {
+  /** The matching events, in sequence order, at most `limit`. */
+  readonly events: StoredEvent[];
+  /**
+   * The highest sequence the call looked at (`fromSequence - 1` when none):
+   * a continuation starts after it.
+   */
+  readonly scannedTo: bigint;
+  /** True when the call looked at the whole history from `fromSequence` on (or filled `limit`). */
+  readonly complete: boolean;
 }
 
 /** Called with the new head sequence after events were appended. */
@@ -123,8 +146,8 @@ export interface StorageBackend {
   /** Reads the events after a sequence, for subscriptions. */
   read(request: ReadRequest): Promise<ReadResult>;
 
-  /** Reads history in sequence order. */
-  query(query: HistoryQuery): Promise<StoredEvent[]>;
+  /** Reads history in sequence order, looking at no more than `scanLimit` events. */
+  query(query: HistoryQuery): Promise<HistoryPage>;
 
   /** The newest event with this id, or undefined. */
   getEvent(id: string): Promise<StoredEvent | undefined>;

@@ -7,6 +7,14 @@ import type { StoredEvent } from "./stored-event.js";
  */
 export function matchesHistoryQuery(stored: StoredEvent, query: HistoryQuery): boolean {
   if (query.matcher !== undefined && !query.matcher.matches(stored.type)) return false;
+  const needsEnvelope =
+    query.source !== undefined ||
+    query.correlationId !== undefined ||
+    (query.tags !== undefined && query.tags.length > 0) ||
+    query.fromTime !== undefined ||
+    query.toTime !== undefined;
+  // The type was enough: no decoding.
+  if (!needsEnvelope) return true;
   const event = stored.event;
   if (query.source !== undefined && event.source !== query.source) return false;
   if (query.correlationId !== undefined && event.correlationId !== query.correlationId) return false;

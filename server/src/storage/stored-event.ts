@@ -1,5 +1,6 @@
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Event } from "@protobus/sdk/proto";
+import { EventField, WireType, fieldTag } from "../wire.js";
 
 // One writer for every encode: its buffer keeps the size it grew to, so an
 // envelope is encoded without growing (and copying) a fresh buffer each
@@ -11,6 +12,9 @@ const writer = new BinaryWriter();
 export function encodeEnvelope(event: Event): Uint8Array {
   return Event.encode(event, writer).finish();
 }
+
+// The framing of encodeEnvelopes: any field 1, length-delimited (one byte).
+const FRAME_TAG = fieldTag(1, WireType.LengthDelimited);
 
 /** Payload size from which an append's envelopes are encoded one by one (see {@link encodeEnvelopes}). */
 const SHARED_BUFFER_MAX_DATA = 64 * 1024;
@@ -27,8 +31,8 @@ const SHARED_BUFFER_MAX_DATA = 64 * 1024;
 export function encodeEnvelopes(events: readonly Event[]): Uint8Array[] {
   if (events.length <= 1 || events.some((event) => event.data.byteLength > SHARED_BUFFER_MAX_DATA)) return events.map(encodeEnvelope);
   for (const event of events) {
-    // Field 1, length-delimited: one tag byte, then the length.
-    writer.uint32(0x0a).fork();
+    // Framed as field 1, length-delimited: one tag byte, then the length.
+    writer.uint32(FRAME_TAG).fork();
     Event.encode(event, writer);
     writer.join();
   }
@@ -55,8 +59,8 @@ export function encodeEnvelopes(events: readonly Event[]): Uint8Array[] {
 export const DEFAULT_PRIORITY = 4;
 
 // Field numbers of `protobus.v1.Event` read without a full decode.
-const PRIORITY_FIELD = 12;
-const ORDERING_KEY_FIELD = 15;
+const PRIORITY_FIELD = EventField.priority;
+const ORDERING_KEY_FIELD = EventField.orderingKey;
 
 /**
  * An accepted event as a backend keeps it: its sequence and type (the keys

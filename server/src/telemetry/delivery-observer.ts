@@ -1,8 +1,9 @@
 /**
- * The points where a delivery changes state, as seen by metrics and the flow
- * outcome recorder. Subscriptions (broadcast and consumer groups) call an
- * observer; the observer decides what it keeps. Calls are synchronous and
- * must not throw.
+ * The points where a delivery changes state: the one observation pipeline
+ * of the bus. Subscriptions (broadcast and consumer groups) call one
+ * observer, which the bus combines from the per-type delivery counters
+ * (GetDeliveryStats), the Prometheus metrics and the flow outcome recorder;
+ * each decides what it keeps. Calls are synchronous and must not throw.
  */
 import type { StoredEvent } from "../storage/backend.js";
 
@@ -24,6 +25,8 @@ export interface DeliveryObserver {
   nacked(stored: StoredEvent, attempt: number, consumer: Consumer): void;
   /** It went to the group's dead-letter queue after its last attempt. */
   deadLettered(stored: StoredEvent, attempt: number, consumer: Consumer): void;
+  /** A broadcast subscription skipped it: its TTL had passed when it was read. */
+  expired?(stored: StoredEvent, consumer: Consumer): void;
 }
 
 /** Fans each call out to several observers. */
@@ -31,10 +34,22 @@ export function combineObservers(observers: readonly (DeliveryObserver | undefin
   const list = observers.filter((o): o is DeliveryObserver => o !== undefined);
   if (list.length === 0) return undefined;
   if (list.length === 1) return list[0];
+  const expiring = list.filter((o) => o.expired !== undefined);
   return {
-    delivered: (s, a, c) => list.forEach((o) => o.delivered(s, a, c)),
-    acked: (s, a, c) => list.forEach((o) => o.acked(s, a, c)),
-    nacked: (s, a, c) => list.forEach((o) => o.nacked(s, a, c)),
-    deadLettered: (s, a, c) => list.forEach((o) => o.deadLettered(s, a, c)),
+    delivered: (s, a, c) => {
+      for (const o of list) o.delivered(s, a, c);
+    },
+    acked: (s, a, c) => {
+      for (const o of list) o.acked(s, a, c);
+    },
+    nacked: (s, a, c) => {
+      for (const o of list) o.nacked(s, a, c);
+    },
+    deadLettered: (s, a, c) => {
+      for (const o of list) o.deadLettered(s, a, c);
+    },
+    expired: (s, c) => {
+      for (const o of expiring) o.expired?.(s, c);
+    },
   };
 }

@@ -164,14 +164,13 @@ const processWithoutCommandLine: ResourceDetector = {
 /** `OTEL_BSP_*` from `env` (the processor itself reads only process.env). */
 function batchConfig(env: Readonly<Record<string, string | undefined>>): BufferConfig {
   const config: { -readonly [K in keyof BufferConfig]: BufferConfig[K] } = {};
-  const number = (name: string): number | undefined => {
+  const set = (key: keyof BufferConfig, name: string): void => {
     const value = Number(read(env, name));
-    return Number.isFinite(value) && value >= 0 ? value : undefined;
+    if (Number.isFinite(value) && value >= 0) config[key] = value;
   };
-  config.scheduledDelayMillis = number("OTEL_BSP_SCHEDULE_DELAY");
-  config.exportTimeoutMillis = number("OTEL_BSP_EXPORT_TIMEOUT");
-  config.maxQueueSize = number("OTEL_BSP_MAX_QUEUE_SIZE");
-  config.maxExportBatchSize = number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
-  for (const key of Object.keys(config) as (keyof BufferConfig)[]) if (config[key] === undefined) delete config[key];
+  set("scheduledDelayMillis", "OTEL_BSP_SCHEDULE_DELAY");
+  set("exportTimeoutMillis", "OTEL_BSP_EXPORT_TIMEOUT");
+  set("maxQueueSize", "OTEL_BSP_MAX_QUEUE_SIZE");
+  set("maxExportBatchSize", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
   return config;
 }

@@ -36,12 +36,13 @@ import type {
   NackOptions,
 } from "../group-store.js";
 import type { StoredEvent } from "../stored-event.js";
-import { readDeadLetters } from "./dead-letter-reader.js";
+import { DeadLetterAdmin } from "./dead-letter-admin.js";
 import type { EventSource } from "./event-source.js";
 import { Heap } from "./heap.js";
 import { MonotoneHeap } from "./monotone-heap.js";
+import { CommitBatcher, type PendingWrites } from "./commit-batcher.js";
 import { Listeners } from "../listeners.js";
-import type { DeadRecord, GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
+import type { GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
 
 /** Tuning of the engine. */
 export interface GroupEngineOptions {
@@ -92,14 +93,6 @@ interface Timed {
  */
 function readyRank(priority: number, seq: number): number {
   return Math.min(priority, 31) * 2 ** 48 + seq;
-}
-
-interface Pending {
-  settled: number[];
-  retries: Map<number, RetryRecord>;
-  clearedRetries: Set<number>;
-  dead: DeadRecord[];
-  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
 }
 
 const READ_BATCH = 1024;
@@ -157,11 +150,6 @@ export class GroupEngine implements GroupHandle {
   /** Entries handed out and not yet settled or failed (ack deadlines are swept, not timed one by one). */
   readonly #outstanding = new Set<Entry>();
   #sweep: NodeJS.Timeout | undefined;
-  #flushScheduled = false;
-  /** Set while a commit of unconfirmed acks waits for the commit interval. */
-  #commitTimer: NodeJS.Timeout | undefined;
-  /** A failed commit nobody waited for, thrown by the next claim. */
-  #commitFailure: unknown;
   readonly #listeners = new Listeners();
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
 
@@ -178,12 +166,15 @@ export class GroupEngine implements GroupHandle {
   #loading: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
-  #pending: Pending | undefined;
   #deleted = false;
   #closed = false;
   #unlisten: (() => void) | undefined;
   #retriesLoaded: Promise<void> | undefined;
   readonly #initialRetries: readonly RetryRecord[];
+  /** Gathers settled sequences, retries and dead letters into commits. */
+  readonly #commits: CommitBatcher;
+  /** The group's dead-letter queue. */
+  readonly #deadLetters: DeadLetterAdmin;
 
   constructor(source: EventSource, persistence: GroupPersistence, persisted: PersistedGroup, options: GroupEngineOptions) {
     this.#source = source;
@@ -199,6 +190,11 @@ export class GroupEngine implements GroupHandle {
     for (const seq of persisted.deadAboveFloor) this.#settledAbove.add(seq);
     for (const seq of this.#settledAbove) if (seq > this.#maxKnown) this.#maxKnown = seq;
     this.#initialRetries = persisted.retries;
+    this.#deadLetters = new DeadLetterAdmin(persistence, source, persisted.definition.name);
+    this.#commits = new CommitBatcher((writes) => this.#write(writes), {
+      intervalMs: options.commitIntervalMs,
+      maxPendingAcks: options.commitAcks,
+    });
     this.#unlisten = source.onAppend((head) => {
       const next = Number(head);
       if (next > this.#head) {
@@ -234,7 +230,7 @@ export class GroupEngine implements GroupHandle {
     }
     if (released > 0) {
       this.#listeners.notify();
-      await this.#flushSoon();
+      await this.#commits.committed();
     }
   }
 
@@ -244,12 +240,9 @@ export class GroupEngine implements GroupHandle {
 
   async claim(memberId: string, max: number): Promise<GroupDelivery[]> {
     this.#assertLive();
-    if (this.#commitFailure !== undefined) {
-      // Acks nobody waited for were not written: the member learns it here.
-      const failure = this.#commitFailure;
-      this.#commitFailure = undefined;
-      throw failure;
-    }
+    // Acks nobody waited for were not written: the member learns it here.
+    const failure = this.#commits.takeFailure();
+    if (failure !== undefined) throw failure;
     await this.#loadRetries();
     if (!this.#headKnown) {
       this.#head = Math.max(this.#head, Number(await this.#source.headSequence()));
@@ -311,12 +304,12 @@ export class GroupEngine implements GroupHandle {
         onActed(delivery !== undefined && delivery.attempt === parsed.attempt ? delivery : { stored: entry.stored, deliveryId: id, attempt: parsed.attempt });
       }
       this.#settle(entry);
-      this.#pendingBatch().settled.push(entry.seq);
+      this.#commits.pending.settled.push(entry.seq);
       touched = true;
     }
     if (touched) this.#listeners.notify();
-    if (confirm) await this.#flushSoon();
-    else if (this.#pending !== undefined) this.#commitLater();
+    if (confirm) await this.#commits.committed();
+    else if (this.#commits.hasPending) this.#commits.later();
   }
 
   async nack(deliveryIds: readonly string[], options: NackOptions): Promise<void> {
@@ -331,7 +324,7 @@ export class GroupEngine implements GroupHandle {
       touched = true;
     }
     if (touched) this.#listeners.notify();
-    await this.#flushSoon();
+    await this.#commits.committed();
   }
 
   async extend(deliveryIds: readonly string[], extensionMs: number): Promise<void> {
@@ -375,45 +368,26 @@ export class GroupEngine implements GroupHandle {
 
   /** Dead letters, in sequence order. */
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
-    return readDeadLetters(this.#persistence, this.#source, this.#definition.name, query);
+    return this.#deadLetters.list(query);
   }
 
   /** Moves dead letters back as new deliveries. */
   async redrive(selection: DeadLetterSelection): Promise<number> {
     this.#assertLive();
     await this.#loadRetries();
-    const select = "all" in selection ? { all: true as const } : { sequences: selection.sequences.map(Number) };
-    const name = this.#definition.name;
-    // Take them and record them as retries in one step, so a crash cannot lose them.
-    const writes: Promise<void>[] = [];
-    const taken = this.#persistence.atomically(() => {
-      const records = this.#persistence.takeDead(name, select);
-      const written = this.#persistence.commit(name, {
-        floor: this.#floor,
-        settled: [],
-        retries: records.map((r) => ({ sequence: r.sequence, attempts: 0, dueAt: 0, reason: "redriven" })),
-        clearedRetries: [],
-        dead: [],
-        counters: this.#counters,
-      });
-      if (written instanceof Promise) writes.push(written);
-      return records;
-    });
-    await Promise.all(writes);
-    const events = await this.#source.readSequences(taken.map((r) => r.sequence));
+    const { taken, events } = await this.#deadLetters.redrive(selection, { floor: this.#floor, counters: this.#counters });
     for (const stored of events) {
       const seq = Number(stored.sequence);
       this.#settledAbove.delete(seq);
       if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven", this.#options.now());
     }
     this.#listeners.notify();
-    return taken.length;
+    return taken;
   }
 
   /** Drops dead letters. */
   async purge(selection: DeadLetterSelection): Promise<number> {
-    const select = "all" in selection ? { all: true as const } : { sequences: selection.sequences.map(Number) };
-    return this.#persistence.takeDead(this.#definition.name, select).length;
+    return this.#deadLetters.purge(selection);
   }
 
   /** Marks the group deleted: members' claims fail with NOT_FOUND from now on. */
@@ -430,9 +404,8 @@ export class GroupEngine implements GroupHandle {
     this.#unlisten?.();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
-    if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
-    this.#commitTimer = undefined;
-    if (!this.#deleted) this.#flush();
+    this.#commits.cancel();
+    if (!this.#deleted) this.#commits.flush();
   }
 
   #assertLive(): void {
@@ -558,8 +531,8 @@ export class GroupEngine implements GroupHandle {
   #fail(entry: Entry, reason: string, now: number, delayMs: number | undefined): void {
     this.#leaveInFlight(entry);
     entry.reason = reason;
-    const batch = this.#pendingBatch();
-    this.#commitSoon();
+    const batch = this.#commits.pending;
+    this.#commits.soon();
     if (entry.attempts >= this.#definition.settings.maxDeliveries) {
       this.#counters.deadLettered += 1;
       for (const listener of this.#deadListeners) listener(entry.stored);
@@ -593,10 +566,10 @@ export class GroupEngine implements GroupHandle {
     if (entry.seq > this.#readTo) this.#settledAbove.add(entry.seq);
     // Only an entry that failed or was redriven (its reason is set) can have a retry record.
     if (entry.reason !== "") {
-      const batch = this.#pendingBatch();
+      const batch = this.#commits.pending;
       batch.retries.delete(entry.seq);
       batch.clearedRetries.add(entry.seq);
-      this.#commitSoon();
+      this.#commits.soon();
     }
     if (entry.key !== "") {
       const queue = this.#keys.get(entry.key);
@@ -669,42 +642,6 @@ export class GroupEngine implements GroupHandle {
     if (changed) this.#listeners.notify();
   }
 
-  /** The writes not yet committed; the caller schedules their commit. */
-  #pendingBatch(): Pending {
-    this.#pending ??= { settled: [], retries: new Map(), clearedRetries: new Set(), dead: [], waiters: [] };
-    return this.#pending;
-  }
-
-  /** Commits the pending writes at the end of this tick. */
-  #commitSoon(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
-  }
-
-  /** Commits the pending writes within the commit interval, or at once when many acks wait. */
-  #commitLater(): void {
-    if (this.#flushScheduled) return;
-    if ((this.#pending?.settled.length ?? 0) >= this.#options.commitAcks) {
-      this.#commitSoon();
-      return;
-    }
-    if (this.#commitTimer !== undefined) return;
-    this.#commitTimer = setTimeout(() => {
-      this.#commitTimer = undefined;
-      this.#flush();
-    }, this.#options.commitIntervalMs);
-    // Shutdown commits what is pending; a crash may lose it, as the contract allows.
-    this.#commitTimer.unref();
-  }
-
-  /** Resolves once the pending writes are committed (at the end of this tick). */
-  #flushSoon(): Promise<void> {
-    const batch = this.#pendingBatch();
-    this.#commitSoon();
-    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
-  }
-
   /** The new floor: just below the lowest unsettled sequence, or how far the log was read. */
   #computeFloor(): number {
     for (;;) {
@@ -715,43 +652,20 @@ export class GroupEngine implements GroupHandle {
     }
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#commitTimer !== undefined) {
-      clearTimeout(this.#commitTimer);
-      this.#commitTimer = undefined;
-    }
-    const batch = this.#pending;
-    if (batch === undefined) return;
-    this.#pending = undefined;
-    if (this.#deleted) {
-      for (const waiter of batch.waiters) waiter.resolve();
-      return;
-    }
+  /** Writes one batch of the commit batcher, with the floor it allows; nothing once the group is deleted. */
+  #write(writes: PendingWrites): void | Promise<void> {
+    if (this.#deleted) return undefined;
     const floor = Math.max(this.#floor, this.#computeFloor());
     for (const seq of this.#settledAbove) if (seq <= floor) this.#settledAbove.delete(seq);
-    const fail = (error: unknown): void => {
-      if (batch.waiters.length === 0) this.#commitFailure = error;
-      for (const waiter of batch.waiters) waiter.reject(error);
-    };
-    const done = (): void => {
-      for (const waiter of batch.waiters) waiter.resolve();
-    };
-    try {
-      const written = this.#persistence.commit(this.#definition.name, {
-        floor,
-        settled: batch.settled.filter((seq) => seq > floor),
-        retries: [...batch.retries.values()],
-        clearedRetries: [...batch.clearedRetries],
-        dead: batch.dead,
-        counters: this.#counters,
-      });
-      this.#floor = floor;
-      // A store that writes over the network settles the batch's acks when the write is durable.
-      if (written instanceof Promise) written.then(done, fail);
-      else done();
-    } catch (error) {
-      fail(error);
-    }
+    const written = this.#persistence.commit(this.#definition.name, {
+      floor,
+      settled: writes.settled.filter((seq) => seq > floor),
+      retries: [...writes.retries.values()],
+      clearedRetries: [...writes.clearedRetries],
+      dead: writes.dead,
+      counters: this.#counters,
+    });
+    this.#floor = floor;
+    return written;
   }
 }

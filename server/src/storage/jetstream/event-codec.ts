@@ -9,6 +9,12 @@
 import { Event } from "@protobus/sdk/proto";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { StoredEvent } from "../stored-event.js";
+import { EventField, TimestampField, WireType, fieldTag, varintBytes } from "../../wire.js";
+
+const SEQUENCE_TAG = varintBytes(fieldTag(EventField.sequence, WireType.Varint));
+const PUBLISH_TIME_TAG = varintBytes(fieldTag(EventField.publishTime, WireType.LengthDelimited));
+const SECONDS_TAG = fieldTag(TimestampField.seconds, WireType.Varint);
+const NANOS_TAG = fieldTag(TimestampField.nanos, WireType.Varint);
 
 /** Header naming the protobus backend instance that published a message. */
 export const ORIGIN_HEADER = "Protobus-Origin";
@@ -39,23 +45,11 @@ function withServerFields(body: Uint8Array, sequence: number, publishMs: number)
   const seconds = Math.floor(publishMs / 1000);
   const nanos = (publishMs - seconds * 1000) * 1_000_000;
   const timestamp: number[] = [];
-  if (seconds !== 0) timestamp.push(0x08, ...varint(seconds));
-  if (nanos !== 0) timestamp.push(0x10, ...varint(nanos));
-  const tail = [0x98, 0x01, ...varint(sequence), 0xa2, 0x01, ...varint(timestamp.length), ...timestamp];
+  if (seconds !== 0) timestamp.push(SECONDS_TAG, ...varintBytes(seconds));
+  if (nanos !== 0) timestamp.push(NANOS_TAG, ...varintBytes(nanos));
+  const tail = [...SEQUENCE_TAG, ...varintBytes(sequence), ...PUBLISH_TIME_TAG, ...varintBytes(timestamp.length), ...timestamp];
   const out = new Uint8Array(body.length + tail.length);
   out.set(body, 0);
   out.set(tail, body.length);
-  return out;
-}
-
-// Unsigned varint of a non-negative safe integer.
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let rest = value;
-  while (rest >= 0x80) {
-    out.push((rest % 0x80) | 0x80);
-    rest = Math.floor(rest / 0x80);
-  }
-  out.push(rest);
   return out;
 }

@@ -33,6 +33,7 @@ import type {
   AppendOptions,
   AppendResult,
   BackendInfo,
+  HistoryPage,
   HistoryQuery,
   ReadRequest,
   ReadResult,
@@ -315,7 +316,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     }
   }
 
-  async query(query: HistoryQuery): Promise<StoredEvent[]> {
+  async query(query: HistoryQuery): Promise<HistoryPage> {
     this.#checkOpen();
     const filter = this.#subjects.filterFor(query.matcher);
     let from = query.fromSequence < 1n ? 1n : query.fromSequence;
@@ -324,22 +325,24 @@ class JetStreamBackend implements StorageBackend, EventSource {
       if (atTime > from) from = atTime;
     }
     const out: StoredEvent[] = [];
-    if (query.limit <= 0) return out;
+    if (query.limit <= 0) return { events: out, scannedTo: from - 1n, complete: true };
     try {
-      await scanStream(this.#readJsm, this.#js, this.#stream, {
+      // The stream filters by subject on the NATS server; this process
+      // decodes and checks at most scanLimit of the messages it hands over.
+      const scanned = await scanStream(this.#readJsm, this.#js, this.#stream, {
         fromSequence: from,
         filterSubject: filter.subject,
-        maxMessages: Number.MAX_SAFE_INTEGER,
+        maxMessages: query.scanLimit ?? Number.MAX_SAFE_INTEGER,
         visit: (message) => {
           const stored = this.#decode(message);
           if (matchesHistoryQuery(stored, query)) out.push(stored);
           return out.length < query.limit;
         },
       });
+      return { events: out, scannedTo: scanned.lastSequence, complete: scanned.exhausted || out.length >= query.limit };
     } catch (error) {
       throw jetstreamError("query", error);
     }
-    return out;
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {

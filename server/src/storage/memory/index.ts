@@ -14,6 +14,7 @@ import type {
   AppendOptions,
   AppendResult,
   BackendInfo,
+  HistoryPage,
   HistoryQuery,
   ReadRequest,
   ReadResult,
@@ -116,13 +117,16 @@ class MemoryBackend implements StorageBackend {
     return { events, scannedTo: BigInt(Math.max(index, Number(request.afterSequence))) };
   }
 
-  async query(query: HistoryQuery): Promise<StoredEvent[]> {
+  async query(query: HistoryQuery): Promise<HistoryPage> {
     const out: StoredEvent[] = [];
-    for (let i = Math.max(0, Number(query.fromSequence) - 1); i < this.#events.length && out.length < query.limit; i++) {
+    const first = Math.max(0, Number(query.fromSequence) - 1);
+    const end = Math.min(this.#events.length, first + (query.scanLimit ?? Infinity));
+    let i = first;
+    for (; i < end && out.length < query.limit; i++) {
       const stored = this.#events[i] as StoredEvent;
       if (matchesHistoryQuery(stored, query)) out.push(stored);
     }
-    return out;
+    return { events: out, scannedTo: BigInt(i), complete: out.length >= query.limit || i >= this.#events.length };
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {

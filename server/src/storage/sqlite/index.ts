@@ -18,12 +18,13 @@ import type {
   AppendOptions,
   AppendResult,
   BackendInfo,
+  HistoryPage,
   HistoryQuery,
   ReadRequest,
   ReadResult,
   StorageBackend,
 } from "../backend.js";
-import { matchesHistoryQuery } from "../history-filter.js";
+import { MAX_SEQUENCE } from "../backend.js";
 import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
 import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
@@ -161,6 +162,8 @@ class SqliteBackend implements SqliteStorageBackend {
   #head: bigint;
   #lastPublishMs: number;
   #closed = false;
+  /** The type patterns of the query running now, for the `protobus_type_matches` SQL function. */
+  #queryMatcher: PatternMatcher | undefined;
 
   readonly #insertEvent: Database.Statement;
   readonly #insertTag: Database.Statement;
@@ -209,6 +212,7 @@ class SqliteBackend implements SqliteStorageBackend {
       db
         .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING")
         .run(String(SCHEMA_VERSION));
+      db.function("protobus_type_matches", { deterministic: false }, (type: unknown) => (this.#queryMatcher?.matches(type as string) === true ? 1 : 0));
       this.#db = db;
     } catch (error) {
       db?.close();
@@ -455,10 +459,18 @@ class SqliteBackend implements SqliteStorageBackend {
     return { events, scannedTo };
   }
 
-  async query(query: HistoryQuery): Promise<StoredEvent[]> {
+  async query(query: HistoryQuery): Promise<HistoryPage> {
     this.#assertOpen();
     const where = ["seq >= ?"];
     const params: unknown[] = [query.fromSequence];
+    // The sequences are dense: a range of scanLimit sequences bounds what
+    // SQLite looks at, whichever index it takes (or none, for a source).
+    // Capped at the largest sequence SQLite can bind (a signed 64-bit integer).
+    const scanEnd = query.scanLimit === undefined ? undefined : min(query.fromSequence + BigInt(query.scanLimit), MAX_SEQUENCE);
+    if (scanEnd !== undefined) {
+      where.push("seq < ?");
+      params.push(scanEnd);
+    }
     if (query.source !== undefined) {
       where.push("source = ?");
       params.push(query.source);
@@ -483,19 +495,31 @@ class SqliteBackend implements SqliteStorageBackend {
     if (exact && query.matcher !== undefined) {
       where.push(`type IN (${query.matcher.patterns.map(() => "?").join(", ")})`);
       params.push(...query.matcher.patterns);
+    } else if (query.matcher !== undefined) {
+      // Wildcards are matched inside the scan, so that SQLite reads the body of a matching row only.
+      where.push("protobus_type_matches(type)");
     }
+    // Every criterion is in the SQL: no row is decoded to be filtered.
     const out: StoredEvent[] = [];
+    this.#queryMatcher = query.matcher;
     try {
       const statement = this.#db.prepare(`SELECT seq, type, expire_time, body FROM events WHERE ${where.join(" AND ")} ORDER BY seq`);
       for (const row of statement.iterate(...params) as IterableIterator<EventRow>) {
         const stored = fromRow(row);
-        if (matchesHistoryQuery(stored, query)) out.push(stored);
-        if (out.length >= query.limit) break;
+        out.push(stored);
+        if (out.length >= query.limit) {
+          return { events: out, scannedTo: stored.sequence, complete: true };
+        }
       }
     } catch (error) {
       throw sqliteError("query", error);
+    } finally {
+      this.#queryMatcher = undefined;
     }
-    return out;
+    if (scanEnd === undefined || scanEnd > this.#head) {
+      return { events: out, scannedTo: this.#head > query.fromSequence - 1n ? this.#head : query.fromSequence - 1n, complete: true };
+    }
+    return { events: out, scannedTo: scanEnd - 1n, complete: false };
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
@@ -550,4 +574,8 @@ class SqliteBackend implements SqliteStorageBackend {
 /** Creates (or opens) the SQLite backend in `options.dataDir`. */
 export function createSqliteBackend(options: SqliteBackendOptions): SqliteStorageBackend {
   return new SqliteBackend(options);
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }

@@ -375,7 +375,12 @@ export interface QueryEventsRequest {
 export interface QueryEventsResponse {
   /** Matching events in sequence order. */
   events: Event[];
-  /** Pass as page_token for the next page; empty when there is none. */
+  /**
+   * Pass as page_token for the next page; empty when there is none. One call
+   * looks at a bounded number of stored events (the server's
+   * query-scan-limit), so a page can hold fewer events than the limit, or
+   * none, and still have a next page: keep going until this is empty.
+   */
   nextPageToken: string;
 }
 
