@@ -10,6 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient, type ProtobusClient } from "@protobus/sdk";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Event, PublishRequest, QueryEventsRequest, Timestamp } from "@protobus/sdk/proto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createToken, startServer } from "@protobus/server";
+import { tempDir } from "../support/test-server.js";
 import { expectInvalid, expectLimitError, rejection, startHardeningServer, type HardeningServer } from "./support.js";
 
 const BEYOND = 2n ** 63n;
@@ -67,6 +71,33 @@ describe("malformed requests and numeric overflow", () => {
     // The server is unharmed and the good message before the bad one was stored.
     const page = await client.query({ patterns: ["hard.num.streamed"] });
     expect(page.events.length).toBe(1);
+  });
+
+  it("answers undecodable bytes INVALID_ARGUMENT behind authentication and authorization too", async () => {
+    const dir = tempDir("protobus-hardening-auth-");
+    const tokenFile = join(dir.path, "tokens.yaml");
+    const policy = join(dir.path, "policy.yaml");
+    writeFileSync(policy, "grants:\n  - principals: [owner]\n    publish: [agent.>]\n    subscribe: [agent.>]\n");
+    const { token } = createToken(tokenFile, { principal: "owner" });
+    const secured = await startServer({ host: "127.0.0.1", port: 0, store: "memory", logLevel: "silent", tokenFile, policy, shutdownGraceMs: 1000 });
+    const client = new grpc.Client(secured.address, grpc.credentials.createInsecure());
+    try {
+      const metadata = new grpc.Metadata();
+      metadata.set("authorization", `Bearer ${token}`);
+      for (const path of ["/protobus.v1.EventBus/Publish", "/protobus.v1.EventBus/QueryEvents", "/protobus.v1.SchemaRegistry/RegisterSchema"]) {
+        const error = await new Promise<grpc.ServiceError | undefined>((resolve) =>
+          client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, GARBAGE, metadata, {}, (e) => resolve(e ?? undefined)),
+        );
+        expect(error?.code, `${path}: ${error?.message}`).toBe(grpc.status.INVALID_ARGUMENT);
+      }
+      // Without credentials the call is refused before anything is read.
+      const anonymous = await rawUnary(client, "/protobus.v1.EventBus/Publish", GARBAGE);
+      expect(anonymous?.code).toBe(grpc.status.UNAUTHENTICATED);
+    } finally {
+      client.close();
+      await secured.shutdown();
+      dir.dispose();
+    }
   });
 
   it("refuses sequences and page tokens at or past 2^63", async () => {

@@ -9,6 +9,7 @@
  * Synchronous hooks cost no extra turn of the event loop: the call proceeds
  * in the same tick unless a hook returns a promise.
  */
+import { isRefusedRequest } from "./request-guard.js";
 import {
   ServerInterceptingCall,
   status as grpcStatus,
@@ -128,11 +129,9 @@ class ChainedCall {
   #onMessage(message: unknown, pass: (message: unknown) => void): void {
     const ctx = this.#ctx;
     if (this.#ended || ctx === undefined) return;
-    const run = (): void | Promise<void> =>
-      this.#guard(
-        () => runInOrder(this.#interceptors, (i) => i.onMessage?.(ctx, message)),
-        () => pass(message),
-      );
+    // A request the guard refused has no fields to look at: its handler answers INVALID_ARGUMENT.
+    const inspect = isRefusedRequest(message) ? () => undefined : () => runInOrder(this.#interceptors, (i) => i.onMessage?.(ctx, message));
+    const run = (): void | Promise<void> => this.#guard(inspect, () => pass(message));
     if (this.#messages !== undefined) {
       const queued = this.#messages.then(run);
       this.#messages = queued;

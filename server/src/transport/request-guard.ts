@@ -33,6 +33,15 @@ function refusal(value: unknown): ProtobusError | undefined {
   return typeof value === "object" && value !== null && REFUSED in value ? (value as Refused)[REFUSED] : undefined;
 }
 
+/**
+ * True for a request the guard refused (it did not decode, or was over its
+ * cap): it carries no fields, so interceptors that read requests pass it on
+ * to the handler, which answers with the refusal.
+ */
+export function isRefusedRequest(message: unknown): boolean {
+  return refusal(message) !== undefined;
+}
+
 type Status = { code: number; details: string; metadata: Metadata };
 
 type MethodDefinition = ServiceDefinition[string] & { readonly originalName?: string };

@@ -38,7 +38,7 @@ import type {
 import type { StoredEvent } from "../stored-event.js";
 import { DeadLetterAdmin } from "./dead-letter-admin.js";
 import type { EventSource } from "./event-source.js";
-import { Heap } from "./heap.js";
+import { DeadlineSweep, DueTimers } from "./group-timers.js";
 import { MonotoneHeap } from "./monotone-heap.js";
 import { CommitBatcher, type PendingWrites } from "./commit-batcher.js";
 import { Listeners } from "../listeners.js";
@@ -78,12 +78,6 @@ interface Entry {
   deadline: number;
   dueAt: number;
   reason: string;
-}
-
-interface Timed {
-  readonly at: number;
-  readonly entry: Entry;
-  readonly gen: number;
 }
 
 /**
@@ -141,7 +135,7 @@ export class GroupEngine implements GroupHandle {
    */
   readonly #ready = new MonotoneHeap<Entry>((a, b) => a.rank < b.rank);
   /** Ack deadlines and redelivery times. */
-  readonly #timers = new Heap<Timed>((a, b) => a.at < b.at);
+  readonly #redeliveries: DueTimers<Entry>;
   /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
   readonly #unsettled = new MonotoneHeap<number>((a, b) => a < b);
   /** Per ordering key, its unsettled events in sequence order; only the first may be out. */
@@ -149,7 +143,8 @@ export class GroupEngine implements GroupHandle {
   readonly #members = new Map<string, number>();
   /** Entries handed out and not yet settled or failed (ack deadlines are swept, not timed one by one). */
   readonly #outstanding = new Set<Entry>();
-  #sweep: NodeJS.Timeout | undefined;
+  /** Fails deliveries whose ack deadline passed. */
+  readonly #sweep: DeadlineSweep;
   readonly #listeners = new Listeners();
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
 
@@ -164,8 +159,6 @@ export class GroupEngine implements GroupHandle {
   #head = 0;
   #headKnown = false;
   #loading: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
   #deleted = false;
   #closed = false;
   #unlisten: (() => void) | undefined;
@@ -190,6 +183,12 @@ export class GroupEngine implements GroupHandle {
     for (const seq of persisted.deadAboveFloor) this.#settledAbove.add(seq);
     for (const seq of this.#settledAbove) if (seq > this.#maxKnown) this.#maxKnown = seq;
     this.#initialRetries = persisted.retries;
+    this.#redeliveries = new DueTimers<Entry>({
+      now: options.now,
+      generation: (entry) => entry.gen,
+      onDue: (entries) => this.#releaseDue(entries),
+    });
+    this.#sweep = new DeadlineSweep(() => this.#sweepDeadlines());
     this.#deadLetters = new DeadLetterAdmin(persistence, source, persisted.definition.name);
     this.#commits = new CommitBatcher((writes) => this.#write(writes), {
       intervalMs: options.commitIntervalMs,
@@ -248,7 +247,7 @@ export class GroupEngine implements GroupHandle {
       this.#head = Math.max(this.#head, Number(await this.#source.headSequence()));
       this.#headKnown = true;
     }
-    this.#runDue(this.#options.now());
+    this.#releaseDue(this.#redeliveries.takeDue(this.#options.now()));
     const out: GroupDelivery[] = [];
     for (let round = 0; round < 2 && out.length < max; round++) {
       if (this.#needsRead()) await this.#readAhead();
@@ -402,8 +401,8 @@ export class GroupEngine implements GroupHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.#unlisten?.();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    this.#redeliveries.close();
+    this.#sweep.close();
     this.#commits.cancel();
     if (!this.#deleted) this.#commits.flush();
   }
@@ -515,7 +514,7 @@ export class GroupEngine implements GroupHandle {
     entry.gen += 1;
     if (entry.dueAt > now) {
       entry.state = "waiting";
-      this.#pushTimer(entry, entry.dueAt);
+      this.#redeliveries.schedule(entry, entry.dueAt);
     } else {
       this.#pushReady(entry);
     }
@@ -582,57 +581,30 @@ export class GroupEngine implements GroupHandle {
     }
   }
 
-  #pushTimer(entry: Entry, at: number): void {
-    this.#timers.push({ at, entry, gen: entry.gen });
-    this.#armTimer();
-  }
-
-  #armTimer(): void {
-    if (this.#closed) return;
-    const next = this.#timers.peek();
-    if (next === undefined || next.at >= this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = next.at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#runDue(this.#options.now());
-      this.#armTimer();
-    }, Math.max(0, next.at - this.#options.now()));
-    this.#timer.unref();
-  }
-
   /** Checks ack deadlines often enough for their precision to be a tenth of the deadline. */
   #startSweep(): void {
-    if (this.#sweep !== undefined || this.#closed) return;
-    const every = Math.min(1000, Math.max(10, Math.floor(this.#definition.settings.ackDeadlineMs / 10)));
-    this.#sweep = setInterval(() => {
-      const now = this.#options.now();
-      let expired = false;
-      for (const entry of this.#outstanding) {
-        if (entry.deadline <= now) {
-          this.#fail(entry, "ack deadline passed", now, undefined);
-          expired = true;
-        }
+    if (this.#closed) return;
+    this.#sweep.start(Math.min(1000, Math.max(10, Math.floor(this.#definition.settings.ackDeadlineMs / 10))));
+  }
+
+  /** Fails the deliveries whose ack deadline passed; false once nothing is out. */
+  #sweepDeadlines(): boolean {
+    const now = this.#options.now();
+    let expired = false;
+    for (const entry of this.#outstanding) {
+      if (entry.deadline <= now) {
+        this.#fail(entry, "ack deadline passed", now, undefined);
+        expired = true;
       }
-      if (expired) this.#listeners.notify();
-      if (this.#outstanding.size === 0 && this.#sweep !== undefined) {
-        clearInterval(this.#sweep);
-        this.#sweep = undefined;
-      }
-    }, every);
-    this.#sweep.unref();
+    }
+    if (expired) this.#listeners.notify();
+    return this.#outstanding.size > 0;
   }
 
   /** Releases redeliveries that fell due. */
-  #runDue(now: number): void {
+  #releaseDue(entries: readonly Entry[]): void {
     let changed = false;
-    for (;;) {
-      const top = this.#timers.peek();
-      if (top === undefined || top.at > now) break;
-      this.#timers.pop();
-      const entry = top.entry;
-      if (top.gen !== entry.gen) continue;
+    for (const entry of entries) {
       if (entry.state === "waiting") {
         entry.gen += 1;
         this.#pushReady(entry);
