@@ -33,7 +33,7 @@ export async function startRig(side, label) {
       }
       server = await startRole(role, { store: side.server.store, config, tracingEndpoint }, `${label}-server`);
       processes.push(server);
-      target = { address: server.info.address, ...(server.info.consoleUrl !== undefined ? { consoleUrl: server.info.consoleUrl } : {}), tracingEndpoint };
+      target = { address: server.info.address, ...(server.info.consoleUrl !== undefined ? { consoleUrl: server.info.consoleUrl } : {}), tracingEndpoint, ...server.info.client };
     }
     const loadgen = await startRole("loadgen", {}, `${label}-loadgen`);
     processes.push(loadgen);

@@ -5,15 +5,32 @@ import { createServer } from "node:net";
 import { startServer } from "@protobus/server";
 import { serveRole, tempDir } from "../lib/procs.mjs";
 import { startTracingTo } from "../lib/tracing.mjs";
+import { secureSetup } from "../lib/secure-setup.mjs";
 
 serveRole(async ({ store, config = {}, tracingEndpoint }) => {
   const tracing = tracingEndpoint === undefined ? undefined : await startTracingTo(tracingEndpoint, "protobus");
   const data = tempDir("server");
+  const { secure = false, ...serverConfig } = config;
+  const security = secure ? secureSetup(data.dir) : undefined;
   // `consolePort: "free"` turns the web console on at a free port.
-  const consolePort = config.consolePort === "free" ? await freePort() : config.consolePort;
-  const server = await startServer({ host: "127.0.0.1", port: 0, store, dataDir: data.dir, logLevel: "error", ...config, ...(consolePort !== undefined ? { consolePort } : {}) });
+  const consolePort = serverConfig.consolePort === "free" ? await freePort() : serverConfig.consolePort;
+  const server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    store,
+    dataDir: data.dir,
+    logLevel: "error",
+    ...security?.config,
+    ...serverConfig,
+    ...(consolePort !== undefined ? { consolePort } : {}),
+  });
   return {
-    info: { address: server.address, ...(server.consoleUrl !== undefined ? { consoleUrl: server.consoleUrl } : {}) },
+    // With security on, the load generator connects with the CA and the token.
+    info: {
+      address: server.address,
+      ...(server.consoleUrl !== undefined ? { consoleUrl: server.consoleUrl } : {}),
+      ...(security !== undefined ? { client: security.client } : {}),
+    },
     commands: {
       /**
        * V8 and native memory of the server process, in bytes, as it is and

@@ -36,10 +36,12 @@ async function registerAndProve(address, payloadKind) {
   }
 }
 
-export async function start({ address, api, mode, batch, inflight, payloadKind = "bytes", registerSchema = false }) {
+export async function start({ address, api, mode, batch, inflight, payloadKind = "bytes", registerSchema = false, tls, token }) {
   if (registerSchema) await registerAndProve(address, payloadKind);
   const data = await payloadFor(payloadKind);
-  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen", ...(mode === "batching" ? {} : { batching: false }) }) : undefined;
+  // A server with security on hands out its CA and a token (bench/lib/secure-setup.mjs).
+  const security = { ...(tls !== undefined ? { tls } : {}), ...(token !== undefined ? { token } : {}) };
+  const sdk = api === "sdk" ? createClient({ address, source: "bench/loadgen", ...security, ...(mode === "batching" ? {} : { batching: false }) }) : undefined;
   const raw = sdk?.raw ?? new EventBusClient(address, credentials.createInsecure());
   if (mode === "stream") {
     const publisher = startStreamPublisher({ client: raw, batch, inflight, payloadKind, data });

@@ -33,7 +33,6 @@ export type ErrorDetail =
   | { type: "QuotaFailure"; value: QuotaFailure }
   | { type: "ResourceInfo"; value: ResourceInfo }
   | { type: "RetryInfo"; value: RetryInfo }
-  | { type: "QuotaFailure"; value: QuotaFailure }
   | { type: "unknown"; typeUrl: string; value: Uint8Array };
 
 function pack(detail: ErrorDetail): Any {
@@ -53,8 +52,6 @@ function pack(detail: ErrorDetail): Any {
       return { typeUrl: `${TYPE_PREFIX}google.rpc.ResourceInfo`, value: Buffer.from(ResourceInfo.encode(detail.value).finish()) };
     case "RetryInfo":
       return { typeUrl: `${TYPE_PREFIX}google.rpc.RetryInfo`, value: Buffer.from(RetryInfo.encode(detail.value).finish()) };
-    case "QuotaFailure":
-      return { typeUrl: `${TYPE_PREFIX}google.rpc.QuotaFailure`, value: Buffer.from(QuotaFailure.encode(detail.value).finish()) };
     case "unknown":
       return { typeUrl: detail.typeUrl, value: Buffer.from(detail.value) };
   }
@@ -75,8 +72,6 @@ function unpack(any: Any): ErrorDetail {
       return { type: "ResourceInfo", value: ResourceInfo.decode(any.value) };
     case "google.rpc.RetryInfo":
       return { type: "RetryInfo", value: RetryInfo.decode(any.value) };
-    case "google.rpc.QuotaFailure":
-      return { type: "QuotaFailure", value: QuotaFailure.decode(any.value) };
     default:
       return { type: "unknown", typeUrl: any.typeUrl, value: any.value };
   }

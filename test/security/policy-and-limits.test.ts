@@ -179,7 +179,7 @@ describe("rate limits", () => {
     const retry = refusal?.details.find((d) => d.type === "RetryInfo");
     expect(retry?.type === "RetryInfo" && Number(retry.value.retryDelay?.nanos ?? 0) / 1e6 + Number(retry.value.retryDelay?.seconds ?? 0) * 1000).toBe(500);
     const quota = refusal?.details.find((d) => d.type === "QuotaFailure");
-    expect(quota?.type === "QuotaFailure" && quota.value.violations[0]).toMatchObject({ subject: "principal:a", quotaMetric: "events-per-second", quotaValue: 10n });
+    expect(quota?.type === "QuotaFailure" && quota.value.violations[0]).toMatchObject({ subject: "principal:a", quotaId: "limit-events-per-second", quotaValue: 10n });
     expect(limiter.admitPublish(b, 10, 0)).toBeUndefined();
     now = 500;
     expect(limiter.admitPublish(a, 5, 0)).toBeUndefined();

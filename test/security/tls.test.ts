@@ -19,7 +19,7 @@ import { HealthClient } from "@protobus/sdk/proto";
 import { createToken, startServer, type ProtobusServer } from "@protobus/server";
 import { tlsCredentials } from "../support/auth.js";
 import { makeCa, makeCert, makeServerPki, type CertPair } from "../support/certs.js";
-import { REPO_ROOT, spawnServer, tempDir, waitFor } from "../support/test-server.js";
+import { CLI, REPO_ROOT, spawnServer, tempDir, waitFor } from "../support/test-server.js";
 import { freePort } from "../support/free-port.js";
 
 const run = promisify(execFile);
@@ -100,6 +100,25 @@ describe("TLS with token authentication", () => {
 
   it("the SDK publishes over TLS with a token", async () => {
     expect(await publishCode(server.address, tlsCredentials({ ca: pki.ca.certPem, token: planner }))).toBe(0);
+  });
+
+  it("the SDK takes tls, token and an https:// address; the CLI takes --tls-ca and --token", async () => {
+    const client = createClient({ address: `https://${server.address}`, tls: { ca: pki.ca.certPem }, token: planner, source: "agent/sdk", batching: false });
+    try {
+      const result = await client.publish({ type: "agent.task.created", data: { via: "sdk" } });
+      expect(result.sequence).toBeGreaterThan(0n);
+    } finally {
+      client.close();
+    }
+    const published = await run(process.execPath, [CLI, "publish", "--type", "agent.task.created", "--data", '{"via":"cli"}', "--address", `https://${server.address}`, "--tls-ca", pki.ca.cert], {
+      env: { ...process.env, PROTOBUS_TOKEN: planner },
+    });
+    expect(published.stdout).toMatch(/^published agent\.task\.created id=/);
+    const refused = await run(process.execPath, [CLI, "query", "agent.task.*", "--address", `https://${server.address}`, "--tls-ca", pki.ca.cert]).then(
+      () => "",
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(refused).toContain("[UNAUTHENTICATED] missing or invalid credentials");
   });
 
   it("refuses a plaintext client and one that trusts another CA", async () => {

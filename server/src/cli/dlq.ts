@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { createClient, type DeadLetterTarget } from "@protobus/sdk";
-import { addressOption, printJson, type Io } from "./cli-support.js";
+import { addressOption, connection, type Io, printJson } from "./cli-support.js";
 import { eventToJson, eventToLine } from "./format.js";
 
 function target(sequences: string[], all: boolean | undefined): DeadLetterTarget {
@@ -31,7 +31,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
     .option("--json", "one JSON object per line")
     .addOption(addressOption())
     .action(async (group: string, patterns: string[], o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       try {
         const limit = (o.limit as number | undefined) ?? Number.POSITIVE_INFINITY;
         let printed = 0;
@@ -68,7 +68,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
     .addOption(addressOption())
     .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
       const which = target(sequences, o.all as boolean | undefined);
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       try {
         io.out(`redrove ${await client.redriveDeadLetters(group, which)} dead letters of ${group}`);
       } finally {
@@ -85,7 +85,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
     .addOption(addressOption())
     .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
       const which = target(sequences, o.all as boolean | undefined);
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       try {
         io.out(`purged ${await client.purgeDeadLetters(group, which)} dead letters of ${group}`);
       } finally {

@@ -6,6 +6,7 @@
  */
 import type { Command, Option } from "commander";
 import { createClient } from "@protobus/sdk";
+import { connection } from "./cli-support.js";
 import { OutcomeState, type ConsumerOutcome, type Flow, type FlowNode } from "@protobus/sdk/proto";
 import { eventToJson } from "./format.js";
 
@@ -81,7 +82,7 @@ export function addFlowCommand(program: Command, out: (line: string) => void, ad
     .option("--json", "as JSON")
     .addOption(address())
     .action(async (correlationId: string, o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       try {
         const flow = await client.getFlow(correlationId);
         if (o.json === true) out(JSON.stringify(flowToJson(flow)));

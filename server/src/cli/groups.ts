@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import { createClient, type GroupInfo } from "@protobus/sdk";
 import { msFromDuration } from "@protobus/sdk/internal";
-import { addressOption, printJson, type Io } from "./cli-support.js";
+import { addressOption, connection, type Io, printJson } from "./cli-support.js";
 
 function groupLine(g: GroupInfo): string {
   return (
@@ -39,7 +39,7 @@ export function registerGroupCommands(program: Command, io: Io): void {
     .option("--json", "one JSON object per line")
     .addOption(addressOption())
     .action(async (o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       try {
         for (const g of await client.listGroups()) io.out(o.json === true ? groupJson(g) : groupLine(g));
       } finally {
@@ -54,7 +54,7 @@ export function registerGroupCommands(program: Command, io: Io): void {
     .option("--json", "as JSON")
     .addOption(addressOption())
     .action(async (name: string, o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       try {
         const g = await client.getGroup(name);
         io.out(o.json === true ? groupJson(g) : groupLine(g));
@@ -69,7 +69,7 @@ export function registerGroupCommands(program: Command, io: Io): void {
     .argument("<group>", "consumer group")
     .addOption(addressOption())
     .action(async (name: string, o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       try {
         await client.deleteGroup(name);
         io.out(`deleted group ${name}`);

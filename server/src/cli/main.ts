@@ -11,7 +11,7 @@ import { CONFIG_KEYS, loadConfig, parseDurationMs } from "../config.js";
 import { createLogger } from "../logger.js";
 import { startServer } from "../server.js";
 import { VERSION } from "../version.js";
-import { addressOption, printJson, type Io } from "./cli-support.js";
+import { addConnectionOptions, addressOption, connection, type Io, printJson } from "./cli-support.js";
 import { registerDlqCommands } from "./dlq.js";
 import { createEventPrinter, type EventPrinter } from "./format.js";
 import { addFlowCommand } from "./flow.js";
@@ -54,7 +54,7 @@ function collect(value: string, previous: string[] = []): string[] {
 
 /** The event printer of a command's `--json`, `--raw` and `--address`. */
 function printerFor(o: Record<string, unknown>): EventPrinter {
-  return createEventPrinter({ json: o.json === true, raw: o.raw === true, registry: () => createRegistryClient({ address: o.address as string }) });
+  return createEventPrinter({ json: o.json === true, raw: o.raw === true, registry: () => createRegistryClient(connection(o)) });
 }
 
 /** Builds the command tree; `io` lets tests capture output. */
@@ -135,7 +135,7 @@ export function buildProgram(io: Io = defaultIo): Command {
     .action(async (o: Record<string, unknown>) => {
       // With OTEL_* set, the publish is the root PRODUCER span of its flow's trace.
       const tracing = await startTracing({ defaultServiceName: "protobus-cli" });
-      const client = createClient({ address: o.address as string, source: o.source as string });
+      const client = createClient({ ...connection(o), source: o.source as string });
       try {
         let data: EventInput["data"];
         if (o.dataFile !== undefined) {
@@ -188,7 +188,7 @@ export function buildProgram(io: Io = defaultIo): Command {
     .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
     .addOption(addressOption())
     .action(async (patterns: string[], o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       const printer = printerFor(o);
       const subscription = client.subscribe(patterns, {
         from: parseStart(o.from as string),
@@ -228,7 +228,7 @@ export function buildProgram(io: Io = defaultIo): Command {
     .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
     .addOption(addressOption())
     .action(async (patterns: string[], o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       const printer = printerFor(o);
       const toTime = (raw: unknown): Date | undefined => {
         if (raw === undefined) return undefined;
@@ -269,7 +269,7 @@ export function buildProgram(io: Io = defaultIo): Command {
     .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
     .addOption(addressOption())
     .action(async (id: string, o: Record<string, unknown>) => {
-      const client = createClient({ address: o.address as string });
+      const client = createClient(connection(o));
       const printer = printerFor(o);
       try {
         const event = await client.getEvent(id);
@@ -289,6 +289,8 @@ export function buildProgram(io: Io = defaultIo): Command {
   registerTokenCommands(program, io);
   registerRecoverCommand(program, io);
   registerOutboxCommands(program, io);
+  // Every command with --address also takes --tls-ca, --tls-cert, --tls-key and --token.
+  addConnectionOptions(program);
   return program;
 }
 

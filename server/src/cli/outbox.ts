@@ -9,7 +9,7 @@ import { createClient } from "@protobus/sdk";
 import { createOutboxRelay, createPostgresOutbox, createSqliteOutbox, type OutboxStore } from "@protobus/sdk/outbox";
 import { parseDurationMs } from "../config.js";
 import { createLogger } from "../logger.js";
-import { addressOption, printJson, type Io } from "./cli-support.js";
+import { addressOption, connection, type Io, printJson } from "./cli-support.js";
 
 interface OutboxFlags {
   readonly postgres?: string;
@@ -104,7 +104,7 @@ export function registerOutboxCommands(program: Command, io: Io): void {
       const logger = createLogger({ level: o.logLevel as "info", format: "text" });
       const target = await outboxOf(o);
       if (o.install !== false) await target.install();
-      const client = createClient({ address: o.address as string, source: "protobus-outbox" });
+      const client = createClient({ ...connection(o), source: "protobus-outbox" });
       const relay = createOutboxRelay({
         store: target.store(),
         client,

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
 import { createRegistryClient, descriptorSetFor, eventsInDescriptorSet, syncEventSchemas, type SchemaSyncEntry } from "@protobus/sdk";
+import { connection } from "./cli-support.js";
 import { buildDescriptorSet } from "./buf-build.js";
 
 /** What the sync command needs from the program that hosts it. */
@@ -53,7 +54,7 @@ export async function runSchemaSync(path: string, o: Record<string, unknown>, io
     io.out(`no message in ${path} is annotated with (protobus.v1.event); nothing to register`);
     return;
   }
-  const client = createRegistryClient({ address: o.address as string });
+  const client = createRegistryClient(connection(o));
   let report;
   try {
     report = await syncEventSchemas(client, entries, { dryRun: o.dryRun === true });

@@ -9,6 +9,7 @@ import type { Command, Option } from "commander";
 import { buildDescriptorSet } from "./buf-build.js";
 import { addSchemaSyncCommand, runSchemaSync } from "./schema-sync.js";
 import { COMPATIBILITY_MODES, createRegistryClient, type CompatibilityMode, type RegisteredSchema, type SchemaDefinition } from "@protobus/sdk";
+import { connection } from "./cli-support.js";
 
 /** What the schema commands need from the program that hosts them. */
 export interface SchemaCommandContext {
@@ -63,8 +64,8 @@ function schemaJson(schema: RegisteredSchema): Record<string, unknown> {
 export function addSchemaCommands(program: Command, context: SchemaCommandContext): void {
   const { io, addressOption } = context;
   const schema = program.command("schema").description("manage the schema registry: push, sync, list, get, check, mode, delete");
-  const withClient = async <T>(address: string, run: (client: ReturnType<typeof createRegistryClient>) => Promise<T>): Promise<T> => {
-    const client = createRegistryClient({ address });
+  const withClient = async <T>(o: Record<string, unknown>, run: (client: ReturnType<typeof createRegistryClient>) => Promise<T>): Promise<T> => {
+    const client = createRegistryClient(connection(o));
     try {
       return await run(client);
     } finally {
@@ -89,7 +90,7 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
       }
       if (o.subject === undefined) throw new Error("--subject is required (or use --from-buf to register every annotated message)");
       const definition = loadDefinition(path, o.message as string | undefined);
-      const result = await withClient(o.address as string, (c) => c.register(o.subject as string, definition));
+      const result = await withClient(o, (c) => c.register(o.subject as string, definition));
       if (o.json === true) io.out(JSON.stringify({ ...schemaJson(result.schema), alreadyRegistered: result.alreadyRegistered }));
       else io.out(`${result.alreadyRegistered ? "already registered" : "registered"} ${describeSchema(result.schema)}`);
     });
@@ -107,7 +108,7 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
     .addOption(addressOption())
     .action(async (path: string, o: Record<string, unknown>) => {
       const definition = loadDefinition(path, o.message as string | undefined);
-      const report = await withClient(o.address as string, (c) =>
+      const report = await withClient(o, (c) =>
         c.check(o.subject as string, definition, o.mode === undefined ? {} : { mode: parseMode(o.mode as string) }),
       );
       if (o.json === true) io.out(JSON.stringify(report));
@@ -127,7 +128,7 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
     .option("--json", "one JSON object per line")
     .addOption(addressOption())
     .action(async (o: Record<string, unknown>) => {
-      const schemas = await withClient(o.address as string, (c) =>
+      const schemas = await withClient(o, (c) =>
         c.list({ ...(o.prefix !== undefined ? { prefix: o.prefix as string } : {}), includeDeleted: o.includeDeleted === true }),
       );
       for (const s of schemas) io.out(o.json === true ? JSON.stringify(schemaJson(s)) : describeSchema(s));
@@ -140,7 +141,7 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
     .option("--version <n>", "this version", (v) => Number(v))
     .addOption(addressOption())
     .action(async (subject: string, o: Record<string, unknown>) => {
-      const s = await withClient(o.address as string, (c) => c.get(subject, o.version as number | undefined));
+      const s = await withClient(o, (c) => c.get(subject, o.version as number | undefined));
       io.out(JSON.stringify(schemaJson(s), null, 2));
     });
 
@@ -151,7 +152,7 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
     .option("--include-deleted", "also deleted versions")
     .addOption(addressOption())
     .action(async (subject: string, o: Record<string, unknown>) => {
-      const versions = await withClient(o.address as string, (c) => c.versions(subject, { includeDeleted: o.includeDeleted === true }));
+      const versions = await withClient(o, (c) => c.versions(subject, { includeDeleted: o.includeDeleted === true }));
       for (const s of versions) io.out(`${describeSchema(s)} ${s.createTime?.toISOString() ?? ""}`);
     });
 
@@ -167,7 +168,7 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
       const subject = global ? undefined : args[0];
       const rawMode = global ? args[0] : args[1];
       if (!global && subject === undefined) throw new Error("name a subject, or use --global");
-      const info = await withClient(o.address as string, (c) => {
+      const info = await withClient(o, (c) => {
         if (o.clear === true) return c.setCompatibility(subject, undefined);
         return rawMode === undefined ? c.getCompatibility(subject) : c.setCompatibility(subject, parseMode(rawMode));
       });
@@ -181,7 +182,7 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
     .requiredOption("--version <n>", "the version", (v) => Number(v))
     .addOption(addressOption())
     .action(async (subject: string, o: Record<string, unknown>) => {
-      const s = await withClient(o.address as string, (c) => c.deleteVersion(subject, o.version as number));
+      const s = await withClient(o, (c) => c.deleteVersion(subject, o.version as number));
       io.out(`deleted ${describeSchema(s)}`);
     });
 }

@@ -85,7 +85,7 @@ export class RateLimiter {
   #refuse(subject: LimitSubject, limit: keyof Limits, description: string): QuotaViolation {
     const name = LIMIT_NAMES[limit];
     this.#onThrottled(subject.label, name);
-    return { subject: subject.key, limit: name, value: subject.limits[limit], description };
+    return { subject: subject.key, limit: `limit-${name}`, value: subject.limits[limit], description };
   }
 
   /**
@@ -124,10 +124,10 @@ export class RateLimiter {
     const state = this.#state(subject, this.#now()).open;
     const { subscriptions, groups } = subject.limits;
     if (subscriptions > 0 && state.subscriptions >= subscriptions) {
-      return resourceExhausted([this.#refuse(subject, "subscriptions", `${subject.key} already has ${state.subscriptions} open subscriptions (limit ${subscriptions}); close one first`)], undefined);
+      return resourceExhausted([this.#refuse(subject, "subscriptions", `${subject.key} already holds ${state.subscriptions} open subscriptions; close one first`)], undefined);
     }
     if (group !== "" && groups > 0 && !state.groups.has(group) && state.groups.size >= groups) {
-      return resourceExhausted([this.#refuse(subject, "groups", `${subject.key} is already in ${state.groups.size} consumer groups (limit ${groups}); leave one first`)], undefined);
+      return resourceExhausted([this.#refuse(subject, "groups", `${subject.key} is already a member of ${state.groups.size} consumer groups; leave one first`)], undefined);
     }
     state.subscriptions += 1;
     if (group !== "") state.groups.set(group, (state.groups.get(group) ?? 0) + 1);

@@ -4,7 +4,8 @@
  * names the permission and the resource so that an operator can fix the
  * policy; RESOURCE_EXHAUSTED tells a client when to retry.
  */
-import { Code, ProtobusError } from "@protobus/sdk";
+import { Code, ProtobusError, type ErrorDetail } from "@protobus/sdk";
+import { limitExceeded } from "../errors.js";
 import { durationFromMs } from "@protobus/sdk/internal";
 
 /** The one message of every UNAUTHENTICATED answer. */
@@ -42,37 +43,46 @@ export function permissionDenied(principal: string, permission: string, resource
 export interface QuotaViolation {
   /** Who is limited: `principal:agent-7` or `connection:127.0.0.1:50312`. */
   readonly subject: string;
-  /** The limit's name, e.g. `events-per-second`. */
+  /** The limit's setting name, e.g. `limit-events-per-second` (in a policy file: `events-per-second`). */
   readonly limit: string;
-  /** The configured value of the limit. */
+  /** The value of the limit for this caller. */
   readonly value: number;
   /** What happened, for people. */
   readonly description: string;
 }
 
 /**
- * RESOURCE_EXHAUSTED with `RetryInfo` (when waiting helps; a quota on open
- * streams or groups is freed by closing some, not by time) and a
- * `QuotaFailure` naming each exceeded limit.
+ * RESOURCE_EXHAUSTED in the form of every limit error (`limitExceeded`:
+ * `ErrorInfo` LIMIT_EXCEEDED naming the first limit, a `QuotaFailure`
+ * violation per exceeded limit), plus `RetryInfo` when waiting helps (a
+ * quota on open streams or groups is freed by closing some, not by time).
  */
 export function resourceExhausted(violations: readonly QuotaViolation[], retryAfterMs: number | undefined): ProtobusError {
-  const message = violations.map((v) => v.description).join("; ") + (retryAfterMs === undefined ? "" : `; retry in ${Math.ceil(retryAfterMs)} ms`);
-  return new ProtobusError(Code.RESOURCE_EXHAUSTED, message, [
-    ...(retryAfterMs === undefined ? [] : [{ type: "RetryInfo" as const, value: { retryDelay: durationFromMs(Math.ceil(retryAfterMs)) } }]),
-    {
-      type: "QuotaFailure",
-      value: {
-        violations: violations.map((v) => ({
-          subject: v.subject,
-          description: v.description,
-          apiService: "protobus",
-          quotaMetric: v.limit,
-          quotaId: v.limit,
-          quotaDimensions: {},
-          quotaValue: BigInt(Math.round(v.value)),
-          futureQuotaValue: undefined,
-        })),
-      },
-    },
-  ]);
+  const [first, ...rest] = violations;
+  if (first === undefined) throw new RangeError("resourceExhausted needs a violation");
+  const base = limitExceeded(first);
+  const details: ErrorDetail[] = base.details.map((d) =>
+    d.type === "QuotaFailure"
+      ? {
+          type: "QuotaFailure",
+          value: {
+            violations: [
+              ...d.value.violations.map((v) => ({ ...v, quotaMetric: first.limit })),
+              ...rest.map((v) => ({
+                subject: v.subject,
+                description: v.description,
+                apiService: "",
+                quotaMetric: v.limit,
+                quotaId: v.limit,
+                quotaDimensions: {},
+                quotaValue: BigInt(Math.max(0, Math.floor(v.value))),
+              })),
+            ],
+          },
+        }
+      : d,
+  );
+  if (retryAfterMs !== undefined) details.push({ type: "RetryInfo", value: { retryDelay: durationFromMs(Math.ceil(retryAfterMs)) } });
+  const message = violations.map((v) => `${v.description} (limit ${v.limit}=${v.value})`).join("; ") + (retryAfterMs === undefined ? "" : `; retry in ${Math.ceil(retryAfterMs)} ms`);
+  return new ProtobusError(Code.RESOURCE_EXHAUSTED, message, details);
 }
