@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient, createRegistryClient, type ProtobusClient, type RegistryClient } from "@protobus/sdk";
-import { expectInvalid, expectLimitError, expectNoStall, rejection, startHardeningServer, type HardeningServer } from "./support.js";
+import { expectInvalid, expectLimitError, expectNoStall, rejection, startHardeningServer, type HardeningServer, STALL_RETRY } from "./support.js";
 
 const EVIL = "^(a+)+$";
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -28,7 +28,7 @@ describe("regular expressions run in linear time", () => {
     await server.close();
   });
 
-  it("row 1: a catastrophic JSON Schema pattern checks payloads without stalling anyone", async () => {
+  it("row 1: a catastrophic JSON Schema pattern checks payloads without stalling anyone", STALL_RETRY, async () => {
     await registry.register("hard.regex.checked", {
       jsonSchema: { type: "object", properties: { name: { type: "string", pattern: EVIL } }, patternProperties: { [EVIL]: { type: "string" } } },
     });
@@ -68,7 +68,7 @@ describe("regular expressions run in linear time", () => {
     expectLimitError(repeated, Code.INVALID_ARGUMENT, "max-regex-size", "schema.json_schema");
   });
 
-  it("row 2: a catastrophic filter regex matches without stalling anyone", async () => {
+  it("row 2: a catastrophic filter regex matches without stalling anyone", STALL_RETRY, async () => {
     const subscription = client.subscribe("hard.filter.>", { filter: `source.matches("${EVIL}")`, autoAck: true, from: "latest" });
     await subscription.opened();
     const received: string[] = [];

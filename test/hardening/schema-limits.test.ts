@@ -11,7 +11,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient, createRegistryClient, type ProtobusClient, type RegistryClient } from "@protobus/sdk";
-import { expectInvalid, expectLimitError, expectNoStall, rejection, rssBytes, startHardeningServer, type HardeningServer } from "./support.js";
+import { expectInvalid, expectLimitError, expectNoStall, rejection, rssBytes, startHardeningServer, type HardeningServer, STALL_RETRY } from "./support.js";
 
 const MB = 1024 * 1024;
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -56,7 +56,7 @@ describe("schema limits", () => {
     await server.close();
   });
 
-  it("row 5: a 3.8 MB schema of 60,000 properties is refused before it is parsed; memory stays flat and publishing goes on", async () => {
+  it("row 5: a 3.8 MB schema of 60,000 properties is refused before it is parsed; memory stays flat and publishing goes on", STALL_RETRY, async () => {
     const huge = JSON.stringify(wideSchema(60_000, 12));
     expect(huge.length).toBeGreaterThan(3.5 * MB);
     await client.publish({ type: "hard.schema.before" });
@@ -105,7 +105,7 @@ describe("schema limits", () => {
     await registry.register("hard.proto.many", { protobuf: { fileDescriptorSet: descriptorSet(50), messageName: "many.v1.M0" } });
   });
 
-  it("row 6: uniqueItems over a 20,000-item array is checked in linear time", async () => {
+  it("row 6: uniqueItems over a 20,000-item array is checked in linear time", STALL_RETRY, async () => {
     await registry.register("hard.schema.unique", { jsonSchema: { type: "array", uniqueItems: true, maxItems: 100_000 } });
     // Items no ajv fast path covers (mixed types): ajv compared every pair, 2e8 deep comparisons.
     const items: unknown[] = Array.from({ length: 20_000 }, (_, i) => (i % 2 === 0 ? `item-${i}` : { id: i }));

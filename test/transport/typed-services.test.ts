@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
+import { IDEMPOTENT_METHODS } from "@protobus/sdk";
 import { EventBusService, SchemaRegistryService, type EventBusServer } from "@protobus/sdk/proto";
 import { startTestServer } from "../support/test-server.js";
 
@@ -49,6 +50,15 @@ describe("typed service implementations", () => {
       }
     } finally {
       channel.close();
+    }
+  });
+
+  it("lists as idempotent (retried by the SDK) only unary RPCs that exist", () => {
+    const methods = [EventBusService, SchemaRegistryService].flatMap((d) => Object.values(d as unknown as Record<string, grpc.MethodDefinition<unknown, unknown>>));
+    for (const path of IDEMPOTENT_METHODS) {
+      const method = methods.find((m) => m.path === path);
+      expect(method, path).toBeDefined();
+      expect(method?.requestStream || method?.responseStream, path).toBe(false);
     }
   });
 });
