@@ -167,14 +167,40 @@ describe("README.md, top to bottom", () => {
       if (/protobus serve/.test(block.code)) await serverUp(child, () => output, where);
       return;
     }
-    try {
-      await run("bash", ["-c", script], { cwd: app, env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
-      if (has(block, "fails")) throw new Error(`${where} is marked "fails" but exited 0`);
-    } catch (error) {
-      if (has(block, "fails") && (error as { code?: unknown }).code !== undefined && typeof (error as { code?: unknown }).code === "number") return;
-      const e = error as { message: string; stdout?: string; stderr?: string };
-      throw new Error(`${where} failed: ${e.message}\n--- stdout\n${e.stdout ?? ""}\n--- stderr\n${e.stderr ?? ""}\n--- block\n${block.code}`);
+    const result = await runInGroup(script, 60_000);
+    const report = `--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- block\n${block.code}`;
+    if (result.timedOut) throw new Error(`${where} did not finish within 60 s (a command that runs until stopped needs a background marker)\n${report}`);
+    if (has(block, "fails")) {
+      if (result.code === 0) throw new Error(`${where} is marked "fails" but exited 0\n${report}`);
+      return;
     }
+    if (result.code !== 0) throw new Error(`${where} failed with exit code ${result.code}\n${report}`);
+  }
+
+  /** Runs a shell script in a process group of its own, all of which is killed when it overruns. */
+  function runInGroup(script: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+    return new Promise((resolve) => {
+      const child = spawn("bash", ["-c", script], { cwd: app, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      let stdout = "";
+      let stderr = "";
+      let timedOut = false;
+      child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+      child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      }, timeoutMs);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        // Whatever the block left behind in its group goes with it (and lets its output close).
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // The group is gone already.
+        }
+      });
+      child.once("close", (code) => resolve({ code, stdout, stderr, timedOut }));
+    });
   }
 
   async function serverUp(child: ChildProcess, output: () => string, where: string): Promise<void> {
