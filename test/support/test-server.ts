@@ -46,7 +46,7 @@ export async function startTestServer(options: StartServerOptions = {}): Promise
   });
   const client = createClient({ address: server.address, source: "test" });
   const close = async (): Promise<void> => {
-    client.close();
+    await client.close();
     await server.shutdown();
     dir?.dispose();
   };

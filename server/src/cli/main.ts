@@ -171,7 +171,7 @@ export function buildProgram(io: Io = defaultIo): Command {
             : `published ${input.type} id=${result.id} sequence=${result.sequence}${result.duplicate ? " (duplicate)" : ""}`,
         );
       } finally {
-        client.close();
+        await client.close();
         await tracing.shutdown();
       }
     });
@@ -209,7 +209,7 @@ export function buildProgram(io: Io = defaultIo): Command {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
         printer.close();
-        client.close();
+        await client.close();
       }
     });
 
@@ -257,7 +257,7 @@ export function buildProgram(io: Io = defaultIo): Command {
         }
       } finally {
         printer.close();
-        client.close();
+        await client.close();
       }
     });
 
@@ -276,7 +276,7 @@ export function buildProgram(io: Io = defaultIo): Command {
         io.out(await printer.print(event));
       } finally {
         printer.close();
-        client.close();
+        await client.close();
       }
     });
 
