@@ -172,7 +172,7 @@ function addPublishCommand(program: Command, io: Io): void {
             : `published ${input.type} id=${result.id} sequence=${result.sequence}${result.duplicate ? " (duplicate)" : ""}`,
         );
       } finally {
-        client.close();
+        await client.close();
         await tracing.shutdown();
       }
     });
@@ -213,7 +213,7 @@ function addTailCommand(program: Command, io: Io): void {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
         printer.close();
-        client.close();
+        await client.close();
       }
     });
 }
@@ -264,7 +264,7 @@ function addQueryCommand(program: Command, io: Io): void {
         }
       } finally {
         printer.close();
-        client.close();
+        await client.close();
       }
     });
 }
@@ -286,7 +286,7 @@ function addGetCommand(program: Command, io: Io): void {
         io.out(await printer.print(event));
       } finally {
         printer.close();
-        client.close();
+        await client.close();
       }
     });
 }
