@@ -5,7 +5,7 @@
  * its own and no second model of the contract; what it answers is what the
  * gRPC services answer the same caller.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "../logger.js";
