@@ -7,6 +7,8 @@ import { createMemoryBackend } from "./memory/index.js";
 import { createJetStreamBackend } from "./jetstream/index.js";
 import { createSqliteBackend } from "./sqlite/index.js";
 import type { IntegrityCheck } from "./sqlite/integrity.js";
+import type { GroupMemoryOptions } from "./groups/engine-group-store.js";
+import type { MemoryBudget } from "./memory-budget.js";
 
 /** The backends this build can run on. */
 export const STORE_KINDS = ["sqlite", "memory", "jetstream"] as const;
@@ -41,16 +43,32 @@ export interface BackendConfig {
   readonly jetstreamMaxAgeMs?: number;
   /** The dedupe window, which the jetstream backend makes its stream's duplicate window. */
   readonly dedupeWindowMs?: number;
+  /** Most bytes a consumer group reads ahead. */
+  readonly groupReadAheadBytes?: number;
+  /** Most consumer groups loaded at once (memory and sqlite). */
+  readonly maxGroups?: number;
+  /** The server's memory budget, shared with the bus; one of the backend's own when absent. */
+  readonly memoryBudget?: MemoryBudget;
+}
+
+/** The group memory settings every backend takes. */
+function groupMemory(config: BackendConfig): GroupMemoryOptions {
+  return {
+    ...(config.groupReadAheadBytes !== undefined ? { groupReadAheadBytes: config.groupReadAheadBytes } : {}),
+    ...(config.maxGroups !== undefined ? { maxGroups: config.maxGroups } : {}),
+    ...(config.memoryBudget !== undefined ? { memoryBudget: config.memoryBudget } : {}),
+  };
 }
 
 /** Creates the backend the configuration names. */
 export async function createBackend(config: BackendConfig): Promise<StorageBackend> {
   switch (config.store) {
     case "memory":
-      return createMemoryBackend();
+      return createMemoryBackend(groupMemory(config));
     case "sqlite":
       return createSqliteBackend({
         dataDir: config.dataDir,
+        ...groupMemory(config),
         ...(config.sqliteSynchronous !== undefined ? { synchronous: config.sqliteSynchronous } : {}),
         ...(config.sqliteIntegrityCheck !== undefined ? { integrityCheck: config.sqliteIntegrityCheck } : {}),
       });
@@ -59,6 +77,7 @@ export async function createBackend(config: BackendConfig): Promise<StorageBacke
       const set = (value: string | undefined): value is string => value !== undefined && value !== "";
       return createJetStreamBackend({
         servers: (config.natsUrl ?? "nats://127.0.0.1:4222").split(","),
+        ...groupMemory(config),
         ...(set(config.natsUser) ? { user: config.natsUser, password: config.natsPassword ?? "" } : {}),
         ...(set(config.natsToken) ? { token: config.natsToken } : {}),
         ...(set(config.natsCreds) ? { credsFile: config.natsCreds } : {}),
