@@ -58,6 +58,8 @@ function sizeOf(stored: StoredEvent): number {
 }
 
 const READ_BATCH = 256;
+/** Events the first read asks for, before their size is known. */
+const FIRST_READ = 16;
 
 /** A live broadcast subscription. */
 export class BroadcastSubscription implements Subscription {
@@ -73,6 +75,9 @@ export class BroadcastSubscription implements Subscription {
   #knownHead = 0n;
   /** Bytes of the deliveries outstanding or waiting for redelivery. */
   #heldBytes = 0;
+  /** Events and bytes read so far, for the average event size a read asks for. */
+  #readEvents = 0;
+  #readBytes = 0;
   /** Removes the wait for the server's budget, while one is registered. */
   #budgetWait: (() => void) | undefined;
   #credit = 0;
@@ -268,6 +273,14 @@ export class BroadcastSubscription implements Subscription {
     }
   }
 
+  /** How many events the next read asks for: the window's room, and the byte room at the average size seen. */
+  #readLimit(room: number): number {
+    const byteRoom = (this.#options.maxUnackedBytes ?? Number.POSITIVE_INFINITY) - this.#heldBytes;
+    const average = this.#readEvents > 0 ? this.#readBytes / this.#readEvents : 0;
+    const byBytes = average > 0 ? Math.ceil(byteRoom / average) : FIRST_READ;
+    return Math.max(1, Math.min(room, READ_BATCH, byBytes));
+  }
+
   /**
    * Reads and writes the next events after the cursor, as many as the
    * window and the byte bounds allow. Resolves to whether the transport
@@ -278,10 +291,14 @@ export class BroadcastSubscription implements Subscription {
     const before = this.#cursor;
     const { events, scannedTo } = await this.#store.read({
       afterSequence: this.#cursor,
-      limit: Math.min(room, READ_BATCH),
+      limit: this.#readLimit(room),
       matcher: this.#options.matcher,
     });
     if (this.#closed) return undefined;
+    for (const stored of events) {
+      this.#readEvents += 1;
+      this.#readBytes += sizeOf(stored);
+    }
     const readAt = Date.now();
     const ready: Uint8Array[] = [];
     let whole = true;

@@ -103,6 +103,8 @@ function readyRank(priority: number, seq: number): number {
 }
 
 const READ_BATCH = 1024;
+/** Events the first read asks for, before their size is known. */
+const FIRST_READ = 16;
 
 /** Default longest time, in ms, an unconfirmed ack stays uncommitted. */
 export const DEFAULT_COMMIT_INTERVAL_MS = 50;
@@ -543,7 +545,8 @@ export class GroupEngine implements GroupHandle {
   #readLimit(): number {
     const byCount = this.#options.lookahead - (this.#entries.size - this.#outstanding.size);
     const average = this.#readEvents > 0 ? this.#readBytes / this.#readEvents : 0;
-    const byBytes = average > 0 ? Math.ceil(this.#memory.room() / average) : READ_BATCH;
+    // Before any event was seen, a small first read: the events may be large.
+    const byBytes = average > 0 ? Math.ceil(this.#memory.room() / average) : FIRST_READ;
     return Math.max(1, Math.min(byCount, byBytes, READ_BATCH));
   }
 
