@@ -75,30 +75,11 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const limits: LiveStreamLimits = { ...DEFAULT_LIVE_STREAM_LIMITS, ...options.liveStream };
   const pageConfig = JSON.stringify({ jaegerUrl: options.jaegerUrl, version: options.version });
 
+  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxBodyBytes: options.maxBodyBytes };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? "/", "http://console").pathname;
     if (path.startsWith(API_PREFIX)) {
-      if (!sameOrigin(request)) {
-        sendError(response, routes.registry, GrpcStatus.PERMISSION_DENIED, "cross-origin calls to the console API are refused");
-        return;
-      }
-      const name = path.slice(API_PREFIX.length);
-      if (name === routes.subscribe.name) {
-        await handleLiveStream(request, response, routes.subscribe, {
-          registry: routes.registry,
-          forwarder,
-          limits,
-          onOpen: (stats) => liveStreams.add(stats),
-          onClose: (stats) => liveStreams.delete(stats),
-        });
-        return;
-      }
-      const route = routes.unary.get(name);
-      if (route === undefined) {
-        sendError(response, routes.registry, GrpcStatus.UNIMPLEMENTED, `no RPC ${name}; routes are /api/<service>/<method>, e.g. /api/protobus.v1.EventBus/QueryEvents`);
-        return;
-      }
-      await handleUnary(request, response, route, { registry: routes.registry, forwarder, maxBodyBytes: options.maxBodyBytes });
+      await serveApi(request, response, path.slice(API_PREFIX.length), api);
       return;
     }
     if (path === "/session") {
@@ -138,13 +119,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     server = https;
   }
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, options.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    await listen(server, options.port, options.host);
   } catch (error) {
     stopFollowing();
     forwarder.close();
@@ -163,6 +138,50 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       forwarder.close();
     },
   };
+}
+
+/** What the console's API routes share. */
+interface ApiContext {
+  readonly routes: ContractRoutes;
+  readonly forwarder: GrpcForwarder;
+  readonly limits: LiveStreamLimits;
+  readonly liveStreams: Set<LiveStreamStats>;
+  readonly maxBodyBytes: ConsoleServerOptions["maxBodyBytes"];
+}
+
+/** Answers `/api/<service>/<method>`: the live stream, or one unary RPC forwarded to the gRPC listener. */
+async function serveApi(request: IncomingMessage, response: ServerResponse, name: string, api: ApiContext): Promise<void> {
+  if (!sameOrigin(request)) {
+    sendError(response, api.routes.registry, GrpcStatus.PERMISSION_DENIED, "cross-origin calls to the console API are refused");
+    return;
+  }
+  if (name === api.routes.subscribe.name) {
+    await handleLiveStream(request, response, api.routes.subscribe, {
+      registry: api.routes.registry,
+      forwarder: api.forwarder,
+      limits: api.limits,
+      onOpen: (stats) => api.liveStreams.add(stats),
+      onClose: (stats) => api.liveStreams.delete(stats),
+    });
+    return;
+  }
+  const route = api.routes.unary.get(name);
+  if (route === undefined) {
+    sendError(response, api.routes.registry, GrpcStatus.UNIMPLEMENTED, `no RPC ${name}; routes are /api/<service>/<method>, e.g. /api/protobus.v1.EventBus/QueryEvents`);
+    return;
+  }
+  await handleUnary(request, response, route, { registry: api.routes.registry, forwarder: api.forwarder, maxBodyBytes: api.maxBodyBytes });
+}
+
+/** Listens on `port` of `host`; rejects when the port cannot be bound. */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
 }
 
 /**

@@ -53,6 +53,15 @@ export interface GroupMemoryOptions {
   readonly maxGroups?: number;
 }
 
+/** Just the {@link GroupMemoryOptions} of a larger settings object (the ones that are set). */
+export function pickGroupMemory(settings: GroupMemoryOptions): GroupMemoryOptions {
+  return {
+    ...(settings.groupReadAheadBytes !== undefined ? { groupReadAheadBytes: settings.groupReadAheadBytes } : {}),
+    ...(settings.memoryBudget !== undefined ? { memoryBudget: settings.memoryBudget } : {}),
+    ...(settings.maxGroups !== undefined ? { maxGroups: settings.maxGroups } : {}),
+  };
+}
+
 /** {@link EngineGroupStoreOptions} out of a backend's {@link GroupMemoryOptions}. */
 export function groupStoreOptions(options: GroupMemoryOptions): EngineGroupStoreOptions {
   return {

@@ -40,6 +40,7 @@ import { DeadLetterAdmin } from "./dead-letter-admin.js";
 import type { EventSource } from "./event-source.js";
 import { DeadlineSweep, DueTimers } from "./group-timers.js";
 import { MonotoneHeap } from "./monotone-heap.js";
+import { ReadyQueue, readyRank } from "./ready-queue.js";
 import { CommitBatcher, type PendingWrites } from "./commit-batcher.js";
 import { Listeners } from "../listeners.js";
 import type { GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
@@ -93,15 +94,6 @@ interface Entry {
   reason: string;
 }
 
-/**
- * The ready order (lower priority value first, then lower sequence) as one
- * number: priority × 2^48 + sequence, exact for the priorities a publish
- * accepts (0..9) and sequences below 2^48.
- */
-function readyRank(priority: number, seq: number): number {
-  return Math.min(priority, 31) * 2 ** 48 + seq;
-}
-
 const READ_BATCH = 1024;
 /** Events the first read asks for, before their size is known. */
 const FIRST_READ = 16;
@@ -141,20 +133,12 @@ export class GroupEngine implements GroupHandle {
   readonly #entries = new Map<number, Entry>();
   /** Settled (acked or dead) sequences above the floor and above `#readTo` when they were settled. */
   readonly #settledAbove = new Set<number>();
-  /**
-   * Events ready to hand out: lowest priority value, then lowest sequence.
-   * An entry no longer ready when it comes out is skipped. An entry queued
-   * twice (ready again before an earlier queuing came out) is handed out
-   * once, by whichever copy comes out first: both have its rank, so that
-   * is the same place in the order.
-   */
-  readonly #ready = new MonotoneHeap<Entry>((a, b) => a.rank < b.rank);
+  /** Events ready to hand out, and the ordering-key lines holding others back. */
+  readonly #ready = new ReadyQueue<Entry>((entry) => entry.state === "ready");
   /** Ack deadlines and redelivery times. */
   readonly #redeliveries: DueTimers<Entry>;
   /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
   readonly #unsettled = new MonotoneHeap<number>((a, b) => a < b);
-  /** Per ordering key, its unsettled events in sequence order; only the first may be out. */
-  readonly #keys = new Map<string, Entry[]>();
   readonly #members = new Map<string, number>();
   /** Entries handed out and not yet settled or failed (ack deadlines are swept, not timed one by one). */
   readonly #outstanding = new Set<Entry>();
@@ -299,9 +283,9 @@ export class GroupEngine implements GroupHandle {
       while (out.length < max) {
         const entry = this.#ready.peek();
         if (entry === undefined) break;
-        if (entry.state === "ready" && out.length > 0 && entry.bytes > maxBytes) break;
+        // Past the member's byte bound: left queued (the first delivery goes whatever its size).
+        if (out.length > 0 && entry.bytes > maxBytes) break;
         this.#ready.pop();
-        if (entry.state !== "ready") continue;
         if (entry.stored.isExpired(at)) {
           this.#counters.expired += 1;
           this.#settle(entry);
@@ -479,7 +463,6 @@ export class GroupEngine implements GroupHandle {
     this.#memory.releaseAll();
     this.#entries.clear();
     this.#outstanding.clear();
-    this.#keys.clear();
   }
 
   #assertLive(): void {
@@ -608,18 +591,7 @@ export class GroupEngine implements GroupHandle {
     this.#entries.set(entry.seq, entry);
     if (entry.seq > this.#maxKnown) this.#maxKnown = entry.seq;
     this.#unsettled.push(entry.seq);
-    if (entry.key !== "") {
-      const queue = this.#keys.get(entry.key);
-      if (queue !== undefined && queue.length > 0) {
-        // Keep the key's queue in sequence order; only its first entry may go out.
-        let i = queue.length;
-        while (i > 1 && (queue[i - 1] as Entry).seq > entry.seq) i -= 1;
-        queue.splice(i, 0, entry);
-        return;
-      }
-      this.#keys.set(entry.key, [entry]);
-    }
-    this.#release(entry, now);
+    if (this.#ready.admit(entry)) this.#release(entry, now);
   }
 
   /** Makes an unblocked entry deliverable now or at its due time. */
@@ -684,15 +656,8 @@ export class GroupEngine implements GroupHandle {
       batch.clearedRetries.add(entry.seq);
       this.#commits.soon();
     }
-    if (entry.key !== "") {
-      const queue = this.#keys.get(entry.key);
-      if (queue !== undefined) {
-        const index = queue.indexOf(entry);
-        if (index >= 0) queue.splice(index, 1);
-        if (queue.length === 0) this.#keys.delete(entry.key);
-        else if (index === 0) this.#release(queue[0] as Entry, this.#options.now());
-      }
-    }
+    const next = this.#ready.settle(entry);
+    if (next !== undefined) this.#release(next, this.#options.now());
   }
 
   /** Checks ack deadlines often enough for their precision to be a tenth of the deadline. */
