@@ -5,12 +5,12 @@
  * its own and no second model of the contract; what it answers is what the
  * gRPC services answer the same caller.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "../logger.js";
 import type { TlsCertificates } from "../security/tls-credentials.js";
+import { createHttpEndpoint, type HttpEndpointLimits } from "../transport/http-endpoint.js";
 import { API_PREFIX, loadContractRoutes, type ContractRoutes } from "./contract-routes.js";
 import { GrpcForwarder } from "./grpc-forwarder.js";
 import { header, sendJson } from "./http-io.js";
@@ -45,6 +45,8 @@ export interface ConsoleServerOptions {
   readonly tls?: TlsCertificates | undefined;
   /** Where the page's build is; server/dist/console-ui by default. */
   readonly assetsDir?: string;
+  /** Connection limits (the gRPC listener's `--max-connections` and `--handshake-timeout`); their defaults when absent. */
+  readonly limits?: HttpEndpointLimits | undefined;
   readonly logger: Logger;
 }
 
@@ -109,15 +111,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       else response.destroy();
     });
   };
-  let stopFollowing = (): void => undefined;
-  let server: Server;
-  if (tls === undefined) server = createServer(listener);
-  else {
-    const https = createHttpsServer(tls.secureContextOptions(), listener);
-    // New certificates (a reload) apply to new connections.
-    stopFollowing = tls.onChange((context) => https.setSecureContext(context));
-    server = https;
-  }
+  const { server, stopFollowing } = createHttpEndpoint(listener, { tls, limits: options.limits });
   try {
     await listen(server, options.port, options.host);
   } catch (error) {
