@@ -39,6 +39,18 @@ export interface ServerConfig extends InputLimits, BackendSettings {
   readonly keepaliveTimeoutMs: number;
   /** Connections served at once; calls on one more are refused with RESOURCE_EXHAUSTED. */
   readonly maxConnections: number;
+  /**
+   * Ceiling, in bytes, of the event bytes held for readers: consumer-group
+   * read-ahead and unacked deliveries together; readers wait when it is
+   * reached. 0: a quarter of the machine's memory, at most half the V8 heap limit.
+   */
+  readonly memoryBudget: number;
+  /** Most bytes of undelivered events one consumer group reads ahead. */
+  readonly groupReadAheadBytes: number;
+  /** Most bytes of unacked deliveries one subscription (broadcast or group member) holds; then it gets no more until it acks. */
+  readonly maxUnackedBytes: number;
+  /** Consumer groups loaded (with members) at once; opening one more is refused with RESOURCE_EXHAUSTED. */
+  readonly maxGroups: number;
   /** A connection that has not opened HTTP/2 within this many ms is closed. */
   readonly handshakeTimeoutMs: number;
   /** Streams (calls) one connection may have open at once. */
@@ -144,6 +156,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 10_000,
   maxConnections: 4096,
+  memoryBudget: 0,
+  groupReadAheadBytes: 2 * 1024 * 1024,
+  maxUnackedBytes: 16 * 1024 * 1024,
+  maxGroups: 10_000,
   handshakeTimeoutMs: 10_000,
   maxStreamsPerConnection: 1000,
   shutdownGraceMs: 10_000,
@@ -251,6 +267,34 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_MAX_CONNECTIONS",
     parse: integer(1, 1_000_000),
     description: "connections served at once; calls on one more get RESOURCE_EXHAUSTED",
+  },
+  {
+    key: "memoryBudget",
+    yaml: "memory-budget",
+    env: "PROTOBUS_MEMORY_BUDGET",
+    parse: integer(0, 1024 * 1024 * 1024 * 1024),
+    description: "bytes of events held for readers (group read-ahead and unacked deliveries together); readers wait when it is reached; 0: a quarter of RAM, at most half the V8 heap limit",
+  },
+  {
+    key: "groupReadAheadBytes",
+    yaml: "group-read-ahead-bytes",
+    env: "PROTOBUS_GROUP_READ_AHEAD_BYTES",
+    parse: integer(1024, 1024 * 1024 * 1024),
+    description: "bytes of undelivered events one consumer group reads ahead; released when its last member leaves",
+  },
+  {
+    key: "maxUnackedBytes",
+    yaml: "max-unacked-bytes",
+    env: "PROTOBUS_MAX_UNACKED_BYTES",
+    parse: integer(1024, 1024 * 1024 * 1024),
+    description: "bytes of unacked deliveries one subscription or group member holds; over it, it gets no more until it acks",
+  },
+  {
+    key: "maxGroups",
+    yaml: "max-groups",
+    env: "PROTOBUS_MAX_GROUPS",
+    parse: integer(1, 1_000_000),
+    description: "consumer groups loaded (opened by a member) at once; opening one more gets RESOURCE_EXHAUSTED",
   },
   {
     key: "handshakeTimeoutMs",
