@@ -1,6 +1,7 @@
 /**
  * The `protobus.v1.EventBus` service definition the server registers: the
- * generated one with two changes to serialization. Publish responses are
+ * generated one with changes to serialization. Publish requests keep each
+ * event's encoded bytes (see `publish-request-codec.ts`), publish responses are
  * encoded with a reused writer, and subscription responses may be passed
  * pre-encoded (a delivery built around stored event bytes), so fan-out
  * serializes each event once.
@@ -8,6 +9,7 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { EventBusService, PublishResponse, SubscribeResponse, type EventBusServer } from "@protobus/sdk/proto";
+import { decodePublishRequest } from "./publish-request-codec.js";
 
 // One writer for publish responses (grpc-js serializes synchronously): a
 // fresh BinaryWriter grows from 128 bytes through several new buffers for a
@@ -22,8 +24,8 @@ function serializePublishResponse(value: PublishResponse): Buffer {
 /** The EventBus definition with the serializers described above, typed for an {@link EventBusServer}. */
 export const eventBusServiceDefinition = {
   ...EventBusService,
-  publish: { ...EventBusService.publish, responseSerialize: serializePublishResponse },
-  publishStream: { ...EventBusService.publishStream, responseSerialize: serializePublishResponse },
+  publish: { ...EventBusService.publish, requestDeserialize: decodePublishRequest, responseSerialize: serializePublishResponse },
+  publishStream: { ...EventBusService.publishStream, requestDeserialize: decodePublishRequest, responseSerialize: serializePublishResponse },
   subscribe: {
     ...EventBusService.subscribe,
     responseSerialize: (value: SubscribeResponse | Uint8Array): Buffer =>

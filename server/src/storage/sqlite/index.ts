@@ -25,7 +25,7 @@ import type {
   StorageBackend,
 } from "../backend.js";
 import { MAX_SEQUENCE } from "../backend.js";
-import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
+import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
 import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
 import { scanLimit } from "./backlog-protocol.js";
@@ -272,6 +272,7 @@ class SqliteBackend implements SqliteStorageBackend {
   #insertRows(events: readonly Event[], options: AppendOptions, now: Date, head: bigint): AppendOutcome {
     const results: AppendResult[] = [];
     const accepted: Event[] = [];
+    const published: (PublishedEnvelope | undefined)[] = [];
     const batchIds = new Map<string, bigint>();
     let sequence = head;
     for (let i = 0; i < events.length; i++) {
@@ -285,13 +286,14 @@ class SqliteBackend implements SqliteStorageBackend {
       }
       sequence += 1n;
       accepted.push({ ...input, sequence, publishTime: now });
+      published.push(options.published?.[i]);
       if (!assigned) batchIds.set(input.id, sequence);
       results.push({ id: input.id, sequence, duplicate: false });
     }
     // Only the encoded envelopes are kept (in the recent cache for live
     // readers): the decoded input would hold its objects and a slice of
     // the whole request buffer per event, ~100 MB over the cache.
-    const envelopes = encodeEnvelopes(accepted);
+    const envelopes = encodeStoredEnvelopes(accepted, options.published !== undefined ? published : undefined);
     const added = accepted.map((event, i) => {
       const stored = new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, undefined, event);
       this.#insertEvent.run(event.sequence, event.id, event.type, event.source, event.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
