@@ -131,12 +131,12 @@ export function isStorableEnvelope(bytes: Uint8Array): boolean {
 
 /** The server-set values written after a publisher's envelope ({@link writeServerFields}). */
 export interface ServerFields {
-  /** The id the server assigned; absent when the publisher sent one. */
-  readonly id?: string;
-  /** The spec version to write; absent when the publisher sent it. */
-  readonly specVersion?: string;
-  /** The priority to write; absent when the publisher sent one. */
-  readonly priority?: number;
+  /** The id the server assigned; undefined when the publisher sent one. */
+  readonly id: string | undefined;
+  /** The spec version to write; undefined when the publisher sent it. */
+  readonly specVersion: string | undefined;
+  /** The priority to write; undefined when the publisher sent one. */
+  readonly priority: number | undefined;
   /** The sequence (always written). */
   readonly sequence: bigint;
   /** The publish time in ms since the epoch (always written, seconds and nanos both explicit). */

