@@ -163,7 +163,7 @@ describe("batching publisher", () => {
     await Promise.all(calls);
 
     const more = Array.from({ length: 30 }, (_, n) => c.publish({ type: "drain.item.added", data: { n } }));
-    c.close();
+    await c.close();
     await expect(c.publish({ type: "drain.item.added" })).rejects.toMatchObject({ code: Code.CANCELLED });
     const results = await Promise.all(more);
     expect(results).toHaveLength(30);

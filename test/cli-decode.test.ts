@@ -41,7 +41,7 @@ describe("CLI payload decoding", () => {
       ).id;
       await client.untyped.publish({ type: "demo.note.made", data: { text: "json stays json" } });
     } finally {
-      client.close();
+      await client.close();
     }
   });
   afterAll(() => t.close());

@@ -12,7 +12,7 @@ describe("calls after close()", () => {
   it("publish, query and subscribe on a closed client fail with ProtobusError CANCELLED", async () => {
     const client = createClient({ address: t.address, source: "test/close" });
     await client.publish({ type: "agent.task.created", data: { taskId: "t-1" } });
-    client.close();
+    await client.close();
     for (const call of [
       () => client.publish({ type: "agent.task.created", data: { taskId: "t-2" } }),
       () => client.publish([{ type: "agent.task.created" }, { type: "agent.task.started" }]),
@@ -38,6 +38,22 @@ describe("calls after close()", () => {
     // Nothing of the refused publishes reached the server.
     const page = await t.client.query({ patterns: ["agent.>"] });
     expect(page.events.map((e) => e.type)).toEqual(["agent.task.created"]);
+  });
+
+  it("close() resolves once the publishes already made are stored, and again returns the same promise", async () => {
+    const client = createClient({ address: t.address, source: "test/close-drain" });
+    let settled = 0;
+    const publishes = Array.from({ length: 200 }, (_, i) =>
+      client.publish({ type: "agent.drain.checked", data: { i } }).finally(() => (settled += 1)),
+    );
+    const closing = client.close();
+    expect(client.close()).toBe(closing);
+    await closing;
+    expect(settled).toBe(200);
+    const receipts = await Promise.all(publishes);
+    expect(new Set(receipts.map((r) => r.id)).size).toBe(200);
+    const page = await t.client.query({ patterns: ["agent.drain.>"], limit: 500 });
+    expect(page.events.length).toBe(200);
   });
 
   it("a closed registry client fails with ProtobusError CANCELLED", async () => {

@@ -95,7 +95,7 @@ describe("client connections", () => {
       second.close();
       await Promise.all([first.closed, second.closed]);
     } finally {
-      client.close();
+      await client.close();
     }
   });
 });
@@ -129,7 +129,7 @@ describe("the subscription connection's flow-control window", () => {
       expect(publish?.session.state.remoteWindowSize).toBe(65_535);
       subscription.close();
     } finally {
-      client.close();
+      await client.close();
       for (const call of calls) call.session.destroy();
       await new Promise<void>((resolve) => h2.close(() => resolve()));
     }

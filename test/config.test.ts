@@ -67,7 +67,7 @@ describe("configuration", () => {
       expect(info.store).toBe("memory");
       expect(info.durable).toBe(false);
       expect(server.output()).toMatch(/WARN .*memory store keeps NOTHING/);
-      client.close();
+      await client.close();
       await server.stop();
     } finally {
       dir.dispose();
@@ -88,7 +88,7 @@ describe("configuration", () => {
       expect(info).toMatchObject({ store: "jetstream", durable: true });
       const published = await client.publish({ type: "config.env.checked", data: { ok: true } });
       expect((await client.getEvent(published.id)).sequence).toBe(published.sequence);
-      client.close();
+      await client.close();
       await server.stop();
       // The events are in the stream the environment named, on that NATS server.
       const nc = await connect({ servers: nats.url });
@@ -114,7 +114,7 @@ describe("configuration", () => {
       const client = createClient({ address: server.address });
       expect((await client.info()).store).toBe("jetstream");
       await client.publish({ type: "config.file.checked", data: { ok: true } });
-      client.close();
+      await client.close();
       await server.stop();
       const nc = await connect({ servers: nats.url });
       const stream = await (await jetstreamManager(nc)).streams.info("BY_FILE");
@@ -136,7 +136,7 @@ describe("configuration", () => {
       const client = createClient({ address: server.address });
       expect((await client.info()).store).toBe("sqlite");
       expect(server.output()).toContain(join(dir.path, "data", "events.db"));
-      client.close();
+      await client.close();
       await server.stop();
     } finally {
       dir.dispose();

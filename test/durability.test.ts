@@ -50,7 +50,7 @@ describe("durability across kill -9", () => {
     expect(killed).toBe(true);
     expect(acknowledged.size).toBeGreaterThanOrEqual(killAfter);
 
-    client.close();
+    await client.close();
     server = await spawnServer(["--data-dir", dir.path, "--store", "sqlite"]);
     client = createClient({ address: server.address, source: "durability" });
     const stored = new Map<string, bigint>();

@@ -218,7 +218,7 @@ describe("README.md, top to bottom", () => {
         }
       }
     } finally {
-      client.close();
+      await client.close();
     }
   }
 

@@ -39,14 +39,14 @@ describe.each(["SIGTERM", "SIGINT"] as const)("shutdown on %s", (signal) => {
       stop = true;
       await publishing;
       expect(server.output()).toContain("stopped");
-      client.close();
+      await client.close();
 
       const again = await spawnServer(["--data-dir", dir.path]);
       const reader = createClient({ address: again.address });
       const stored = new Set<string>();
       for await (const e of reader.queryAll({ patterns: ["shutdown.>"], limit: 1000 })) stored.add(e.id);
       expect(acked.filter((id) => !stored.has(id))).toEqual([]);
-      reader.close();
+      await reader.close();
       await again.stop();
     } finally {
       dir.dispose();

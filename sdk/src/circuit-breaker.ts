@@ -150,145 +150,166 @@ export const CIRCUIT_OPEN_REASON = "CIRCUIT_OPEN";
  * const receipt = await breaker.execute(() => payments.charge(order));
  */
 export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBreaker {
-  const failureThreshold = positive(options.failureThreshold ?? 5, "failureThreshold");
-  const resetTimeout = Math.max(0, options.resetTimeout ?? 30_000);
-  const halfOpenMax = positive(options.halfOpenMax ?? 1, "halfOpenMax");
-  const isFailure = options.isFailure ?? (() => true);
-  const clock = options.clock ?? { now: () => Date.now() };
-  const listeners = new Set<CircuitBreakerListeners>();
-  if (options.listeners !== undefined) listeners.add(options.listeners);
-  const name = options.name;
+  const breaker = new Breaker(options);
+  if (options.publisher !== undefined) publishCircuitBreakerEvents(breaker, options.publisher, options.publishing);
+  return breaker;
+}
 
-  let state: CircuitState = CircuitState.CLOSED;
-  let failures = 0;
-  let openedAt = 0;
-  let trials = 0;
+/** The breaker {@link createCircuitBreaker} makes. */
+class Breaker implements CircuitBreaker {
+  readonly name: string;
+  readonly #failureThreshold: number;
+  readonly #resetTimeout: number;
+  readonly #halfOpenMax: number;
+  readonly #isFailure: (error: unknown) => boolean;
+  readonly #clock: { now(): number };
+  readonly #listeners = new Set<CircuitBreakerListeners>();
+  #state: CircuitState = CircuitState.CLOSED;
+  #failures = 0;
+  #openedAt = 0;
+  #trials = 0;
   // Bumped on every transition: the outcome of a call let through in an
   // earlier state (a slow call from before the circuit opened) does not
   // decide the new state.
-  let epoch = 0;
+  #epoch = 0;
 
-  const emit = <K extends keyof CircuitBreakerListeners>(kind: K, value: Parameters<NonNullable<CircuitBreakerListeners[K]>>[0]): void => {
-    for (const l of listeners) {
+  constructor(options: CircuitBreakerOptions) {
+    this.#failureThreshold = positive(options.failureThreshold ?? 5, "failureThreshold");
+    this.#resetTimeout = Math.max(0, options.resetTimeout ?? 30_000);
+    this.#halfOpenMax = positive(options.halfOpenMax ?? 1, "halfOpenMax");
+    this.#isFailure = options.isFailure ?? (() => true);
+    this.#clock = options.clock ?? { now: () => Date.now() };
+    if (options.listeners !== undefined) this.#listeners.add(options.listeners);
+    this.name = options.name;
+  }
+
+  get state(): CircuitState {
+    return this.#current();
+  }
+
+  get failureCount(): number {
+    return this.#failures;
+  }
+
+  async execute<T>(call: () => Promise<T> | T, callOptions?: CircuitCallOptions): Promise<T> {
+    const permit = this.tryAcquire(callOptions);
+    if (permit instanceof ProtobusError) throw permit;
+    try {
+      const result = await call();
+      permit.success();
+      return result;
+    } catch (error) {
+      permit.failure(error);
+      throw error;
+    }
+  }
+
+  tryAcquire(callOptions?: CircuitCallOptions): CircuitPermit | ProtobusError {
+    const now = this.#current(callOptions);
+    if (now === CircuitState.OPEN || (now === CircuitState.HALF_OPEN && this.#trials >= this.#halfOpenMax)) {
+      const error = this.#rejection();
+      this.#emit("callRejected", { name: this.name, state: now, failureCount: this.#failures, error, retryInMs: this.#retryIn(), ...correlation(callOptions) });
+      return error;
+    }
+    const myEpoch = this.#epoch;
+    const trial = now === CircuitState.HALF_OPEN;
+    if (trial) this.#trials += 1;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      if (trial && myEpoch === this.#epoch) this.#trials -= 1;
+      return myEpoch === this.#epoch;
+    };
+    return {
+      success: () => {
+        if (settle()) this.#succeeded(callOptions);
+      },
+      failure: (error) => {
+        if (settle() && this.#isFailure(error)) this.#failed(error, callOptions);
+      },
+      release: () => {
+        settle();
+      },
+    };
+  }
+
+  on(more: CircuitBreakerListeners): () => void {
+    this.#listeners.add(more);
+    return () => this.#listeners.delete(more);
+  }
+
+  reset(): void {
+    this.#failures = 0;
+    this.#transition(CircuitState.CLOSED);
+  }
+
+  #succeeded(callOptions: CircuitCallOptions | undefined): void {
+    if (this.#state === CircuitState.HALF_OPEN) this.#transition(CircuitState.CLOSED, correlation(callOptions));
+    else this.#failures = 0;
+  }
+
+  #failed(error: unknown, callOptions: CircuitCallOptions | undefined): void {
+    this.#failures += 1;
+    this.#emit("callFailed", { name: this.name, state: this.#state, failureCount: this.#failures, error, ...correlation(callOptions) });
+    if (this.#state === CircuitState.HALF_OPEN || this.#failures >= this.#failureThreshold) {
+      this.#transition(CircuitState.OPEN, { error, ...correlation(callOptions) });
+    }
+  }
+
+  #emit<K extends keyof CircuitBreakerListeners>(kind: K, value: Parameters<NonNullable<CircuitBreakerListeners[K]>>[0]): void {
+    for (const l of this.#listeners) {
       try {
         (l[kind] as ((v: typeof value) => void) | undefined)?.(value);
       } catch {
         // A throwing listener must not break the protected call.
       }
     }
-  };
+  }
 
-  const transition = (next: CircuitState, extra: { error?: unknown; correlationId?: string } = {}): void => {
-    const previousState = state;
+  #transition(next: CircuitState, extra: { error?: unknown; correlationId?: string } = {}): void {
+    const previousState = this.#state;
     if (previousState === next) return;
-    state = next;
-    epoch += 1;
-    trials = 0;
-    if (next === CircuitState.OPEN) openedAt = clock.now();
-    if (next === CircuitState.CLOSED) failures = 0;
-    emit("stateChanged", {
-      name,
+    this.#state = next;
+    this.#epoch += 1;
+    this.#trials = 0;
+    if (next === CircuitState.OPEN) this.#openedAt = this.#clock.now();
+    if (next === CircuitState.CLOSED) this.#failures = 0;
+    this.#emit("stateChanged", {
+      name: this.name,
       previousState,
       state: next,
-      failureCount: failures,
-      ...(next === CircuitState.OPEN ? { retryInMs: resetTimeout } : {}),
+      failureCount: this.#failures,
+      ...(next === CircuitState.OPEN ? { retryInMs: this.#resetTimeout } : {}),
       ...(extra.error !== undefined ? { error: extra.error } : {}),
       ...(extra.correlationId !== undefined ? { correlationId: extra.correlationId } : {}),
     });
-  };
+  }
 
-  const current = (callOptions?: CircuitCallOptions): CircuitState => {
-    if (state === CircuitState.OPEN && clock.now() - openedAt >= resetTimeout) {
-      transition(CircuitState.HALF_OPEN, callOptions?.correlationId !== undefined ? { correlationId: callOptions.correlationId } : {});
+  #current(callOptions?: CircuitCallOptions): CircuitState {
+    if (this.#state === CircuitState.OPEN && this.#clock.now() - this.#openedAt >= this.#resetTimeout) {
+      this.#transition(CircuitState.HALF_OPEN, callOptions?.correlationId !== undefined ? { correlationId: callOptions.correlationId } : {});
     }
-    return state;
-  };
+    return this.#state;
+  }
 
-  const retryIn = (): number => (state === CircuitState.OPEN ? Math.max(0, openedAt + resetTimeout - clock.now()) : 0);
+  #retryIn(): number {
+    return this.#state === CircuitState.OPEN ? Math.max(0, this.#openedAt + this.#resetTimeout - this.#clock.now()) : 0;
+  }
 
-  const rejection = (): ProtobusError => {
-    const retryInMs = retryIn();
+  #rejection(): ProtobusError {
+    const retryInMs = this.#retryIn();
     const message =
-      state === CircuitState.OPEN
-        ? `circuit '${name}' is open after ${failures} consecutive failures; calls resume in ${retryInMs} ms`
-        : `circuit '${name}' is half-open and its ${halfOpenMax} trial call(s) are in progress`;
+      this.#state === CircuitState.OPEN
+        ? `circuit '${this.name}' is open after ${this.#failures} consecutive failures; calls resume in ${retryInMs} ms`
+        : `circuit '${this.name}' is half-open and its ${this.#halfOpenMax} trial call(s) are in progress`;
     return new ProtobusError(Code.UNAVAILABLE, message, [
       {
         type: "ErrorInfo",
-        value: { reason: CIRCUIT_OPEN_REASON, domain: "protobus.dev", metadata: { circuit: name, state, retryInMs: String(retryInMs) } },
+        value: { reason: CIRCUIT_OPEN_REASON, domain: "protobus.dev", metadata: { circuit: this.name, state: this.#state, retryInMs: String(retryInMs) } },
       },
     ]);
-  };
-
-  const tryAcquire = (callOptions?: CircuitCallOptions): CircuitPermit | ProtobusError => {
-    const now = current(callOptions);
-    if (now === CircuitState.OPEN || (now === CircuitState.HALF_OPEN && trials >= halfOpenMax)) {
-      const error = rejection();
-      emit("callRejected", { name, state: now, failureCount: failures, error, retryInMs: retryIn(), ...correlation(callOptions) });
-      return error;
-    }
-    const myEpoch = epoch;
-    const trial = now === CircuitState.HALF_OPEN;
-    if (trial) trials += 1;
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      if (trial && myEpoch === epoch) trials -= 1;
-      return myEpoch === epoch;
-    };
-    return {
-      success() {
-        if (!settle()) return;
-        if (state === CircuitState.HALF_OPEN) transition(CircuitState.CLOSED, correlation(callOptions));
-        else failures = 0;
-      },
-      failure(error) {
-        if (!settle() || !isFailure(error)) return;
-        failures += 1;
-        emit("callFailed", { name, state, failureCount: failures, error, ...correlation(callOptions) });
-        if (state === CircuitState.HALF_OPEN || failures >= failureThreshold) {
-          transition(CircuitState.OPEN, { error, ...correlation(callOptions) });
-        }
-      },
-      release() {
-        settle();
-      },
-    };
-  };
-
-  const breaker: CircuitBreaker = {
-    name,
-    get state() {
-      return current();
-    },
-    get failureCount() {
-      return failures;
-    },
-    async execute<T>(call: () => Promise<T> | T, callOptions?: CircuitCallOptions): Promise<T> {
-      const permit = tryAcquire(callOptions);
-      if (permit instanceof ProtobusError) throw permit;
-      try {
-        const result = await call();
-        permit.success();
-        return result;
-      } catch (error) {
-        permit.failure(error);
-        throw error;
-      }
-    },
-    tryAcquire,
-    on(more) {
-      listeners.add(more);
-      return () => listeners.delete(more);
-    },
-    reset() {
-      failures = 0;
-      transition(CircuitState.CLOSED);
-    },
-  };
-  if (options.publisher !== undefined) publishCircuitBreakerEvents(breaker, options.publisher, options.publishing);
-  return breaker;
+  }
 }
 
 function correlation(options: CircuitCallOptions | undefined): { correlationId?: string } {

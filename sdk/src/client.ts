@@ -163,10 +163,11 @@ export interface ClientCore {
   /**
    * Closes every subscription at once. Single-event publishes already made
    * still complete (each settles, stored or failed), then the channels close;
-   * `await client.flush()` first to wait for them. Publishing after `close()`
-   * fails.
+   * the promise resolves when that is done (awaiting it is optional: the
+   * drain happens either way). Publishing after `close()` fails with
+   * CANCELLED. Calling it again returns the same promise.
    */
-  close(): void;
+  close(): Promise<void>;
   /** The generated grpc-js client, for calls the wrapper does not cover. */
   readonly raw: EventBusClient;
 }
@@ -296,6 +297,7 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
 
   const eventMap: EventMap = options.events ?? {};
   let closed = false;
+  let closing: Promise<void> | undefined;
   const unaryCall = createUnaryCaller(() => closed, timeoutMs);
   const batcher = options.batching === false ? undefined : new BatchingPublisher(raw, options.batching);
   const publish = createPublish({ raw, unaryCall, batcher, eventMap, source, isClosed: () => closed });
@@ -342,11 +344,12 @@ export function createClient<const M extends EventMap = NoEvents>(options: Clien
     resumePublishing: (orderingKey) => batcher?.resumePublishing(orderingKey),
     publisher: batcher,
     close() {
+      if (closing !== undefined) return closing;
       closed = true;
       for (const subscription of subscriptions) subscription.close();
       streaming.close();
-      if (batcher === undefined) raw.close();
-      else void batcher.close().finally(() => raw.close());
+      closing = (batcher?.close() ?? Promise.resolve()).finally(() => raw.close());
+      return closing;
     },
     raw,
   };

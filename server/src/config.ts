@@ -6,49 +6,20 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { STORE_KINDS, type StoreKind } from "./storage/create-backend.js";
+import { BACKEND_CONFIG_KEYS, BACKEND_DEFAULTS, STORE_KINDS, type BackendSettings, type StoreKind } from "./storage/create-backend.js";
+import { widenKeys, type ConfigKey } from "./config-key.js";
+import { boolean, httpUrl, integer, list, nonNegativeNumber, oneOf, parseDurationMs, text } from "./config-parsers.js";
 import type { LogLevel } from "./logger.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
-import { INTEGRITY_CHECKS, type IntegrityCheck } from "./storage/sqlite/integrity.js";
 
 /** Everything `protobus serve` can be told; the input limits are documented in limits.ts. */
-export interface ServerConfig extends InputLimits {
+export interface ServerConfig extends InputLimits, BackendSettings {
   /** Interface to listen on. */
   readonly host: string;
   /** Port to listen on; 0 picks a free one. */
   readonly port: number;
-  /** Storage backend. */
+  /** Storage backend; its settings come from its descriptor (storage/<backend>/descriptor.ts). */
   readonly store: StoreKind;
-  /** Where the sqlite backend keeps its file. */
-  readonly dataDir: string;
-  /** sqlite durability: `normal` survives a process crash, `full` a machine crash. */
-  readonly sqliteSynchronous: "normal" | "full";
-  /** How the sqlite file is checked before it is served: `quick`, `full` or `off`. */
-  readonly sqliteIntegrityCheck: IntegrityCheck;
-  /** NATS server URLs of the jetstream store, comma-separated. */
-  readonly natsUrl: string;
-  /** NATS user name (with `natsPassword`); empty for none. */
-  readonly natsUser: string;
-  /** NATS password; empty for none. */
-  readonly natsPassword: string;
-  /** NATS authentication token; empty for none. */
-  readonly natsToken: string;
-  /** Path of a NATS `.creds` file; empty for none. */
-  readonly natsCreds: string;
-  /** CA file that turns TLS on for NATS; empty for none. */
-  readonly natsTlsCa: string;
-  /** Client certificate for NATS TLS; empty for none. */
-  readonly natsTlsCert: string;
-  /** Key of `natsTlsCert`; empty for none. */
-  readonly natsTlsKey: string;
-  /** JetStream stream holding the events. */
-  readonly jetstreamStream: string;
-  /** First token of every subject protobus uses on NATS. */
-  readonly jetstreamSubjectPrefix: string;
-  /** Replicas of the stream and buckets the jetstream store creates. */
-  readonly jetstreamReplicas: number;
-  /** The jetstream store drops events older than this many ms; 0 keeps them forever. */
-  readonly jetstreamMaxAgeMs: number;
   /** Stored events one QueryEvents call looks at, at most; the rest comes with a page token. */
   readonly queryScanLimit: number;
   /** Largest accepted payload, in bytes. */
@@ -68,6 +39,18 @@ export interface ServerConfig extends InputLimits {
   readonly keepaliveTimeoutMs: number;
   /** Connections served at once; calls on one more are refused with RESOURCE_EXHAUSTED. */
   readonly maxConnections: number;
+  /**
+   * Ceiling, in bytes, of the event bytes held for readers: consumer-group
+   * read-ahead and unacked deliveries together; readers wait when it is
+   * reached. 0: a quarter of the machine's memory, at most half the V8 heap limit.
+   */
+  readonly memoryBudget: number;
+  /** Most bytes of undelivered events one consumer group reads ahead. */
+  readonly groupReadAheadBytes: number;
+  /** Most bytes of unacked deliveries one subscription (broadcast or group member) holds; then it gets no more until it acks. */
+  readonly maxUnackedBytes: number;
+  /** Consumer groups loaded (with members) at once; opening one more is refused with RESOURCE_EXHAUSTED. */
+  readonly maxGroups: number;
   /** A connection that has not opened HTTP/2 within this many ms is closed. */
   readonly handshakeTimeoutMs: number;
   /** Streams (calls) one connection may have open at once. */
@@ -164,21 +147,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   host: "127.0.0.1",
   port: 50051,
   store: "sqlite",
-  dataDir: "./.protobus",
-  sqliteSynchronous: "normal",
-  sqliteIntegrityCheck: "quick",
-  natsUrl: "nats://127.0.0.1:4222",
-  natsUser: "",
-  natsPassword: "",
-  natsToken: "",
-  natsCreds: "",
-  natsTlsCa: "",
-  natsTlsCert: "",
-  natsTlsKey: "",
-  jetstreamStream: "PROTOBUS",
-  jetstreamSubjectPrefix: "protobus",
-  jetstreamReplicas: 1,
-  jetstreamMaxAgeMs: 0,
+  ...BACKEND_DEFAULTS,
   queryScanLimit: 20_000,
   maxPayloadBytes: 1024 * 1024,
   maxBatchSize: 10_000,
@@ -187,6 +156,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 10_000,
   maxConnections: 4096,
+  memoryBudget: 0,
+  groupReadAheadBytes: 2 * 1024 * 1024,
+  maxUnackedBytes: 16 * 1024 * 1024,
+  maxGroups: 10_000,
   handshakeTimeoutMs: 10_000,
   maxStreamsPerConnection: 1000,
   shutdownGraceMs: 10_000,
@@ -231,171 +204,14 @@ export const DEFAULT_CONFIG: ServerConfig = {
   jaegerUrl: "",
 };
 
-/** One configuration key: its names in each source and how to parse it. */
-interface KeySpec {
-  readonly key: keyof ServerConfig;
-  /** Name in protobus.yaml (and the flag, in kebab-case). */
-  readonly yaml: string;
-  readonly env: string;
-  readonly parse: (raw: string, from: string) => ServerConfig[keyof ServerConfig];
-  readonly description: string;
-  /** A switch: the flag may be given without a value (meaning true). */
-  readonly boolean?: true;
-}
-
-function integer(min: number, max: number) {
-  return (raw: string, from: string): number => {
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new RangeError(`${from}: expected an integer from ${min} to ${max}, got '${raw}'`);
-    }
-    return value;
-  };
-}
-
-function oneOf<T extends string>(values: readonly T[]) {
-  return (raw: string, from: string): T => {
-    if (!(values as readonly string[]).includes(raw)) {
-      throw new RangeError(`${from}: expected one of ${values.join(", ")}, got '${raw}'`);
-    }
-    return raw as T;
-  };
-}
-
-function nonNegativeNumber(raw: string, from: string): number {
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || value < 0) throw new RangeError(`${from}: expected a number of 0 or more, got '${raw}'`);
-  return value;
-}
-
-function list(raw: string): string[] {
-  return raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-}
-
-function boolean(raw: string, from: string): boolean {
-  const value = raw.trim().toLowerCase();
-  if (["true", "1", "yes", "on"].includes(value)) return true;
-  if (["false", "0", "no", "off"].includes(value)) return false;
-  throw new RangeError(`${from}: expected true or false, got '${raw}'`);
-}
-
-function httpUrl(raw: string, from: string): string {
-  if (raw === "") return raw;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError(`${from}: expected an http:// or https:// URL, got '${raw}'`);
-  return raw.replace(/\/+$/, "");
-}
-
-function natsUrls(raw: string, from: string): string {
-  const urls = raw.split(",").map((url) => url.trim());
-  for (const url of urls) {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s,]+$|^[^\s:/,]+:\d+$/.test(url)) {
-      throw new RangeError(`${from}: expected NATS URLs like nats://host:4222[,nats://host2:4222], got '${raw}'`);
-    }
-  }
-  return urls.join(",");
-}
-
-function streamName(raw: string, from: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new RangeError(`${from}: expected a stream name of letters, digits, _ and -, got '${raw}'`);
-  return raw;
-}
-
-function subjectToken(raw: string, from: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new RangeError(`${from}: expected one subject token of letters, digits, _ and -, got '${raw}'`);
-  return raw;
-}
-
-/** Parses `1500`, `1500ms`, `30s`, `2m`, `1h` into milliseconds. */
-export function parseDurationMs(raw: string, from: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
-  if (match === null) throw new RangeError(`${from}: expected a duration like 500ms, 30s, 2m, got '${raw}'`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"] ?? 1;
-  return Math.round(Number(match[1]) * factor);
-}
+type KeySpec = ConfigKey<ServerConfig>;
 
 /** Every configuration key, documented; the README's config table comes from here. */
 export const CONFIG_KEYS: readonly KeySpec[] = [
-  { key: "host", yaml: "host", env: "PROTOBUS_HOST", parse: (raw) => raw, description: "interface to listen on" },
+  { key: "host", yaml: "host", env: "PROTOBUS_HOST", parse: text, description: "interface to listen on" },
   { key: "port", yaml: "port", env: "PROTOBUS_PORT", parse: integer(0, 65535), description: "port to listen on (0 picks a free one)" },
-  { key: "store", yaml: "store", env: "PROTOBUS_STORE", parse: oneOf(STORE_KINDS), description: "storage backend: sqlite, memory or jetstream" },
-  { key: "dataDir", yaml: "data-dir", env: "PROTOBUS_DATA_DIR", parse: (raw) => raw, description: "directory of the sqlite store" },
-  {
-    key: "sqliteSynchronous",
-    yaml: "sqlite-synchronous",
-    env: "PROTOBUS_SQLITE_SYNCHRONOUS",
-    parse: oneOf(["normal", "full"] as const),
-    description: "normal: a commit survives a server crash; full: also a machine crash (slower)",
-  },
-  {
-    key: "sqliteIntegrityCheck",
-    yaml: "sqlite-integrity-check",
-    env: "PROTOBUS_SQLITE_INTEGRITY_CHECK",
-    parse: oneOf(INTEGRITY_CHECKS),
-    description: "check of the sqlite file before it is served: quick (PRAGMA quick_check), full (integrity_check, slower) or off",
-  },
-  {
-    key: "natsUrl",
-    yaml: "nats-url",
-    env: "PROTOBUS_NATS_URL",
-    parse: natsUrls,
-    description: "NATS server URLs of the jetstream store, comma-separated (nats://host:4222,nats://host2:4222)",
-  },
-  { key: "natsUser", yaml: "nats-user", env: "PROTOBUS_NATS_USER", parse: (raw) => raw, description: "NATS user name" },
-  { key: "natsPassword", yaml: "nats-password", env: "PROTOBUS_NATS_PASSWORD", parse: (raw) => raw, description: "NATS password" },
-  { key: "natsToken", yaml: "nats-token", env: "PROTOBUS_NATS_TOKEN", parse: (raw) => raw, description: "NATS authentication token" },
-  { key: "natsCreds", yaml: "nats-creds", env: "PROTOBUS_NATS_CREDS", parse: (raw) => raw, description: "path of a NATS .creds file" },
-  {
-    key: "natsTlsCa",
-    yaml: "nats-tls-ca",
-    env: "PROTOBUS_NATS_TLS_CA",
-    parse: (raw) => raw,
-    description: "CA file for NATS TLS (turns TLS on)",
-  },
-  {
-    key: "natsTlsCert",
-    yaml: "nats-tls-cert",
-    env: "PROTOBUS_NATS_TLS_CERT",
-    parse: (raw) => raw,
-    description: "client certificate for NATS TLS",
-  },
-  { key: "natsTlsKey", yaml: "nats-tls-key", env: "PROTOBUS_NATS_TLS_KEY", parse: (raw) => raw, description: "key of the NATS client certificate" },
-  {
-    key: "jetstreamStream",
-    yaml: "jetstream-stream",
-    env: "PROTOBUS_JETSTREAM_STREAM",
-    parse: streamName,
-    description: "JetStream stream of the events (created when missing)",
-  },
-  {
-    key: "jetstreamSubjectPrefix",
-    yaml: "jetstream-subject-prefix",
-    env: "PROTOBUS_JETSTREAM_SUBJECT_PREFIX",
-    parse: subjectToken,
-    description: "first token of every NATS subject protobus uses",
-  },
-  {
-    key: "jetstreamReplicas",
-    yaml: "jetstream-replicas",
-    env: "PROTOBUS_JETSTREAM_REPLICAS",
-    parse: integer(1, 5),
-    description: "replicas of the stream and buckets the jetstream store creates (1, or 3 on a cluster)",
-  },
-  {
-    key: "jetstreamMaxAgeMs",
-    yaml: "jetstream-max-age",
-    env: "PROTOBUS_JETSTREAM_MAX_AGE",
-    parse: parseDurationMs,
-    description: "the jetstream store drops events older than this (0 keeps them forever)",
-  },
+  { key: "store", yaml: "store", env: "PROTOBUS_STORE", parse: oneOf(STORE_KINDS), description: `storage backend: ${STORE_KINDS.join(", ")}` },
+  ...widenKeys<ServerConfig, BackendSettings>(BACKEND_CONFIG_KEYS),
   {
     key: "queryScanLimit",
     yaml: "query-scan-limit",
@@ -453,6 +269,34 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: "connections served at once; calls on one more get RESOURCE_EXHAUSTED",
   },
   {
+    key: "memoryBudget",
+    yaml: "memory-budget",
+    env: "PROTOBUS_MEMORY_BUDGET",
+    parse: integer(0, 1024 * 1024 * 1024 * 1024),
+    description: "bytes of events held for readers (group read-ahead and unacked deliveries together); readers wait when it is reached; 0: a quarter of RAM, at most half the V8 heap limit",
+  },
+  {
+    key: "groupReadAheadBytes",
+    yaml: "group-read-ahead-bytes",
+    env: "PROTOBUS_GROUP_READ_AHEAD_BYTES",
+    parse: integer(1024, 1024 * 1024 * 1024),
+    description: "bytes of undelivered events one consumer group reads ahead; released when its last member leaves",
+  },
+  {
+    key: "maxUnackedBytes",
+    yaml: "max-unacked-bytes",
+    env: "PROTOBUS_MAX_UNACKED_BYTES",
+    parse: integer(1024, 1024 * 1024 * 1024),
+    description: "bytes of unacked deliveries one subscription or group member holds; over it, it gets no more until it acks",
+  },
+  {
+    key: "maxGroups",
+    yaml: "max-groups",
+    env: "PROTOBUS_MAX_GROUPS",
+    parse: integer(1, 1_000_000),
+    description: "consumer groups loaded (opened by a member) at once; opening one more gets RESOURCE_EXHAUSTED",
+  },
+  {
     key: "handshakeTimeoutMs",
     yaml: "handshake-timeout",
     env: "PROTOBUS_HANDSHAKE_TIMEOUT",
@@ -498,7 +342,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     key: "metricsHost",
     yaml: "metrics-host",
     env: "PROTOBUS_METRICS_HOST",
-    parse: (raw) => raw,
+    parse: text,
     description: "interface of the /metrics endpoint (https when TLS is on)",
   },
   {
@@ -699,14 +543,15 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     parse: integer(1, 16 * 1024 * 1024 * 1024),
     description: "memory for parsed and compiled schema versions, counted in bytes of their definitions (least recently used are dropped)",
   },
-  { key: "tlsCert", yaml: "tls-cert", env: "PROTOBUS_TLS_CERT", parse: (raw) => raw, description: "PEM certificate chain of the server; with --tls-key turns TLS on (reloaded when it changes and on SIGHUP)" },
-  { key: "tlsKey", yaml: "tls-key", env: "PROTOBUS_TLS_KEY", parse: (raw) => raw, description: "PEM private key of --tls-cert" },
+  { key: "tlsCert", yaml: "tls-cert", env: "PROTOBUS_TLS_CERT", parse: text, description: "PEM certificate chain of the server; with --tls-key turns TLS on (reloaded when it changes and on SIGHUP)", path: true },
+  { key: "tlsKey", yaml: "tls-key", env: "PROTOBUS_TLS_KEY", parse: text, description: "PEM private key of --tls-cert", path: true },
   {
     key: "tlsClientCa",
     yaml: "tls-client-ca",
     env: "PROTOBUS_TLS_CLIENT_CA",
-    parse: (raw) => raw,
+    parse: text,
     description: "PEM CA bundle for mutual TLS: clients need a certificate it signed; its subject CN is the principal, OUs its roles",
+    path: true,
   },
   {
     key: "insecure",
@@ -716,14 +561,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: "allow listening on a non-loopback interface without TLS and authentication (logged as a warning)",
     boolean: true,
   },
-  { key: "tokenFile", yaml: "token-file", env: "PROTOBUS_TOKEN_FILE", parse: (raw) => raw, description: "file of hashed bearer tokens (protobus token create); turns token authentication on" },
-  { key: "jwksUrl", yaml: "jwks-url", env: "PROTOBUS_JWKS_URL", parse: (raw) => raw, description: "JWKS URL JWTs are verified against; turns JWT authentication on" },
-  { key: "jwksFile", yaml: "jwks-file", env: "PROTOBUS_JWKS_FILE", parse: (raw) => raw, description: "JWKS file JWTs are verified against; turns JWT authentication on" },
-  { key: "jwtIssuer", yaml: "jwt-issuer", env: "PROTOBUS_JWT_ISSUER", parse: (raw) => raw, description: "required JWT issuer (iss); empty accepts any" },
-  { key: "jwtAudience", yaml: "jwt-audience", env: "PROTOBUS_JWT_AUDIENCE", parse: (raw) => raw, description: "required JWT audience (aud); empty accepts any" },
+  { key: "tokenFile", yaml: "token-file", env: "PROTOBUS_TOKEN_FILE", parse: text, description: "file of hashed bearer tokens (protobus token create); turns token authentication on", path: true },
+  { key: "jwksUrl", yaml: "jwks-url", env: "PROTOBUS_JWKS_URL", parse: text, description: "JWKS URL JWTs are verified against; turns JWT authentication on" },
+  { key: "jwksFile", yaml: "jwks-file", env: "PROTOBUS_JWKS_FILE", parse: text, description: "JWKS file JWTs are verified against; turns JWT authentication on", path: true },
+  { key: "jwtIssuer", yaml: "jwt-issuer", env: "PROTOBUS_JWT_ISSUER", parse: text, description: "required JWT issuer (iss); empty accepts any" },
+  { key: "jwtAudience", yaml: "jwt-audience", env: "PROTOBUS_JWT_AUDIENCE", parse: text, description: "required JWT audience (aud); empty accepts any" },
   { key: "jwtClockSkewMs", yaml: "jwt-clock-skew", env: "PROTOBUS_JWT_CLOCK_SKEW", parse: parseDurationMs, description: "allowed clock difference when checking JWT exp/nbf" },
-  { key: "jwtPrincipalClaim", yaml: "jwt-principal-claim", env: "PROTOBUS_JWT_PRINCIPAL_CLAIM", parse: (raw) => raw, description: "JWT claim naming the principal" },
-  { key: "jwtRolesClaim", yaml: "jwt-roles-claim", env: "PROTOBUS_JWT_ROLES_CLAIM", parse: (raw) => raw, description: "JWT claim listing roles (array or space-separated)" },
+  { key: "jwtPrincipalClaim", yaml: "jwt-principal-claim", env: "PROTOBUS_JWT_PRINCIPAL_CLAIM", parse: text, description: "JWT claim naming the principal" },
+  { key: "jwtRolesClaim", yaml: "jwt-roles-claim", env: "PROTOBUS_JWT_ROLES_CLAIM", parse: text, description: "JWT claim listing roles (array or space-separated)" },
   {
     key: "jwksRefreshMinMs",
     yaml: "jwks-refresh-min",
@@ -732,7 +577,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     description: "fewest time between two fetches of the JWKS URL (a token with an unknown key id triggers one)",
   },
   { key: "jwksMaxAgeMs", yaml: "jwks-max-age", env: "PROTOBUS_JWKS_MAX_AGE", parse: parseDurationMs, description: "a fetched JWKS is fetched again after this long (retired keys stop working)" },
-  { key: "policy", yaml: "policy", env: "PROTOBUS_POLICY", parse: (raw) => raw, description: "authorization policy file (YAML, reloaded when it changes); with authentication on and no policy every call is refused" },
+  { key: "policy", yaml: "policy", env: "PROTOBUS_POLICY", parse: text, description: "authorization policy file (YAML, reloaded when it changes); with authentication on and no policy every call is refused", path: true },
   {
     key: "securityReloadMs",
     yaml: "security-reload-interval",
@@ -774,6 +619,8 @@ export interface ConfigSources {
   readonly cwd?: string;
 }
 
+export { parseDurationMs };
+
 /** Resolves the configuration. Throws a RangeError naming the bad source and value. */
 export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   const env = sources.env ?? process.env;
@@ -803,9 +650,8 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     else if (fromEnv !== undefined && fromEnv !== "") config[spec.key] = spec.parse(fromEnv, spec.env);
     else if (fromFile !== undefined && fromFile !== null) config[spec.key] = spec.parse(String(fromFile), `${file}: ${spec.yaml}`);
   }
-  config.dataDir = resolve(cwd, config.dataDir as string);
-  for (const key of ["tlsCert", "tlsKey", "tlsClientCa", "tokenFile", "jwksFile", "policy"] as const) {
-    if (config[key] !== "") config[key] = resolve(cwd, config[key] as string);
+  for (const spec of CONFIG_KEYS) {
+    if (spec.path === true && config[spec.key] !== "") config[spec.key] = resolve(cwd, config[spec.key] as string);
   }
   return config as unknown as ServerConfig;
 }

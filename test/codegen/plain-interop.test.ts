@@ -35,7 +35,7 @@ describe("a plain grpc-js client and typed clients", () => {
   });
   afterAll(async () => {
     bus.close();
-    typed.close();
+    await typed.close();
     await t.close();
   });
 

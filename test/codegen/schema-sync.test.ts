@@ -113,7 +113,7 @@ describe("protobus schema sync", () => {
         .catch((e: unknown) => e);
       expect(wrong).toBeInstanceOf(ProtobusError);
     } finally {
-      client.close();
+      await client.close();
     }
   });
 

@@ -43,7 +43,7 @@ describe("typed clients over a real server", () => {
     typed = createClient({ address: t.address, source: "typed-test", events: examplesAgentsV1Events });
   });
   afterAll(async () => {
-    typed.close();
+    await typed.close();
     await t.close();
   });
 
@@ -105,7 +105,7 @@ describe("typed clients over a real server", () => {
     await typed.publish(TaskCreated, FULL);
     await waitFor(() => got.length === 1, 10_000, "the untyped delivery");
     sub.close();
-    plain.close();
+    await plain.close();
     const event = got[0] as ReceivedEvent;
     expect(event.type).toBe("agent.task.created");
     expect(event.dataContentType).toBe("application/protobuf");
@@ -124,7 +124,7 @@ describe("typed clients over a real server", () => {
     await plain.publish({ type: "agent.task.created", data: toJsonString(TaskCreatedSchema, message), dataContentType: "application/json" });
     await waitFor(() => got.length === 2, 10_000, "two typed deliveries");
     sub.close();
-    plain.close();
+    await plain.close();
     for (const event of got) expect(equals(TaskCreatedSchema, event.payload, message)).toBe(true);
     expect(got.map((e) => e.dataContentType)).toEqual(["application/protobuf", "application/json"]);
   });

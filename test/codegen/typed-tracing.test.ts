@@ -25,7 +25,7 @@ describe("typed clients and tracing", () => {
     client = createClient({ address: t.address, source: "typed-tracing", events: examplesAgentsV1Events });
   });
   afterAll(async () => {
-    client.close();
+    await client.close();
     await t.close();
     await provider.shutdown();
   });

@@ -64,7 +64,7 @@ describe("typed publish and subscribe", () => {
     client = createClient({ address: server.address, source: "types", events: examplesAgentsV1Events });
   });
   afterAll(async () => {
-    client.close();
+    await client.close();
     await server.close();
   });
 

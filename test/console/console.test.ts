@@ -42,7 +42,7 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
   });
   afterAll(async () => {
     await b?.close();
-    typed?.close();
+    await typed?.close();
     await t?.close();
   });
 
@@ -110,7 +110,7 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
         await plain.publish(Array.from({ length: 20 }, (_, j) => ({ type: "demo.history.recorded", data: { n: i + j } })));
       }
     } finally {
-      plain.close();
+      await plain.close();
     }
     const { page } = b;
     await page.getByRole("link", { name: "History" }).click();
@@ -146,7 +146,7 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
       await waitFor(async () => (await plain.listDeadLetters("flow-workers")).deadLetters.length === 1, 10_000, "the dead letter");
     } finally {
       worker.close();
-      plain.close();
+      await plain.close();
     }
     const { page } = b;
     await page.goto(`${origin}flows/corr-flow`);
@@ -201,7 +201,7 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
         worker.close();
       }
     } finally {
-      plain.close();
+      await plain.close();
     }
   });
 
@@ -217,7 +217,7 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
     try {
       expect((await plain.listGroups()).map((g) => g.name)).not.toContain("flow-workers");
     } finally {
-      plain.close();
+      await plain.close();
     }
   });
 
@@ -276,7 +276,7 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
         await new Promise((r) => setTimeout(r, 700));
       }
     } finally {
-      plain.close();
+      await plain.close();
     }
     await page.locator("table.type-stats tr[data-type='demo.overview.ticked']").waitFor({ timeout: 10_000 });
     await expect.poll(() => page.locator("table.type-stats tr[data-type='demo.overview.ticked'] td").nth(1).textContent(), { timeout: 10_000 }).toBe("5");
@@ -301,7 +301,7 @@ describe.skipIf(!chromiumAvailable())("web console", () => {
         const data = { blob: "x".repeat(2048) };
         for (let i = 0; i < 10; i++) await plain.publish(Array.from({ length: 200 }, () => ({ type: "demo.flood.sent", data })));
       } finally {
-        plain.close();
+        await plain.close();
       }
       // Past the console's lag limit (2 s): the stream must start again at the newest event.
       await new Promise((r) => setTimeout(r, 2_500));
@@ -410,7 +410,7 @@ describe.skipIf(!chromiumAvailable())("web console with authentication", () => {
       await waitFor(async () => (await operator.listDeadLetters("ops")).deadLetters.length === 1, 10_000, "the dead letter");
       worker.close();
     } finally {
-      operator.close();
+      await operator.close();
     }
 
     const { page } = b;

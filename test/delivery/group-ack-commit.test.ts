@@ -51,7 +51,7 @@ describe("an unconfirmed group ack", () => {
     await new Promise((r) => setTimeout(r, COMMIT_BOUND_MS));
     await server.stop("SIGKILL");
     sub.close();
-    client.close();
+    await client.close();
 
     server = await serve();
     client = createClient({ address: server.address, source: "ack-commit" });

@@ -71,7 +71,7 @@ describe("a consumer group across kill -9", () => {
     expect(killed).toBe(true);
     sub.close();
     await Promise.all(pending);
-    client.close();
+    await client.close();
     // The kill is what was asked for: at least that many acks were confirmed.
     expect(confirmed.size).toBeGreaterThanOrEqual(killAfter);
 

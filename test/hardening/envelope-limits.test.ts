@@ -18,7 +18,7 @@ describe("envelope limits", () => {
     client = createClient({ address: server.address, source: "hardening" });
   });
   afterAll(async () => {
-    client.close();
+    await client.close();
     await server.close();
   });
 

@@ -19,7 +19,7 @@ describe("filter limits at open", () => {
     client = createClient({ address: server.address, source: "hardening" });
   });
   afterAll(async () => {
-    client.close();
+    await client.close();
     await server.close();
   });
 

@@ -53,7 +53,7 @@ describe("malformed requests and numeric overflow", () => {
   });
   afterAll(async () => {
     raw.close();
-    client.close();
+    await client.close();
     await server.close();
   });
 

@@ -29,7 +29,7 @@ describe("patterns per subscription", () => {
     client = createClient({ address: server.address, source: "hardening" });
   });
   afterAll(async () => {
-    client.close();
+    await client.close();
     await server.close();
   });
 

@@ -23,7 +23,7 @@ describe("regular expressions run in linear time", () => {
     registry = createRegistryClient({ address: server.address });
   });
   afterAll(async () => {
-    client.close();
+    await client.close();
     registry.close();
     await server.close();
   });

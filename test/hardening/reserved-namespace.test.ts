@@ -31,8 +31,8 @@ describe("the reserved protobus.* namespace", () => {
     unbatched = createClient({ address: server.address, source: "hardening", batching: false });
   });
   afterAll(async () => {
-    client.close();
-    unbatched.close();
+    await client.close();
+    await unbatched.close();
     await server.close();
   });
 

@@ -51,7 +51,7 @@ describe("schema limits", () => {
     registry = createRegistryClient({ address: server.address });
   });
   afterAll(async () => {
-    client.close();
+    await client.close();
     registry.close();
     await server.close();
   });

@@ -34,8 +34,8 @@ async function withOwnerAndSurvivor(args: readonly string[], body: (servers: Own
   try {
     await body({ owner, ownerClient, survivorClient });
   } finally {
-    ownerClient.close();
-    survivorClient.close();
+    await ownerClient.close();
+    await survivorClient.close();
     await owner.stop("SIGKILL");
     await survivor.stop();
     dir.dispose();

@@ -37,7 +37,7 @@ describe("require-schemas configuration", () => {
       expect((error as ProtobusError).code).toBe(Code.FAILED_PRECONDITION);
       expect((error as ProtobusError).preconditionViolations[0]?.type).toBe("SCHEMA_REQUIRED");
     } finally {
-      client.close();
+      await client.close();
       await server.stop();
       dir.dispose();
     }

@@ -34,7 +34,7 @@ describe("a stored group that cannot be loaded", () => {
     await client.publish([{ type: "res.item.added", id: "before" }]);
     await waitFor(async () => (await client.getGroup("good")).acked === 1n, 10_000, "the good group's first ack");
     good.close();
-    client.close();
+    await client.close();
     expect(await server.stop("SIGTERM")).toBe(0);
 
     // Rows as an older server (or a hand edit) may have left them.

@@ -28,7 +28,7 @@ describe("QueryEvents over a long history", () => {
     await client.publish({ type: "scan.last.added", source: "the-end" });
   }, 60_000);
   afterAll(async () => {
-    client.close();
+    await client.close();
     await server.stop("SIGKILL");
     dir.dispose();
   });

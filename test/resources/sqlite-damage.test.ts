@@ -49,7 +49,7 @@ describe("a damaged sqlite store", () => {
         Array.from({ length: 500 }, (_, j) => ({ id: `evt-${i + j}`, type: "damage.item.added", data: { n: i + j, payload }, tags: [`t${(i + j) % 7}`] })),
       );
     }
-    client.close();
+    await client.close();
     // A graceful stop checkpoints the WAL into events.db and removes it.
     expect(await server.stop("SIGTERM")).toBe(0);
     const file = join(dir.path, "events.db");

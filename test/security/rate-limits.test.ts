@@ -131,7 +131,7 @@ describe("rate limits per principal", () => {
       await client.publish({ type: "load.item.sent", data: { i: 3 } });
       expect(performance.now() - start).toBeGreaterThan(400);
     } finally {
-      client.close();
+      await client.close();
     }
     // Retrying on its own backoff (50 ms, doubling) would have been refused three or four times.
     const refusals = await throttled();

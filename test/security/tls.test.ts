@@ -41,7 +41,7 @@ async function publishCode(address: string, creds: ReturnType<typeof credentials
   } catch (error) {
     return ProtobusError.from(error).code;
   } finally {
-    client.close();
+    await client.close();
   }
 }
 
@@ -108,7 +108,7 @@ describe("TLS with token authentication", () => {
       const result = await client.publish({ type: "agent.task.created", data: { via: "sdk" } });
       expect(result.sequence).toBeGreaterThan(0n);
     } finally {
-      client.close();
+      await client.close();
     }
     const published = await run(process.execPath, [CLI, "publish", "--type", "agent.task.created", "--data", '{"via":"cli"}', "--address", `https://${server.address}`, "--tls-ca", pki.ca.cert], {
       env: { ...process.env, PROTOBUS_TOKEN: planner },

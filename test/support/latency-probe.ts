@@ -31,7 +31,7 @@ export function startLatencyProbe(address: string, intervalMs = 20): LatencyProb
     stop: async () => {
       stopped = true;
       await loop;
-      client.close();
+      await client.close();
       return { maxMs, calls };
     },
   };

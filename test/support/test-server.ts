@@ -46,7 +46,7 @@ export async function startTestServer(options: StartServerOptions = {}): Promise
   });
   const client = createClient({ address: server.address, source: "test" });
   const close = async (): Promise<void> => {
-    client.close();
+    await client.close();
     await server.shutdown();
     dir?.dispose();
   };
@@ -113,11 +113,15 @@ export async function spawnServer(args: readonly string[], env: Record<string, s
   };
 }
 
-/** Polls `check` until it returns true or the timeout passes. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
+/** Polls `check` until it returns true or the timeout passes; `what` (or what it returns at the timeout) names the condition in the error. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what: string | (() => string) = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

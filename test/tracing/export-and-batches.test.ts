@@ -43,12 +43,12 @@ describe("tracing: export failures and shutdown", () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(server.output().split("span export failed").length - 1).toBe(1);
     } finally {
-      client.close();
+      await client.close();
     }
     // A publish just before the signal leaves spans pending for the dead collector.
     const late = createClient({ address: server.address, source: "test" });
     await late.publish({ type: "demo.task.created", data: {} });
-    late.close();
+    await late.close();
     const stopping = Date.now();
     expect(await server.stop("SIGTERM")).toBe(0);
     // Shutdown: the server's own grace, then at most 1 s for spans (it took 9 s).

@@ -185,7 +185,7 @@ describe("tracing across processes", () => {
       expect(otherReceiver.spans.filter((s) => s.parentSpanId === accept.spanId).map((s) => s.name).sort()).toEqual(["store", "validate"]);
       expect(otherReceiver.errors).toEqual([]);
     } finally {
-      client.close();
+      await client.close();
       await otherServer.stop("SIGKILL");
       await otherReceiver.close();
     }
@@ -230,7 +230,7 @@ describe("tracing across processes", () => {
         const page = await client.query({});
         expect(page.events).toHaveLength(3);
       } finally {
-        client.close();
+        await client.close();
         await bad.stop("SIGKILL");
       }
     }

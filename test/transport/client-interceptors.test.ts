@@ -68,7 +68,7 @@ describe("client interceptors", () => {
       expect(header(byMethod("GetBusInfo"), "authorization")).toBe("Bearer token-1");
       expect(tokens).toBeGreaterThanOrEqual(3);
     } finally {
-      client.close();
+      await client.close();
     }
   });
 
@@ -90,7 +90,7 @@ describe("client interceptors", () => {
       expect(propagated?.traceId).toBe(parent.traceId);
       expect(propagated?.spanId).toBe(parent.spanId);
     } finally {
-      client.close();
+      await client.close();
       await provider.shutdown();
       trace.disable();
       context.disable();
@@ -108,7 +108,7 @@ describe("client interceptors", () => {
       expect((error as ProtobusError).message).toContain("vault sealed");
       expect(seen).toEqual([]);
     } finally {
-      client.close();
+      await client.close();
     }
   });
 
@@ -123,7 +123,7 @@ describe("client interceptors", () => {
       expect(times).toHaveLength(2);
       expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(280);
     } finally {
-      client.close();
+      await client.close();
     }
   });
 
@@ -138,7 +138,7 @@ describe("client interceptors", () => {
       expect(attempts.get("ListGroups")).toHaveLength(3);
       refusals.delete("ListGroups");
     } finally {
-      client.close();
+      await client.close();
     }
   });
 
@@ -160,7 +160,7 @@ describe("client interceptors", () => {
       expect(Date.now() - started).toBeLessThan(400);
       expect(attempts.get("GetFlow")).toHaveLength(1);
     } finally {
-      client.close();
+      await client.close();
     }
   });
 });
@@ -211,7 +211,7 @@ describe("TLS connections", () => {
       const page = await client.query({ patterns: ["tls.test.*"] });
       expect(page.events.map((e) => e.sequence)).toEqual([sequence]);
     } finally {
-      client.close();
+      await client.close();
     }
   });
 
@@ -220,7 +220,7 @@ describe("TLS connections", () => {
     try {
       expect((await client.info()).store).toBe("memory");
     } finally {
-      client.close();
+      await client.close();
     }
   });
 
@@ -232,8 +232,8 @@ describe("TLS connections", () => {
       expect(peers.at(-1)).toBe("billing-service");
       expect(((await anonymous.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
     } finally {
-      client.close();
-      anonymous.close();
+      await client.close();
+      await anonymous.close();
     }
   });
 
@@ -244,8 +244,8 @@ describe("TLS connections", () => {
       expect(((await untrusted.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
       expect(((await plain.info().catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.UNAVAILABLE);
     } finally {
-      untrusted.close();
-      plain.close();
+      await untrusted.close();
+      await plain.close();
     }
   });
 });

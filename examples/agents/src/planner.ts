@@ -19,7 +19,7 @@ let done = false;
 function finish(code: number): void {
   if (done) return;
   done = true;
-  client.close();
+  void client.close();
   process.exit(code);
 }
 

@@ -45,7 +45,7 @@ try {
   for await (const event of client.queryAll({ patterns: ["agent.>"] })) events.push(event);
   const flows = new Set(events.map((e) => e.correlationId));
   process.stdout.write(`[run] ${events.length} events in ${flows.size} flow(s): ${events.map((e) => e.type).join(" → ")}\n`);
-  client.close();
+  await client.close();
   exitCode = planner === 0 && worker === 0 ? 0 : 1;
   process.stdout.write(`[run] planner exited ${planner}, worker exited ${worker}: ${exitCode === 0 ? "done" : "FAILED"}\n`);
 } finally {

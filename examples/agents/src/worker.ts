@@ -39,7 +39,7 @@ const subscription = client.subscribe(
         log(`workflow ${event.payload.workflowId} ended (${event.type}); stopping`);
         await client.publish(AgentStopped, { agentId, reason: "workflow ended" });
         setImmediate(() => {
-          client.close();
+          void client.close();
           process.exit(event.type === "agent.workflow.completed" ? 0 : 1);
         });
         return;

@@ -106,6 +106,55 @@ const publishedCounter = meter.createCounter("protobus.outbox.published", { desc
 const failedCounter = meter.createCounter("protobus.outbox.failed", { description: "Outbox rows refused for good by the server" });
 
 /**
+ * Publishes one batch of rows: the outcomes to record (published, or
+ * refused for good), and whether some rows stay pending to be retried
+ * (paused behind a refused event of their key, or the server is away).
+ */
+async function publishRows(
+  publisher: BatchingPublisher,
+  rows: readonly OutboxRow[],
+  onError: NonNullable<OutboxRelayOptions["onError"]>,
+): Promise<{ outcomes: OutboxOutcome[]; retry: boolean }> {
+  const events = rows.map((row) => decodeOutboxEnvelope(row.envelope));
+  const settled = await Promise.allSettled(events.map((event) => publisher.publish(event)));
+  const outcomes: OutboxOutcome[] = [];
+  let retry = false;
+  settled.forEach((result, i) => {
+    const row = rows[i] as OutboxRow;
+    const event = events[i] as (typeof events)[number];
+    if (result.status === "fulfilled") {
+      outcomes.push({ id: row.id, published: true, sequence: result.value.sequence });
+      return;
+    }
+    const error = result.reason as unknown;
+    // Behind a refused event of its key, or the server is away: stays pending.
+    if (isPaused(error) || (error instanceof ProtobusError && TRANSIENT.has(error.code))) {
+      retry = true;
+      return;
+    }
+    outcomes.push({ id: row.id, published: false, error: error instanceof Error ? error.message : String(error) });
+    onError(error, { id: row.id, eventId: event.id });
+  });
+  // Every key paused by this round may go on: a refused row is recorded and skipped.
+  for (const event of events) if (event.orderingKey !== "") publisher.resumePublishing(event.orderingKey);
+  return { outcomes, retry };
+}
+
+/** The wait after `failures` failures in a row: doubling from `baseMs`, at most `maxMs`. */
+function backoffMs(failures: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(failures, 6));
+}
+
+/** Counts settled outcomes into the metrics; returns how many were published. */
+function countOutcomes(outcomes: readonly OutboxOutcome[], attributes: Record<string, string>): number {
+  let ok = 0;
+  for (const o of outcomes) if (o.published) ok += 1;
+  if (ok > 0) publishedCounter.add(ok, attributes);
+  if (outcomes.length > ok) failedCounter.add(outcomes.length - ok, attributes);
+  return ok;
+}
+
+/**
  * Starts a relay: from now on it publishes the committed rows of `store`.
  *
  * @example
@@ -134,32 +183,6 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const observeLag = (result: ObservableResult): void => result.observe(lagMs / 1000, attributes);
   lagGauge.addCallback(observeLag);
 
-  const publishRows = async (rows: readonly OutboxRow[]): Promise<{ outcomes: OutboxOutcome[]; retry: boolean }> => {
-    const events = rows.map((row) => decodeOutboxEnvelope(row.envelope));
-    const settled = await Promise.allSettled(events.map((event) => publisher.publish(event)));
-    const outcomes: OutboxOutcome[] = [];
-    let retry = false;
-    settled.forEach((result, i) => {
-      const row = rows[i] as OutboxRow;
-      const event = events[i] as (typeof events)[number];
-      if (result.status === "fulfilled") {
-        outcomes.push({ id: row.id, published: true, sequence: result.value.sequence });
-        return;
-      }
-      const error = result.reason as unknown;
-      // Behind a refused event of its key, or the server is away: stays pending.
-      if (isPaused(error) || (error instanceof ProtobusError && TRANSIENT.has(error.code))) {
-        retry = true;
-        return;
-      }
-      outcomes.push({ id: row.id, published: false, error: error instanceof Error ? error.message : String(error) });
-      onError(error, { id: row.id, eventId: event.id });
-    });
-    // Every key paused by this round may go on: a refused row is recorded and skipped.
-    for (const event of events) if (event.orderingKey !== "") publisher.resumePublishing(event.orderingKey);
-    return { outcomes, retry };
-  };
-
   const run = async (): Promise<void> => {
     const signal = abort.signal;
     while (!signal.aborted) {
@@ -187,25 +210,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           continue;
         }
         lagMs = Math.max(0, Date.now() - (rows[0] as OutboxRow).createdAt.getTime());
-        const { outcomes, retry } = await publishRows(rows);
+        const { outcomes, retry } = await publishRows(publisher, rows, onError);
         await store.settle(outcomes);
-        let ok = 0;
-        for (const o of outcomes) if (o.published) ok += 1;
+        const ok = countOutcomes(outcomes, attributes);
         published += ok;
         failed += outcomes.length - ok;
-        if (ok > 0) publishedCounter.add(ok, attributes);
-        if (outcomes.length > ok) failedCounter.add(outcomes.length - ok, attributes);
-        if (retry && outcomes.length === 0) {
-          failures += 1;
-          await sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)), signal);
-        } else {
-          failures = 0;
-        }
+        // Nothing settled and rows wait for a retry: back off.
+        failures = retry && outcomes.length === 0 ? failures + 1 : 0;
+        if (failures > 0) await sleep(backoffMs(failures, 50, 2_000), signal);
       } catch (error) {
         leading = false;
         onError(error);
         failures += 1;
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), signal);
+        await sleep(backoffMs(failures, 100, 5_000), signal);
       }
     }
   };

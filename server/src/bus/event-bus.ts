@@ -13,7 +13,8 @@ import type { GroupHandle } from "../storage/group-store.js";
 import { combineObservers, type DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { CountedSubscription } from "./counted-subscription.js";
 import { GroupAdmin } from "./group-admin.js";
-import { openSubscription, type OpenedSubscription } from "./open-subscription.js";
+import { DEFAULT_MAX_UNACKED_BYTES, openSubscription, type OpenedSubscription } from "./open-subscription.js";
+import type { MemoryBudget } from "../storage/memory-budget.js";
 import type { DeliverySink } from "./subscription.js";
 import { DeliveryMetrics } from "./delivery-metrics.js";
 import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
@@ -57,6 +58,10 @@ export interface EventBusOptions {
   readonly heartbeatMs?: number;
   /** Told about deliveries, acks, nacks and dead letters (metrics, flow outcomes). */
   readonly observer?: DeliveryObserver;
+  /** Most bytes of unacked deliveries per subscription (default {@link DEFAULT_MAX_UNACKED_BYTES}). */
+  readonly maxUnackedBytes?: number;
+  /** The server's memory budget broadcast subscriptions draw their unacked bytes from; none when absent. */
+  readonly memoryBudget?: MemoryBudget;
 }
 
 /** Options of {@link EventBus.publish}. */
@@ -134,6 +139,8 @@ export class EventBus {
         observer: this.#observer,
         onGroupOpened: (group) => this.#watchGroup(group),
         limits: this.limits,
+        maxUnackedBytes: this.#options.maxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
+        ...(this.#options.memoryBudget !== undefined ? { budget: this.#options.memoryBudget } : {}),
       },
       open,
       sink,

@@ -55,7 +55,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
           pageToken = page.nextPageToken;
         } while (pageToken !== "" && printed < limit);
       } finally {
-        client.close();
+        await client.close();
       }
     });
 
@@ -72,7 +72,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
       try {
         io.out(`redrove ${await client.redriveDeadLetters(group, which)} dead letters of ${group}`);
       } finally {
-        client.close();
+        await client.close();
       }
     });
 
@@ -89,7 +89,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
       try {
         io.out(`purged ${await client.purgeDeadLetters(group, which)} dead letters of ${group}`);
       } finally {
-        client.close();
+        await client.close();
       }
     });
 }

@@ -88,7 +88,7 @@ export function addFlowCommand(program: Command, out: (line: string) => void, ad
         if (o.json === true) out(JSON.stringify(flowToJson(flow)));
         else for (const line of formatFlow(flow)) out(line);
       } finally {
-        client.close();
+        await client.close();
       }
     });
 }

@@ -43,7 +43,7 @@ export function registerGroupCommands(program: Command, io: Io): void {
       try {
         for (const g of await client.listGroups()) io.out(o.json === true ? groupJson(g) : groupLine(g));
       } finally {
-        client.close();
+        await client.close();
       }
     });
 
@@ -59,7 +59,7 @@ export function registerGroupCommands(program: Command, io: Io): void {
         const g = await client.getGroup(name);
         io.out(o.json === true ? groupJson(g) : groupLine(g));
       } finally {
-        client.close();
+        await client.close();
       }
     });
 
@@ -74,7 +74,7 @@ export function registerGroupCommands(program: Command, io: Io): void {
         await client.deleteGroup(name);
         io.out(`deleted group ${name}`);
       } finally {
-        client.close();
+        await client.close();
       }
     });
 }

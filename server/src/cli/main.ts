@@ -57,16 +57,8 @@ function printerFor(o: Record<string, unknown>): EventPrinter {
   return createEventPrinter({ json: o.json === true, raw: o.raw === true, registry: () => createRegistryClient(connection(o)) });
 }
 
-/** Builds the command tree; `io` lets tests capture output. */
-export function buildProgram(io: Io = defaultIo): Command {
-  const program = new Command("protobus")
-    .description("Schema-first event platform: publish, subscribe and query typed events over gRPC.")
-    .version(VERSION)
-    // Program options only before a subcommand, so that `schema get --version N` is the subcommand's.
-    .enablePositionalOptions()
-    .showHelpAfterError()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
-
+/** `protobus serve`: every configuration key as a flag; runs until SIGINT or SIGTERM. */
+function addServeCommand(program: Command): void {
   const serve = program.command("serve").description("run the server (SQLite under ./.protobus by default)");
   for (const spec of CONFIG_KEYS) {
     serve.addOption(new Option(`--${spec.yaml} ${spec.boolean ? "[value]" : "<value>"}`, `${spec.description} [env ${spec.env}]`));
@@ -112,7 +104,42 @@ export function buildProgram(io: Io = defaultIo): Command {
       process.on("SIGHUP", () => server.reload());
     });
   });
+}
 
+/** The event `protobus publish` was told to publish. */
+function publishInput(o: Record<string, unknown>): EventInput {
+  let data: EventInput["data"];
+  if (o.dataFile !== undefined) {
+    const raw = readFileSync(o.dataFile === "-" ? 0 : (o.dataFile as string));
+    data = o.contentType === undefined ? (JSON.parse(raw.toString("utf8")) as unknown) : raw;
+  } else if (o.data !== undefined) {
+    data = o.contentType === undefined ? (JSON.parse(o.data as string) as unknown) : (o.data as string);
+  }
+  const attributes: Record<string, string> = {};
+  for (const pair of (o.attr as string[] | undefined) ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new Error(`--attr expects key=value, got '${pair}'`);
+    attributes[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const input: EventInput = {
+    type: o.type as string,
+    data,
+    attributes,
+    ...(o.contentType !== undefined ? { dataContentType: o.contentType as string } : {}),
+    ...(o.id !== undefined ? { id: o.id as string } : {}),
+    ...(o.subject !== undefined ? { subject: o.subject as string } : {}),
+    ...(o.correlationId !== undefined ? { correlationId: o.correlationId as string } : {}),
+    ...(o.causationId !== undefined ? { causationId: o.causationId as string } : {}),
+    ...(o.priority !== undefined ? { priority: o.priority as number } : {}),
+    ...(o.tag !== undefined ? { tags: o.tag as string[] } : {}),
+    ...(o.ttl !== undefined ? { expireTime: new Date(Date.now() + parseDurationMs(o.ttl as string, "--ttl")) } : {}),
+    ...(o.orderingKey !== undefined ? { orderingKey: o.orderingKey as string } : {}),
+  };
+  return input;
+}
+
+/** `protobus publish`: one event. */
+function addPublishCommand(program: Command, io: Io): void {
   program
     .command("publish")
     .description("publish one event")
@@ -137,33 +164,7 @@ export function buildProgram(io: Io = defaultIo): Command {
       const tracing = await startTracing({ defaultServiceName: "protobus-cli" });
       const client = createClient({ ...connection(o), source: o.source as string });
       try {
-        let data: EventInput["data"];
-        if (o.dataFile !== undefined) {
-          const raw = readFileSync(o.dataFile === "-" ? 0 : (o.dataFile as string));
-          data = o.contentType === undefined ? (JSON.parse(raw.toString("utf8")) as unknown) : raw;
-        } else if (o.data !== undefined) {
-          data = o.contentType === undefined ? (JSON.parse(o.data as string) as unknown) : (o.data as string);
-        }
-        const attributes: Record<string, string> = {};
-        for (const pair of (o.attr as string[] | undefined) ?? []) {
-          const eq = pair.indexOf("=");
-          if (eq <= 0) throw new Error(`--attr expects key=value, got '${pair}'`);
-          attributes[pair.slice(0, eq)] = pair.slice(eq + 1);
-        }
-        const input: EventInput = {
-          type: o.type as string,
-          data,
-          attributes,
-          ...(o.contentType !== undefined ? { dataContentType: o.contentType as string } : {}),
-          ...(o.id !== undefined ? { id: o.id as string } : {}),
-          ...(o.subject !== undefined ? { subject: o.subject as string } : {}),
-          ...(o.correlationId !== undefined ? { correlationId: o.correlationId as string } : {}),
-          ...(o.causationId !== undefined ? { causationId: o.causationId as string } : {}),
-          ...(o.priority !== undefined ? { priority: o.priority as number } : {}),
-          ...(o.tag !== undefined ? { tags: o.tag as string[] } : {}),
-          ...(o.ttl !== undefined ? { expireTime: new Date(Date.now() + parseDurationMs(o.ttl as string, "--ttl")) } : {}),
-          ...(o.orderingKey !== undefined ? { orderingKey: o.orderingKey as string } : {}),
-        };
+        const input = publishInput(o);
         const result = await client.publish(input);
         io.out(
           o.json === true
@@ -171,11 +172,14 @@ export function buildProgram(io: Io = defaultIo): Command {
             : `published ${input.type} id=${result.id} sequence=${result.sequence}${result.duplicate ? " (duplicate)" : ""}`,
         );
       } finally {
-        client.close();
+        await client.close();
         await tracing.shutdown();
       }
     });
+}
 
+/** `protobus tail`: matching events as they are published. */
+function addTailCommand(program: Command, io: Io): void {
   program
     .command("tail")
     .description("print matching events as they are published, one per line")
@@ -209,10 +213,13 @@ export function buildProgram(io: Io = defaultIo): Command {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
         printer.close();
-        client.close();
+        await client.close();
       }
     });
+}
 
+/** `protobus query`: stored events that match, oldest first. */
+function addQueryCommand(program: Command, io: Io): void {
   program
     .command("query")
     .description("print stored events that match, oldest first")
@@ -257,10 +264,13 @@ export function buildProgram(io: Io = defaultIo): Command {
         }
       } finally {
         printer.close();
-        client.close();
+        await client.close();
       }
     });
+}
 
+/** `protobus get`: one event by id. */
+function addGetCommand(program: Command, io: Io): void {
   program
     .command("get")
     .description("print one event by id")
@@ -276,9 +286,26 @@ export function buildProgram(io: Io = defaultIo): Command {
         io.out(await printer.print(event));
       } finally {
         printer.close();
-        client.close();
+        await client.close();
       }
     });
+}
+
+/** Builds the command tree; `io` lets tests capture output. */
+export function buildProgram(io: Io = defaultIo): Command {
+  const program = new Command("protobus")
+    .description("Schema-first event platform: publish, subscribe and query typed events over gRPC.")
+    .version(VERSION)
+    // Program options only before a subcommand, so that `schema get --version N` is the subcommand's.
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  addServeCommand(program);
+  addPublishCommand(program, io);
+  addTailCommand(program, io);
+  addQueryCommand(program, io);
+  addGetCommand(program, io);
 
   addFlowCommand(program, io.out, addressOption);
 

@@ -135,7 +135,7 @@ export function registerOutboxCommands(program: Command, io: Io): void {
             .stop()
             .catch((error: unknown) => logger.error("stopping the relay failed", { error }))
             .finally(() => {
-              client.close();
+              void client.close();
               resolve();
             });
         };

@@ -60,19 +60,27 @@ function schemaJson(schema: RegisteredSchema): Record<string, unknown> {
   };
 }
 
+/** Runs `run` with a registry client for the command's connection options, closing it after. */
+async function withClient<T>(o: Record<string, unknown>, run: (client: ReturnType<typeof createRegistryClient>) => Promise<T>): Promise<T> {
+  const client = createRegistryClient(connection(o));
+  try {
+    return await run(client);
+  } finally {
+    client.close();
+  }
+}
+
 /** Adds `schema push|list|get|versions|check|mode|delete` to the program. */
 export function addSchemaCommands(program: Command, context: SchemaCommandContext): void {
-  const { io, addressOption } = context;
   const schema = program.command("schema").description("manage the schema registry: push, sync, list, get, check, mode, delete");
-  const withClient = async <T>(o: Record<string, unknown>, run: (client: ReturnType<typeof createRegistryClient>) => Promise<T>): Promise<T> => {
-    const client = createRegistryClient(connection(o));
-    try {
-      return await run(client);
-    } finally {
-      client.close();
-    }
-  };
+  addSchemaWriteCommands(schema, context);
+  addSchemaReadCommands(schema, context);
+  addSchemaAdminCommands(schema, context);
+}
 
+/** `schema push` and `schema check`. */
+function addSchemaWriteCommands(schema: Command, context: SchemaCommandContext): void {
+  const { io, addressOption } = context;
   schema
     .command("push")
     .description("register a schema version: a JSON Schema (.json), or a Protobuf message from a proto directory, .proto file or .binpb; --from-buf registers every annotated message")
@@ -119,7 +127,11 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
       }
       if (!report.compatible) throw new Error(`${o.subject as string}: the schema is not ${report.mode} compatible`);
     });
+}
 
+/** `schema list`, `schema get` and `schema versions`. */
+function addSchemaReadCommands(schema: Command, context: SchemaCommandContext): void {
+  const { io, addressOption } = context;
   schema
     .command("list")
     .description("the latest version of every subject")
@@ -155,7 +167,11 @@ export function addSchemaCommands(program: Command, context: SchemaCommandContex
       const versions = await withClient(o, (c) => c.versions(subject, { includeDeleted: o.includeDeleted === true }));
       for (const s of versions) io.out(`${describeSchema(s)} ${s.createTime?.toISOString() ?? ""}`);
     });
+}
 
+/** `schema mode` and `schema delete`. */
+function addSchemaAdminCommands(schema: Command, context: SchemaCommandContext): void {
+  const { io, addressOption } = context;
   schema
     .command("mode")
     .description("show or set a compatibility mode: `mode <subject> [MODE]`, `mode --global [MODE]`, `mode <subject> --clear`")

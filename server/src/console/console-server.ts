@@ -5,12 +5,12 @@
  * its own and no second model of the contract; what it answers is what the
  * gRPC services answer the same caller.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "../logger.js";
 import type { TlsCertificates } from "../security/tls-credentials.js";
+import { createHttpEndpoint, type HttpEndpointLimits } from "../transport/http-endpoint.js";
 import { API_PREFIX, loadContractRoutes, type ContractRoutes } from "./contract-routes.js";
 import { GrpcForwarder } from "./grpc-forwarder.js";
 import { header, sendJson } from "./http-io.js";
@@ -45,6 +45,8 @@ export interface ConsoleServerOptions {
   readonly tls?: TlsCertificates | undefined;
   /** Where the page's build is; server/dist/console-ui by default. */
   readonly assetsDir?: string;
+  /** Connection limits (the gRPC listener's `--max-connections` and `--handshake-timeout`); their defaults when absent. */
+  readonly limits?: HttpEndpointLimits | undefined;
   readonly logger: Logger;
 }
 
@@ -75,30 +77,11 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const limits: LiveStreamLimits = { ...DEFAULT_LIVE_STREAM_LIMITS, ...options.liveStream };
   const pageConfig = JSON.stringify({ jaegerUrl: options.jaegerUrl, version: options.version });
 
+  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxBodyBytes: options.maxBodyBytes };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? "/", "http://console").pathname;
     if (path.startsWith(API_PREFIX)) {
-      if (!sameOrigin(request)) {
-        sendError(response, routes.registry, GrpcStatus.PERMISSION_DENIED, "cross-origin calls to the console API are refused");
-        return;
-      }
-      const name = path.slice(API_PREFIX.length);
-      if (name === routes.subscribe.name) {
-        await handleLiveStream(request, response, routes.subscribe, {
-          registry: routes.registry,
-          forwarder,
-          limits,
-          onOpen: (stats) => liveStreams.add(stats),
-          onClose: (stats) => liveStreams.delete(stats),
-        });
-        return;
-      }
-      const route = routes.unary.get(name);
-      if (route === undefined) {
-        sendError(response, routes.registry, GrpcStatus.UNIMPLEMENTED, `no RPC ${name}; routes are /api/<service>/<method>, e.g. /api/protobus.v1.EventBus/QueryEvents`);
-        return;
-      }
-      await handleUnary(request, response, route, { registry: routes.registry, forwarder, maxBodyBytes: options.maxBodyBytes });
+      await serveApi(request, response, path.slice(API_PREFIX.length), api);
       return;
     }
     if (path === "/session") {
@@ -128,23 +111,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       else response.destroy();
     });
   };
-  let stopFollowing = (): void => undefined;
-  let server: Server;
-  if (tls === undefined) server = createServer(listener);
-  else {
-    const https = createHttpsServer(tls.secureContextOptions(), listener);
-    // New certificates (a reload) apply to new connections.
-    stopFollowing = tls.onChange((context) => https.setSecureContext(context));
-    server = https;
-  }
+  const { server, stopFollowing } = createHttpEndpoint(listener, { tls, limits: options.limits });
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, options.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    await listen(server, options.port, options.host);
   } catch (error) {
     stopFollowing();
     forwarder.close();
@@ -163,6 +132,50 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       forwarder.close();
     },
   };
+}
+
+/** What the console's API routes share. */
+interface ApiContext {
+  readonly routes: ContractRoutes;
+  readonly forwarder: GrpcForwarder;
+  readonly limits: LiveStreamLimits;
+  readonly liveStreams: Set<LiveStreamStats>;
+  readonly maxBodyBytes: ConsoleServerOptions["maxBodyBytes"];
+}
+
+/** Answers `/api/<service>/<method>`: the live stream, or one unary RPC forwarded to the gRPC listener. */
+async function serveApi(request: IncomingMessage, response: ServerResponse, name: string, api: ApiContext): Promise<void> {
+  if (!sameOrigin(request)) {
+    sendError(response, api.routes.registry, GrpcStatus.PERMISSION_DENIED, "cross-origin calls to the console API are refused");
+    return;
+  }
+  if (name === api.routes.subscribe.name) {
+    await handleLiveStream(request, response, api.routes.subscribe, {
+      registry: api.routes.registry,
+      forwarder: api.forwarder,
+      limits: api.limits,
+      onOpen: (stats) => api.liveStreams.add(stats),
+      onClose: (stats) => api.liveStreams.delete(stats),
+    });
+    return;
+  }
+  const route = api.routes.unary.get(name);
+  if (route === undefined) {
+    sendError(response, api.routes.registry, GrpcStatus.UNIMPLEMENTED, `no RPC ${name}; routes are /api/<service>/<method>, e.g. /api/protobus.v1.EventBus/QueryEvents`);
+    return;
+  }
+  await handleUnary(request, response, route, { registry: api.routes.registry, forwarder: api.forwarder, maxBodyBytes: api.maxBodyBytes });
+}
+
+/** Listens on `port` of `host`; rejects when the port cannot be bound. */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
 }
 
 /**

@@ -20,13 +20,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fromJson, toBinary, type JsonValue, type Registry } from "@bufbuild/protobuf";
-import { status as GrpcStatus, type ClientDuplexStream, type StatusObject } from "@grpc/grpc-js";
-import { Event, Opened, SubscribeRequest, SubscribeResponse, type Delivery } from "@protobus/sdk/proto";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { SubscribeRequest } from "@protobus/sdk/proto";
 import type { ContractRoute } from "./contract-routes.js";
-import { connectErrorBody } from "./connect-error.js";
-import { forwardedMetadata, type GrpcForwarder } from "./grpc-forwarder.js";
+import type { GrpcForwarder } from "./grpc-forwarder.js";
 import { BodyTooLargeError, header, readBody } from "./http-io.js";
 import { sendError } from "./json-gateway.js";
+import { LiveStreamSession } from "./live-stream-session.js";
 
 /** Limits of one browser's live stream. */
 export interface LiveStreamLimits {
@@ -77,7 +77,7 @@ const MAX_OPEN_BYTES = 64 * 1024;
 
 /** Serves one live stream until the browser or the server ends it. */
 export async function handleLiveStream(request: IncomingMessage, response: ServerResponse, route: ContractRoute, context: LiveStreamContext): Promise<void> {
-  const { registry, limits } = context;
+  const { registry } = context;
   if (request.method !== "POST") {
     response.setHeader("allow", "POST");
     sendError(response, registry, GrpcStatus.UNIMPLEMENTED, `${route.name} takes POST with a SubscribeRequest in JSON`);
@@ -106,152 +106,5 @@ export async function handleLiveStream(request: IncomingMessage, response: Serve
     sendError(response, registry, GrpcStatus.INVALID_ARGUMENT, "the live view subscribes without a group; `open.group` must be empty");
     return;
   }
-  const openRequest = open.request.open;
-  const metadata = forwardedMetadata(header(request, "authorization"));
-  const stats: LiveStreamStats = { delivered: 0, dropped: 0 };
-  let pending: string[] = [];
-  let reportedDropped = 0;
-  let reportedDelivered = 0;
-  let ended = false;
-  let lastWrite = Date.now();
-  // The subscription in use, the credit it still has, and where it is.
-  let call: ClientDuplexStream<Buffer, Buffer> | undefined;
-  let credit = 0;
-  let lastSequence = 0n;
-  let behind = false;
-  let sentOpened = false;
-
-  const write = (event: string, data: string): void => {
-    lastWrite = Date.now();
-    response.write(`event: ${event}\ndata: ${data}\n\n`);
-  };
-  const send = (message: SubscribeRequest): void => {
-    call?.write(Buffer.from(SubscribeRequest.encode(message).finish()));
-  };
-  const grant = (): void => {
-    // A browser that has not taken what it was sent gets nothing more: the
-    // subscription waits at its place in the log, costing the bus nothing.
-    if (call === undefined || response.writableLength >= limits.maxUnsentBytes) return;
-    const more = limits.maxPendingEvents - credit - pending.length;
-    if (more <= 0) return;
-    credit += more;
-    send({ request: { $case: "credit", credit: { count: more } } });
-  };
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
-    clearInterval(timer);
-    call?.cancel();
-    context.onClose?.(stats);
-    response.end();
-  };
-  const take = (delivery: Delivery, now: number): void => {
-    stats.delivered += 1;
-    credit = Math.max(0, credit - 1);
-    const event = delivery.event;
-    if (event === undefined) return;
-    lastSequence = event.sequence;
-    if (event.publishTime !== undefined && now - event.publishTime.getTime() > limits.maxLagMs) behind = true;
-    if (behind || pending.length >= limits.maxPendingEvents || response.writableLength >= limits.maxUnsentBytes) {
-      stats.dropped += 1;
-      return;
-    }
-    pending.push(JSON.stringify(Event.toJSON(event)));
-  };
-
-  /** Opens the subscription at the newest event; what it skips over is counted as dropped. */
-  const subscribe = (): void => {
-    const skippedFrom = lastSequence;
-    const current = context.forwarder.stream(route.grpcPath, metadata);
-    call = current;
-    credit = 0;
-    behind = false;
-    current.on("data", (message: Buffer) => {
-      if (current !== call) return;
-      const decoded = SubscribeResponse.decode(message).response;
-      const ids: string[] = [];
-      const now = Date.now();
-      switch (decoded?.$case) {
-        case "opened":
-          // Events published between the old subscription's last delivery
-          // and the new one's start were not shown.
-          if (skippedFrom > 0n && decoded.opened.headSequence > skippedFrom) stats.dropped += Number(decoded.opened.headSequence - skippedFrom);
-          if (!sentOpened) write("opened", JSON.stringify(Opened.toJSON(decoded.opened)));
-          sentOpened = true;
-          grant();
-          return;
-        case "delivery":
-          ids.push(decoded.delivery.deliveryId);
-          take(decoded.delivery, now);
-          break;
-        case "batch":
-          for (const delivery of decoded.batch.deliveries) {
-            ids.push(delivery.deliveryId);
-            take(delivery, now);
-          }
-          break;
-        default:
-          return;
-      }
-      send({ request: { $case: "ack", ack: { deliveryIds: ids, confirm: false } } });
-    });
-    // The status comes after the last message, whatever order the stream's
-    // own end and error events take.
-    current.on("error", () => undefined);
-    current.on("status", (status: StatusObject) => {
-      if (ended || current !== call) return;
-      flush();
-      const code = status.code === GrpcStatus.OK ? GrpcStatus.UNAVAILABLE : status.code;
-      const message = status.code === GrpcStatus.OK ? "the server ended the subscription" : status.details;
-      write("error", JSON.stringify(connectErrorBody(registry, code, message, status.metadata)));
-      end();
-    });
-    current.write(
-      Buffer.from(
-        SubscribeRequest.encode({
-          request: {
-            $case: "open",
-            open: { ...openRequest, start: { position: { $case: "latest", latest: {} } }, maxInFlight: limits.maxPendingEvents, manualCredit: true, batchDeliveries: true },
-          },
-        }).finish(),
-      ),
-    );
-  };
-
-  const flush = (): void => {
-    if (ended) return;
-    if (pending.length > 0) {
-      write("events", `[${pending.join(",")}]`);
-      pending = [];
-    }
-    if (stats.dropped !== reportedDropped || stats.delivered !== reportedDelivered) {
-      reportedDropped = stats.dropped;
-      reportedDelivered = stats.delivered;
-      write("status", JSON.stringify({ delivered: stats.delivered, dropped: stats.dropped }));
-    } else if (Date.now() - lastWrite >= limits.keepAliveMs) {
-      lastWrite = Date.now();
-      response.write(": keep-alive\n\n");
-    }
-    if (behind && response.writableLength < limits.maxUnsentBytes) {
-      // Too far behind to be live: start again at the newest event.
-      const old = call;
-      call = undefined;
-      old?.cancel();
-      subscribe();
-      return;
-    }
-    grant();
-  };
-  const timer = setInterval(flush, limits.flushIntervalMs);
-
-  response.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-store",
-    "x-accel-buffering": "no",
-  });
-  response.flushHeaders();
-  context.onOpen?.(stats);
-  request.socket.setNoDelay(true);
-  response.on("close", end);
-  subscribe();
+  new LiveStreamSession(request, response, route, context, open.request.open).start();
 }

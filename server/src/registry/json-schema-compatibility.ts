@@ -101,7 +101,16 @@ function compare(c: Collector, fromSchema: unknown, toSchema: unknown, path: str
   if (to === undefined) return;
   const from = fromSchema === true || fromSchema === undefined ? {} : asObject(fromSchema);
   if (from === undefined) return;
+  compareValues(c, from, to, path);
+  compareObjects(c, from, to, path);
+  // Arrays.
+  if (from.items !== undefined || to.items !== undefined) {
+    if (!Array.isArray(from.items) && !Array.isArray(to.items)) compare(c, from.items, to.items, `${path}/items`);
+  }
+}
 
+/** The keywords on the value itself: type, enum, const, bounds, pattern and format. */
+function compareValues(c: Collector, from: SchemaObject, to: SchemaObject, path: string): void {
   const typesFrom = types(from) ?? ALL_TYPES;
   const typesTo = types(to);
   const lost = typesFrom.filter((t) => !admitsType(typesTo, t));
@@ -143,8 +152,10 @@ function compare(c: Collector, fromSchema: unknown, toSchema: unknown, path: str
   if (typeof to.format === "string" && to.format !== from.format) {
     c.add("JSON_FORMAT_CHANGED", `${path}/format`, `format is ${describe(from.format)} in ${c.fromLabel} but ${describe(to.format)} in ${c.toLabel}`);
   }
+}
 
-  // Objects.
+/** The object keywords: required, properties and additionalProperties. */
+function compareObjects(c: Collector, from: SchemaObject, to: SchemaObject, path: string): void {
   const propsFrom = asObject(from.properties) ?? {};
   const propsTo = asObject(to.properties) ?? {};
   const requiredFrom = new Set(Array.isArray(from.required) ? from.required : []);
@@ -178,11 +189,6 @@ function compare(c: Collector, fromSchema: unknown, toSchema: unknown, path: str
     );
   } else if (!closedTo && asObject(to.additionalProperties) !== undefined) {
     compare(c, from.additionalProperties, to.additionalProperties, `${path}/additionalProperties`);
-  }
-
-  // Arrays.
-  if (from.items !== undefined || to.items !== undefined) {
-    if (!Array.isArray(from.items) && !Array.isArray(to.items)) compare(c, from.items, to.items, `${path}/items`);
   }
 }
 

@@ -81,6 +81,50 @@ export function authConfigured(config: ServerConfig): boolean {
   return config.tokenFile !== "" || config.jwksUrl !== "" || config.jwksFile !== "" || config.tlsClientCa !== "";
 }
 
+/** The chain of the authenticators the configuration turns on (undefined for none); their reloads go to `reloaders`. */
+function createAuthenticator(config: ServerConfig, logger: Logger, reloaders: (() => void)[]): Authenticator | undefined {
+  const watchIntervalMs = config.securityReloadMs;
+  const authenticators: Authenticator[] = [];
+  if (config.tokenFile !== "") {
+    const tokens = new TokenAuthenticator({ path: config.tokenFile, watchIntervalMs, logger });
+    authenticators.push(tokens);
+    reloaders.push(() => tokens.reload());
+  }
+  if (config.jwksUrl !== "" || config.jwksFile !== "") {
+    const jwt = new JwtAuthenticator({
+      ...(config.jwksUrl !== "" ? { jwksUrl: config.jwksUrl } : { jwksFile: config.jwksFile }),
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      clockSkewMs: config.jwtClockSkewMs,
+      principalClaim: config.jwtPrincipalClaim,
+      rolesClaim: config.jwtRolesClaim,
+      refreshMinMs: config.jwksRefreshMinMs,
+      cacheMaxAgeMs: config.jwksMaxAgeMs,
+      watchIntervalMs,
+      logger,
+    });
+    authenticators.push(jwt);
+    reloaders.push(() => jwt.reload());
+  }
+  if (config.tlsClientCa !== "") authenticators.push(new CertificateAuthenticator());
+  return authenticators.length === 0 ? undefined : chainAuthenticators(authenticators);
+}
+
+/** The gate of `/metrics` with authentication on: a principal with bus.view may scrape; refusals are audited. */
+function metricsScrapeGate(authenticator: Authenticator, authorizer: Authorizer, audit: AuditLog): ScrapeGate {
+  return async (request) => {
+    const result = await authenticateHttp(authenticator, request);
+    const peer = `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? ""}`;
+    if ("refused" in result) {
+      audit.record({ principal: "anonymous", via: "", action: "authenticate", resource: "/metrics", outcome: "unauthenticated", method: "GET /metrics", peer, reason: result.reason });
+      return 401;
+    }
+    if (authorizer.accessOf(result).allows(Permission.busView, "")) return 200;
+    audit.record({ principal: result.id, via: result.via, action: Permission.busView, resource: "/metrics", outcome: "denied", method: "GET /metrics", peer });
+    return 403;
+  };
+}
+
 /** Builds the security of a server; throws a RangeError for a contradictory or unusable configuration. */
 export function createSecurity(config: ServerConfig, context: SecurityContext): Security {
   const { logger } = context;
@@ -101,30 +145,7 @@ export function createSecurity(config: ServerConfig, context: SecurityContext): 
       reloaders.push(() => tls.reload());
     }
 
-    const authenticators: Authenticator[] = [];
-    if (config.tokenFile !== "") {
-      const tokens = new TokenAuthenticator({ path: config.tokenFile, watchIntervalMs, logger });
-      authenticators.push(tokens);
-      reloaders.push(() => tokens.reload());
-    }
-    if (config.jwksUrl !== "" || config.jwksFile !== "") {
-      const jwt = new JwtAuthenticator({
-        ...(config.jwksUrl !== "" ? { jwksUrl: config.jwksUrl } : { jwksFile: config.jwksFile }),
-        issuer: config.jwtIssuer,
-        audience: config.jwtAudience,
-        clockSkewMs: config.jwtClockSkewMs,
-        principalClaim: config.jwtPrincipalClaim,
-        rolesClaim: config.jwtRolesClaim,
-        refreshMinMs: config.jwksRefreshMinMs,
-        cacheMaxAgeMs: config.jwksMaxAgeMs,
-        watchIntervalMs,
-        logger,
-      });
-      authenticators.push(jwt);
-      reloaders.push(() => jwt.reload());
-    }
-    if (config.tlsClientCa !== "") authenticators.push(new CertificateAuthenticator());
-    const authenticator = authenticators.length === 0 ? undefined : chainAuthenticators(authenticators);
+    const authenticator = createAuthenticator(config, logger, reloaders);
     if (authenticator !== undefined) closers.push(() => authenticator.close?.());
 
     const policyFile = config.policy === "" ? undefined : new PolicyFile({ path: config.policy, watchIntervalMs, logger });
@@ -156,20 +177,7 @@ export function createSecurity(config: ServerConfig, context: SecurityContext): 
     // Limits can come with a policy reload, so the link is there whenever a policy is.
     if (hasLimits(defaults) || policyFile !== undefined || policyLimits()) links = { ...links, rateLimit: rateLimitInterceptor({ limiter, limitsOf }) };
 
-    const scrapeGate: ScrapeGate | undefined =
-      authenticator === undefined
-        ? undefined
-        : async (request) => {
-            const result = await authenticateHttp(authenticator, request);
-            const peer = `${request.socket.remoteAddress ?? ""}:${request.socket.remotePort ?? ""}`;
-            if ("refused" in result) {
-              audit.record({ principal: "anonymous", via: "", action: "authenticate", resource: "/metrics", outcome: "unauthenticated", method: "GET /metrics", peer, reason: result.reason });
-              return 401;
-            }
-            if (authorizer.accessOf(result).allows(Permission.busView, "")) return 200;
-            audit.record({ principal: result.id, via: result.via, action: Permission.busView, resource: "/metrics", outcome: "denied", method: "GET /metrics", peer });
-            return 403;
-          };
+    const scrapeGate = authenticator === undefined ? undefined : metricsScrapeGate(authenticator, authorizer, audit);
 
     return {
       tls,

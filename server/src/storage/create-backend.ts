@@ -1,76 +1,51 @@
 /**
- * Chooses a backend by name. This is the one place that knows every backend;
- * the bus and the registry only see `StorageBackend`.
+ * The backend registry: the one place that lists every backend. Each
+ * backend declares its name, settings, configuration keys and defaults in
+ * its own `descriptor.ts`; the server's configuration gathers them from
+ * here, and the bus and the registry only see `StorageBackend`. A new
+ * backend is a folder with a descriptor, added to {@link BACKENDS}.
  */
+import { widenKeys, type ConfigKey } from "../config-key.js";
 import type { StorageBackend } from "./backend.js";
-import { createMemoryBackend } from "./memory/index.js";
-import { createJetStreamBackend } from "./jetstream/index.js";
-import { createSqliteBackend } from "./sqlite/index.js";
-import type { IntegrityCheck } from "./sqlite/integrity.js";
+import type { BackendDescriptor, SharedBackendSettings } from "./backend-descriptor.js";
+import { jetstreamDescriptor } from "./jetstream/descriptor.js";
+import { memoryDescriptor } from "./memory/descriptor.js";
+import { sqliteDescriptor } from "./sqlite/descriptor.js";
 
-/** The backends this build can run on. */
-export const STORE_KINDS = ["sqlite", "memory", "jetstream"] as const;
+/** Every backend this build can run on; the first is the default. */
+export const BACKENDS = [sqliteDescriptor, memoryDescriptor, jetstreamDescriptor] as const;
+
+type Backends = (typeof BACKENDS)[number];
+type SettingsOf<D> = D extends BackendDescriptor<string, infer S> ? S : never;
+type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 
 /** A backend name. */
-export type StoreKind = (typeof STORE_KINDS)[number];
+export type StoreKind = Backends["name"];
 
-/** What a backend is created from; each backend reads the fields it needs. */
-export interface BackendConfig {
-  /** Which backend. */
-  readonly store: StoreKind;
-  /** Data directory of the sqlite backend. */
-  readonly dataDir: string;
-  /** Durability of sqlite commits. */
-  readonly sqliteSynchronous?: "normal" | "full";
-  /** How the sqlite file is checked before it is served. */
-  readonly sqliteIntegrityCheck?: IntegrityCheck;
-  /** NATS URLs of the jetstream backend, comma-separated. */
-  readonly natsUrl?: string;
-  readonly natsUser?: string;
-  readonly natsPassword?: string;
-  readonly natsToken?: string;
-  readonly natsCreds?: string;
-  readonly natsTlsCa?: string;
-  readonly natsTlsCert?: string;
-  readonly natsTlsKey?: string;
-  /** Stream, subject prefix and replicas of the jetstream backend. */
-  readonly jetstreamStream?: string;
-  readonly jetstreamSubjectPrefix?: string;
-  readonly jetstreamReplicas?: number;
-  /** Retention of the jetstream backend's stream in ms; 0 keeps events forever. */
-  readonly jetstreamMaxAgeMs?: number;
-  /** The dedupe window, which the jetstream backend makes its stream's duplicate window. */
-  readonly dedupeWindowMs?: number;
-}
+/** The backends this build can run on, by name. */
+export const STORE_KINDS: readonly StoreKind[] = BACKENDS.map((b) => b.name);
+
+/** The settings of every backend together, as the server's configuration holds them. */
+export type BackendSettings = Intersection<SettingsOf<Backends>>;
+
+/** The default of every backend setting. */
+export const BACKEND_DEFAULTS: BackendSettings = Object.assign({}, ...BACKENDS.map((b) => b.defaults)) as BackendSettings;
+
+/** The configuration keys of every backend, in registry order. */
+export const BACKEND_CONFIG_KEYS: readonly ConfigKey<BackendSettings>[] = BACKENDS.flatMap((b) =>
+  widenKeys<BackendSettings, SettingsOf<typeof b>>(b.configKeys as readonly ConfigKey<SettingsOf<typeof b>>[]),
+);
+
+/**
+ * What a backend is created from: which backend, and any of the settings;
+ * a setting not given takes its backend's default.
+ */
+export type BackendConfig = { readonly store: StoreKind } & Partial<BackendSettings> & SharedBackendSettings;
 
 /** Creates the backend the configuration names. */
 export async function createBackend(config: BackendConfig): Promise<StorageBackend> {
-  switch (config.store) {
-    case "memory":
-      return createMemoryBackend();
-    case "sqlite":
-      return createSqliteBackend({
-        dataDir: config.dataDir,
-        ...(config.sqliteSynchronous !== undefined ? { synchronous: config.sqliteSynchronous } : {}),
-        ...(config.sqliteIntegrityCheck !== undefined ? { integrityCheck: config.sqliteIntegrityCheck } : {}),
-      });
-    case "jetstream": {
-      // Unset string settings are empty strings in the server config.
-      const set = (value: string | undefined): value is string => value !== undefined && value !== "";
-      return createJetStreamBackend({
-        servers: (config.natsUrl ?? "nats://127.0.0.1:4222").split(","),
-        ...(set(config.natsUser) ? { user: config.natsUser, password: config.natsPassword ?? "" } : {}),
-        ...(set(config.natsToken) ? { token: config.natsToken } : {}),
-        ...(set(config.natsCreds) ? { credsFile: config.natsCreds } : {}),
-        ...(set(config.natsTlsCa) ? { tlsCaFile: config.natsTlsCa } : {}),
-        ...(set(config.natsTlsCert) ? { tlsCertFile: config.natsTlsCert } : {}),
-        ...(set(config.natsTlsKey) ? { tlsKeyFile: config.natsTlsKey } : {}),
-        ...(set(config.jetstreamStream) ? { stream: config.jetstreamStream } : {}),
-        ...(set(config.jetstreamSubjectPrefix) ? { subjectPrefix: config.jetstreamSubjectPrefix } : {}),
-        ...(config.jetstreamReplicas !== undefined ? { replicas: config.jetstreamReplicas } : {}),
-        ...(config.jetstreamMaxAgeMs !== undefined && config.jetstreamMaxAgeMs > 0 ? { maxAgeMs: config.jetstreamMaxAgeMs } : {}),
-        ...(config.dedupeWindowMs !== undefined && config.dedupeWindowMs > 0 ? { duplicateWindowMs: config.dedupeWindowMs } : {}),
-      });
-    }
-  }
+  const descriptor = BACKENDS.find((b) => b.name === config.store) as BackendDescriptor<string, object> | undefined;
+  if (descriptor === undefined) throw new RangeError(`unknown store '${config.store}' (known: ${STORE_KINDS.join(", ")})`);
+  const given = Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined));
+  return descriptor.create({ ...descriptor.defaults, ...given });
 }

@@ -31,6 +31,15 @@ const REFUSED_LINGER_MS = 2_000;
 /** Fewest bytes a TLS peer has sent once it has said hello and opened HTTP/2 (a client hello alone is larger). */
 const TLS_MIN_BYTES = 200;
 
+/**
+ * Connections the kernel queues before they are accepted (clamped to
+ * `net.core.somaxconn`). Node's default of 511 overflows when a burst of
+ * clients connects while the server is busy: the kernel then drops their
+ * SYNs and final ACKs, and a client can be left believing it is connected to
+ * a connection the server never sees (and so never times out).
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Refused connections kept open at once; past this they are closed at once. */
 const MAX_REFUSED_OPEN = 256;
 
@@ -96,7 +105,7 @@ export class ConnectionGate {
     net.on("connection", (socket) => gate.#accept(socket, options, (s) => injector.injectConnection(s), (s) => refusedInjector.injectConnection(s)));
     await new Promise<void>((resolve, reject) => {
       net.once("error", reject);
-      net.listen(options.port, options.host, () => {
+      net.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, () => {
         net.off("error", reject);
         resolve();
       });

@@ -24,6 +24,7 @@ import type {
   NackOptions,
 } from "../group-store.js";
 import type { EventSource } from "../groups/event-source.js";
+import type { MemoryBudget } from "../memory-budget.js";
 import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine } from "../groups/group-engine.js";
 import type { StoredEvent } from "../stored-event.js";
 import { GroupLease } from "./group-lease.js";
@@ -52,6 +53,10 @@ export interface GroupContext {
   readonly serverId: string;
   /** Most undelivered events an engine holds in memory. */
   readonly lookahead: number;
+  /** Most bytes an engine reads ahead. */
+  readonly readAheadBytes: number;
+  /** The server's memory budget, shared by read-ahead and unacked deliveries. */
+  readonly budget: MemoryBudget;
   /** Time to live of a group lease, in ms. */
   readonly leaseTtlMs: number;
   /** How long a forwarded request waits for the owner, in ms. */
@@ -189,10 +194,11 @@ export class JetStreamGroupHandle implements GroupHandle {
     );
   }
 
-  async claim(memberId: string, max: number): Promise<GroupDelivery[]> {
+  async claim(memberId: string, max: number, maxBytes?: number): Promise<GroupDelivery[]> {
+    const bounded = maxBytes !== undefined && Number.isFinite(maxBytes);
     const deliveries = await this.#call(
-      { op: "claim", member: this.#remoteMember(memberId), max },
-      (local) => local.engine.claim(memberId, max),
+      { op: "claim", member: this.#remoteMember(memberId), max, ...(bounded ? { maxBytes } : {}) },
+      (local) => local.engine.claim(memberId, max, maxBytes),
       deliveriesFromWire,
       // The owner cannot be reached now: nothing is claimable; try again soon.
       () => {
@@ -208,6 +214,14 @@ export class JetStreamGroupHandle implements GroupHandle {
     const mode = this.#mode;
     if (mode?.kind === "local") return mode.engine.inFlightOf(memberId) + this.#forwardedOf(memberId);
     return this.#forwardedOf(memberId);
+  }
+
+  inFlightBytesOf(memberId: string): number {
+    const mode = this.#mode;
+    const local = mode?.kind === "local" ? mode.engine.inFlightBytesOf(memberId) : 0;
+    let forwarded = 0;
+    for (const f of this.#forwarded.values()) if (f.member === memberId) forwarded += f.delivery.stored.bytes.byteLength;
+    return local + forwarded;
   }
 
   async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
@@ -363,6 +377,8 @@ export class JetStreamGroupHandle implements GroupHandle {
     }
     const engine = new GroupEngine(this.#context.source, loaded.state, loaded.persisted, {
       lookahead: this.#context.lookahead,
+      readAheadBytes: this.#context.readAheadBytes,
+      budget: this.#context.budget,
       now: Date.now,
       commitIntervalMs: DEFAULT_COMMIT_INTERVAL_MS,
       commitAcks: DEFAULT_COMMIT_ACKS,
@@ -479,7 +495,7 @@ export class JetStreamGroupHandle implements GroupHandle {
         await engine.leave(request.member);
         return null;
       case "claim":
-        return deliveriesToWire(await engine.claim(request.member, request.max));
+        return deliveriesToWire(await engine.claim(request.member, request.max, request.maxBytes));
       case "ack": {
         // A server that does not send `confirm` waits for every ack.
         const acted: string[] = [];

@@ -12,7 +12,7 @@ import { StoredEvent } from "../stored-event.js";
 /** One forwarded operation. */
 export type GroupRequest =
   | { readonly op: "join" | "leave"; readonly member: string }
-  | { readonly op: "claim"; readonly member: string; readonly max: number }
+  | { readonly op: "claim"; readonly member: string; readonly max: number; readonly maxBytes?: number }
   | { readonly op: "ack"; readonly ids: readonly string[]; readonly confirm?: boolean }
   | { readonly op: "nack"; readonly ids: readonly string[]; readonly delayMs?: number; readonly reason?: string }
   | { readonly op: "extend"; readonly ids: readonly string[]; readonly extensionMs: number }

@@ -7,7 +7,7 @@ import type { Event } from "@protobus/sdk/proto";
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
-import { EngineGroupStore } from "../groups/engine-group-store.js";
+import { EngineGroupStore, groupStoreOptions, type GroupMemoryOptions } from "../groups/engine-group-store.js";
 import { MemoryGroupPersistence } from "../groups/memory-group-persistence.js";
 import type {
   AppendListener,
@@ -25,7 +25,7 @@ import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../s
 import { MemorySchemaStore } from "./schema-store.js";
 
 /** Options of {@link createMemoryBackend}. */
-export interface MemoryBackendOptions {
+export interface MemoryBackendOptions extends GroupMemoryOptions {
   /** Clock used for publish times; tests may pin it. */
   readonly now?: () => Date;
 }
@@ -60,6 +60,7 @@ class MemoryBackend implements StorageBackend {
         onAppend: (listener) => this.onAppend(listener),
       },
       new MemoryGroupPersistence(),
+      groupStoreOptions(options),
     );
     this.schemas = new MemorySchemaStore(this.#now);
   }

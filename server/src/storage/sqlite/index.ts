@@ -12,7 +12,7 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
-import { EngineGroupStore } from "../groups/engine-group-store.js";
+import { EngineGroupStore, groupStoreOptions, type GroupMemoryOptions } from "../groups/engine-group-store.js";
 import type {
   AppendListener,
   AppendOptions,
@@ -35,9 +35,10 @@ import { sqliteError } from "./errors.js";
 import { damagedStore, integrityProblems, isCorruption, type IntegrityCheck } from "./integrity.js";
 import { SqliteGroupPersistence } from "./group-persistence.js";
 import { SqliteSchemaStore } from "./schema-store.js";
+import { TypeCounts, type TypeCount } from "./type-counts.js";
 
 /** Options of {@link createSqliteBackend}. */
-export interface SqliteBackendOptions {
+export interface SqliteBackendOptions extends GroupMemoryOptions {
   /** Directory of the database file (`events.db`); created when missing. */
   readonly dataDir: string;
   /**
@@ -171,7 +172,7 @@ class SqliteBackend implements SqliteStorageBackend {
   readonly #findById: Database.Statement;
   readonly #atTime: Database.Statement;
   readonly #bySequence: Database.Statement;
-  readonly #typesAfter: Database.Statement;
+  readonly #typeCounts: TypeCounts;
   readonly #appendTx: (appends: readonly PendingAppend[], now: Date) => AppendOutcome[];
   /** Appends waiting for the next group commit. */
   #pending: PendingAppend[] = [];
@@ -234,7 +235,8 @@ class SqliteBackend implements SqliteStorageBackend {
     this.#findById = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1");
     this.#atTime = this.#db.prepare("SELECT seq FROM events WHERE publish_time >= ? ORDER BY publish_time, seq LIMIT 1");
     this.#bySequence = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq = ?");
-    this.#typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
+    const typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
+    this.#typeCounts = new TypeCounts((afterSequence) => typesAfter.all(afterSequence) as TypeCount[]);
     // One transaction for every append that arrived since the last commit.
     this.#appendTx = this.#db.transaction((appends: readonly PendingAppend[], now: Date) => {
       let sequence = this.#head;
@@ -264,6 +266,7 @@ class SqliteBackend implements SqliteStorageBackend {
         onAppend: (listener) => this.onAppend(listener),
       },
       persistence,
+      groupStoreOptions(options),
     );
   }
 
@@ -336,7 +339,7 @@ class SqliteBackend implements SqliteStorageBackend {
     if (afterSequence >= Number(this.#head)) return 0;
     let count = 0;
     try {
-      for (const row of this.#typesAfter.all(afterSequence) as Array<{ type: string; n: bigint }>) {
+      for (const row of this.#typeCounts.after(afterSequence, this.#head)) {
         if (matcher.matches(row.type)) count += Number(row.n);
       }
     } catch (error) {

@@ -166,33 +166,7 @@ function copyEvents(from: Database.Database, to: Database.Database): { events: n
     if (batch.length > 0) tx(batch);
     if (!failed) break;
     // A damaged page after `after`: find the first sequence past it that reads.
-    let step = 1;
-    let bad = after + 1;
-    let next: number | undefined;
-    for (;;) {
-      const at = after + step;
-      if ((max !== undefined && at > max) || step > 2 ** 52) break;
-      const found = probe(at);
-      if (found === "damaged") {
-        bad = at;
-        step *= 2;
-        continue;
-      }
-      next = found;
-      // Bisect between the last damaged probe and this one for the first lookup that works.
-      let lo = bad;
-      let hi = at;
-      while (hi - lo > 1) {
-        const mid = Math.floor((lo + hi) / 2);
-        const at2 = probe(mid);
-        if (at2 === "damaged") lo = mid;
-        else {
-          hi = mid;
-          if (at2 !== undefined) next = at2;
-        }
-      }
-      break;
-    }
+    const next = nextReadable(probe, after, max);
     if (next !== undefined && next <= after + 1) {
       // Its key reads but the row does not (a damaged overflow page): lose that one row.
       addLost(lost, next, next);
@@ -205,6 +179,39 @@ function copyEvents(from: Database.Database, to: Database.Database): { events: n
     after = next - 1;
   }
   return { events: copied, headSequence: head, lost };
+}
+
+/**
+ * The first sequence after `after` whose lookup works, found by probing
+ * ahead with doubling steps, then bisecting back between the last damaged
+ * probe and the first that worked; undefined when none reads up to `max`.
+ */
+function nextReadable(probe: (at: number) => number | undefined | "damaged", after: number, max: number | undefined): number | undefined {
+  let step = 1;
+  let bad = after + 1;
+  for (;;) {
+    const at = after + step;
+    if ((max !== undefined && at > max) || step > 2 ** 52) return undefined;
+    const found = probe(at);
+    if (found === "damaged") {
+      bad = at;
+      step *= 2;
+      continue;
+    }
+    let next = found;
+    let lo = bad;
+    let hi = at;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      const atMid = probe(mid);
+      if (atMid === "damaged") lo = mid;
+      else {
+        hi = mid;
+        if (atMid !== undefined) next = atMid;
+      }
+    }
+    return next;
+  }
 }
 
 /** Adds a lost range, merged with the previous one when they touch. */

@@ -1,0 +1,32 @@
+/**
+ * What a storage backend declares about itself so the server can offer it:
+ * its name, its configuration keys with their defaults, and how to create
+ * it from them. Each backend folder has a `descriptor.ts`; the registry
+ * (create-backend.ts) lists them, and the server's configuration gathers
+ * their keys, so a backend's settings are declared in one place.
+ */
+import type { ConfigKey } from "../config-key.js";
+import type { StorageBackend } from "./backend.js";
+import type { GroupMemoryOptions } from "./groups/engine-group-store.js";
+
+/**
+ * Settings every backend may read, owned by the server's configuration:
+ * the dedupe window, and the memory settings of consumer groups (see
+ * {@link GroupMemoryOptions}).
+ */
+export interface SharedBackendSettings extends GroupMemoryOptions {
+  /** The dedupe window in ms (the jetstream backend makes it its stream's duplicate window). */
+  readonly dedupeWindowMs?: number;
+}
+
+/** One backend: name `K`, settings `S`. */
+export interface BackendDescriptor<K extends string, S extends object> {
+  /** The value of `--store` that picks it. */
+  readonly name: K;
+  /** Its configuration keys, in the order `--help` and the README list them. */
+  readonly configKeys: readonly ConfigKey<S>[];
+  /** The value of each of its settings when none is given. */
+  readonly defaults: S;
+  /** Creates the backend from its settings. */
+  readonly create: (settings: S & SharedBackendSettings) => Promise<StorageBackend>;
+}

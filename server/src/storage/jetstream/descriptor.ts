@@ -1,0 +1,140 @@
+/** The jetstream backend as the registry offers it: its settings, their defaults and keys. */
+import type { ConfigKey } from "../../config-key.js";
+import { integer, parseDurationMs, text } from "../../config-parsers.js";
+import type { BackendDescriptor, SharedBackendSettings } from "../backend-descriptor.js";
+import { createJetStreamBackend } from "./index.js";
+import { pickGroupMemory } from "../groups/engine-group-store.js";
+
+/** The settings of the jetstream backend; an empty string is a setting not given. */
+export interface JetStreamSettings {
+  /** NATS server URLs of the jetstream store, comma-separated. */
+  readonly natsUrl: string;
+  /** NATS user name (with `natsPassword`); empty for none. */
+  readonly natsUser: string;
+  /** NATS password; empty for none. */
+  readonly natsPassword: string;
+  /** NATS authentication token; empty for none. */
+  readonly natsToken: string;
+  /** Path of a NATS `.creds` file; empty for none. */
+  readonly natsCreds: string;
+  /** CA file that turns TLS on for NATS; empty for none. */
+  readonly natsTlsCa: string;
+  /** Client certificate for NATS TLS; empty for none. */
+  readonly natsTlsCert: string;
+  /** Key of `natsTlsCert`; empty for none. */
+  readonly natsTlsKey: string;
+  /** JetStream stream holding the events. */
+  readonly jetstreamStream: string;
+  /** First token of every subject protobus uses on NATS. */
+  readonly jetstreamSubjectPrefix: string;
+  /** Replicas of the stream and buckets the jetstream store creates. */
+  readonly jetstreamReplicas: number;
+  /** The jetstream store drops events older than this many ms; 0 keeps them forever. */
+  readonly jetstreamMaxAgeMs: number;
+}
+
+function natsUrls(raw: string, from: string): string {
+  const urls = raw.split(",").map((url) => url.trim());
+  for (const url of urls) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s,]+$|^[^\s:/,]+:\d+$/.test(url)) {
+      throw new RangeError(`${from}: expected NATS URLs like nats://host:4222[,nats://host2:4222], got '${raw}'`);
+    }
+  }
+  return urls.join(",");
+}
+
+function streamName(raw: string, from: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new RangeError(`${from}: expected a stream name of letters, digits, _ and -, got '${raw}'`);
+  return raw;
+}
+
+function subjectToken(raw: string, from: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new RangeError(`${from}: expected one subject token of letters, digits, _ and -, got '${raw}'`);
+  return raw;
+}
+
+const CONFIG_KEYS: readonly ConfigKey<JetStreamSettings>[] = [
+  {
+    key: "natsUrl",
+    yaml: "nats-url",
+    env: "PROTOBUS_NATS_URL",
+    parse: natsUrls,
+    description: "NATS server URLs of the jetstream store, comma-separated (nats://host:4222,nats://host2:4222)",
+  },
+  { key: "natsUser", yaml: "nats-user", env: "PROTOBUS_NATS_USER", parse: text, description: "NATS user name" },
+  { key: "natsPassword", yaml: "nats-password", env: "PROTOBUS_NATS_PASSWORD", parse: text, description: "NATS password" },
+  { key: "natsToken", yaml: "nats-token", env: "PROTOBUS_NATS_TOKEN", parse: text, description: "NATS authentication token" },
+  { key: "natsCreds", yaml: "nats-creds", env: "PROTOBUS_NATS_CREDS", parse: text, description: "path of a NATS .creds file" },
+  { key: "natsTlsCa", yaml: "nats-tls-ca", env: "PROTOBUS_NATS_TLS_CA", parse: text, description: "CA file for NATS TLS (turns TLS on)" },
+  { key: "natsTlsCert", yaml: "nats-tls-cert", env: "PROTOBUS_NATS_TLS_CERT", parse: text, description: "client certificate for NATS TLS" },
+  { key: "natsTlsKey", yaml: "nats-tls-key", env: "PROTOBUS_NATS_TLS_KEY", parse: text, description: "key of the NATS client certificate" },
+  {
+    key: "jetstreamStream",
+    yaml: "jetstream-stream",
+    env: "PROTOBUS_JETSTREAM_STREAM",
+    parse: streamName,
+    description: "JetStream stream of the events (created when missing)",
+  },
+  {
+    key: "jetstreamSubjectPrefix",
+    yaml: "jetstream-subject-prefix",
+    env: "PROTOBUS_JETSTREAM_SUBJECT_PREFIX",
+    parse: subjectToken,
+    description: "first token of every NATS subject protobus uses",
+  },
+  {
+    key: "jetstreamReplicas",
+    yaml: "jetstream-replicas",
+    env: "PROTOBUS_JETSTREAM_REPLICAS",
+    parse: integer(1, 5),
+    description: "replicas of the stream and buckets the jetstream store creates (1, or 3 on a cluster)",
+  },
+  {
+    key: "jetstreamMaxAgeMs",
+    yaml: "jetstream-max-age",
+    env: "PROTOBUS_JETSTREAM_MAX_AGE",
+    parse: parseDurationMs,
+    description: "the jetstream store drops events older than this (0 keeps them forever)",
+  },
+];
+
+/** Creates the backend; settings left empty are not passed on. */
+function create(settings: JetStreamSettings & SharedBackendSettings) {
+  const set = (value: string): boolean => value !== "";
+  return createJetStreamBackend({
+    servers: settings.natsUrl.split(","),
+    ...pickGroupMemory(settings),
+    ...(set(settings.natsUser) ? { user: settings.natsUser, password: settings.natsPassword } : {}),
+    ...(set(settings.natsToken) ? { token: settings.natsToken } : {}),
+    ...(set(settings.natsCreds) ? { credsFile: settings.natsCreds } : {}),
+    ...(set(settings.natsTlsCa) ? { tlsCaFile: settings.natsTlsCa } : {}),
+    ...(set(settings.natsTlsCert) ? { tlsCertFile: settings.natsTlsCert } : {}),
+    ...(set(settings.natsTlsKey) ? { tlsKeyFile: settings.natsTlsKey } : {}),
+    ...(set(settings.jetstreamStream) ? { stream: settings.jetstreamStream } : {}),
+    ...(set(settings.jetstreamSubjectPrefix) ? { subjectPrefix: settings.jetstreamSubjectPrefix } : {}),
+    replicas: settings.jetstreamReplicas,
+    ...(settings.jetstreamMaxAgeMs > 0 ? { maxAgeMs: settings.jetstreamMaxAgeMs } : {}),
+    ...(settings.dedupeWindowMs !== undefined && settings.dedupeWindowMs > 0 ? { duplicateWindowMs: settings.dedupeWindowMs } : {}),
+  });
+}
+
+/** `--store jetstream`: a NATS JetStream cluster holds the events. */
+export const jetstreamDescriptor: BackendDescriptor<"jetstream", JetStreamSettings> = {
+  name: "jetstream",
+  configKeys: CONFIG_KEYS,
+  defaults: {
+    natsUrl: "nats://127.0.0.1:4222",
+    natsUser: "",
+    natsPassword: "",
+    natsToken: "",
+    natsCreds: "",
+    natsTlsCa: "",
+    natsTlsCert: "",
+    natsTlsKey: "",
+    jetstreamStream: "PROTOBUS",
+    jetstreamSubjectPrefix: "protobus",
+    jetstreamReplicas: 1,
+    jetstreamMaxAgeMs: 0,
+  },
+  create,
+};
