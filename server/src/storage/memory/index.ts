@@ -21,7 +21,7 @@ import type {
   StorageBackend,
 } from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
-import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
+import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
 import { MemorySchemaStore } from "./schema-store.js";
 
 /** Options of {@link createMemoryBackend}. */
@@ -71,6 +71,7 @@ class MemoryBackend implements StorageBackend {
     const now = new Date(this.#lastPublishMs);
     const results: AppendResult[] = [];
     const accepted: Event[] = [];
+    const published: (PublishedEnvelope | undefined)[] = [];
     const batchIds = new Map<string, Event>();
     let sequence = BigInt(this.#events.length);
     for (let i = 0; i < events.length; i++) {
@@ -89,10 +90,11 @@ class MemoryBackend implements StorageBackend {
       sequence += 1n;
       const event: Event = { ...input, sequence, publishTime: now };
       accepted.push(event);
+      published.push(options.published?.[i]);
       if (!assigned) batchIds.set(input.id, event);
       results.push({ id: input.id, sequence, duplicate: false });
     }
-    const envelopes = encodeEnvelopes(accepted);
+    const envelopes = encodeStoredEnvelopes(accepted, options.published !== undefined ? published : undefined);
     const added = accepted.map(
       (event, i) => new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, event),
     );

@@ -25,7 +25,8 @@ import type {
   StorageBackend,
 } from "../backend.js";
 import { MAX_SEQUENCE } from "../backend.js";
-import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
+import { EventRowInserter } from "./event-row-inserter.js";
+import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
 import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
 import { scanLimit } from "./backlog-protocol.js";
@@ -166,7 +167,7 @@ class SqliteBackend implements SqliteStorageBackend {
   /** The type patterns of the query running now, for the `protobus_type_matches` SQL function. */
   #queryMatcher: PatternMatcher | undefined;
 
-  readonly #insertEvent: Database.Statement;
+  readonly #insertEvents: EventRowInserter;
   readonly #insertTag: Database.Statement;
   readonly #findById: Database.Statement;
   readonly #atTime: Database.Statement;
@@ -229,9 +230,7 @@ class SqliteBackend implements SqliteStorageBackend {
     this.schemas = new SqliteSchemaStore(this.#db, this.#now);
     this.#lastPublishMs = Number(head.last);
 
-    this.#insertEvent = this.#db.prepare(
-      "INSERT INTO events (seq, id, type, source, correlation_id, publish_time, expire_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
+    this.#insertEvents = new EventRowInserter(this.#db);
     this.#insertTag = this.#db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
     this.#findById = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1");
     this.#atTime = this.#db.prepare("SELECT seq FROM events WHERE publish_time >= ? ORDER BY publish_time, seq LIMIT 1");
@@ -275,8 +274,11 @@ class SqliteBackend implements SqliteStorageBackend {
   #insertRows(events: readonly Event[], options: AppendOptions, now: Date, head: bigint): AppendOutcome {
     const results: AppendResult[] = [];
     const accepted: Event[] = [];
+    const published: (PublishedEnvelope | undefined)[] = [];
     const batchIds = new Map<string, bigint>();
     let sequence = head;
+    // Rows a failed transaction queued are not this append's.
+    this.#insertEvents.clear();
     for (let i = 0; i < events.length; i++) {
       const input = events[i] as Event;
       // A server-assigned id is new: no index lookup for it.
@@ -288,19 +290,22 @@ class SqliteBackend implements SqliteStorageBackend {
       }
       sequence += 1n;
       accepted.push({ ...input, sequence, publishTime: now });
+      published.push(options.published?.[i]);
       if (!assigned) batchIds.set(input.id, sequence);
       results.push({ id: input.id, sequence, duplicate: false });
     }
     // Only the encoded envelopes are kept (in the recent cache for live
     // readers): the decoded input would hold its objects and a slice of
     // the whole request buffer per event, ~100 MB over the cache.
-    const envelopes = encodeEnvelopes(accepted);
+    const envelopes = encodeStoredEnvelopes(accepted, options.published !== undefined ? published : undefined);
     const added = accepted.map((event, i) => {
       const stored = new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, undefined, event);
-      this.#insertEvent.run(event.sequence, event.id, event.type, event.source, event.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
+      this.#insertEvents.add(event.sequence, event.id, event.type, event.source, event.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
       for (const tag of new Set(event.tags)) this.#insertTag.run(tag, event.sequence);
       return stored;
     });
+    // Written before the next append of the transaction looks up duplicates.
+    this.#insertEvents.flush();
     return { results, added };
   }
 
