@@ -43,7 +43,10 @@ export async function measureOnce(side, kind, settings, label) {
       await rig.loadgen.call("stop");
       return { value: memory.rss, peakRss: memory.peakRss, memoryUsage: breakdown, ...summary, idle, cpu };
     }
-    await rig.start();
+    // Drain workloads size their backlog for this long (warm-up and window).
+    const started = await rig.start({ measureSeconds: (settings.warmupMs + settings.windowMs) / 1000 });
+    // What the workload says of itself (a drain's backlog and probe rate), kept in the JSON.
+    const workload = started?.backlog !== undefined ? { workload: { backlog: started.backlog, probeRate: started.probeRate } } : {};
     // Warm-up starts once the workload moves (start-up on a busy machine can take a while).
     const moving = Date.now() + 30_000;
     while ((await rig.loadgen.call("snapshot")).count === 0 && Date.now() < moving) await sleep(50);
@@ -82,7 +85,7 @@ export async function measureOnce(side, kind, settings, label) {
     // by other work sharing the machine (time spent waiting costs none).
     const micros = (pid) => (cpu.cpuSeconds?.[pid] === undefined ? undefined : (cpu.cpuSeconds[pid] * 1e6) / counted);
     const cpuMicrosPerUnit = { server: micros(rig.serverPid), loadgen: micros(rig.loadgen.pid) };
-    return { value: rate, counted, windowSeconds, idle, cpu, cpuMicrosPerUnit, ...tracing };
+    return { value: rate, counted, windowSeconds, idle, cpu, cpuMicrosPerUnit, ...tracing, ...workload };
   } finally {
     await rig.close();
   }

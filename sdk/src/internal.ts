@@ -7,7 +7,7 @@ export { EVENT_TYPE_REGEX, compilePatterns, isValidEventType, matchesPattern, pa
 export type { PatternMatcher } from "./pattern.js";
 export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDetailsMetadata } from "./status-details.js";
 export { durationFromMs, msFromDuration } from "./time.js";
-export { Attr, MESSAGING_SYSTEM, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
+export { Attr, MESSAGING_SYSTEM, messageAttributes, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
 export { newEventId } from "./event-id.js";
 export { metadataGetter, metadataSetter } from "./tracing/metadata-carrier.js";
 export { ForwardReply, ForwardRequest } from "./gen/protobus/cluster/v1/group_forwarding.pb.js";

@@ -39,6 +39,18 @@ export interface ServerConfig extends InputLimits, BackendSettings {
   readonly keepaliveTimeoutMs: number;
   /** Connections served at once; calls on one more are refused with RESOURCE_EXHAUSTED. */
   readonly maxConnections: number;
+  /**
+   * Ceiling, in bytes, of the event bytes held for readers: consumer-group
+   * read-ahead and unacked deliveries together; readers wait when it is
+   * reached. 0: a quarter of the machine's memory, at most half the V8 heap limit.
+   */
+  readonly memoryBudget: number;
+  /** Most bytes of undelivered events one consumer group reads ahead. */
+  readonly groupReadAheadBytes: number;
+  /** Most bytes of unacked deliveries one subscription (broadcast or group member) holds; then it gets no more until it acks. */
+  readonly maxUnackedBytes: number;
+  /** Consumer groups loaded (with members) at once; opening one more is refused with RESOURCE_EXHAUSTED. */
+  readonly maxGroups: number;
   /** A connection that has not opened HTTP/2 within this many ms is closed. */
   readonly handshakeTimeoutMs: number;
   /** Streams (calls) one connection may have open at once. */
@@ -123,6 +135,8 @@ export interface ServerConfig extends InputLimits, BackendSettings {
   readonly limitGroups: number;
   /** Port of the web console (on `host`); 0 turns it off. */
   readonly consolePort: number;
+  /** Live views the console streams at once, all browsers together; one more is refused with RESOURCE_EXHAUSTED. */
+  readonly consoleMaxLiveViews: number;
   /**
    * Base URL of a Jaeger UI (`http://127.0.0.1:16686`): the console links an
    * event's trace id to `<url>/trace/<trace id>`. Empty: no links.
@@ -144,6 +158,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 10_000,
   maxConnections: 4096,
+  memoryBudget: 0,
+  groupReadAheadBytes: 2 * 1024 * 1024,
+  maxUnackedBytes: 16 * 1024 * 1024,
+  maxGroups: 10_000,
   handshakeTimeoutMs: 10_000,
   maxStreamsPerConnection: 1000,
   shutdownGraceMs: 10_000,
@@ -185,6 +203,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   limitSubscriptions: 0,
   limitGroups: 0,
   consolePort: 0,
+  consoleMaxLiveViews: 64,
   jaegerUrl: "",
 };
 
@@ -251,6 +270,34 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_MAX_CONNECTIONS",
     parse: integer(1, 1_000_000),
     description: "connections served at once; calls on one more get RESOURCE_EXHAUSTED",
+  },
+  {
+    key: "memoryBudget",
+    yaml: "memory-budget",
+    env: "PROTOBUS_MEMORY_BUDGET",
+    parse: integer(0, 1024 * 1024 * 1024 * 1024),
+    description: "bytes of events held for readers (group read-ahead and unacked deliveries together); readers wait when it is reached; 0: a quarter of RAM, at most half the V8 heap limit",
+  },
+  {
+    key: "groupReadAheadBytes",
+    yaml: "group-read-ahead-bytes",
+    env: "PROTOBUS_GROUP_READ_AHEAD_BYTES",
+    parse: integer(1024, 1024 * 1024 * 1024),
+    description: "bytes of undelivered events one consumer group reads ahead; released when its last member leaves",
+  },
+  {
+    key: "maxUnackedBytes",
+    yaml: "max-unacked-bytes",
+    env: "PROTOBUS_MAX_UNACKED_BYTES",
+    parse: integer(1024, 1024 * 1024 * 1024),
+    description: "bytes of unacked deliveries one subscription or group member holds; over it, it gets no more until it acks",
+  },
+  {
+    key: "maxGroups",
+    yaml: "max-groups",
+    env: "PROTOBUS_MAX_GROUPS",
+    parse: integer(1, 1_000_000),
+    description: "consumer groups loaded (opened by a member) at once; opening one more gets RESOURCE_EXHAUSTED",
   },
   {
     key: "handshakeTimeoutMs",
@@ -553,6 +600,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_CONSOLE_PORT",
     parse: integer(0, 65535),
     description: "port of the web console on the same host (0 turns it off)",
+  },
+  {
+    key: "consoleMaxLiveViews",
+    yaml: "console-max-live-views",
+    env: "PROTOBUS_CONSOLE_MAX_LIVE_VIEWS",
+    parse: integer(1, 100_000),
+    description: "live views the console streams at once, all browsers together (each may hold 1 MiB unsent)",
   },
   {
     key: "jaegerUrl",

@@ -14,6 +14,8 @@ import { SchemaRegistry } from "./registry/schema-registry.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
 import { BusMetrics } from "./telemetry/metrics.js";
+import { registerMemoryGauges } from "./telemetry/memory-gauges.js";
+import type { MemoryBudget } from "./storage/memory-budget.js";
 import { VERSION } from "./version.js";
 
 /** The parts {@link createServerCore} builds. */
@@ -35,8 +37,9 @@ export interface ServerCore {
 }
 
 /** Builds the domain parts of a server over `backend`. */
-export function createServerCore(config: ServerConfig, backend: StorageBackend, logger: Logger): ServerCore {
+export function createServerCore(config: ServerConfig, backend: StorageBackend, logger: Logger, budget: MemoryBudget): ServerCore {
   const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
+  if (metrics !== undefined) registerMemoryGauges(metrics.registry, budget);
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const observer = combineObservers([metrics, outcomes]);
   const limits = pickInputLimits(config);
@@ -52,6 +55,8 @@ export function createServerCore(config: ServerConfig, backend: StorageBackend, 
     queryScanLimit: config.queryScanLimit,
     version: VERSION,
     heartbeatMs: config.heartbeatMs,
+    maxUnackedBytes: config.maxUnackedBytes,
+    memoryBudget: budget,
     ...(metrics !== undefined ? { metrics } : {}),
     ...(observer !== undefined ? { observer } : {}),
   });

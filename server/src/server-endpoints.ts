@@ -11,6 +11,7 @@ import type { Logger } from "./logger.js";
 import type { Security } from "./security/security-setup.js";
 import type { BusMetrics } from "./telemetry/metrics.js";
 import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-server.js";
+import type { HttpEndpointLimits } from "./transport/http-endpoint.js";
 import { VERSION } from "./version.js";
 
 /** The endpoints that run. */
@@ -32,6 +33,11 @@ function unavailable(what: string, address: string, error: unknown): ProtobusErr
   return new ProtobusError(Code.UNAVAILABLE, `cannot serve ${what} on ${address}: ${(error as Error).message}`, [], { cause: error });
 }
 
+/** The gRPC listener's connection limits, which the HTTP endpoints share. */
+function httpLimits(config: ServerConfig): HttpEndpointLimits {
+  return { maxConnections: config.maxConnections, handshakeTimeoutMs: config.handshakeTimeoutMs };
+}
+
 /** Starts `/metrics` and the console as configured; `grpcPort` is the gRPC listener's port. */
 export async function startSideEndpoints(
   config: ServerConfig,
@@ -39,7 +45,7 @@ export async function startSideEndpoints(
 ): Promise<SideEndpoints> {
   let metricsServer: MetricsServer | undefined;
   if (parts.metrics !== undefined) {
-    const options = { tls: parts.security.tls, gate: parts.security.scrapeGate };
+    const options = { tls: parts.security.tls, gate: parts.security.scrapeGate, limits: httpLimits(config) };
     try {
       metricsServer = await startMetricsServer(parts.metrics, config.metricsHost, config.metricsPort, options);
     } catch (error) {
@@ -58,6 +64,8 @@ export async function startSideEndpoints(
         maxBodyBytes: Math.max(4 * 1024 * 1024, config.maxPayloadBytes * 2 + 64 * 1024),
         access: consoleAccess(parts.security),
         tls: parts.security.tls,
+        limits: httpLimits(config),
+        maxLiveViews: config.consoleMaxLiveViews,
         logger: parts.logger,
       });
     } catch (error) {

@@ -13,6 +13,7 @@ import { startSideEndpoints, type SideEndpoints } from "./server-endpoints.js";
 import { shutdownServer, type RunningParts } from "./server-shutdown.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { createBackend } from "./storage/create-backend.js";
+import { MemoryBudget, defaultMemoryBudget } from "./storage/memory-budget.js";
 import type { SchemaRegistry } from "./registry/schema-registry.js";
 import { ConnectionGate } from "./transport/connection-gate.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
@@ -65,8 +66,8 @@ export interface ProtobusServer {
 }
 
 /** Opens the configured backend (unless one was given) and reports what a user must know about it. */
-async function openBackend(config: ServerConfig, given: StorageBackend | undefined, logger: Logger): Promise<StorageBackend> {
-  const backend = given ?? (await createBackend(config));
+async function openBackend(config: ServerConfig, given: StorageBackend | undefined, logger: Logger, budget: MemoryBudget): Promise<StorageBackend> {
+  const backend = given ?? (await createBackend({ ...config, memoryBudget: budget }));
   if (!backend.info.durable) {
     logger.warn(`the ${backend.info.kind} store keeps NOTHING: every event is lost when the server stops`);
   }
@@ -102,9 +103,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...stripUndefined(options) };
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   guardListeners(config, logger);
-  const backend = await openBackend(config, options.backend, logger);
+  // One budget for the backend's group read-ahead and the bus's unacked deliveries.
+  const budget = new MemoryBudget(config.memoryBudget > 0 ? config.memoryBudget : defaultMemoryBudget());
+  const backend = await openBackend(config, options.backend, logger, budget);
   const undo: Array<() => unknown> = [() => backend.close()];
-  const core = createServerCore(config, backend, logger);
+  const core = createServerCore(config, backend, logger, budget);
   const { bus, metrics } = core;
   const security = await Promise.resolve()
     .then(() => createSecurity(config, { logger, publish: (events) => bus.publish(events, { system: true }), ...(metrics !== undefined ? { metrics } : {}) }))

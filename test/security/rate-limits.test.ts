@@ -97,7 +97,7 @@ describe("rate limits per principal", () => {
   });
 
   it("holds a publisher to its rate with RetryInfo and QuotaFailure, and leaves another principal alone", async () => {
-    const [fast, calm] = await Promise.all([publishFor(bus, tokens.fast ?? "", 2_000, 10, 0, 4), publishFor(bus, tokens.calm ?? "", 2_000, 5, 20)]);
+    const [fast, calm] = await Promise.all([publishFor(bus, tokens.fast ?? "", 3_000, 10, 0, 4), publishFor(bus, tokens.calm ?? "", 3_000, 5, 20)]);
     const rate = (fast.accepted - 20) / (fast.elapsedMs / 1000);
     expect(rate).toBeGreaterThan(RATE * 0.8);
     expect(rate).toBeLessThan(RATE * 1.2);

@@ -1,7 +1,9 @@
 /**
  * OpenTelemetry messaging semantic-convention attribute names used by
- * protobus spans, and the values that do not change.
+ * protobus spans, the values that do not change, and the attributes of one
+ * event that every span of it carries.
  */
+import type { Attributes } from "@opentelemetry/api";
 
 /** `messaging.system` of every protobus span. */
 export const MESSAGING_SYSTEM = "protobus";
@@ -26,3 +28,34 @@ export const Attr = {
   /** The subscription id (protobus-specific). */
   subscriptionId: "messaging.protobus.subscription.id",
 } as const;
+
+/** The fields of an event its spans describe. */
+export interface MessageFields {
+  readonly type: string;
+  readonly id: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The attributes every span of one event carries, whoever records it (the
+ * producer, the server, the consumer): the messaging system, the operation,
+ * the body size and the event's type and ids; `batchCount` is added for a
+ * batch of more than one. Fields the event lacks are left out rather than
+ * sent empty.
+ */
+export function messageAttributes(event: MessageFields, operation: { readonly type: string; readonly name: string }, batchCount = 1): Attributes {
+  const attributes: Attributes = {
+    [Attr.system]: MESSAGING_SYSTEM,
+    [Attr.operationType]: operation.type,
+    [Attr.operationName]: operation.name,
+    [Attr.bodySize]: event.data.byteLength,
+  };
+  if (event.type !== "") attributes[Attr.destinationName] = event.type;
+  if (event.id !== "") attributes[Attr.messageId] = event.id;
+  if (event.correlationId !== "") attributes[Attr.conversationId] = event.correlationId;
+  if (event.causationId !== "") attributes[Attr.causationId] = event.causationId;
+  if (batchCount > 1) attributes[Attr.batchCount] = batchCount;
+  return attributes;
+}

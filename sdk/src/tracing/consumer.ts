@@ -6,7 +6,7 @@
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type SpanOptions } from "@opentelemetry/api";
 import type { Event } from "../gen/protobus/v1/event.pb.js";
-import { Attr, MESSAGING_SYSTEM } from "./attributes.js";
+import { Attr, messageAttributes } from "./attributes.js";
 import { envelopeGetter } from "./envelope-carrier.js";
 import { runInHandler } from "./handler-context.js";
 import { activeTracer } from "./tracer.js";
@@ -42,19 +42,12 @@ export async function runHandler<T>(event: Event, info: ConsumeInfo, handle: () 
   if (tracer === undefined) return runInHandler(handled, handle);
   const producer = propagation.extract(ROOT_CONTEXT, event, envelopeGetter);
   const attributes: Attributes = {
-    [Attr.system]: MESSAGING_SYSTEM,
-    [Attr.operationType]: "process",
-    [Attr.operationName]: "process",
-    [Attr.destinationName]: event.type,
-    [Attr.messageId]: event.id,
-    [Attr.bodySize]: event.data.byteLength,
+    ...messageAttributes(event, { type: "process", name: "process" }),
     [Attr.deliveryAttempt]: info.attempt,
     [Attr.sequence]: Number(event.sequence),
   };
   if (info.group !== "") attributes[Attr.consumerGroup] = info.group;
   if (info.subscriptionId !== "") attributes[Attr.subscriptionId] = info.subscriptionId;
-  if (event.causationId !== "") attributes[Attr.causationId] = event.causationId;
-  if (event.correlationId !== "") attributes[Attr.conversationId] = event.correlationId;
   const options: SpanOptions = { kind: SpanKind.CONSUMER, attributes };
   const producerSpan = trace.getSpanContext(producer);
   let parent = producer;

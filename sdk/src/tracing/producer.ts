@@ -2,9 +2,9 @@
  * The PRODUCER side: a `send <type>` span around a publish, whose context is
  * written into each envelope as W3C `traceparent`/`tracestate`.
  */
-import { SpanKind, SpanStatusCode, context, propagation, trace, type Attributes } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, context, propagation, trace } from "@opentelemetry/api";
 import type { Event } from "../gen/protobus/v1/event.pb.js";
-import { Attr, MESSAGING_SYSTEM } from "./attributes.js";
+import { Attr, messageAttributes } from "./attributes.js";
 import { envelopeGetter, envelopeSetter } from "./envelope-carrier.js";
 import { activeTracer } from "./tracer.js";
 
@@ -27,18 +27,7 @@ export async function publishWithSpan(events: readonly Event[], publish: () => P
   if (tracer === undefined) return publish();
   const active = context.active();
   const spans = events.map((event) => {
-    const attributes: Attributes = {
-      [Attr.system]: MESSAGING_SYSTEM,
-      [Attr.operationType]: "send",
-      [Attr.operationName]: "send",
-      [Attr.bodySize]: event.data.byteLength,
-    };
-    // Attributes are left out rather than sent empty.
-    if (event.type !== "") attributes[Attr.destinationName] = event.type;
-    if (event.id !== "") attributes[Attr.messageId] = event.id;
-    if (event.correlationId !== "") attributes[Attr.conversationId] = event.correlationId;
-    if (event.causationId !== "") attributes[Attr.causationId] = event.causationId;
-    if (events.length > 1) attributes[Attr.batchCount] = events.length;
+    const attributes = messageAttributes(event, { type: "send", name: "send" }, events.length);
     const parent = event.traceparent === "" ? active : propagation.extract(active, event, envelopeGetter);
     const span = tracer.startSpan(event.type === "" ? "send" : `send ${event.type}`, { kind: SpanKind.PRODUCER, attributes }, parent);
     propagation.inject(trace.setSpan(parent, span), event, envelopeSetter);

@@ -6,13 +6,18 @@
  * `maxInFlight` deliveries are outstanding (neither acked nor nacked), and,
  * with manual credit, no more than the subscriber granted. The transport's
  * own backpressure is respected too, so a slow subscriber costs a bounded
- * amount of memory and never holds up another.
+ * amount of memory and never holds up another. Outstanding deliveries are
+ * bounded in bytes as well (`maxUnackedBytes`, encoded envelopes, drawn
+ * from the server's memory budget): a subscriber over it gets nothing new
+ * until it acks, and when the server's budget is spent it waits for bytes
+ * to be released elsewhere.
  */
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import type { StorageBackend, StoredEvent } from "../storage/backend.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 import type { EventPredicate } from "../filter/filter-expression.js";
 import { encodeDelivery } from "./delivery-encoding.js";
+import type { MemoryBudget } from "../storage/memory-budget.js";
 import type { DeliverySink, Subscription } from "./subscription.js";
 
 /** Settings of one subscription. */
@@ -35,6 +40,10 @@ export interface SubscriptionOptions {
   readonly observer?: DeliveryObserver;
   /** Only events it accepts are delivered; all when absent. */
   readonly filter?: EventPredicate;
+  /** Most bytes of deliveries outstanding (and waiting for redelivery); the first goes whatever its size. */
+  readonly maxUnackedBytes?: number;
+  /** The server's memory budget the outstanding bytes are drawn from; none when absent. */
+  readonly budget?: MemoryBudget;
 }
 
 interface Outstanding {
@@ -43,7 +52,14 @@ interface Outstanding {
   timer?: NodeJS.Timeout;
 }
 
+/** Bytes an outstanding delivery holds. */
+function sizeOf(stored: StoredEvent): number {
+  return stored.bytes.byteLength;
+}
+
 const READ_BATCH = 256;
+/** Events the first read asks for, before their size is known. */
+const FIRST_READ = 16;
 
 /** A live broadcast subscription. */
 export class BroadcastSubscription implements Subscription {
@@ -57,6 +73,13 @@ export class BroadcastSubscription implements Subscription {
   readonly #redeliver: Outstanding[] = [];
   #cursor: bigint;
   #knownHead = 0n;
+  /** Bytes of the deliveries outstanding or waiting for redelivery. */
+  #heldBytes = 0;
+  /** Events and bytes read so far, for the average event size a read asks for. */
+  #readEvents = 0;
+  #readBytes = 0;
+  /** Removes the wait for the server's budget, while one is registered. */
+  #budgetWait: (() => void) | undefined;
   #credit = 0;
   #pumping = false;
   #closed = false;
@@ -144,6 +167,9 @@ export class BroadcastSubscription implements Subscription {
     for (const entry of this.#outstanding.values()) if (entry.timer !== undefined) clearTimeout(entry.timer);
     this.#outstanding.clear();
     this.#redeliver.length = 0;
+    this.#budgetWait?.();
+    this.#options.budget?.release("unacked", this.#heldBytes);
+    this.#heldBytes = 0;
   }
 
   #settle(id: string): void {
@@ -156,6 +182,29 @@ export class BroadcastSubscription implements Subscription {
       this.#observer?.acked(entry.stored, entry.attempt, this.#consumer);
     }
     this.#outstanding.delete(id);
+    const bytes = sizeOf(entry.stored);
+    this.#heldBytes -= bytes;
+    this.#options.budget?.release("unacked", bytes);
+  }
+
+  /**
+   * Takes the bytes of a new delivery: false when the subscriber is at its
+   * unacked-bytes bound (it acks first), or the server's budget is spent
+   * (it is woken when bytes are released).
+   */
+  #takeBytes(bytes: number): boolean {
+    const max = this.#options.maxUnackedBytes ?? Number.POSITIVE_INFINITY;
+    if (this.#heldBytes > 0 && this.#heldBytes + bytes > max) return false;
+    const budget = this.#options.budget;
+    if (budget !== undefined && !budget.tryTake("unacked", bytes)) {
+      this.#budgetWait ??= budget.onceReleased(() => {
+        this.#budgetWait = undefined;
+        this.#schedule();
+      });
+      return false;
+    }
+    this.#heldBytes += bytes;
+    return true;
   }
 
   /**
@@ -164,6 +213,7 @@ export class BroadcastSubscription implements Subscription {
    * go first, new events get what is left.
    */
   #room(includeWaiting: boolean): number {
+    if (includeWaiting && this.#heldBytes >= (this.#options.maxUnackedBytes ?? Number.POSITIVE_INFINITY)) return 0;
     const used = this.#outstanding.size + (includeWaiting ? this.#redeliver.length : 0);
     const window = this.#options.maxInFlight - used;
     return this.#options.manualCredit ? Math.min(window, this.#credit) : window;
@@ -195,7 +245,11 @@ export class BroadcastSubscription implements Subscription {
         const redelivered: Uint8Array[] = [];
         while (this.#redeliver.length > 0 && this.#room(false) > 0) {
           const entry = this.#redeliver.shift() as Outstanding;
-          if (entry.stored.isExpired(now)) continue;
+          if (entry.stored.isExpired(now)) {
+            this.#heldBytes -= sizeOf(entry.stored);
+            this.#options.budget?.release("unacked", sizeOf(entry.stored));
+            continue;
+          }
           redelivered.push(this.#prepare(entry.stored, entry.attempt));
         }
         if (redelivered.length > 0) writable = this.#sink.writeDeliveries(redelivered);
@@ -205,31 +259,10 @@ export class BroadcastSubscription implements Subscription {
           else return;
           continue;
         }
-        if (writable && room > 0 && this.#cursor < this.#knownHead) {
-          const before = this.#cursor;
-          const { events, scannedTo } = await this.#store.read({
-            afterSequence: this.#cursor,
-            limit: Math.min(room, READ_BATCH),
-            matcher: this.#options.matcher,
-          });
-          if (this.#closed) return;
-          const readAt = Date.now();
-          const ready: Uint8Array[] = [];
-          for (const stored of events) {
-            this.#cursor = stored.sequence;
-            if (stored.isExpired(readAt)) {
-              this.#observer?.expired?.(stored, this.#consumer);
-              continue;
-            }
-            if (this.#options.filter !== undefined && !this.#options.filter(stored.event)) continue;
-            ready.push(this.#prepare(stored, 1));
-          }
-          // The transport may report a full buffer mid-batch; the batch is
-          // bounded by the window, so writing all of it keeps memory bounded.
-          if (ready.length > 0 && !this.#sink.writeDeliveries(ready)) writable = false;
-          if (scannedTo > this.#cursor) this.#cursor = scannedTo;
-          // Nothing readable yet past the cursor: the next append wakes us.
-          if (this.#cursor === before) return;
+        if (writable && this.#cursor < this.#knownHead) {
+          const read = await this.#readMore(room);
+          if (read === undefined) return;
+          writable = read;
         } else if (writable) {
           return;
         }
@@ -238,6 +271,61 @@ export class BroadcastSubscription implements Subscription {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** How many events the next read asks for: the window's room, and the byte room at the average size seen. */
+  #readLimit(room: number): number {
+    const byteRoom = (this.#options.maxUnackedBytes ?? Number.POSITIVE_INFINITY) - this.#heldBytes;
+    const average = this.#readEvents > 0 ? this.#readBytes / this.#readEvents : 0;
+    const byBytes = average > 0 ? Math.ceil(byteRoom / average) : FIRST_READ;
+    return Math.max(1, Math.min(room, READ_BATCH, byBytes));
+  }
+
+  /**
+   * Reads and writes the next events after the cursor, as many as the
+   * window and the byte bounds allow. Resolves to whether the transport
+   * can take more, or undefined when there is nothing more to do until an
+   * append, an ack or released budget wakes the subscription.
+   */
+  async #readMore(room: number): Promise<boolean | undefined> {
+    const before = this.#cursor;
+    const { events, scannedTo } = await this.#store.read({
+      afterSequence: this.#cursor,
+      limit: this.#readLimit(room),
+      matcher: this.#options.matcher,
+    });
+    if (this.#closed) return undefined;
+    for (const stored of events) {
+      this.#readEvents += 1;
+      this.#readBytes += sizeOf(stored);
+    }
+    const readAt = Date.now();
+    const ready: Uint8Array[] = [];
+    let whole = true;
+    for (const stored of events) {
+      if (stored.isExpired(readAt)) {
+        this.#cursor = stored.sequence;
+        this.#observer?.expired?.(stored, this.#consumer);
+        continue;
+      }
+      if (this.#options.filter !== undefined && !this.#options.filter(stored.event)) {
+        this.#cursor = stored.sequence;
+        continue;
+      }
+      if (!this.#takeBytes(sizeOf(stored))) {
+        whole = false;
+        break;
+      }
+      this.#cursor = stored.sequence;
+      ready.push(this.#prepare(stored, 1));
+    }
+    // The transport may report a full buffer mid-batch; the batch is
+    // bounded by the window, so writing all of it keeps memory bounded.
+    const writable = ready.length === 0 || this.#sink.writeDeliveries(ready);
+    if (whole && scannedTo > this.#cursor) this.#cursor = scannedTo;
+    // Nothing readable yet past the cursor (the next append wakes us), or over a byte bound (an ack or the budget does).
+    if (this.#cursor === before || !whole) return writable ? undefined : false;
+    return writable;
   }
 
   #sendHeartbeat(): void {

@@ -13,7 +13,8 @@ import type { GroupHandle } from "../storage/group-store.js";
 import { combineObservers, type DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { CountedSubscription } from "./counted-subscription.js";
 import { GroupAdmin } from "./group-admin.js";
-import { openSubscription, type OpenedSubscription } from "./open-subscription.js";
+import { DEFAULT_MAX_UNACKED_BYTES, openSubscription, type OpenedSubscription } from "./open-subscription.js";
+import type { MemoryBudget } from "../storage/memory-budget.js";
 import type { DeliverySink } from "./subscription.js";
 import { DeliveryMetrics } from "./delivery-metrics.js";
 import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
@@ -22,6 +23,7 @@ import { patternCountViolations } from "./open-limits.js";
 import { reservedNamespaceError } from "./reserved-namespace.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { PublishTrace } from "../telemetry/publish-trace.js";
+import { publishedEnvelopes } from "./published-envelopes.js";
 
 /**
  * Told about every stored batch, after it is durable: the envelopes as
@@ -56,6 +58,10 @@ export interface EventBusOptions {
   readonly heartbeatMs?: number;
   /** Told about deliveries, acks, nacks and dead letters (metrics, flow outcomes). */
   readonly observer?: DeliveryObserver;
+  /** Most bytes of unacked deliveries per subscription (default {@link DEFAULT_MAX_UNACKED_BYTES}). */
+  readonly maxUnackedBytes?: number;
+  /** The server's memory budget broadcast subscriptions draw their unacked bytes from; none when absent. */
+  readonly memoryBudget?: MemoryBudget;
 }
 
 /** Options of {@link EventBus.publish}. */
@@ -67,7 +73,14 @@ export interface PublishOptions {
    * events have `protobus.*` types. Never set from a request.
    */
   readonly system?: boolean;
+  /**
+   * `encoded[i]`: event i as its publisher encoded it (a view into the
+   * request), when the transport has it. Such an event is stored as sent,
+   * with the server-set fields written after it, instead of re-encoded.
+   */
+  readonly encoded?: readonly (Uint8Array | undefined)[];
 }
+
 
 /** Default page size of QueryEvents. */
 export const DEFAULT_QUERY_LIMIT = 100;
@@ -126,6 +139,8 @@ export class EventBus {
         observer: this.#observer,
         onGroupOpened: (group) => this.#watchGroup(group),
         limits: this.limits,
+        maxUnackedBytes: this.#options.maxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
+        ...(this.#options.memoryBudget !== undefined ? { budget: this.#options.memoryBudget } : {}),
       },
       open,
       sink,
@@ -172,7 +187,7 @@ export class EventBus {
     const spans = PublishTrace.start(events, options.traceContext);
     let results: PublishResult[] | undefined;
     try {
-      results = await this.#validateAndStore(events, spans);
+      results = await this.#validateAndStore(events, spans, options.encoded);
       return results;
     } catch (error) {
       spans?.end(undefined, error);
@@ -195,7 +210,11 @@ export class EventBus {
     return () => this.#acceptedListeners.delete(listener);
   }
 
-  async #validateAndStore(events: readonly Event[], spans: PublishTrace | undefined): Promise<PublishResult[]> {
+  async #validateAndStore(
+    events: readonly Event[],
+    spans: PublishTrace | undefined,
+    encoded: readonly (Uint8Array | undefined)[] | undefined,
+  ): Promise<PublishResult[]> {
     const validating = spans?.step("validate");
     const violations: FieldViolation[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -230,7 +249,12 @@ export class EventBus {
     spans?.endStep(validating);
     const storing = spans?.step("store");
     const assignedIds = events.map((event) => event.id === "");
-    const pending = this.#store.append(completed, { dedupeWindowMs: this.#options.dedupeWindowMs, assignedIds });
+    const published = publishedEnvelopes(events, encoded);
+    const pending = this.#store.append(completed, {
+      dedupeWindowMs: this.#options.dedupeWindowMs,
+      assignedIds,
+      ...(published !== undefined ? { published } : {}),
+    });
     this.#inFlight.add(pending);
     try {
       const stored = await pending;

@@ -25,6 +25,8 @@ export interface GroupSubscriptionOptions {
   readonly heartbeatMs: number;
   /** Told about deliveries, acks and nacks (counters, metrics, flow outcomes). */
   readonly observer?: DeliveryObserver;
+  /** Most bytes (encoded envelopes) of deliveries outstanding at once; the first delivery goes whatever its size. */
+  readonly maxUnackedBytes?: number;
 }
 
 const CLAIM_BATCH = 256;
@@ -107,6 +109,8 @@ export class GroupSubscription implements Subscription {
     this.#unlisten?.();
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     if (this.#started) this.#group.leave(this.id).catch(() => undefined);
+    // An open that never joined is given back, so an unused group can be released.
+    else this.#group.close().catch(() => undefined);
   }
 
   /** Tells the observer about a delivery the group settled. */
@@ -126,8 +130,16 @@ export class GroupSubscription implements Subscription {
   }
 
   #room(): number {
-    const window = this.#options.maxInFlight - this.#group.inFlightOf(this.id);
+    const inFlight = this.#group.inFlightOf(this.id);
+    if (inFlight > 0 && this.#byteRoom() <= 0) return 0;
+    const window = this.#options.maxInFlight - inFlight;
     return this.#options.manualCredit ? Math.min(window, this.#credit) : window;
+  }
+
+  /** Bytes the member may still take before it acks (its unacked-bytes budget). */
+  #byteRoom(): number {
+    const max = this.#options.maxUnackedBytes ?? Number.POSITIVE_INFINITY;
+    return max - this.#group.inFlightBytesOf(this.id);
   }
 
   #schedule(): void {
@@ -147,7 +159,7 @@ export class GroupSubscription implements Subscription {
         while (!this.#closed) {
           const room = this.#room();
           if (room <= 0) break;
-          const deliveries = await this.#group.claim(this.id, Math.min(room, CLAIM_BATCH));
+          const deliveries = await this.#group.claim(this.id, Math.min(room, CLAIM_BATCH), Math.max(0, this.#byteRoom()));
           if (deliveries.length === 0) break;
           if (this.#closed) return;
           const ready: Uint8Array[] = [];

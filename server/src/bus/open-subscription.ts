@@ -12,6 +12,7 @@ import { compileFilter } from "../filter/filter-expression.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 import { openLimitViolations } from "./open-limits.js";
 import type { StorageBackend } from "../storage/backend.js";
+import type { MemoryBudget } from "../storage/memory-budget.js";
 import type { GroupHandle } from "../storage/group-store.js";
 import type { DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { BroadcastSubscription } from "./broadcast-subscription.js";
@@ -23,6 +24,8 @@ import type { DeliverySink, Subscription } from "./subscription.js";
 export const DEFAULT_MAX_IN_FLIGHT = 100;
 /** Ceiling of OpenSubscription.max_in_flight. */
 export const MAX_MAX_IN_FLIGHT = 10_000;
+/** Default of `--max-unacked-bytes`: bytes of unacked deliveries one subscription may hold. */
+export const DEFAULT_MAX_UNACKED_BYTES = 16 * 2 ** 20;
 
 /** A subscription that is open but not started, and the head it opened at. */
 export interface OpenedSubscription {
@@ -44,6 +47,10 @@ export interface SubscriptionFactoryOptions {
   readonly onGroupOpened?: (group: GroupHandle) => void;
   /** Limits on patterns and filters. */
   readonly limits: InputLimits;
+  /** Most bytes of unacked deliveries per subscription. */
+  readonly maxUnackedBytes?: number;
+  /** The server's memory budget broadcast subscriptions draw from. */
+  readonly budget?: MemoryBudget;
 }
 
 /** Every violation of an `open` message under `limits`. */
@@ -104,6 +111,7 @@ export async function openSubscription(options: SubscriptionFactoryOptions, open
     manualCredit: open.manualCredit,
     heartbeatMs: options.heartbeatMs,
     observer: options.observer,
+    maxUnackedBytes: options.maxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
   };
   if (open.group !== "") {
     const group = await store.groups.open({
@@ -121,6 +129,7 @@ export async function openSubscription(options: SubscriptionFactoryOptions, open
     matcher: compilePatterns(open.patterns),
     afterSequence,
     headSequence,
+    ...(options.budget !== undefined ? { budget: options.budget } : {}),
     ...(open.filter !== "" ? { filter: compileFilter(open.filter, options.limits) } : {}),
   });
   return { subscription, headSequence };

@@ -5,12 +5,13 @@
  * its own and no second model of the contract; what it answers is what the
  * gRPC services answer the same caller.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { limitExceeded } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { TlsCertificates } from "../security/tls-credentials.js";
+import { createHttpEndpoint, type HttpEndpointLimits } from "../transport/http-endpoint.js";
 import { API_PREFIX, loadContractRoutes, type ContractRoutes } from "./contract-routes.js";
 import { GrpcForwarder } from "./grpc-forwarder.js";
 import { header, sendJson } from "./http-io.js";
@@ -35,6 +36,8 @@ export interface ConsoleServerOptions {
   readonly maxBodyBytes: number;
   /** Limits of each browser's live stream. */
   readonly liveStream?: Partial<LiveStreamLimits>;
+  /** Live streams open at once, all browsers together (`--console-max-live-views`, 64 by default). */
+  readonly maxLiveViews?: number;
   /** What a browser's principal may do; everything when absent (no authentication). */
   readonly access?: ConsoleAccess;
   /**
@@ -45,6 +48,8 @@ export interface ConsoleServerOptions {
   readonly tls?: TlsCertificates | undefined;
   /** Where the page's build is; server/dist/console-ui by default. */
   readonly assetsDir?: string;
+  /** Connection limits (the gRPC listener's `--max-connections` and `--handshake-timeout`); their defaults when absent. */
+  readonly limits?: HttpEndpointLimits | undefined;
   readonly logger: Logger;
 }
 
@@ -75,7 +80,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const limits: LiveStreamLimits = { ...DEFAULT_LIVE_STREAM_LIMITS, ...options.liveStream };
   const pageConfig = JSON.stringify({ jaegerUrl: options.jaegerUrl, version: options.version });
 
-  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxBodyBytes: options.maxBodyBytes };
+  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxLiveViews: options.maxLiveViews ?? 64, maxBodyBytes: options.maxBodyBytes };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? "/", "http://console").pathname;
     if (path.startsWith(API_PREFIX)) {
@@ -109,15 +114,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       else response.destroy();
     });
   };
-  let stopFollowing = (): void => undefined;
-  let server: Server;
-  if (tls === undefined) server = createServer(listener);
-  else {
-    const https = createHttpsServer(tls.secureContextOptions(), listener);
-    // New certificates (a reload) apply to new connections.
-    stopFollowing = tls.onChange((context) => https.setSecureContext(context));
-    server = https;
-  }
+  const { server, stopFollowing } = createHttpEndpoint(listener, { tls, limits: options.limits });
   try {
     await listen(server, options.port, options.host);
   } catch (error) {
@@ -146,6 +143,7 @@ interface ApiContext {
   readonly forwarder: GrpcForwarder;
   readonly limits: LiveStreamLimits;
   readonly liveStreams: Set<LiveStreamStats>;
+  readonly maxLiveViews: number;
   readonly maxBodyBytes: ConsoleServerOptions["maxBodyBytes"];
 }
 
@@ -156,6 +154,16 @@ async function serveApi(request: IncomingMessage, response: ServerResponse, name
     return;
   }
   if (name === api.routes.subscribe.name) {
+    if (api.liveStreams.size >= api.maxLiveViews) {
+      const refusal = limitExceeded({
+        limit: "console-max-live-views",
+        value: api.maxLiveViews,
+        subject: "console",
+        description: `the console streams at most ${api.maxLiveViews} live views at once; close one, or raise --console-max-live-views`,
+      });
+      sendError(response, api.routes.registry, refusal.code, refusal.rawMessage, refusal.toServiceStatus().metadata);
+      return;
+    }
     await handleLiveStream(request, response, api.routes.subscribe, {
       registry: api.routes.registry,
       forwarder: api.forwarder,

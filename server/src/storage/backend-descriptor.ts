@@ -7,9 +7,14 @@
  */
 import type { ConfigKey } from "../config-key.js";
 import type { StorageBackend } from "./backend.js";
+import type { GroupMemoryOptions } from "./groups/engine-group-store.js";
 
-/** Settings every backend may read, owned by the server's configuration. */
-export interface SharedBackendSettings {
+/**
+ * Settings every backend may read, owned by the server's configuration:
+ * the dedupe window, and the memory settings of consumer groups (see
+ * {@link GroupMemoryOptions}).
+ */
+export interface SharedBackendSettings extends GroupMemoryOptions {
   /** The dedupe window in ms (the jetstream backend makes it its stream's duplicate window). */
   readonly dedupeWindowMs?: number;
 }

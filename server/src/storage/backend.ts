@@ -7,7 +7,7 @@
 import type { Event } from "@protobus/sdk/proto";
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import type { GroupStore } from "./group-store.js";
-import type { StoredEvent } from "./stored-event.js";
+import type { PublishedEnvelope, StoredEvent } from "./stored-event.js";
 import type { SchemaStore } from "./schema-store.js";
 
 /** The largest sequence any store can hold: a signed 64-bit integer, as SQLite and JetStream keep it. */
@@ -40,6 +40,13 @@ export interface AppendOptions {
    * the backend may skip its duplicate lookup; it must still record the id.
    */
   readonly assignedIds?: readonly boolean[];
+  /**
+   * `published[i]`: event i as its publisher encoded it, when the bus has
+   * it. A backend may store those bytes followed by the server-set fields
+   * (see `encodeStoredEnvelopes`) instead of encoding the event again; the
+   * stored envelope decodes to the same event either way.
+   */
+  readonly published?: readonly (PublishedEnvelope | undefined)[];
 }
 
 /** A sequential read for subscriptions: the events after a position. */

@@ -177,12 +177,17 @@ export interface GroupHandle {
    * due and new events, lowest `priority` value first, then sequence order;
    * an event whose ordering key has an earlier event outstanding waits;
    * expired events are settled as expired and never handed out. Resolves to
-   * an empty list when nothing is deliverable now.
+   * an empty list when nothing is deliverable now. With `maxBytes`, the
+   * deliveries after the first stop before their encoded envelopes would
+   * add up to more than that (a member's unacked-bytes budget).
    */
-  claim(memberId: string, max: number): Promise<GroupDelivery[]>;
+  claim(memberId: string, max: number, maxBytes?: number): Promise<GroupDelivery[]>;
 
   /** Deliveries handed to this member and not yet settled, failed or expired. */
   inFlightOf(memberId: string): number;
+
+  /** Bytes (encoded envelopes) of the deliveries counted by `inFlightOf`. */
+  inFlightBytesOf(memberId: string): number;
 
   /**
    * Settles deliveries: their events are never delivered to this group
@@ -218,7 +223,11 @@ export interface GroupHandle {
    */
   onDeadLetter(listener: (stored: StoredEvent) => void): () => void;
 
-  /** Detaches this process from the group (the group stays in the store). */
+  /**
+   * Gives back an open whose member never joined (its stream ended before
+   * it started), so that a group nobody uses can be released from memory.
+   * The group stays in the store.
+   */
   close(): Promise<void>;
 }
 
@@ -226,8 +235,11 @@ export interface GroupHandle {
 export interface GroupStore {
   /**
    * Opens a group, creating it when missing. Throws FAILED_PRECONDITION when
-   * it exists with other patterns or another filter. Opening the same group
-   * twice in one process returns handles sharing one state.
+   * it exists with other patterns or another filter, RESOURCE_EXHAUSTED
+   * (`max-groups`) when it would load one group more than the store may
+   * hold at once. Opening the same group twice in one process returns
+   * handles sharing one state. Each open is followed by one `join` or one
+   * `close` of the handle.
    */
   open(request: OpenGroupRequest): Promise<GroupHandle>;
 

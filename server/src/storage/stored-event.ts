@@ -1,6 +1,6 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Event } from "@protobus/sdk/proto";
-import { EventField, WireType, fieldTag } from "../wire.js";
+import { EventField, WireType, fieldTag, serverFieldsSize, writeServerFields, type ServerFields } from "../wire.js";
 
 // One writer for every encode: its buffer keeps the size it grew to, so an
 // envelope is encoded without growing (and copying) a fresh buffer each
@@ -51,6 +51,82 @@ export function encodeEnvelopes(events: readonly Event[]): Uint8Array[] {
     } while (byte >= 0x80);
     out[i] = all.subarray(pos, pos + length);
     pos += length;
+  }
+  return out;
+}
+
+/**
+ * An event as its publisher encoded it (a view into the request), with
+ * what the server completes in it: stored as sent, with the server-set
+ * fields written after it, instead of decoded and encoded again.
+ */
+export interface PublishedEnvelope {
+  /** The publisher's encoded `protobus.v1.Event`. */
+  readonly bytes: Uint8Array;
+  /** The publisher sent no id: the server's is written. */
+  readonly idMissing: boolean;
+  /** The publisher sent no spec version: the server's is written. */
+  readonly specVersionMissing: boolean;
+  /** The publisher sent no priority: the default is written. */
+  readonly priorityMissing: boolean;
+  /** The publisher sent a schema version, which the server's replaces even when that is 0. */
+  readonly schemaVersionSent: boolean;
+}
+
+// One object shape for every event (no conditional spreads: they were
+// 13% of the server's time in a 100-events-per-request publish stream).
+function serverFieldsOf(event: Event, published: PublishedEnvelope): ServerFields {
+  return {
+    id: published.idMissing ? event.id : undefined,
+    specVersion: published.specVersionMissing ? event.specVersion : undefined,
+    priority: published.priorityMissing ? (event.priority ?? DEFAULT_PRIORITY) : undefined,
+    sequence: event.sequence,
+    publishMs: event.publishTime?.getTime() ?? 0,
+    schemaVersion: event.schemaVersion,
+    overrideSchemaVersion: published.schemaVersionSent,
+  };
+}
+
+/**
+ * The stored envelopes of one append, whose events have their server
+ * fields set: `published[i]`'s bytes followed by event i's server-set
+ * fields where the publisher's own encoding is at hand, else the encoded
+ * event. Views into one buffer, as {@link encodeEnvelopes} gives.
+ */
+export function encodeStoredEnvelopes(events: readonly Event[], published: readonly (PublishedEnvelope | undefined)[] | undefined): Uint8Array[] {
+  if (published === undefined || !published.some((entry) => entry !== undefined)) return encodeEnvelopes(events);
+  const parts = new Array<Uint8Array>(events.length);
+  const fields = new Array<ServerFields | undefined>(events.length);
+  const sizes = new Array<number>(events.length);
+  let total = 0;
+  let shared = true;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as Event;
+    const entry = published[i];
+    const own = entry !== undefined ? serverFieldsOf(event, entry) : undefined;
+    const bytes = entry?.bytes ?? encodeEnvelope(event);
+    parts[i] = bytes;
+    fields[i] = own;
+    sizes[i] = bytes.length + (own !== undefined ? serverFieldsSize(own) : 0);
+    total += sizes[i] as number;
+    if (event.data.byteLength > SHARED_BUFFER_MAX_DATA) shared = false;
+  }
+  const out = new Array<Uint8Array>(events.length);
+  let buffer = shared ? new Uint8Array(total) : undefined;
+  let offset = 0;
+  for (let i = 0; i < events.length; i++) {
+    const bytes = parts[i] as Uint8Array;
+    const own = fields[i];
+    if (!shared) {
+      buffer = new Uint8Array(sizes[i] as number);
+      offset = 0;
+    }
+    const target = buffer as Uint8Array;
+    const start = offset;
+    target.set(bytes, offset);
+    offset += bytes.length;
+    if (own !== undefined) offset = writeServerFields(target, offset, own);
+    out[i] = target.subarray(start, offset);
   }
   return out;
 }

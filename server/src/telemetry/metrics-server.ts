@@ -6,9 +6,9 @@
  * Bearer ...`, or a client certificate under mutual TLS) of a principal the
  * policy grants `admin: [view]`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TlsCertificates } from "../security/tls-credentials.js";
+import { createHttpEndpoint, type HttpEndpointLimits } from "../transport/http-endpoint.js";
 import type { BusMetrics } from "./metrics.js";
 
 /** A listening metrics endpoint. */
@@ -30,6 +30,8 @@ export interface MetricsServerOptions {
   readonly tls?: TlsCertificates | undefined;
   /** Decides whether a scrape is served; everything is served without one. */
   readonly gate?: ScrapeGate | undefined;
+  /** Connection limits (the gRPC listener's `--max-connections` and `--handshake-timeout`); their defaults when absent. */
+  readonly limits?: HttpEndpointLimits | undefined;
 }
 
 /** Serves `metrics` on `host:port` (port 0 picks a free one). */
@@ -56,15 +58,7 @@ export async function startMetricsServer(metrics: BusMetrics, host: string, port
       })
       .catch((error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`));
   };
-  const tls = options.tls;
-  let server: Server;
-  let stopFollowing = (): void => {};
-  if (tls === undefined) server = createServer(handle);
-  else {
-    const https = createHttpsServer({ ...tls.secureContextOptions(), requestCert: tls.mutual, rejectUnauthorized: tls.mutual }, handle);
-    stopFollowing = tls.onChange((context) => https.setSecureContext(context));
-    server = https;
-  }
+  const { server, scheme, stopFollowing } = createHttpEndpoint(handle, { tls: options.tls, requestClientCertificate: true, limits: options.limits });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());
@@ -72,7 +66,7 @@ export async function startMetricsServer(metrics: BusMetrics, host: string, port
   const address = server.address();
   return {
     port: typeof address === "object" && address !== null ? address.port : port,
-    scheme: tls === undefined ? "http" : "https",
+    scheme,
     close: () =>
       new Promise<void>((resolve) => {
         stopFollowing();

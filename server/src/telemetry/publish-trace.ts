@@ -9,7 +9,7 @@
  * errors are swallowed.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Tracer, type Context, type Span } from "@opentelemetry/api";
-import { Attr, MESSAGING_SYSTEM, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
+import { Attr, messageAttributes, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import { VERSION } from "../version.js";
 
@@ -43,19 +43,10 @@ export class PublishTrace {
       for (const event of events) {
         const parent = event.traceparent === "" ? (callContext ?? ROOT_CONTEXT) : propagation.extract(ROOT_CONTEXT, event, envelopeGetter);
         const attributes: Attributes = {
-          [Attr.system]: MESSAGING_SYSTEM,
-          [Attr.operationType]: "receive",
-          [Attr.operationName]: "publish",
+          ...messageAttributes(event, { type: "receive", name: "publish" }, events.length),
           "rpc.system": "grpc",
           "rpc.service": "protobus.v1.EventBus",
-          [Attr.bodySize]: event.data.byteLength,
         };
-        // Attributes are left out rather than sent empty.
-        if (event.type !== "") attributes[Attr.destinationName] = event.type;
-        if (event.id !== "") attributes[Attr.messageId] = event.id;
-        if (event.correlationId !== "") attributes[Attr.conversationId] = event.correlationId;
-        if (event.causationId !== "") attributes[Attr.causationId] = event.causationId;
-        if (events.length > 1) attributes[Attr.batchCount] = events.length;
         const span = tracer.startSpan(event.type === "" ? "publish" : `publish ${event.type}`, { kind: SpanKind.SERVER, attributes }, parent);
         spans.push(span);
         contexts.push(trace.setSpan(parent, span));

@@ -28,7 +28,7 @@ export function createEventBusService(bus: EventBus, streams: StreamRegistry, op
   const { logger } = options;
   const admin = bus.admin;
   return {
-    publish: unary("Publish", logger, async (request, call) => ({ results: await bus.publish(request.events, callPublishOptions(call)) })),
+    publish: unary("Publish", logger, async (request, call) => ({ results: await bus.publish(request.events, callPublishOptions(call, request)) })),
     publishStream: publishStreamHandler(bus, streams, logger),
     subscribe: subscribeHandler(bus, streams, logger),
     queryEvents: unary("QueryEvents", logger, (request) => bus.query(request)),

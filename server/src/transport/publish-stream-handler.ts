@@ -11,15 +11,17 @@ import type { EventBus, PublishOptions } from "../bus/event-bus.js";
 import type { Logger } from "../logger.js";
 import { callContext } from "./call-context.js";
 import { failureStatus } from "./status.js";
+import { encodedEvents } from "./publish-request-codec.js";
 import type { StreamRegistry } from "./stream-registry.js";
 
 const PAUSE_AT = 64;
 const RESUME_BELOW = 32;
 
-/** The publish options of a call: the trace context its client propagated. */
-export function callPublishOptions(call: Parameters<typeof callContext>[0]): PublishOptions {
+/** The publish options of a call: the trace context its client propagated, and the request's encoded events when known. */
+export function callPublishOptions(call: Parameters<typeof callContext>[0], request?: PublishRequest): PublishOptions {
   const traceContext = callContext(call).traceContext;
-  return traceContext !== undefined ? { traceContext } : {};
+  const encoded = request !== undefined ? encodedEvents(request) : undefined;
+  return { ...(traceContext !== undefined ? { traceContext } : {}), ...(encoded !== undefined ? { encoded } : {}) };
 }
 
 /** The `PublishStream` handler over `bus`. */
@@ -38,7 +40,8 @@ export function publishStreamHandler(bus: EventBus, streams: StreamRegistry, log
     const store = async (request: PublishRequest): Promise<void> => {
       if (failed) return;
       try {
-        const results = await bus.publish(request.events, publishOptions);
+        const encoded = encodedEvents(request);
+        const results = await bus.publish(request.events, encoded !== undefined ? { ...publishOptions, encoded } : publishOptions);
         if (!failed) call.write({ results });
       } catch (error) {
         fail(error);

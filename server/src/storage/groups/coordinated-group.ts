@@ -23,6 +23,7 @@ import type {
   GroupStats,
   NackOptions,
 } from "../group-store.js";
+import type { MemoryBudget } from "../memory-budget.js";
 import { Listeners } from "../listeners.js";
 import type { StoredEvent } from "../stored-event.js";
 import type { EventSource } from "./event-source.js";
@@ -49,6 +50,10 @@ export interface CoordinatedGroupParts {
   readonly source: EventSource;
   /** Most undelivered events an engine holds in memory. */
   readonly lookahead: number;
+  /** Most bytes an engine reads ahead. */
+  readonly readAheadBytes: number;
+  /** The server's memory budget, shared by read-ahead and unacked deliveries. */
+  readonly budget: MemoryBudget;
   /** Time to live of a group lease, in ms. */
   readonly leaseTtlMs: number;
   /** How long a forwarded operation waits for the owner, in ms. */
@@ -177,10 +182,11 @@ export class CoordinatedGroup implements GroupHandle {
     );
   }
 
-  async claim(memberId: string, max: number): Promise<GroupDelivery[]> {
+  async claim(memberId: string, max: number, maxBytes?: number): Promise<GroupDelivery[]> {
+    const bounded = maxBytes !== undefined && Number.isFinite(maxBytes);
     const deliveries = await this.#call(
-      (local) => local.engine.claim(memberId, max),
-      (remote) => remote.claim(memberId, max),
+      (local) => local.engine.claim(memberId, max, maxBytes),
+      (remote) => remote.claim(memberId, max, bounded ? maxBytes : undefined),
       // The owner cannot be reached now: nothing is claimable; try again soon.
       () => {
         setTimeout(() => this.#listeners.notify(), POLL_MS).unref();
@@ -195,6 +201,14 @@ export class CoordinatedGroup implements GroupHandle {
     const mode = this.#mode;
     if (mode?.kind === "local") return mode.engine.inFlightOf(memberId) + this.#forwardedOf(memberId);
     return this.#forwardedOf(memberId);
+  }
+
+  inFlightBytesOf(memberId: string): number {
+    const mode = this.#mode;
+    const local = mode?.kind === "local" ? mode.engine.inFlightBytesOf(memberId) : 0;
+    let forwarded = 0;
+    for (const f of this.#forwarded.values()) if (f.member === memberId) forwarded += f.delivery.stored.bytes.byteLength;
+    return local + forwarded;
   }
 
   async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
@@ -349,6 +363,8 @@ export class CoordinatedGroup implements GroupHandle {
   async #becomeLocal(owned: OwnedGroupState, lease: HeldLease, stopServing: () => void): Promise<Local> {
     const engine = new GroupEngine(this.#parts.source, owned.persistence, owned.persisted, {
       lookahead: this.#parts.lookahead,
+      readAheadBytes: this.#parts.readAheadBytes,
+      budget: this.#parts.budget,
       now: Date.now,
       commitIntervalMs: DEFAULT_COMMIT_INTERVAL_MS,
       commitAcks: DEFAULT_COMMIT_ACKS,

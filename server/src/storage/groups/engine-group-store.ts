@@ -5,7 +5,9 @@
  * implements `GroupStore` directly.
  */
 import { Code, ProtobusError } from "@protobus/sdk";
-import { notFound } from "../../errors.js";
+import { compilePatterns } from "@protobus/sdk/internal";
+import { limitExceeded, notFound } from "../../errors.js";
+import { MemoryBudget } from "../memory-budget.js";
 import {
   DEFAULT_GROUP_SETTINGS,
   type DeadLetter,
@@ -18,11 +20,12 @@ import {
   type GroupStore,
   type OpenGroupRequest,
 } from "../group-store.js";
-import { brokenGroupError, brokenStats, loadFailure, type BrokenGroup } from "./broken-group.js";
+import { brokenGroupError, brokenStats, definitionProblem, type BrokenGroup } from "./broken-group.js";
 import { readDeadLetters } from "./dead-letter-reader.js";
 import type { EventSource } from "./event-source.js";
 import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine, type GroupEngineOptions } from "./group-engine.js";
-import { zeroCounters, type GroupPersistence } from "./group-persistence.js";
+import { zeroCounters, type GroupPersistence, type PersistedGroup } from "./group-persistence.js";
+import { DEFAULT_GROUP_READ_AHEAD_BYTES } from "./group-memory.js";
 
 /** Options of {@link EngineGroupStore}. */
 export interface EngineGroupStoreOptions {
@@ -32,7 +35,44 @@ export interface EngineGroupStoreOptions {
   readonly now?: () => number;
   /** Longest time, in ms, an unconfirmed ack stays uncommitted (default 50). */
   readonly commitIntervalMs?: number;
+  /** Most bytes a group reads ahead (default {@link DEFAULT_GROUP_READ_AHEAD_BYTES}). */
+  readonly readAheadBytes?: number;
+  /** The server's memory budget (default: one of this store's own, {@link defaultMemoryBudget}). */
+  readonly budget?: MemoryBudget;
+  /** Most groups loaded (with members, or opened) at once (default {@link DEFAULT_MAX_GROUPS}). */
+  readonly maxGroups?: number;
 }
+
+/** The memory settings of a backend's consumer groups, as a backend's options name them. */
+export interface GroupMemoryOptions {
+  /** Most bytes a group reads ahead (`--group-read-ahead-bytes`). */
+  readonly groupReadAheadBytes?: number;
+  /** The server's memory budget (`--memory-budget`), shared with the bus's subscriptions. */
+  readonly memoryBudget?: MemoryBudget;
+  /** Most groups loaded at once (`--max-groups`). */
+  readonly maxGroups?: number;
+}
+
+/** Just the {@link GroupMemoryOptions} of a larger settings object (the ones that are set). */
+export function pickGroupMemory(settings: GroupMemoryOptions): GroupMemoryOptions {
+  return {
+    ...(settings.groupReadAheadBytes !== undefined ? { groupReadAheadBytes: settings.groupReadAheadBytes } : {}),
+    ...(settings.memoryBudget !== undefined ? { memoryBudget: settings.memoryBudget } : {}),
+    ...(settings.maxGroups !== undefined ? { maxGroups: settings.maxGroups } : {}),
+  };
+}
+
+/** {@link EngineGroupStoreOptions} out of a backend's {@link GroupMemoryOptions}. */
+export function groupStoreOptions(options: GroupMemoryOptions): EngineGroupStoreOptions {
+  return {
+    ...(options.groupReadAheadBytes !== undefined ? { readAheadBytes: options.groupReadAheadBytes } : {}),
+    ...(options.memoryBudget !== undefined ? { budget: options.memoryBudget } : {}),
+    ...(options.maxGroups !== undefined ? { maxGroups: options.maxGroups } : {}),
+  };
+}
+
+/** Default of `--max-groups`. */
+export const DEFAULT_MAX_GROUPS = 10_000;
 
 /** True when two pattern lists hold the same patterns, in any order. */
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -61,11 +101,21 @@ export function definitionDiffers(definition: GroupDefinition, request: OpenGrou
   return !sameList(definition.patterns, request.patterns) || definition.filter !== request.filter;
 }
 
-/** Consumer groups run by the in-process engine. */
+/**
+ * Consumer groups run by the in-process engine. A group's engine (its
+ * read-ahead, its in-flight deliveries) is loaded when it is opened and
+ * stopped when its last member leaves, so a stored group nobody uses costs
+ * its definition only; `list` and `get` read such a group from the
+ * persistence without loading it.
+ */
 export class EngineGroupStore implements GroupStore {
   readonly #source: EventSource;
   readonly #persistence: GroupPersistence;
   readonly #options: GroupEngineOptions;
+  readonly #maxGroups: number;
+  /** Every stored group that can run, loaded or not. */
+  readonly #stored = new Map<string, GroupDefinition>();
+  /** The groups loaded now. */
   readonly #engines = new Map<string, GroupEngine>();
   /** Stored groups that did not load, by name. */
   readonly #broken = new Map<string, BrokenGroup>();
@@ -74,24 +124,21 @@ export class EngineGroupStore implements GroupStore {
   constructor(source: EventSource, persistence: GroupPersistence, options: EngineGroupStoreOptions = {}) {
     this.#source = source;
     this.#persistence = persistence;
+    this.#maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS;
     this.#options = {
       lookahead: options.lookahead ?? 10_000,
       now: options.now ?? Date.now,
       commitIntervalMs: options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
       commitAcks: DEFAULT_COMMIT_ACKS,
+      readAheadBytes: options.readAheadBytes ?? DEFAULT_GROUP_READ_AHEAD_BYTES,
+      budget: options.budget ?? new MemoryBudget(),
     };
     for (const persisted of persistence.loadAll()) {
-      const name = persisted.definition.name;
-      if (persisted.problem !== undefined) {
-        this.#broken.set(name, { definition: persisted.definition, counters: persisted.counters, reason: persisted.problem });
-        continue;
-      }
-      try {
-        this.#engines.set(name, new GroupEngine(source, persistence, persisted, this.#options));
-      } catch (error) {
-        // A definition that no longer compiles (a filter over today's limits, or too deep to parse) breaks its group only.
-        this.#broken.set(name, { definition: persisted.definition, counters: persisted.counters, reason: loadFailure(error) });
-      }
+      const definition = persisted.definition;
+      // A definition that no longer compiles (a filter over today's limits, or too deep to parse) breaks its group only.
+      const problem = persisted.problem ?? definitionProblem(definition);
+      if (problem !== undefined) this.#broken.set(definition.name, { definition, counters: persisted.counters, reason: problem });
+      else this.#stored.set(definition.name, definition);
     }
   }
 
@@ -103,19 +150,28 @@ export class EngineGroupStore implements GroupStore {
     this.#assertOpen();
     const broken = this.#broken.get(request.name);
     if (broken !== undefined) throw brokenGroupError(broken);
-    const existing = this.#engines.get(request.name);
-    if (existing !== undefined) {
-      const definition = existing.definition;
-      if (definitionDiffers(definition, request)) {
-        throw groupDefinitionConflict(definition);
-      }
-      if (settingsChanged(definition.settings, request.settings)) {
-        const settings = { ...definition.settings, ...stripUndefined(request.settings) };
-        this.#persistence.updateSettings(request.name, settings);
-        existing.updateSettings(settings);
-      }
-      return existing;
+    const stored = this.#stored.get(request.name);
+    const engine = stored === undefined ? this.#create(request) : this.#reopen(stored, request);
+    engine.reserveJoin();
+    return engine;
+  }
+
+  /** The engine of a stored group, with the request's settings applied. */
+  #reopen(definition: GroupDefinition, request: OpenGroupRequest): GroupEngine {
+    if (definitionDiffers(definition, request)) throw groupDefinitionConflict(definition);
+    const engine = this.#engines.get(request.name) ?? this.#load(request.name);
+    if (settingsChanged(definition.settings, request.settings)) {
+      const settings = { ...definition.settings, ...stripUndefined(request.settings) };
+      this.#persistence.updateSettings(request.name, settings);
+      this.#stored.set(request.name, { ...definition, settings });
+      engine.updateSettings(settings);
     }
+    return engine;
+  }
+
+  /** Creates a group and loads its engine. */
+  #create(request: OpenGroupRequest): GroupEngine {
+    this.#assertRoom(request.name);
     const definition = {
       name: request.name,
       patterns: [...request.patterns],
@@ -125,27 +181,81 @@ export class EngineGroupStore implements GroupStore {
     };
     const floor = Number(request.startAfter);
     this.#persistence.create(definition, floor);
-    const engine = new GroupEngine(
-      this.#source,
-      this.#persistence,
-      { definition, floor, counters: zeroCounters(), settled: [], deadAboveFloor: [], retries: [] },
-      this.#options,
-    );
-    this.#engines.set(request.name, engine);
+    this.#stored.set(definition.name, definition);
+    return this.#start({ definition, floor, counters: zeroCounters(), settled: [], deadAboveFloor: [], retries: [] });
+  }
+
+  /** Loads a stored group's engine from the persistence. */
+  #load(name: string): GroupEngine {
+    this.#assertRoom(name);
+    const persisted = this.#persistence.load(name);
+    if (persisted === undefined) throw notFound("consumer group", name);
+    return this.#start(persisted);
+  }
+
+  #start(persisted: PersistedGroup): GroupEngine {
+    const name = persisted.definition.name;
+    const engine: GroupEngine = new GroupEngine(this.#source, this.#persistence, persisted, {
+      ...this.#options,
+      onIdle: () => this.#unload(name, engine),
+    });
+    this.#engines.set(name, engine);
     return engine;
+  }
+
+  /** Stops an engine nobody uses: what it holds goes back to the budget, its state is in the persistence. */
+  #unload(name: string, engine: GroupEngine): void {
+    if (this.#closed || this.#engines.get(name) !== engine || !engine.idle) return;
+    this.#engines.delete(name);
+    engine.shutdown();
+  }
+
+  /** RESOURCE_EXHAUSTED naming `max-groups` when one more group cannot be loaded. */
+  #assertRoom(name: string): void {
+    if (this.#engines.size < this.#maxGroups) return;
+    throw limitExceeded({
+      limit: "max-groups",
+      value: this.#maxGroups,
+      subject: name,
+      description: `${this.#maxGroups} consumer groups are in use on this server; close members of groups no longer needed, or retry later`,
+    });
   }
 
   async list(): Promise<GroupStats[]> {
     this.#assertOpen();
-    const names = [...this.#engines.keys(), ...this.#broken.keys()].sort();
-    return Promise.all(names.map(async (name) => (await this.get(name)) as GroupStats));
+    const names = [...this.#stored.keys(), ...this.#broken.keys()].sort();
+    const out: GroupStats[] = [];
+    for (const name of names) {
+      const stats = await this.get(name);
+      if (stats !== undefined) out.push(stats);
+      // One group per turn of the event loop: a long list does not hold up other calls.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return out;
   }
 
   async get(name: string): Promise<GroupStats | undefined> {
     this.#assertOpen();
     const broken = this.#broken.get(name);
     if (broken !== undefined) return brokenStats(broken, this.#persistence.countDead(name));
-    return this.#engines.get(name)?.stats();
+    const engine = this.#engines.get(name);
+    if (engine !== undefined) return engine.stats();
+    return this.#stored.has(name) ? this.#storedStats(name) : undefined;
+  }
+
+  /** The stats of a group that is not loaded, from the persistence: no members, nothing in flight. */
+  async #storedStats(name: string): Promise<GroupStats | undefined> {
+    const persisted = this.#persistence.load(name);
+    if (persisted === undefined) return undefined;
+    const unread = await this.#source.countAfter(persisted.floor, compilePatterns(persisted.definition.patterns));
+    return {
+      definition: persisted.definition,
+      members: 0,
+      backlog: Math.max(0, unread - persisted.settled.length - persisted.deadAboveFloor.length),
+      inFlight: 0,
+      deadLetters: this.#persistence.countDead(name),
+      ...persisted.counters,
+    };
   }
 
   async delete(name: string): Promise<boolean> {
@@ -154,29 +264,33 @@ export class EngineGroupStore implements GroupStore {
       this.#persistence.delete(name);
       return true;
     }
+    if (!this.#stored.delete(name)) return false;
     const engine = this.#engines.get(name);
-    if (engine === undefined) return false;
     this.#engines.delete(name);
-    engine.markDeleted();
+    engine?.markDeleted();
     this.#persistence.delete(name);
     return true;
   }
 
   async listDeadLetters(name: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
-    // A broken group's dead letters stay readable.
+    this.#assertOpen();
+    // A broken group's dead letters stay readable; an unloaded group's are read without loading it.
     if (this.#broken.has(name)) return readDeadLetters(this.#persistence, this.#source, name, query);
-    return this.#engine(name).listDeadLetters(query);
+    const engine = this.#engines.get(name);
+    if (engine !== undefined) return engine.listDeadLetters(query);
+    if (!this.#stored.has(name)) throw notFound("consumer group", name);
+    return readDeadLetters(this.#persistence, this.#source, name, query);
   }
 
   async redrive(name: string, selection: DeadLetterSelection): Promise<number> {
     const broken = this.#broken.get(name);
     if (broken !== undefined) throw brokenGroupError(broken);
-    return this.#engine(name).redrive(selection);
+    return this.#withEngine(name, (engine) => engine.redrive(selection));
   }
 
   async purge(name: string, selection: DeadLetterSelection): Promise<number> {
     if (this.#broken.has(name)) return this.#persistence.takeDead(name, "all" in selection ? selection : { sequences: selection.sequences.map(Number) }).length;
-    return this.#engine(name).purge(selection);
+    return this.#withEngine(name, async (engine) => engine.purge(selection));
   }
 
   /** Stops every engine, writing what is pending. */
@@ -186,11 +300,17 @@ export class EngineGroupStore implements GroupStore {
     for (const engine of this.#engines.values()) engine.shutdown();
   }
 
-  #engine(name: string): GroupEngine {
+  /** Runs `fn` on a group's engine, loading it for the call when it is not loaded. */
+  async #withEngine<T>(name: string, fn: (engine: GroupEngine) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    const engine = this.#engines.get(name);
-    if (engine === undefined) throw notFound("consumer group", name);
-    return engine;
+    if (!this.#stored.has(name)) throw notFound("consumer group", name);
+    const engine = this.#engines.get(name) ?? this.#load(name);
+    engine.reserveJoin();
+    try {
+      return await fn(engine);
+    } finally {
+      await engine.close();
+    }
   }
 
   #assertOpen(): void {

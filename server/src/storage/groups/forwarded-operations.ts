@@ -52,7 +52,8 @@ async function run(request: ForwardRequest, target: ForwardTarget): Promise<Resu
       await engine.leave(operation.leave.member);
       return DONE;
     case "claim": {
-      const deliveries = await engine.claim(operation.claim.member, operation.claim.max);
+      const { member, max, maxBytes } = operation.claim;
+      const deliveries = await engine.claim(member, max, maxBytes === undefined ? undefined : Number(maxBytes));
       return { $case: "deliveries", deliveries: { deliveries: deliveries.map(deliveryToWire) } };
     }
     case "ack": {

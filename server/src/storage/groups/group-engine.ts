@@ -44,6 +44,8 @@ import { ReadyQueue, readyRank } from "./ready-queue.js";
 import { CommitBatcher, type PendingWrites } from "./commit-batcher.js";
 import { Listeners } from "../listeners.js";
 import type { GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
+import type { MemoryBudget } from "../memory-budget.js";
+import { GroupMemory } from "./group-memory.js";
 
 /** Tuning of the engine. */
 export interface GroupEngineOptions {
@@ -58,6 +60,15 @@ export interface GroupEngineOptions {
   readonly commitIntervalMs: number;
   /** Pending unconfirmed acks that start a commit before the interval is over. */
   readonly commitAcks: number;
+  /** Most bytes (encoded envelopes) of undelivered events held ahead of the floor. */
+  readonly readAheadBytes: number;
+  /** The server-wide budget read-ahead and in-flight bytes are drawn from. */
+  readonly budget: MemoryBudget;
+  /**
+   * Told when the last member left and no open waits to join: the store
+   * may then stop the engine and release what it holds.
+   */
+  readonly onIdle?: () => void;
 }
 
 type EntryState = "ready" | "blocked" | "waiting" | "inflight" | "settled";
@@ -68,6 +79,8 @@ interface Entry {
   /** Its place in the ready order (see `readyRank`). */
   readonly rank: number;
   readonly key: string;
+  /** Size of its encoded envelope, what it costs the memory budget. */
+  readonly bytes: number;
   state: EntryState;
   /** Deliveries made. */
   attempts: number;
@@ -82,6 +95,8 @@ interface Entry {
 }
 
 const READ_BATCH = 1024;
+/** Events the first read asks for, before their size is known. */
+const FIRST_READ = 16;
 
 /** Default longest time, in ms, an unconfirmed ack stays uncommitted. */
 export const DEFAULT_COMMIT_INTERVAL_MS = 50;
@@ -143,6 +158,9 @@ export class GroupEngine implements GroupHandle {
   #head = 0;
   #headKnown = false;
   #loading: Promise<void> | undefined;
+  /** Events and bytes read so far, for the average event size a read asks for. */
+  #readEvents = 0;
+  #readBytes = 0;
   #deleted = false;
   #closed = false;
   #unlisten: (() => void) | undefined;
@@ -152,6 +170,12 @@ export class GroupEngine implements GroupHandle {
   readonly #commits: CommitBatcher;
   /** The group's dead-letter queue. */
   readonly #deadLetters: DeadLetterAdmin;
+  /** Bytes held ahead and in flight, drawn from the server's budget. */
+  readonly #memory: GroupMemory;
+  /** Opens that will join (or close) later: the engine is not idle while any wait. */
+  #pendingJoins = 0;
+  /** Removes the wait for budget bytes, when read-ahead stopped for the budget. */
+  #budgetWait: (() => void) | undefined;
 
   constructor(source: EventSource, persistence: GroupPersistence, persisted: PersistedGroup, options: GroupEngineOptions) {
     this.#source = source;
@@ -167,6 +191,7 @@ export class GroupEngine implements GroupHandle {
     for (const seq of persisted.deadAboveFloor) this.#settledAbove.add(seq);
     for (const seq of this.#settledAbove) if (seq > this.#maxKnown) this.#maxKnown = seq;
     this.#initialRetries = persisted.retries;
+    this.#memory = new GroupMemory(options.budget, options.readAheadBytes);
     this.#redeliveries = new DueTimers<Entry>({
       now: options.now,
       generation: (entry) => entry.gen,
@@ -196,7 +221,18 @@ export class GroupEngine implements GroupHandle {
     this.#definition = { ...this.#definition, settings };
   }
 
+  /** Counts an open whose member will join (or whose handle will close) later. */
+  reserveJoin(): void {
+    this.#pendingJoins += 1;
+  }
+
+  /** True when no member is attached and no open waits to join. */
+  get idle(): boolean {
+    return this.#members.size === 0 && this.#pendingJoins === 0;
+  }
+
   join(memberId: string): void {
+    if (this.#pendingJoins > 0) this.#pendingJoins -= 1;
     if (!this.#members.has(memberId)) this.#members.set(memberId, 0);
   }
 
@@ -215,13 +251,18 @@ export class GroupEngine implements GroupHandle {
       this.#listeners.notify();
       await this.#commits.committed();
     }
+    if (this.idle) this.#options.onIdle?.();
   }
 
   inFlightOf(memberId: string): number {
     return this.#members.get(memberId) ?? 0;
   }
 
-  async claim(memberId: string, max: number): Promise<GroupDelivery[]> {
+  inFlightBytesOf(memberId: string): number {
+    return this.#memory.inFlightOf(memberId);
+  }
+
+  async claim(memberId: string, max: number, maxBytes = Number.POSITIVE_INFINITY): Promise<GroupDelivery[]> {
     this.#assertLive();
     // Acks nobody waited for were not written: the member learns it here.
     const failure = this.#commits.takeFailure();
@@ -240,25 +281,18 @@ export class GroupEngine implements GroupHandle {
       const deadline = at + this.#definition.settings.ackDeadlineMs;
       const before = out.length;
       while (out.length < max) {
-        const entry = this.#ready.pop();
+        const entry = this.#ready.peek();
         if (entry === undefined) break;
+        // Past the member's byte bound: left queued (the first delivery goes whatever its size).
+        if (out.length > 0 && entry.bytes > maxBytes) break;
+        this.#ready.pop();
         if (entry.stored.isExpired(at)) {
           this.#counters.expired += 1;
           this.#settle(entry);
           continue;
         }
-        entry.attempts += 1;
-        entry.state = "inflight";
-        entry.gen += 1;
-        entry.member = memberId;
-        entry.deadline = deadline;
-        this.#outstanding.add(entry);
-        this.#counters.delivered += 1;
-        if (entry.attempts > 1) this.#counters.redelivered += 1;
-        // `StoredEvent.deliveryId` spelled from the number: no bigint to format, nothing cached on the event.
-        const delivery: GroupDelivery = { stored: entry.stored, deliveryId: `${entry.seq}.${entry.attempts}`, attempt: entry.attempts };
-        entry.delivery = delivery;
-        out.push(delivery);
+        maxBytes -= entry.bytes;
+        out.push(this.#handOut(entry, memberId, deadline));
       }
       if (out.length > before) {
         this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + out.length - before);
@@ -266,7 +300,40 @@ export class GroupEngine implements GroupHandle {
       }
       if (this.#ready.size > 0 || !this.#needsRead()) break;
     }
+    this.#waitForBudget();
     return out;
+  }
+
+  /** Hands a ready entry to a member. */
+  #handOut(entry: Entry, memberId: string, deadline: number): GroupDelivery {
+    entry.attempts += 1;
+    entry.state = "inflight";
+    entry.gen += 1;
+    entry.member = memberId;
+    entry.deadline = deadline;
+    this.#outstanding.add(entry);
+    this.#memory.handOut(memberId, entry.bytes);
+    this.#counters.delivered += 1;
+    if (entry.attempts > 1) this.#counters.redelivered += 1;
+    // `StoredEvent.deliveryId` spelled from the number: no bigint to format, nothing cached on the event.
+    const delivery: GroupDelivery = { stored: entry.stored, deliveryId: `${entry.seq}.${entry.attempts}`, attempt: entry.attempts };
+    entry.delivery = delivery;
+    return delivery;
+  }
+
+  /**
+   * When nothing is ready, the log has more and the group's own bounds are
+   * not reached, read-ahead stopped for the server's budget: members are
+   * woken once bytes are released somewhere.
+   */
+  #waitForBudget(): void {
+    if (this.#budgetWait !== undefined || this.#closed || this.#readTo >= this.#head || this.#ready.size > 0) return;
+    if (this.#memory.readyBytes >= this.#options.readAheadBytes) return;
+    if (this.#entries.size - this.#outstanding.size >= this.#options.lookahead) return;
+    this.#budgetWait = this.#options.budget.onceReleased(() => {
+      this.#budgetWait = undefined;
+      this.#listeners.notify();
+    });
   }
 
   async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
@@ -328,8 +395,11 @@ export class GroupEngine implements GroupHandle {
     return () => this.#deadListeners.delete(listener);
   }
 
+  /** Gives back an open that will not join (its subscription ended before it started). */
   async close(): Promise<void> {
-    // Handles share the engine; the store closes it with `shutdown`.
+    if (this.#pendingJoins === 0) return;
+    this.#pendingJoins -= 1;
+    if (this.idle) this.#options.onIdle?.();
   }
 
   /** Counters and gauges. */
@@ -361,7 +431,7 @@ export class GroupEngine implements GroupHandle {
     for (const stored of events) {
       const seq = Number(stored.sequence);
       this.#settledAbove.delete(seq);
-      if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven", this.#options.now());
+      if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven", this.#options.now(), false);
     }
     this.#listeners.notify();
     return taken;
@@ -384,10 +454,15 @@ export class GroupEngine implements GroupHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.#unlisten?.();
+    this.#budgetWait?.();
     this.#redeliveries.close();
     this.#sweep.close();
     this.#commits.cancel();
     if (!this.#deleted) this.#commits.flush();
+    // What was held goes back to the budget; the state is in the persistence.
+    this.#memory.releaseAll();
+    this.#entries.clear();
+    this.#outstanding.clear();
   }
 
   #assertLive(): void {
@@ -404,7 +479,7 @@ export class GroupEngine implements GroupHandle {
         const seq = Number(stored.sequence);
         const record = records.get(seq);
         if (record !== undefined && !this.#entries.has(record.sequence)) {
-          this.#add(stored, seq, record.attempts, record.dueAt, record.reason, this.#options.now());
+          this.#add(stored, seq, record.attempts, record.dueAt, record.reason, this.#options.now(), false);
         }
       }
     })();
@@ -421,36 +496,26 @@ export class GroupEngine implements GroupHandle {
 
   #needsRead(): boolean {
     if (this.#readTo >= this.#head) return false;
-    return this.#entries.size - this.#outstanding.size < this.#options.lookahead;
+    return this.#entries.size - this.#outstanding.size < this.#options.lookahead && this.#memory.hasRoom();
   }
 
   #readAhead(): Promise<void> {
     this.#loading ??= (async () => {
       try {
         while (this.#needsRead() && !this.#closed) {
-          const room = this.#options.lookahead - (this.#entries.size - this.#outstanding.size);
+          const before = this.#readTo;
           const { events, scannedTo } = await this.#source.read({
             afterSequence: BigInt(this.#readTo),
-            limit: Math.min(room, READ_BATCH),
+            limit: this.#readLimit(),
             matcher: this.#matcher,
           });
-          const now = this.#options.now();
-          const before = this.#readTo;
-          for (const stored of events) {
-            const seq = Number(stored.sequence);
-            this.#readTo = seq;
-            if (seq <= this.#maxKnown && (this.#settledAbove.has(seq) || this.#entries.has(seq))) continue;
-            if (this.#filter !== undefined && !this.#filter(stored.event)) continue;
-            if (stored.isExpired(now)) {
-              this.#counters.expired += 1;
-              continue;
-            }
-            this.#add(stored, seq, 0, 0, "", now);
-          }
+          if (this.#closed) break;
+          const whole = this.#takeRead(events);
           const scanned = Number(scannedTo);
-          if (scanned > this.#readTo) this.#readTo = scanned;
-          // Nothing past the cursor yet: the next append wakes the members.
-          if (this.#readTo === before) break;
+          // Past what was scanned only when every event read was taken.
+          if (whole && scanned > this.#readTo) this.#readTo = scanned;
+          // Nothing past the cursor yet (the next append wakes the members), or no room left.
+          if (this.#readTo === before || !whole) break;
         }
       } finally {
         this.#loading = undefined;
@@ -459,13 +524,61 @@ export class GroupEngine implements GroupHandle {
     return this.#loading;
   }
 
-  /** Adds an unsettled event: ready, or blocked behind its ordering key, or waiting until `dueAt`. */
-  #add(stored: StoredEvent, seq: number, attempts: number, dueAt: number, reason: string, now: number): void {
+  /** How many events the next read asks for: the room by count, and by bytes at the average size seen. */
+  #readLimit(): number {
+    const byCount = this.#options.lookahead - (this.#entries.size - this.#outstanding.size);
+    const average = this.#readEvents > 0 ? this.#readBytes / this.#readEvents : 0;
+    // Before any event was seen, a small first read: the events may be large.
+    const byBytes = average > 0 ? Math.ceil(this.#memory.room() / average) : FIRST_READ;
+    return Math.max(1, Math.min(byCount, byBytes, READ_BATCH));
+  }
+
+  /**
+   * Adds the events of one read until the read-ahead has no room; false
+   * when it stopped early (the cursor stays before the first event left).
+   */
+  #takeRead(events: readonly StoredEvent[]): boolean {
+    const now = this.#options.now();
+    for (const stored of events) {
+      const seq = Number(stored.sequence);
+      const bytes = stored.bytes.byteLength;
+      this.#readEvents += 1;
+      this.#readBytes += bytes;
+      if (seq <= this.#maxKnown && (this.#settledAbove.has(seq) || this.#entries.has(seq))) {
+        this.#readTo = seq;
+        continue;
+      }
+      if (this.#filter !== undefined && !this.#filter(stored.event)) {
+        this.#readTo = seq;
+        continue;
+      }
+      if (stored.isExpired(now)) {
+        this.#readTo = seq;
+        this.#counters.expired += 1;
+        continue;
+      }
+      if (!this.#memory.tryAdd(bytes)) return false;
+      this.#readTo = seq;
+      this.#add(stored, seq, 0, 0, "", now, true);
+    }
+    return true;
+  }
+
+  /**
+   * Adds an unsettled event: ready, or blocked behind its ordering key, or
+   * waiting until `dueAt`. `charged` when its bytes were already taken from
+   * the read-ahead; otherwise they are taken here whatever the bound (an
+   * event that must be held).
+   */
+  #add(stored: StoredEvent, seq: number, attempts: number, dueAt: number, reason: string, now: number, charged: boolean): void {
+    const bytes = stored.bytes.byteLength;
+    if (!charged) this.#memory.add(bytes);
     const entry: Entry = {
       seq,
       stored,
       rank: readyRank(stored.priority, seq),
       key: stored.orderingKey,
+      bytes,
       state: "blocked",
       attempts,
       delivery: undefined,
@@ -522,6 +635,7 @@ export class GroupEngine implements GroupHandle {
   #leaveInFlight(entry: Entry): void {
     if (entry.state !== "inflight") return;
     this.#outstanding.delete(entry);
+    this.#memory.takeBack(entry.member, entry.bytes);
     const count = this.#members.get(entry.member);
     if (count !== undefined) this.#members.set(entry.member, Math.max(0, count - 1));
   }
@@ -531,7 +645,7 @@ export class GroupEngine implements GroupHandle {
     this.#leaveInFlight(entry);
     entry.state = "settled";
     entry.gen += 1;
-    this.#entries.delete(entry.seq);
+    if (this.#entries.delete(entry.seq)) this.#memory.drop(entry.bytes);
     // Read-ahead consults the set only above how far it read: a sequence at
     // or below that (nearly every settled one) will not be read again.
     if (entry.seq > this.#readTo) this.#settledAbove.add(entry.seq);

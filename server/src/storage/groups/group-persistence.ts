@@ -90,6 +90,8 @@ export type DeadSelection = { readonly all: true } | { readonly sequences: reado
 export interface GroupPersistence {
   /** Every stored group. */
   loadAll(): PersistedGroup[];
+  /** One stored group, as it is now; undefined when there is none. */
+  load(name: string): PersistedGroup | undefined;
   /** Stores a new group. */
   create(definition: GroupDefinition, floor: number): void;
   /** Replaces a group's settings. */

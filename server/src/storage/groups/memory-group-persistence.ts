@@ -23,19 +23,29 @@ interface MemoryGroup {
   readonly dead: Map<number, DeadRecord>;
 }
 
+/** A group as the engine loads it. */
+function persistedOf(g: MemoryGroup): PersistedGroup {
+  return {
+    definition: g.definition,
+    floor: g.floor,
+    counters: { ...g.counters },
+    settled: [...g.settled],
+    deadAboveFloor: [...g.dead.keys()].filter((seq) => seq > g.floor),
+    retries: [...g.retries.values()],
+  };
+}
+
 /** In-process {@link GroupPersistence}. */
 export class MemoryGroupPersistence implements GroupPersistence {
   readonly #groups = new Map<string, MemoryGroup>();
 
   loadAll(): PersistedGroup[] {
-    return [...this.#groups.values()].map((g) => ({
-      definition: g.definition,
-      floor: g.floor,
-      counters: { ...g.counters },
-      settled: [...g.settled],
-      deadAboveFloor: [...g.dead.keys()].filter((seq) => seq > g.floor),
-      retries: [...g.retries.values()],
-    }));
+    return [...this.#groups.values()].map((g) => persistedOf(g));
+  }
+
+  load(name: string): PersistedGroup | undefined {
+    const group = this.#groups.get(name);
+    return group === undefined ? undefined : persistedOf(group);
   }
 
   create(definition: GroupDefinition, floor: number): void {

@@ -54,6 +54,15 @@ export class ReadyQueue<T extends ReadyItem> {
     this.#heap.push(item);
   }
 
+  /** The first item still ready, left queued (`pop` then takes it), or undefined when none is. */
+  peek(): T | undefined {
+    for (;;) {
+      const item = this.#heap.peek();
+      if (item === undefined || this.#isReady(item)) return item;
+      this.#heap.pop();
+    }
+  }
+
   /** The first item still ready, or undefined when none is. */
   pop(): T | undefined {
     for (;;) {

@@ -55,8 +55,10 @@ export class RemoteGroup {
     await this.#send({ $case: "leave", leave: { member: this.memberId(member) } });
   }
 
-  async claim(member: string, max: number): Promise<GroupDelivery[]> {
-    const result = await this.#send({ $case: "claim", claim: { member: this.memberId(member), max } });
+  /** Claims up to `max` deliveries of at most `maxBytes` together (unbounded when undefined). */
+  async claim(member: string, max: number, maxBytes?: number): Promise<GroupDelivery[]> {
+    const claim = { member: this.memberId(member), max, ...(maxBytes !== undefined ? { maxBytes: BigInt(maxBytes) } : {}) };
+    const result = await this.#send({ $case: "claim", claim });
     return expect(result, "deliveries").deliveries.deliveries.map(deliveryFromWire);
   }
 

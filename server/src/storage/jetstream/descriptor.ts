@@ -3,6 +3,7 @@ import type { ConfigKey } from "../../config-key.js";
 import { integer, parseDurationMs, text } from "../../config-parsers.js";
 import type { BackendDescriptor, SharedBackendSettings } from "../backend-descriptor.js";
 import { createJetStreamBackend } from "./index.js";
+import { pickGroupMemory } from "../groups/engine-group-store.js";
 
 /** The settings of the jetstream backend; an empty string is a setting not given. */
 export interface JetStreamSettings {
@@ -102,6 +103,7 @@ function create(settings: JetStreamSettings & SharedBackendSettings) {
   const set = (value: string): boolean => value !== "";
   return createJetStreamBackend({
     servers: settings.natsUrl.split(","),
+    ...pickGroupMemory(settings),
     ...(set(settings.natsUser) ? { user: settings.natsUser, password: settings.natsPassword } : {}),
     ...(set(settings.natsToken) ? { token: settings.natsToken } : {}),
     ...(set(settings.natsCreds) ? { credsFile: settings.natsCreds } : {}),

@@ -145,6 +145,10 @@ export class JetStreamGroupState implements GroupPersistence {
     return this.#mirror.loadAll();
   }
 
+  load(name: string): PersistedGroup | undefined {
+    return this.#mirror.load(name);
+  }
+
   create(definition: GroupDefinition, floor: number): void {
     this.#mirror.create(definition, floor);
   }

@@ -27,6 +27,8 @@ import {
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { MemoryBudget } from "../memory-budget.js";
+import { DEFAULT_GROUP_READ_AHEAD_BYTES } from "../groups/group-memory.js";
 import { Listeners } from "../listeners.js";
 import type {
   AppendListener,
@@ -84,6 +86,10 @@ export interface JetStreamBackendOptions extends NatsConnectionOptions {
   readonly groupLeaseMs?: number;
   /** Most undelivered events a consumer group holds in memory. Default 10000. */
   readonly groupLookahead?: number;
+  /** Most bytes a consumer group run here reads ahead. Default {@link DEFAULT_GROUP_READ_AHEAD_BYTES}. */
+  readonly groupReadAheadBytes?: number;
+  /** The server's memory budget; one of the backend's own when absent. */
+  readonly memoryBudget?: MemoryBudget;
 }
 
 const DEFAULTS = {
@@ -116,7 +122,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
   readonly #publisher: PipelinedPublisher;
   readonly #stream: string;
   readonly #subjects: SubjectMap;
-  readonly #options: Required<Omit<JetStreamBackendOptions, keyof NatsConnectionOptions>>;
+  readonly #options: Required<Omit<JetStreamBackendOptions, keyof NatsConnectionOptions | "groupReadAheadBytes" | "memoryBudget">>;
   readonly #notifier = new Listeners<[headSequence: bigint]>();
   // Tells this instance's messages from other servers' in the live tail.
   readonly #origin = randomUUID();
@@ -166,6 +172,8 @@ class JetStreamBackend implements StorageBackend, EventSource {
         }),
         source: this,
         lookahead: this.#options.groupLookahead,
+        readAheadBytes: options.groupReadAheadBytes ?? DEFAULT_GROUP_READ_AHEAD_BYTES,
+        budget: options.memoryBudget ?? new MemoryBudget(),
         leaseTtlMs: this.#options.groupLeaseMs,
         requestTimeoutMs: this.#options.publishTimeoutMs,
       },

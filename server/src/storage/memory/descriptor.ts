@@ -1,6 +1,7 @@
 /** The memory backend as the registry offers it: no settings of its own. */
 import type { BackendDescriptor } from "../backend-descriptor.js";
 import { createMemoryBackend } from "./index.js";
+import { pickGroupMemory } from "../groups/engine-group-store.js";
 
 /** The memory backend keeps nothing and has no settings. */
 export type MemorySettings = Record<never, never>;
@@ -10,5 +11,5 @@ export const memoryDescriptor: BackendDescriptor<"memory", MemorySettings> = {
   name: "memory",
   configKeys: [],
   defaults: {},
-  create: async () => createMemoryBackend(),
+  create: async (settings) => createMemoryBackend(pickGroupMemory(settings)),
 };

@@ -7,7 +7,7 @@ import type { Event } from "@protobus/sdk/proto";
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
-import { EngineGroupStore } from "../groups/engine-group-store.js";
+import { EngineGroupStore, groupStoreOptions, type GroupMemoryOptions } from "../groups/engine-group-store.js";
 import { MemoryGroupPersistence } from "../groups/memory-group-persistence.js";
 import type {
   AppendListener,
@@ -21,11 +21,11 @@ import type {
   StorageBackend,
 } from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
-import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
+import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
 import { MemorySchemaStore } from "./schema-store.js";
 
 /** Options of {@link createMemoryBackend}. */
-export interface MemoryBackendOptions {
+export interface MemoryBackendOptions extends GroupMemoryOptions {
   /** Clock used for publish times; tests may pin it. */
   readonly now?: () => Date;
 }
@@ -60,6 +60,7 @@ class MemoryBackend implements StorageBackend {
         onAppend: (listener) => this.onAppend(listener),
       },
       new MemoryGroupPersistence(),
+      groupStoreOptions(options),
     );
     this.schemas = new MemorySchemaStore(this.#now);
   }
@@ -70,6 +71,7 @@ class MemoryBackend implements StorageBackend {
     const now = new Date(this.#lastPublishMs);
     const results: AppendResult[] = [];
     const accepted: Event[] = [];
+    const published: (PublishedEnvelope | undefined)[] = [];
     const batchIds = new Map<string, Event>();
     let sequence = BigInt(this.#events.length);
     for (let i = 0; i < events.length; i++) {
@@ -88,10 +90,11 @@ class MemoryBackend implements StorageBackend {
       sequence += 1n;
       const event: Event = { ...input, sequence, publishTime: now };
       accepted.push(event);
+      published.push(options.published?.[i]);
       if (!assigned) batchIds.set(input.id, event);
       results.push({ id: input.id, sequence, duplicate: false });
     }
-    const envelopes = encodeEnvelopes(accepted);
+    const envelopes = encodeStoredEnvelopes(accepted, options.published !== undefined ? published : undefined);
     const added = accepted.map(
       (event, i) => new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, event),
     );

@@ -2,6 +2,7 @@
 import type { BackendDescriptor } from "../backend-descriptor.js";
 import { oneOf, text } from "../../config-parsers.js";
 import { createSqliteBackend } from "./index.js";
+import { pickGroupMemory } from "../groups/engine-group-store.js";
 import { INTEGRITY_CHECKS, type IntegrityCheck } from "./integrity.js";
 
 /** The settings of the sqlite backend. */
@@ -36,5 +37,10 @@ export const sqliteDescriptor: BackendDescriptor<"sqlite", SqliteSettings> = {
   ],
   defaults: { dataDir: "./.protobus", sqliteSynchronous: "normal", sqliteIntegrityCheck: "quick" },
   create: async (settings) =>
-    createSqliteBackend({ dataDir: settings.dataDir, synchronous: settings.sqliteSynchronous, integrityCheck: settings.sqliteIntegrityCheck }),
+    createSqliteBackend({
+      ...pickGroupMemory(settings),
+      dataDir: settings.dataDir,
+      synchronous: settings.sqliteSynchronous,
+      integrityCheck: settings.sqliteIntegrityCheck,
+    }),
 };

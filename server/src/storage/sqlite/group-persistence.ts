@@ -86,6 +86,9 @@ function prepareStatements(db: Database.Database) {
     allDead: p("SELECT seq, attempts, reason, dead_at FROM group_dead WHERE grp = ? ORDER BY seq"),
     dropDead: p("DELETE FROM group_dead WHERE grp = ? AND seq = ?"),
     dropAllDead: p("DELETE FROM group_dead WHERE grp = ?"),
+    settledOf: p("SELECT seq FROM group_settled WHERE grp = ? AND seq > ?"),
+    deadAbove: p("SELECT seq FROM group_dead WHERE grp = ? AND seq > ?"),
+    retriesOf: p("SELECT seq, attempts, due_at, reason FROM group_retries WHERE grp = ?"),
   };
 }
 
@@ -124,55 +127,47 @@ export class SqliteGroupPersistence implements GroupPersistence {
   loadAll(): PersistedGroup[] {
     return this.#run("load groups", () => {
       const rows = this.#db.prepare("SELECT * FROM groups ORDER BY name").all() as GroupRow[];
-      const settledOf = this.#db.prepare("SELECT seq FROM group_settled WHERE grp = ? AND seq > ?");
-      const deadOf = this.#db.prepare("SELECT seq FROM group_dead WHERE grp = ? AND seq > ?");
-      const retriesOf = this.#db.prepare("SELECT seq, attempts, due_at, reason FROM group_retries WHERE grp = ?");
-      return rows.map((row) => {
-        const floor = Number(row.floor);
-        const settled = (settledOf.all(row.name, floor) as Array<{ seq: bigint }>).map(
-          (r) => Number(r.seq),
-        );
-        const dead = (deadOf.all(row.name, floor) as Array<{ seq: bigint }>).map(
-          (r) => Number(r.seq),
-        );
-        const retries = (
-          retriesOf.all(row.name) as Array<{
-            seq: bigint;
-            attempts: bigint;
-            due_at: bigint;
-            reason: string;
-          }>
-        ).map((r): RetryRecord => ({ sequence: Number(r.seq), attempts: Number(r.attempts), dueAt: Number(r.due_at), reason: r.reason }));
-        try {
-          const definition: GroupDefinition = {
-            name: row.name,
-            patterns: parseStringList(row.patterns),
-            filter: row.filter,
-            settings: { ...DEFAULT_GROUP_SETTINGS, ...(JSON.parse(row.settings) as Partial<GroupSettings>) },
-            createdAt: new Date(Number(row.created)),
-          };
-          return {
-            definition,
-            floor,
-            counters: { ...zeroCounters(), ...(JSON.parse(row.counters) as Partial<GroupCounters>) },
-            settled,
-            deadAboveFloor: dead,
-            retries,
-          };
-        } catch (error) {
-          // One unreadable row makes one broken group, not a server that cannot start.
-          return {
-            definition: { name: row.name, patterns: [], filter: row.filter, settings: DEFAULT_GROUP_SETTINGS, createdAt: new Date(Number(row.created)) },
-            floor,
-            counters: zeroCounters(),
-            settled: [],
-            deadAboveFloor: [],
-            retries: [],
-            problem: `its stored row does not read: ${error instanceof Error ? error.message : String(error)}`,
-          };
-        }
-      });
+      return rows.map((row) => this.#persisted(row));
     });
+  }
+
+  load(name: string): PersistedGroup | undefined {
+    return this.#run("load group", () => {
+      const row = this.#db.prepare("SELECT * FROM groups WHERE name = ?").get(name) as GroupRow | undefined;
+      return row === undefined ? undefined : this.#persisted(row);
+    });
+  }
+
+  /** A stored row with its settled sequences, dead letters above the floor and retries. */
+  #persisted(row: GroupRow): PersistedGroup {
+    const floor = Number(row.floor);
+    const settled = (this.#s.settledOf.all(row.name, floor) as Array<{ seq: bigint }>).map((r) => Number(r.seq));
+    const dead = (this.#s.deadAbove.all(row.name, floor) as Array<{ seq: bigint }>).map((r) => Number(r.seq));
+    const retries = (this.#s.retriesOf.all(row.name) as Array<{ seq: bigint; attempts: bigint; due_at: bigint; reason: string }>).map(
+      (r): RetryRecord => ({ sequence: Number(r.seq), attempts: Number(r.attempts), dueAt: Number(r.due_at), reason: r.reason }),
+    );
+    try {
+      const definition: GroupDefinition = {
+        name: row.name,
+        patterns: parseStringList(row.patterns),
+        filter: row.filter,
+        settings: { ...DEFAULT_GROUP_SETTINGS, ...(JSON.parse(row.settings) as Partial<GroupSettings>) },
+        createdAt: new Date(Number(row.created)),
+      };
+      const counters = { ...zeroCounters(), ...(JSON.parse(row.counters) as Partial<GroupCounters>) };
+      return { definition, floor, counters, settled, deadAboveFloor: dead, retries };
+    } catch (error) {
+      // One unreadable row makes one broken group, not a server that cannot start.
+      return {
+        definition: { name: row.name, patterns: [], filter: row.filter, settings: DEFAULT_GROUP_SETTINGS, createdAt: new Date(Number(row.created)) },
+        floor,
+        counters: zeroCounters(),
+        settled: [],
+        deadAboveFloor: [],
+        retries: [],
+        problem: `its stored row does not read: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
   }
 
   create(definition: GroupDefinition, floor: number): void {

@@ -12,7 +12,7 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
-import { EngineGroupStore } from "../groups/engine-group-store.js";
+import { EngineGroupStore, groupStoreOptions, type GroupMemoryOptions } from "../groups/engine-group-store.js";
 import type {
   AppendListener,
   AppendOptions,
@@ -25,7 +25,8 @@ import type {
   StorageBackend,
 } from "../backend.js";
 import { MAX_SEQUENCE } from "../backend.js";
-import { StoredEvent, encodeEnvelopes } from "../stored-event.js";
+import { EventRowInserter } from "./event-row-inserter.js";
+import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
 import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
 import { scanLimit } from "./backlog-protocol.js";
@@ -34,9 +35,10 @@ import { sqliteError } from "./errors.js";
 import { damagedStore, integrityProblems, isCorruption, type IntegrityCheck } from "./integrity.js";
 import { SqliteGroupPersistence } from "./group-persistence.js";
 import { SqliteSchemaStore } from "./schema-store.js";
+import { TypeCounts, type TypeCount } from "./type-counts.js";
 
 /** Options of {@link createSqliteBackend}. */
-export interface SqliteBackendOptions {
+export interface SqliteBackendOptions extends GroupMemoryOptions {
   /** Directory of the database file (`events.db`); created when missing. */
   readonly dataDir: string;
   /**
@@ -165,12 +167,12 @@ class SqliteBackend implements SqliteStorageBackend {
   /** The type patterns of the query running now, for the `protobus_type_matches` SQL function. */
   #queryMatcher: PatternMatcher | undefined;
 
-  readonly #insertEvent: Database.Statement;
+  readonly #insertEvents: EventRowInserter;
   readonly #insertTag: Database.Statement;
   readonly #findById: Database.Statement;
   readonly #atTime: Database.Statement;
   readonly #bySequence: Database.Statement;
-  readonly #typesAfter: Database.Statement;
+  readonly #typeCounts: TypeCounts;
   readonly #appendTx: (appends: readonly PendingAppend[], now: Date) => AppendOutcome[];
   /** Appends waiting for the next group commit. */
   #pending: PendingAppend[] = [];
@@ -228,14 +230,13 @@ class SqliteBackend implements SqliteStorageBackend {
     this.schemas = new SqliteSchemaStore(this.#db, this.#now);
     this.#lastPublishMs = Number(head.last);
 
-    this.#insertEvent = this.#db.prepare(
-      "INSERT INTO events (seq, id, type, source, correlation_id, publish_time, expire_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
+    this.#insertEvents = new EventRowInserter(this.#db);
     this.#insertTag = this.#db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
     this.#findById = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1");
     this.#atTime = this.#db.prepare("SELECT seq FROM events WHERE publish_time >= ? ORDER BY publish_time, seq LIMIT 1");
     this.#bySequence = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq = ?");
-    this.#typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
+    const typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
+    this.#typeCounts = new TypeCounts((afterSequence) => typesAfter.all(afterSequence) as TypeCount[]);
     // One transaction for every append that arrived since the last commit.
     this.#appendTx = this.#db.transaction((appends: readonly PendingAppend[], now: Date) => {
       let sequence = this.#head;
@@ -265,6 +266,7 @@ class SqliteBackend implements SqliteStorageBackend {
         onAppend: (listener) => this.onAppend(listener),
       },
       persistence,
+      groupStoreOptions(options),
     );
   }
 
@@ -272,8 +274,11 @@ class SqliteBackend implements SqliteStorageBackend {
   #insertRows(events: readonly Event[], options: AppendOptions, now: Date, head: bigint): AppendOutcome {
     const results: AppendResult[] = [];
     const accepted: Event[] = [];
+    const published: (PublishedEnvelope | undefined)[] = [];
     const batchIds = new Map<string, bigint>();
     let sequence = head;
+    // Rows a failed transaction queued are not this append's.
+    this.#insertEvents.clear();
     for (let i = 0; i < events.length; i++) {
       const input = events[i] as Event;
       // A server-assigned id is new: no index lookup for it.
@@ -285,19 +290,22 @@ class SqliteBackend implements SqliteStorageBackend {
       }
       sequence += 1n;
       accepted.push({ ...input, sequence, publishTime: now });
+      published.push(options.published?.[i]);
       if (!assigned) batchIds.set(input.id, sequence);
       results.push({ id: input.id, sequence, duplicate: false });
     }
     // Only the encoded envelopes are kept (in the recent cache for live
     // readers): the decoded input would hold its objects and a slice of
     // the whole request buffer per event, ~100 MB over the cache.
-    const envelopes = encodeEnvelopes(accepted);
+    const envelopes = encodeStoredEnvelopes(accepted, options.published !== undefined ? published : undefined);
     const added = accepted.map((event, i) => {
       const stored = new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, undefined, event);
-      this.#insertEvent.run(event.sequence, event.id, event.type, event.source, event.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
+      this.#insertEvents.add(event.sequence, event.id, event.type, event.source, event.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
       for (const tag of new Set(event.tags)) this.#insertTag.run(tag, event.sequence);
       return stored;
     });
+    // Written before the next append of the transaction looks up duplicates.
+    this.#insertEvents.flush();
     return { results, added };
   }
 
@@ -331,7 +339,7 @@ class SqliteBackend implements SqliteStorageBackend {
     if (afterSequence >= Number(this.#head)) return 0;
     let count = 0;
     try {
-      for (const row of this.#typesAfter.all(afterSequence) as Array<{ type: string; n: bigint }>) {
+      for (const row of this.#typeCounts.after(afterSequence, this.#head)) {
         if (matcher.matches(row.type)) count += Number(row.n);
       }
     } catch (error) {

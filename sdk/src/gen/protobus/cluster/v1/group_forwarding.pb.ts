@@ -35,10 +35,14 @@ export interface MemberOperation {
   member: string;
 }
 
-/** A member asks for up to `max` deliveries. */
+/**
+ * A member asks for up to `max` deliveries, of at most `max_bytes` encoded
+ * envelope bytes together (unbounded when unset).
+ */
 export interface ClaimOperation {
   member: string;
   max: number;
+  maxBytes?: bigint | undefined;
 }
 
 /** Acks deliveries; `confirm` waits until the acks are durable. */
@@ -575,7 +579,7 @@ export const MemberOperation: MessageFns<MemberOperation> = {
 };
 
 function createBaseClaimOperation(): ClaimOperation {
-  return { member: "", max: 0 };
+  return { member: "", max: 0, maxBytes: undefined };
 }
 
 export const ClaimOperation: MessageFns<ClaimOperation> = {
@@ -585,6 +589,12 @@ export const ClaimOperation: MessageFns<ClaimOperation> = {
     }
     if (message.max !== 0) {
       writer.uint32(16).uint32(message.max);
+    }
+    if (message.maxBytes !== undefined) {
+      if (BigInt.asUintN(64, message.maxBytes) !== message.maxBytes) {
+        throw new globalThis.Error("value provided for field message.maxBytes of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.maxBytes);
     }
     return writer;
   },
@@ -618,6 +628,14 @@ export const ClaimOperation: MessageFns<ClaimOperation> = {
             message.max = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxBytes = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -634,6 +652,11 @@ export const ClaimOperation: MessageFns<ClaimOperation> = {
     return {
       member: isSet(object.member) ? globalThis.String(object.member) : "",
       max: isSet(object.max) ? globalThis.Number(object.max) : 0,
+      maxBytes: isSet(object.maxBytes)
+        ? BigInt(object.maxBytes)
+        : isSet(object.max_bytes)
+        ? BigInt(object.max_bytes)
+        : undefined,
     };
   },
 
@@ -645,6 +668,9 @@ export const ClaimOperation: MessageFns<ClaimOperation> = {
     if (message.max !== 0) {
       obj.max = Math.round(message.max);
     }
+    if (message.maxBytes !== undefined) {
+      obj.maxBytes = message.maxBytes.toString();
+    }
     return obj;
   },
 
@@ -655,6 +681,9 @@ export const ClaimOperation: MessageFns<ClaimOperation> = {
     const message = createBaseClaimOperation();
     message.member = object.member ?? "";
     message.max = object.max ?? 0;
+    message.maxBytes = (object.maxBytes !== undefined && object.maxBytes !== null)
+      ? BigInt(object.maxBytes)
+      : undefined;
     return message;
   },
 };

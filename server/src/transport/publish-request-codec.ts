@@ -1,0 +1,51 @@
+/**
+ * Decoding of `PublishRequest` that keeps each event's own bytes: the
+ * request's `events` are decoded one by one from their slices of the
+ * request, and the slices are remembered per request, so the bus can store
+ * an event as its publisher encoded it instead of encoding it again.
+ */
+import { Event, PublishRequest } from "@protobus/sdk/proto";
+import { WireType, fieldTag, isStorableEnvelope } from "../wire.js";
+
+// `PublishRequest.events` is field 1, length-delimited (one tag byte).
+const EVENTS_TAG = fieldTag(1, WireType.LengthDelimited);
+
+const encodedOf = new WeakMap<PublishRequest, (Uint8Array | undefined)[]>();
+
+/**
+ * Decodes a `PublishRequest` as the generated codec does (and throws as it
+ * does), remembering each event's encoded bytes where they can be stored
+ * as sent. A request with any other field is decoded by the generated codec
+ * alone.
+ */
+export function decodePublishRequest(bytes: Uint8Array): PublishRequest {
+  const events: Event[] = [];
+  const encoded: (Uint8Array | undefined)[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    if (bytes[pos] !== EVENTS_TAG) return PublishRequest.decode(bytes);
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    pos += 1;
+    do {
+      if (pos >= bytes.length || shift > 28) return PublishRequest.decode(bytes);
+      byte = bytes[pos++] as number;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte >= 0x80);
+    if (pos + length > bytes.length) return PublishRequest.decode(bytes);
+    const slice = bytes.subarray(pos, pos + length);
+    events.push(Event.decode(slice));
+    encoded.push(isStorableEnvelope(slice) ? slice : undefined);
+    pos += length;
+  }
+  const request: PublishRequest = { events };
+  encodedOf.set(request, encoded);
+  return request;
+}
+
+/** The publisher's encoded events of a request decoded by {@link decodePublishRequest}, in order; undefined for any other. */
+export function encodedEvents(request: PublishRequest): readonly (Uint8Array | undefined)[] | undefined {
+  return encodedOf.get(request);
+}

@@ -1,0 +1,160 @@
+/**
+ * Issue 14, row 13, for the HTTP endpoints beside the gRPC listener
+ * (`/metrics` and the console): they keep the gRPC listener's limits. A
+ * socket that never sends a request head, or stops half way through one, is
+ * closed within `--handshake-timeout` (Node's own defaults kept such sockets
+ * for a minute or more), and at most `--max-connections` sockets are open at
+ * once, while the endpoints go on answering. The console streams at most
+ * `--console-max-live-views` live views at once (each may hold 1 MiB unsent).
+ */
+import { connect, type Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { createClient, freePort, spawnServer, tempDir, waitFor, type ServerProcess } from "../support/test-server.js";
+
+describe("HTTP endpoints", () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function start(flags: string[]): Promise<{ server: ServerProcess; metricsPort: number; consolePort: number }> {
+    const dir = tempDir();
+    cleanups.push(() => dir.dispose());
+    const metricsPort = await freePort();
+    const consolePort = await freePort();
+    const server = await spawnServer(["--data-dir", dir.path, "--metrics-port", String(metricsPort), "--console-port", String(consolePort), ...flags]);
+    cleanups.push(() => server.stop("SIGKILL"));
+    return { server, metricsPort, consolePort };
+  }
+
+  /** Opens `count` sockets to `port` in bursts of 100, each burst connected before the next; `first` is written on each. */
+  async function openSockets(port: number, count: number, first?: string): Promise<{ sockets: Socket[]; closed: () => number }> {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    cleanups.push(() => sockets.forEach((s) => s.destroy()));
+    for (let opened = 0; opened < count; opened += 100) {
+      const connected: Promise<void>[] = [];
+      for (let i = 0; i < Math.min(100, count - opened); i++) {
+        const socket = connect(port, "127.0.0.1");
+        socket.on("error", () => undefined);
+        socket.once("close", () => (closed += 1));
+        connected.push(
+          new Promise<void>((resolve) => {
+            socket.once("connect", () => {
+              if (first !== undefined) socket.write(first);
+              resolve();
+            });
+            socket.once("close", () => resolve());
+          }),
+        );
+        sockets.push(socket);
+      }
+      await Promise.all(connected);
+    }
+    return { sockets, closed: () => closed };
+  }
+
+  it("close sockets that send no request head, or half of one, within --handshake-timeout, and answer meanwhile", async () => {
+    const { metricsPort, consolePort } = await start(["--handshake-timeout", "1s"]);
+    const silent = [await openSockets(metricsPort, 300), await openSockets(consolePort, 300)];
+    const halfHead = [await openSockets(metricsPort, 50, "GET /metrics HTTP/1.1\r\nHost: x\r\n"), await openSockets(consolePort, 50, "GET / HTTP/1.1\r\n")];
+    const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain("protobus_");
+    expect((await fetch(`http://127.0.0.1:${consolePort}/`)).status).toBe(200);
+    const open = (): number => [...silent, ...halfHead].reduce((sum, s) => sum + s.sockets.length - s.closed(), 0);
+    await waitFor(() => open() === 0, 20_000, () => `the endpoints to close every silent socket (${open()} still open)`);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
+  }, 60_000);
+
+  it("keep a live view's stream open past the handshake timeout", async () => {
+    const { server, consolePort } = await start(["--handshake-timeout", "1s"]);
+    const controller = new AbortController();
+    cleanups.push(() => controller.abort());
+    const response = await fetch(`http://127.0.0.1:${consolePort}/api/protobus.v1.EventBus/Subscribe`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ open: { patterns: ["http.>"] } }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    let ended = false;
+    void (async () => {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+        if (done) break;
+        text += Buffer.from(value as Uint8Array).toString("utf8");
+      }
+      ended = true;
+    })();
+    await waitFor(() => text.includes("event: opened"), 10_000, () => `the live view to open (got ${JSON.stringify(text)})`);
+    // Past the handshake timeout the view is still open, and still delivers.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(ended).toBe(false);
+    const bus = createClient({ address: server.address, source: "http-endpoints" });
+    cleanups.push(() => bus.close());
+    await bus.publish({ type: "http.view.checked" });
+    await waitFor(() => text.includes("http.view.checked"), 10_000, "the event to reach the live view");
+    expect(ended).toBe(false);
+  }, 30_000);
+
+  it("refuse live views past --console-max-live-views with RESOURCE_EXHAUSTED naming the limit, and open one again once another closes", async () => {
+    const { consolePort } = await start(["--console-max-live-views", "3"]);
+    const open = async (): Promise<{ status: number; body: string; abort: () => void }> => {
+      const controller = new AbortController();
+      cleanups.push(() => controller.abort());
+      const response = await fetch(`http://127.0.0.1:${consolePort}/api/protobus.v1.EventBus/Subscribe`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ open: { patterns: ["views.>"] } }),
+        signal: controller.signal,
+      });
+      if (response.status !== 200) return { status: response.status, body: await response.text(), abort: () => controller.abort() };
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      while (!text.includes("event: opened")) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString("utf8");
+      }
+      return { status: 200, body: text, abort: () => controller.abort() };
+    };
+    const views = [await open(), await open(), await open()];
+    expect(views.map((v) => v.status)).toEqual([200, 200, 200]);
+    const refused = await open();
+    expect(refused.status).toBe(429);
+    const error = JSON.parse(refused.body) as { code: string; message: string; details?: Array<{ type: string; debug?: { reason?: string; metadata?: Record<string, string> } }> };
+    expect(error.code).toBe("resource_exhausted");
+    expect(error.message).toContain("console-max-live-views");
+    const info = error.details?.find((d) => d.type === "google.rpc.ErrorInfo");
+    expect(info?.debug?.reason).toBe("LIMIT_EXCEEDED");
+    expect(info?.debug?.metadata?.limit).toBe("console-max-live-views");
+    views[0]?.abort();
+    let again: { status: number } = refused;
+    await waitFor(
+      async () => {
+        again = await open();
+        return again.status === 200;
+      },
+      10_000,
+      () => `a live view to open once another closed (last: ${again.status})`,
+    );
+  }, 30_000);
+
+  it("serve at most --max-connections sockets at once, and serve again once some close", async () => {
+    const { metricsPort } = await start(["--handshake-timeout", "30s", "--max-connections", "20"]);
+    const held = await openSockets(metricsPort, 20);
+    // One more is dropped at once.
+    const extra = await openSockets(metricsPort, 1);
+    await waitFor(() => extra.closed() === 1, 10_000, "the socket over the limit to be closed");
+    expect(held.closed()).toBe(0);
+    held.sockets.slice(0, 5).forEach((s) => s.destroy());
+    await waitFor(
+      () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.status === 200, () => false),
+      10_000,
+      "a scrape to be served once sockets closed",
+    );
+  }, 30_000);
+});
