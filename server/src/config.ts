@@ -135,6 +135,8 @@ export interface ServerConfig extends InputLimits, BackendSettings {
   readonly limitGroups: number;
   /** Port of the web console (on `host`); 0 turns it off. */
   readonly consolePort: number;
+  /** Live views the console streams at once, all browsers together; one more is refused with RESOURCE_EXHAUSTED. */
+  readonly consoleMaxLiveViews: number;
   /**
    * Base URL of a Jaeger UI (`http://127.0.0.1:16686`): the console links an
    * event's trace id to `<url>/trace/<trace id>`. Empty: no links.
@@ -201,6 +203,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   limitSubscriptions: 0,
   limitGroups: 0,
   consolePort: 0,
+  consoleMaxLiveViews: 64,
   jaegerUrl: "",
 };
 
@@ -597,6 +600,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: "PROTOBUS_CONSOLE_PORT",
     parse: integer(0, 65535),
     description: "port of the web console on the same host (0 turns it off)",
+  },
+  {
+    key: "consoleMaxLiveViews",
+    yaml: "console-max-live-views",
+    env: "PROTOBUS_CONSOLE_MAX_LIVE_VIEWS",
+    parse: integer(1, 100_000),
+    description: "live views the console streams at once, all browsers together (each may hold 1 MiB unsent)",
   },
   {
     key: "jaegerUrl",

@@ -65,6 +65,7 @@ export async function startSideEndpoints(
         access: consoleAccess(parts.security),
         tls: parts.security.tls,
         limits: httpLimits(config),
+        maxLiveViews: config.consoleMaxLiveViews,
         logger: parts.logger,
       });
     } catch (error) {

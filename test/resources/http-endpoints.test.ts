@@ -4,7 +4,8 @@
  * socket that never sends a request head, or stops half way through one, is
  * closed within `--handshake-timeout` (Node's own defaults kept such sockets
  * for a minute or more), and at most `--max-connections` sockets are open at
- * once, while the endpoints go on answering.
+ * once, while the endpoints go on answering. The console streams at most
+ * `--console-max-live-views` live views at once (each may hold 1 MiB unsent).
  */
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -97,6 +98,49 @@ describe("HTTP endpoints", () => {
     await bus.publish({ type: "http.view.checked" });
     await waitFor(() => text.includes("http.view.checked"), 10_000, "the event to reach the live view");
     expect(ended).toBe(false);
+  }, 30_000);
+
+  it("refuse live views past --console-max-live-views with RESOURCE_EXHAUSTED naming the limit, and open one again once another closes", async () => {
+    const { consolePort } = await start(["--console-max-live-views", "3"]);
+    const open = async (): Promise<{ status: number; body: string; abort: () => void }> => {
+      const controller = new AbortController();
+      cleanups.push(() => controller.abort());
+      const response = await fetch(`http://127.0.0.1:${consolePort}/api/protobus.v1.EventBus/Subscribe`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ open: { patterns: ["views.>"] } }),
+        signal: controller.signal,
+      });
+      if (response.status !== 200) return { status: response.status, body: await response.text(), abort: () => controller.abort() };
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      while (!text.includes("event: opened")) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString("utf8");
+      }
+      return { status: 200, body: text, abort: () => controller.abort() };
+    };
+    const views = [await open(), await open(), await open()];
+    expect(views.map((v) => v.status)).toEqual([200, 200, 200]);
+    const refused = await open();
+    expect(refused.status).toBe(429);
+    const error = JSON.parse(refused.body) as { code: string; message: string; details?: Array<{ type: string; debug?: { reason?: string; metadata?: Record<string, string> } }> };
+    expect(error.code).toBe("resource_exhausted");
+    expect(error.message).toContain("console-max-live-views");
+    const info = error.details?.find((d) => d.type === "google.rpc.ErrorInfo");
+    expect(info?.debug?.reason).toBe("LIMIT_EXCEEDED");
+    expect(info?.debug?.metadata?.limit).toBe("console-max-live-views");
+    views[0]?.abort();
+    let again: { status: number } = refused;
+    await waitFor(
+      async () => {
+        again = await open();
+        return again.status === 200;
+      },
+      10_000,
+      () => `a live view to open once another closed (last: ${again.status})`,
+    );
   }, 30_000);
 
   it("serve at most --max-connections sockets at once, and serve again once some close", async () => {

@@ -8,6 +8,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { limitExceeded } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { TlsCertificates } from "../security/tls-credentials.js";
 import { createHttpEndpoint, type HttpEndpointLimits } from "../transport/http-endpoint.js";
@@ -35,6 +36,8 @@ export interface ConsoleServerOptions {
   readonly maxBodyBytes: number;
   /** Limits of each browser's live stream. */
   readonly liveStream?: Partial<LiveStreamLimits>;
+  /** Live streams open at once, all browsers together (`--console-max-live-views`, 64 by default). */
+  readonly maxLiveViews?: number;
   /** What a browser's principal may do; everything when absent (no authentication). */
   readonly access?: ConsoleAccess;
   /**
@@ -77,7 +80,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const limits: LiveStreamLimits = { ...DEFAULT_LIVE_STREAM_LIMITS, ...options.liveStream };
   const pageConfig = JSON.stringify({ jaegerUrl: options.jaegerUrl, version: options.version });
 
-  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxBodyBytes: options.maxBodyBytes };
+  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxLiveViews: options.maxLiveViews ?? 64, maxBodyBytes: options.maxBodyBytes };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? "/", "http://console").pathname;
     if (path.startsWith(API_PREFIX)) {
@@ -140,6 +143,7 @@ interface ApiContext {
   readonly forwarder: GrpcForwarder;
   readonly limits: LiveStreamLimits;
   readonly liveStreams: Set<LiveStreamStats>;
+  readonly maxLiveViews: number;
   readonly maxBodyBytes: ConsoleServerOptions["maxBodyBytes"];
 }
 
@@ -150,6 +154,16 @@ async function serveApi(request: IncomingMessage, response: ServerResponse, name
     return;
   }
   if (name === api.routes.subscribe.name) {
+    if (api.liveStreams.size >= api.maxLiveViews) {
+      const refusal = limitExceeded({
+        limit: "console-max-live-views",
+        value: api.maxLiveViews,
+        subject: "console",
+        description: `the console streams at most ${api.maxLiveViews} live views at once; close one, or raise --console-max-live-views`,
+      });
+      sendError(response, api.routes.registry, refusal.code, refusal.rawMessage, refusal.toServiceStatus().metadata);
+      return;
+    }
     await handleLiveStream(request, response, api.routes.subscribe, {
       registry: api.routes.registry,
       forwarder: api.forwarder,

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fromBinary, fromJson, toBinary, toJson, type JsonValue, type Registry } from "@bufbuild/protobuf";
-import { status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata } from "@grpc/grpc-js";
 import type { ContractRoute } from "./contract-routes.js";
 import { connectErrorBody, httpStatusOf } from "./connect-error.js";
 import { forwardedMetadata, type GrpcForwarder } from "./grpc-forwarder.js";
@@ -23,9 +23,9 @@ export interface UnaryContext {
   readonly maxBodyBytes: number;
 }
 
-/** Answers with a Connect error of a gRPC code. */
-export function sendError(response: ServerResponse, registry: Registry, code: number, message: string): void {
-  sendJson(response, httpStatusOf(code), connectErrorBody(registry, code, message));
+/** Answers with a Connect error of a gRPC code, with the `google.rpc` details in `metadata` when given. */
+export function sendError(response: ServerResponse, registry: Registry, code: number, message: string, metadata?: Metadata): void {
+  sendJson(response, httpStatusOf(code), connectErrorBody(registry, code, message, metadata));
 }
 
 /** Handles one unary call of `route`. */
