@@ -87,7 +87,7 @@ function filled(desc: DescMessage, depth = 0): unknown {
 function fullDecodeAccepts(desc: DescMessage, data: Uint8Array): boolean {
   try {
     const withUnknown = fromBinary(desc, data, { readUnknownFields: true });
-    return equals(desc, withUnknown, fromBinary(desc, data, { readUnknownFields: false }), { unknown: true });
+    return equals(desc, withUnknown, fromBinary(desc, data, { readUnknownFields: false }), { registry, unknown: true });
   } catch {
     return false;
   }
