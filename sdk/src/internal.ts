@@ -10,3 +10,11 @@ export { durationFromMs, msFromDuration } from "./time.js";
 export { Attr, MESSAGING_SYSTEM, messageAttributes, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
 export { newEventId } from "./event-id.js";
 export { metadataGetter, metadataSetter } from "./tracing/metadata-carrier.js";
+export { ForwardReply, ForwardRequest } from "./gen/protobus/cluster/v1/group_forwarding.pb.js";
+export type {
+  DeadLetter as ForwardedDeadLetter,
+  Delivery as ForwardedDelivery,
+  GroupSettings as ForwardedGroupSettings,
+  GroupStats as ForwardedGroupStats,
+  StoredEvent as ForwardedEvent,
+} from "./gen/protobus/cluster/v1/group_forwarding.pb.js";

@@ -2,9 +2,10 @@
  * Consumer groups on JetStream. A group's definition and state live in the
  * groups KV bucket (`def.<group>`, `state.<group>`, `lease.<group>`), its
  * dead letters in the dead-letter stream; one protobus server at a time runs
- * it on the shared group engine and the others forward to it (see
- * `group-handle.ts`). Any server can open, list, inspect, redrive, purge and
- * delete any group.
+ * it on the shared group engine and the others forward to it (a
+ * `CoordinatedGroup` per group, with the NATS coordinator of
+ * nats-group-coordinator.ts). Any server can open, list, inspect, redrive,
+ * purge and delete any group.
  */
 import { Code, ProtobusError } from "@protobus/sdk";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
@@ -26,8 +27,10 @@ import { brokenGroupError, brokenStats, definitionProblem, type BrokenGroup } fr
 import { zeroCounters, type GroupCounters } from "../groups/group-persistence.js";
 import { notFound } from "../../errors.js";
 import { jetstreamError } from "./errors.js";
-import { JetStreamGroupHandle, type GroupAddress, type GroupContext } from "./group-handle.js";
-import type { StateRecord } from "./group-state.js";
+import { CoordinatedGroup, type CoordinatedGroupParts } from "../groups/coordinated-group.js";
+import { JetStreamGroupState, type GroupStateLocation, type StateRecord } from "./group-state.js";
+import { leaseKey } from "./nats-group-coordinator.js";
+import { groupToken } from "./subjects.js";
 import { isRevisionConflict } from "./kv-util.js";
 
 /** Where the groups of one backend live. */
@@ -51,11 +54,6 @@ interface DefinitionRecord {
 
 const DEF = "def";
 
-/** A group name as one key or subject token (names may hold dots). */
-function token(name: string): string {
-  return Buffer.from(name, "utf8").toString("base64url");
-}
-
 function toDefinition(record: DefinitionRecord): GroupDefinition {
   return { ...record, patterns: [...record.patterns], settings: { ...DEFAULT_GROUP_SETTINGS, ...record.settings }, createdAt: new Date(record.createdAt) };
 }
@@ -63,21 +61,27 @@ function toDefinition(record: DefinitionRecord): GroupDefinition {
 /** The {@link GroupStore} of the JetStream backend. */
 export class JetStreamGroupStore implements GroupStore {
   readonly #location: GroupStoreLocation;
-  readonly #context: GroupContext;
-  readonly #handles = new Map<string, JetStreamGroupHandle>();
+  readonly #parts: CoordinatedGroupParts;
+  readonly #handles = new Map<string, CoordinatedGroup>();
   /** Stored groups seen not to load here, by name. */
   readonly #broken = new Map<string, BrokenGroup>();
   #closed = false;
 
-  constructor(location: GroupStoreLocation, context: GroupContext) {
+  constructor(location: GroupStoreLocation, parts: Omit<CoordinatedGroupParts, "loadState">) {
     this.#location = location;
-    this.#context = context;
+    this.#parts = {
+      ...parts,
+      loadState: async (definition, onLost) => {
+        const { state, persisted } = await JetStreamGroupState.load(this.#stateLocation(definition.name), definition, onLost);
+        return { persistence: state, persisted };
+      },
+    };
   }
 
   async open(request: OpenGroupRequest): Promise<GroupHandle> {
     this.#assertOpen();
     const { kv } = this.#location;
-    const key = `${DEF}.${token(request.name)}`;
+    const key = `${DEF}.${groupToken(request.name)}`;
     try {
       for (;;) {
         const entry = await kv.get(key);
@@ -94,7 +98,7 @@ export class JetStreamGroupStore implements GroupStore {
           // written; a state in use is never overwritten.
           const state: StateRecord = { floor: Number(request.startAfter), counters: zeroCounters(), settled: [], retries: [] };
           try {
-            await kv.create(this.#address(request.name).state.stateKey, JSON.stringify(state));
+            await kv.create(this.#stateLocation(request.name).stateKey, JSON.stringify(state));
           } catch (error) {
             if (!isRevisionConflict(error)) throw error;
           }
@@ -166,12 +170,12 @@ export class JetStreamGroupStore implements GroupStore {
     this.#handles.delete(name);
     this.#broken.delete(name);
     const { kv, jsm, dlqStream } = this.#location;
-    const address = this.#address(name);
+    const state = this.#stateLocation(name);
     try {
-      await kv.delete(`${DEF}.${token(name)}`);
-      await kv.delete(address.state.stateKey);
-      await kv.delete(address.leaseKey);
-      await jsm.streams.purge(dlqStream, { filter: `${address.state.dlqSubject}.*` });
+      await kv.delete(`${DEF}.${groupToken(name)}`);
+      await kv.delete(state.stateKey);
+      await kv.delete(leaseKey(name));
+      await jsm.streams.purge(dlqStream, { filter: `${state.dlqSubject}.*` });
     } catch (error) {
       throw jetstreamError("delete consumer group", error);
     }
@@ -198,7 +202,7 @@ export class JetStreamGroupStore implements GroupStore {
     this.#handles.clear();
   }
 
-  async #existing(name: string): Promise<JetStreamGroupHandle> {
+  async #existing(name: string): Promise<CoordinatedGroup> {
     const handle = await this.#find(name);
     if (handle === undefined) throw notFound("consumer group", name);
     const broken = this.#broken.get(name);
@@ -233,7 +237,7 @@ export class JetStreamGroupStore implements GroupStore {
   /** A broken group's counters as its state record keeps them (zeros when that does not read). */
   async #storedCounters(name: string): Promise<GroupCounters> {
     try {
-      const entry = await this.#location.kv.get(this.#address(name).state.stateKey);
+      const entry = await this.#location.kv.get(this.#stateLocation(name).stateKey);
       if (entry === null || entry.operation !== "PUT") return zeroCounters();
       return { ...zeroCounters(), ...entry.json<StateRecord>().counters };
     } catch {
@@ -246,11 +250,11 @@ export class JetStreamGroupStore implements GroupStore {
   }
 
   /** The handle of a stored group, or undefined when there is no such group. */
-  async #find(name: string): Promise<JetStreamGroupHandle | undefined> {
+  async #find(name: string): Promise<CoordinatedGroup | undefined> {
     this.#assertOpen();
     let entry;
     try {
-      entry = await this.#location.kv.get(`${DEF}.${token(name)}`);
+      entry = await this.#location.kv.get(`${DEF}.${groupToken(name)}`);
     } catch (error) {
       throw jetstreamError("read consumer group", error);
     }
@@ -264,32 +268,28 @@ export class JetStreamGroupStore implements GroupStore {
     return this.#handle("reason" in stored ? stored.definition : stored);
   }
 
-  #handle(definition: GroupDefinition): JetStreamGroupHandle {
+  #handle(definition: GroupDefinition): CoordinatedGroup {
     let handle = this.#handles.get(definition.name);
     // A handle of a group deleted (and created again) meanwhile is done.
     if (handle === undefined || handle.deleted) {
-      handle = new JetStreamGroupHandle(definition, this.#context, this.#address(definition.name));
+      handle = new CoordinatedGroup(definition, this.#parts);
       this.#handles.set(definition.name, handle);
     }
     return handle;
   }
 
-  #address(name: string): GroupAddress {
-    const t = token(name);
+  /** Where a group's state and dead letters are kept. */
+  #stateLocation(name: string): GroupStateLocation {
+    const t = groupToken(name);
     const { prefix } = this.#location;
     return {
-      leaseKey: `lease.${t}`,
-      rpcSubject: `${prefix}.grp.${this.#context.serverId}.${t}`,
-      readySubject: `${prefix}.grpready.${t}`,
-      state: {
-        kv: this.#location.kv,
-        js: this.#location.js,
-        jsm: this.#location.jsm,
-        readJsm: this.#location.readJsm,
-        dlqStream: this.#location.dlqStream,
-        stateKey: `state.${t}`,
-        dlqSubject: `${prefix}.dlq.${t}`,
-      },
+      kv: this.#location.kv,
+      js: this.#location.js,
+      jsm: this.#location.jsm,
+      readJsm: this.#location.readJsm,
+      dlqStream: this.#location.dlqStream,
+      stateKey: `state.${t}`,
+      dlqSubject: `${prefix}.dlq.${t}`,
     };
   }
 

@@ -54,6 +54,7 @@ import { PipelinedPublisher, type PublishAck } from "./pipelined-publisher.js";
 import { JetStreamSchemaStore } from "./schema-store.js";
 import { addReadConsumer, scanStream } from "./stream-scan.js";
 import { JetStreamGroupStore } from "./group-store.js";
+import { NatsGroupCoordinator } from "./nats-group-coordinator.js";
 import { SubjectMap } from "./subjects.js";
 
 export type { NatsConnectionOptions } from "./connection.js";
@@ -161,9 +162,15 @@ class JetStreamBackend implements StorageBackend, EventSource {
     this.groups = new JetStreamGroupStore(
       { kv: buckets.groups, js: this.#js, jsm, readJsm, dlqStream: buckets.deadLetters, prefix: this.#options.subjectPrefix },
       {
-        nc,
+        coordinator: new NatsGroupCoordinator({
+          nc,
+          kv: buckets.groups,
+          prefix: this.#options.subjectPrefix,
+          serverId: this.#origin,
+          leaseTtlMs: this.#options.groupLeaseMs,
+          requestTimeoutMs: this.#options.publishTimeoutMs,
+        }),
         source: this,
-        serverId: this.#origin,
         lookahead: this.#options.groupLookahead,
         readAheadBytes: options.groupReadAheadBytes ?? DEFAULT_GROUP_READ_AHEAD_BYTES,
         budget: options.memoryBudget ?? new MemoryBudget(),

@@ -21,6 +21,11 @@ export function idToken(id: string): string {
   return PLAIN_ID.test(id) ? id : `~${Buffer.from(id, "utf8").toString("base64url")}`;
 }
 
+/** A consumer-group name as one KV key or subject token (names may hold dots). */
+export function groupToken(name: string): string {
+  return Buffer.from(name, "utf8").toString("base64url");
+}
+
 /** The subjects and filters of one protobus stream. */
 export class SubjectMap {
   /** Every event subject: the stream's subject filter. */

@@ -1,16 +1,16 @@
 /**
- * A consumer group as one protobus server on JetStream sees it. Exactly one
- * server at a time runs the group (it holds the group's lease): there the
- * shared group engine works on state kept in JetStream, and the server
- * answers other servers' requests for the group on its own subject. On any
- * other server the handle forwards every operation to that owner by NATS
- * request/reply. When the owner goes away (shut down: lease released;
- * died: lease runs out) the next server that needs the group takes it over
- * and continues from the state in JetStream.
+ * A consumer group as one of several protobus servers sharing a backend
+ * sees it. Exactly one server at a time runs the group (it holds the
+ * group's lease, see {@link GroupCoordinator}): there the shared group
+ * engine works on the state the backend keeps, and the server answers other
+ * servers' forwarded operations for the group. On any other server the
+ * handle forwards every operation to that owner ({@link RemoteGroup}). When
+ * the owner goes away (shut down: lease released; died: lease runs out) the
+ * next server that needs the group takes it over and continues from the
+ * stored state.
  */
 import { Code, ProtobusError } from "@protobus/sdk";
-import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
-import { NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
+import type { ForwardRequest } from "@protobus/sdk/internal";
 import type {
   AckOptions,
   DeadLetter,
@@ -23,34 +23,31 @@ import type {
   GroupStats,
   NackOptions,
 } from "../group-store.js";
-import type { EventSource } from "../groups/event-source.js";
 import type { MemoryBudget } from "../memory-budget.js";
-import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine } from "../groups/group-engine.js";
-import type { StoredEvent } from "../stored-event.js";
-import { GroupLease } from "./group-lease.js";
 import { Listeners } from "../listeners.js";
-import { JetStreamGroupState, type GroupStateLocation } from "./group-state.js";
-import {
-  deadLettersFromWire,
-  deadLettersToWire,
-  deliveriesFromWire,
-  deliveriesToWire,
-  errorReply,
-  selectionFromWire,
-  selectionToWire,
-  statsFromWire,
-  statsToWire,
-  unwrapReply,
-  type GroupReply,
-  type GroupRequest,
-} from "./group-wire.js";
+import type { StoredEvent } from "../stored-event.js";
+import type { EventSource } from "./event-source.js";
+import { answerForwarded, type ForwardTarget } from "./forwarded-operations.js";
+import { OwnerUnreachableError, type GroupCoordinator, type HeldLease } from "./group-coordinator.js";
+import { DEFAULT_COMMIT_ACKS, DEFAULT_COMMIT_INTERVAL_MS, GroupEngine } from "./group-engine.js";
+import type { GroupPersistence, PersistedGroup } from "./group-persistence.js";
+import { RemoteGroup } from "./remote-group.js";
 
-/** What every group handle of one server shares. */
-export interface GroupContext {
-  readonly nc: NatsConnection;
+/** A group's state, loaded to run it on this server. */
+export interface OwnedGroupState {
+  readonly persistence: GroupPersistence & {
+    /** Resolves once what was committed is stored. */
+    flushed(): Promise<void>;
+    /** Stops writing (after `flushed`, on shutdown or loss). */
+    close(): void;
+  };
+  readonly persisted: PersistedGroup;
+}
+
+/** What every coordinated group of one server shares. */
+export interface CoordinatedGroupParts {
+  readonly coordinator: GroupCoordinator;
   readonly source: EventSource;
-  /** This server instance. */
-  readonly serverId: string;
   /** Most undelivered events an engine holds in memory. */
   readonly lookahead: number;
   /** Most bytes an engine reads ahead. */
@@ -59,26 +56,27 @@ export interface GroupContext {
   readonly budget: MemoryBudget;
   /** Time to live of a group lease, in ms. */
   readonly leaseTtlMs: number;
-  /** How long a forwarded request waits for the owner, in ms. */
+  /** How long a forwarded operation waits for the owner, in ms. */
   readonly requestTimeoutMs: number;
-}
-
-/** The names of one group's keys and subjects. */
-export interface GroupAddress {
-  readonly leaseKey: string;
-  /** Subject this server answers the group's requests on while it owns it. */
-  readonly rpcSubject: string;
-  /** Subject the owner announces "something may be claimable" on. */
-  readonly readySubject: string;
-  readonly state: GroupStateLocation;
+  /**
+   * Loads the group's state to run it here, fencing off an earlier owner;
+   * `onLost` runs when another server took the state over. Rejects with
+   * NOT_FOUND when the group was deleted.
+   */
+  loadState(definition: GroupDefinition, onLost: () => void): Promise<OwnedGroupState>;
 }
 
 interface Local {
   readonly kind: "local";
   readonly engine: GroupEngine;
-  readonly state: JetStreamGroupState;
-  readonly lease: GroupLease;
-  readonly subscription: Subscription;
+  readonly state: OwnedGroupState["persistence"];
+  readonly lease: HeldLease;
+  readonly stopServing: () => void;
+}
+
+interface Remote {
+  readonly kind: "remote";
+  readonly group: RemoteGroup;
 }
 
 /** A delivery made through the owner to a member attached here. */
@@ -87,33 +85,30 @@ interface Forwarded {
   readonly delivery: GroupDelivery;
 }
 
+const POLL_MS = 1000;
+const NOT_OWNER = "this protobus server no longer runs the consumer group";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isNotOwner(error: unknown): boolean {
+  return error instanceof ProtobusError && error.code === Code.UNAVAILABLE && error.rawMessage === NOT_OWNER;
+}
+
 /**
  * Tells `onActed` about the deliveries an owner says an ack or nack acted
- * on (the ids it answers), from those forwarded here; an owner that answers
- * nothing (an older server) acted on all of them.
+ * on, from those forwarded here; an owner that does not say acted on all.
  */
-function tellActed(wire: unknown, forwarded: ReadonlyMap<string, GroupDelivery>, onActed: ((delivery: GroupDelivery) => void) | undefined): void {
+function tellActed(ids: readonly string[] | undefined, forwarded: ReadonlyMap<string, GroupDelivery>, onActed: ((delivery: GroupDelivery) => void) | undefined): void {
   if (onActed === undefined) return;
-  const ids = Array.isArray(wire) ? (wire as string[]) : [...forwarded.keys()];
-  for (const id of ids) {
+  for (const id of ids ?? [...forwarded.keys()]) {
     const delivery = forwarded.get(id);
     if (delivery !== undefined) onActed(delivery);
   }
 }
 
-interface Remote {
-  readonly kind: "remote";
-  readonly subject: string;
-}
-
-const POLL_MS = 1000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** A group on one server: run here, or forwarded to the server that runs it. */
-export class JetStreamGroupHandle implements GroupHandle {
+export class CoordinatedGroup implements GroupHandle {
   #definition: GroupDefinition;
-  readonly #context: GroupContext;
-  readonly #address: GroupAddress;
+  readonly #parts: CoordinatedGroupParts;
   readonly #listeners = new Listeners();
   readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
   /** Members attached through this server. */
@@ -122,21 +117,16 @@ export class JetStreamGroupHandle implements GroupHandle {
   readonly #forwarded = new Map<string, Forwarded>();
   #mode: Local | Remote | undefined;
   #deciding: Promise<Local | Remote> | undefined;
-  #readySubscription: Subscription | undefined;
+  #stopReadyListener: (() => void) | undefined;
   #poll: NodeJS.Timeout | undefined;
   #announceScheduled = false;
   #deleted = false;
   #closed = false;
 
-  constructor(definition: GroupDefinition, context: GroupContext, address: GroupAddress) {
+  constructor(definition: GroupDefinition, parts: CoordinatedGroupParts) {
     this.#definition = definition;
-    this.#context = context;
-    this.#address = address;
-    this.#readySubscription = context.nc.subscribe(address.readySubject, {
-      callback: (error, message) => {
-        if (error === null && message.string() !== context.serverId) this.#listeners.notify();
-      },
-    });
+    this.#parts = parts;
+    this.#stopReadyListener = parts.coordinator.onReady(definition.name, () => this.#listeners.notify());
   }
 
   get definition(): GroupDefinition {
@@ -167,12 +157,11 @@ export class JetStreamGroupHandle implements GroupHandle {
   async applySettings(settings: GroupSettings): Promise<void> {
     this.#definition = { ...this.#definition, settings };
     await this.#call(
-      { op: "settings", settings },
       async (local) => {
         local.engine.updateSettings(settings);
         local.state.updateSettings(this.#definition.name, settings);
       },
-      () => undefined,
+      (remote) => remote.updateSettings(settings),
     );
   }
 
@@ -180,7 +169,7 @@ export class JetStreamGroupHandle implements GroupHandle {
     this.#members.add(memberId);
     const mode = this.#mode;
     if (mode?.kind === "local") mode.engine.join(memberId);
-    else this.#call({ op: "join", member: this.#remoteMember(memberId) }, async () => undefined, () => undefined).catch(() => undefined);
+    else this.#call(async () => undefined, (remote) => remote.join(memberId)).catch(() => undefined);
   }
 
   async leave(memberId: string): Promise<void> {
@@ -188,18 +177,16 @@ export class JetStreamGroupHandle implements GroupHandle {
     for (const [id, forwarded] of this.#forwarded) if (forwarded.member === memberId) this.#forwarded.delete(id);
     if (this.#deleted || this.#closed) return;
     await this.#call(
-      { op: "leave", member: this.#remoteMember(memberId) },
       (local) => local.engine.leave(memberId),
-      () => undefined,
+      (remote) => remote.leave(memberId),
     );
   }
 
   async claim(memberId: string, max: number, maxBytes?: number): Promise<GroupDelivery[]> {
     const bounded = maxBytes !== undefined && Number.isFinite(maxBytes);
     const deliveries = await this.#call(
-      { op: "claim", member: this.#remoteMember(memberId), max, ...(bounded ? { maxBytes } : {}) },
       (local) => local.engine.claim(memberId, max, maxBytes),
-      deliveriesFromWire,
+      (remote) => remote.claim(memberId, max, bounded ? maxBytes : undefined),
       // The owner cannot be reached now: nothing is claimable; try again soon.
       () => {
         setTimeout(() => this.#listeners.notify(), POLL_MS).unref();
@@ -228,9 +215,8 @@ export class JetStreamGroupHandle implements GroupHandle {
     const forwarded = this.#settleForwarded(deliveryIds);
     const confirm = options.confirm ?? true;
     await this.#call(
-      { op: "ack", ids: deliveryIds, confirm },
       (local) => local.engine.ack(deliveryIds, options),
-      (wire) => tellActed(wire, forwarded, options.onActed),
+      async (remote) => tellActed(await remote.ack(deliveryIds, confirm), forwarded, options.onActed),
       () => undefined,
     );
   }
@@ -239,15 +225,17 @@ export class JetStreamGroupHandle implements GroupHandle {
     const forwarded = this.#settleForwarded(deliveryIds);
     const { onActed, ...wireOptions } = options;
     await this.#call(
-      { op: "nack", ids: deliveryIds, ...wireOptions },
       (local) => local.engine.nack(deliveryIds, options),
-      (wire) => tellActed(wire, forwarded, onActed),
+      async (remote) => tellActed(await remote.nack(deliveryIds, wireOptions), forwarded, onActed),
       () => undefined,
     );
   }
 
   async extend(deliveryIds: readonly string[], extensionMs: number): Promise<void> {
-    await this.#call({ op: "extend", ids: deliveryIds, extensionMs }, (local) => local.engine.extend(deliveryIds, extensionMs), () => undefined);
+    await this.#call(
+      (local) => local.engine.extend(deliveryIds, extensionMs),
+      (remote) => remote.extend(deliveryIds, extensionMs),
+    );
   }
 
   onReady(listener: () => void): () => void {
@@ -265,42 +253,44 @@ export class JetStreamGroupHandle implements GroupHandle {
 
   /** Counters and gauges, from wherever the group runs. */
   stats(): Promise<GroupStats> {
-    return this.#call({ op: "stats" }, (local) => local.engine.stats(), statsFromWire);
+    return this.#call(
+      (local) => local.engine.stats(),
+      (remote) => remote.stats(),
+    );
   }
 
   /** Dead letters, from wherever the group runs. */
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
     return this.#call(
-      { op: "dead", after: query.afterSequence.toString(), limit: query.limit, patterns: query.patterns ?? [] },
       (local) => local.engine.listDeadLetters(query),
-      deadLettersFromWire,
+      (remote) => remote.listDeadLetters(query),
     );
   }
 
   /** Moves dead letters back into the group. */
   redrive(selection: DeadLetterSelection): Promise<number> {
-    return this.#call({ op: "redrive", ...selectionToWire(selection) }, (local) => local.engine.redrive(selection), (n) => n as number);
+    return this.#call(
+      (local) => local.engine.redrive(selection),
+      (remote) => remote.redrive(selection),
+    );
   }
 
   /** Drops dead letters. */
   purge(selection: DeadLetterSelection): Promise<number> {
     return this.#call(
-      { op: "purge", ...selectionToWire(selection) },
       async (local) => {
         const count = await local.engine.purge(selection);
         await local.state.flushed();
         return count;
       },
-      (n) => n as number,
+      (remote) => remote.purge(selection),
     );
   }
 
   /** The group was deleted: tell its owner, then end this handle. */
   async delete(): Promise<void> {
     const mode = this.#mode;
-    if (mode?.kind === "remote") {
-      await this.#request(mode.subject, { op: "deleted" }).catch(() => undefined);
-    }
+    if (mode?.kind === "remote") await mode.group.deleted().catch(() => undefined);
     this.#markDeleted();
   }
 
@@ -308,7 +298,7 @@ export class JetStreamGroupHandle implements GroupHandle {
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#readySubscription?.unsubscribe();
+    this.#stopReady();
     this.#stopPoll();
     await this.#deciding?.catch(() => undefined);
     const mode = this.#mode;
@@ -321,10 +311,10 @@ export class JetStreamGroupHandle implements GroupHandle {
     this.#deleted = true;
     const mode = this.#mode;
     this.#mode = undefined;
-    this.#readySubscription?.unsubscribe();
+    this.#stopReady();
     this.#stopPoll();
     if (mode?.kind === "local") {
-      mode.subscription.unsubscribe();
+      mode.stopServing();
       mode.lease.abandon();
       mode.state.close();
       mode.engine.markDeleted();
@@ -333,52 +323,48 @@ export class JetStreamGroupHandle implements GroupHandle {
   }
 
   async #decide(): Promise<Local | Remote> {
-    const lease = new GroupLease(
-      this.#address.state.kv,
-      this.#address.leaseKey,
-      this.#context.serverId,
-      this.#address.rpcSubject,
-      this.#context.leaseTtlMs,
-    );
-    // Answer on the group's subject before the lease names it, so that
-    // other servers never find the owner without a responder (requests
-    // that come before the group is loaded are told to try again).
-    const subscription = this.#context.nc.subscribe(this.#address.rpcSubject, {
-      callback: (error, message) => {
-        if (error === null) void this.#serve(message);
-      },
-    });
-    let holder;
+    const { coordinator } = this.#parts;
+    const name = this.#definition.name;
+    // Answer forwarded operations before the lease names this server, so
+    // that other servers never find the owner without a responder
+    // (operations that come before the group is loaded are told to retry).
+    const stopServing = await coordinator.serve(name, (request) => this.#serve(request));
+    let outcome;
     try {
-      await this.#context.nc.flush();
-      holder = await lease.acquire(() => this.#demote());
+      outcome = await coordinator.acquire(name, () => this.#demote());
     } catch (error) {
-      subscription.unsubscribe();
+      stopServing();
       throw error;
     }
-    if (holder.kind === "other") {
-      subscription.unsubscribe();
-      const remote: Remote = { kind: "remote", subject: holder.lease.subject };
-      this.#mode = remote;
-      this.#startPoll();
-      for (const member of this.#members) {
-        this.#request(remote.subject, { op: "join", member: this.#remoteMember(member) }).catch(() => undefined);
-      }
-      return remote;
+    if (outcome.kind === "held") {
+      stopServing();
+      return this.#becomeRemote(new RemoteGroup(coordinator, outcome.owner));
     }
-    let loaded: Awaited<ReturnType<typeof JetStreamGroupState.load>>;
+    let owned: OwnedGroupState;
     try {
-      loaded = await JetStreamGroupState.load(this.#address.state, this.#definition, () => this.#demote());
+      owned = await this.#parts.loadState(this.#definition, () => this.#demote());
     } catch (error) {
-      subscription.unsubscribe();
-      await lease.release();
+      stopServing();
+      await outcome.lease.release();
       if (error instanceof ProtobusError && error.code === Code.NOT_FOUND) this.#markDeleted();
       throw error;
     }
-    const engine = new GroupEngine(this.#context.source, loaded.state, loaded.persisted, {
-      lookahead: this.#context.lookahead,
-      readAheadBytes: this.#context.readAheadBytes,
-      budget: this.#context.budget,
+    return this.#becomeLocal(owned, outcome.lease, stopServing);
+  }
+
+  #becomeRemote(group: RemoteGroup): Remote {
+    const remote: Remote = { kind: "remote", group };
+    this.#mode = remote;
+    this.#startPoll();
+    for (const member of this.#members) group.join(member).catch(() => undefined);
+    return remote;
+  }
+
+  async #becomeLocal(owned: OwnedGroupState, lease: HeldLease, stopServing: () => void): Promise<Local> {
+    const engine = new GroupEngine(this.#parts.source, owned.persistence, owned.persisted, {
+      lookahead: this.#parts.lookahead,
+      readAheadBytes: this.#parts.readAheadBytes,
+      budget: this.#parts.budget,
       now: Date.now,
       commitIntervalMs: DEFAULT_COMMIT_INTERVAL_MS,
       commitAcks: DEFAULT_COMMIT_ACKS,
@@ -393,7 +379,7 @@ export class JetStreamGroupHandle implements GroupHandle {
     for (const member of this.#members) engine.join(member);
     // Deliveries forwarded from an earlier owner are its business no more.
     this.#forwarded.clear();
-    const local: Local = { kind: "local", engine, state: loaded.state, lease, subscription };
+    const local: Local = { kind: "local", engine, state: owned.persistence, lease, stopServing };
     this.#stopPoll();
     this.#mode = local;
     if (this.#closed || this.#deleted) {
@@ -418,7 +404,7 @@ export class JetStreamGroupHandle implements GroupHandle {
   }
 
   async #stopLocal(local: Local, release: boolean): Promise<void> {
-    local.subscription.unsubscribe();
+    local.stopServing();
     local.engine.shutdown();
     if (release) {
       await local.state.flushed().catch(() => undefined);
@@ -435,25 +421,15 @@ export class JetStreamGroupHandle implements GroupHandle {
    * owner cannot be reached and its lease has not run out yet; without it
    * the call waits for the lease to run out (and takes the group over).
    */
-  async #call<T>(
-    request: GroupRequest,
-    local: (local: Local) => Promise<T>,
-    decode: (wire: unknown) => T,
-    unreachable?: () => T,
-  ): Promise<T> {
-    const deadline = Date.now() + this.#context.leaseTtlMs + this.#context.requestTimeoutMs;
+  async #call<T>(local: (local: Local) => Promise<T>, remote: (remote: RemoteGroup) => Promise<T>, unreachable?: () => T): Promise<T> {
+    const deadline = Date.now() + this.#parts.leaseTtlMs + this.#parts.requestTimeoutMs;
     for (;;) {
       const mode = await this.ensure();
       if (mode.kind === "local") return local(mode);
       try {
-        return decode(await this.#request(mode.subject, request));
+        return await remote(mode.group);
       } catch (error) {
-        const gone =
-          error instanceof NoRespondersError ||
-          (error instanceof RequestError && error.isNoResponders()) ||
-          error instanceof TimeoutError ||
-          isNotOwner(error);
-        if (!gone) throw error;
+        if (!(error instanceof OwnerUnreachableError) && !isNotOwner(error)) throw error;
         if (this.#mode === mode) {
           this.#mode = undefined;
           this.#stopPoll();
@@ -467,74 +443,22 @@ export class JetStreamGroupHandle implements GroupHandle {
     }
   }
 
-  async #request(subject: string, request: GroupRequest): Promise<unknown> {
-    const reply = await this.#context.nc.request(subject, JSON.stringify(request), { timeout: this.#context.requestTimeoutMs });
-    return unwrapReply(reply.json<GroupReply>());
-  }
-
-  /** Answers a request forwarded by another server. */
-  async #serve(message: Msg): Promise<void> {
-    let reply: GroupReply;
-    try {
-      reply = { ok: await this.#handle(message.json<GroupRequest>()) };
-    } catch (error) {
-      reply = errorReply(error);
-    }
-    message.respond(JSON.stringify(reply));
-  }
-
-  async #handle(request: GroupRequest): Promise<unknown> {
+  /** Answers an operation forwarded by another server. */
+  #serve(request: ForwardRequest) {
     const mode = this.#mode;
-    if (mode?.kind !== "local") throw new ProtobusError(Code.UNAVAILABLE, NOT_OWNER);
-    const engine = mode.engine;
-    switch (request.op) {
-      case "join":
-        engine.join(request.member);
-        return null;
-      case "leave":
-        await engine.leave(request.member);
-        return null;
-      case "claim":
-        return deliveriesToWire(await engine.claim(request.member, request.max, request.maxBytes));
-      case "ack": {
-        // A server that does not send `confirm` waits for every ack.
-        const acted: string[] = [];
-        await engine.ack(request.ids, { confirm: request.confirm ?? true, onActed: (d) => acted.push(d.deliveryId) });
-        return acted;
-      }
-      case "nack": {
-        const acted: string[] = [];
-        await engine.nack(request.ids, {
-          ...(request.delayMs !== undefined ? { delayMs: request.delayMs } : {}),
-          ...(request.reason !== undefined ? { reason: request.reason } : {}),
-          onActed: (d) => acted.push(d.deliveryId),
-        });
-        return acted;
-      }
-      case "extend":
-        await engine.extend(request.ids, request.extensionMs);
-        return null;
-      case "stats":
-        return statsToWire(await engine.stats());
-      case "dead":
-        return deadLettersToWire(
-          await engine.listDeadLetters({ afterSequence: BigInt(request.after), limit: request.limit, patterns: request.patterns }),
-        );
-      case "redrive":
-        return engine.redrive(selectionFromWire(request));
-      case "purge": {
-        const count = await engine.purge(selectionFromWire(request));
-        await mode.state.flushed();
-        return count;
-      }
-      case "settings":
-        this.#definition = { ...this.#definition, settings: request.settings };
-        engine.updateSettings(request.settings);
-        return null;
-      case "deleted":
-        this.#markDeleted();
-        return null;
-    }
+    const target: ForwardTarget | undefined =
+      mode?.kind !== "local"
+        ? undefined
+        : {
+            engine: mode.engine,
+            flushed: () => mode.state.flushed(),
+            updateSettings: (settings) => {
+              this.#definition = { ...this.#definition, settings };
+              mode.engine.updateSettings(settings);
+            },
+            markDeleted: () => this.#markDeleted(),
+          };
+    return answerForwarded(request, target, NOT_OWNER);
   }
 
   /**
@@ -555,10 +479,6 @@ export class JetStreamGroupHandle implements GroupHandle {
     return freed;
   }
 
-  #remoteMember(memberId: string): string {
-    return `${this.#context.serverId}/${memberId}`;
-  }
-
   #forwardedOf(memberId: string): number {
     let count = 0;
     for (const forwarded of this.#forwarded.values()) if (forwarded.member === memberId) count += 1;
@@ -571,11 +491,11 @@ export class JetStreamGroupHandle implements GroupHandle {
     this.#announceScheduled = true;
     setImmediate(() => {
       this.#announceScheduled = false;
-      if (this.#mode?.kind === "local" && !this.#context.nc.isClosed()) this.#context.nc.publish(this.#address.readySubject, this.#context.serverId);
+      if (this.#mode?.kind === "local") this.#parts.coordinator.announceReady(this.#definition.name);
     });
   }
 
-  /** Announcements are core NATS (at most once): forwarding members also look again every second. */
+  /** Announcements are at most once: forwarding members also look again every second. */
   #startPoll(): void {
     if (this.#poll !== undefined) return;
     this.#poll = setInterval(() => {
@@ -589,15 +509,13 @@ export class JetStreamGroupHandle implements GroupHandle {
     this.#poll = undefined;
   }
 
+  #stopReady(): void {
+    this.#stopReadyListener?.();
+    this.#stopReadyListener = undefined;
+  }
+
   #assertLive(): void {
     if (this.#deleted) throw new ProtobusError(Code.NOT_FOUND, `consumer group '${this.#definition.name}' was deleted`);
-    if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the jetstream store is closed");
+    if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the store is closed");
   }
 }
-
-const NOT_OWNER = "this protobus server no longer runs the consumer group";
-
-function isNotOwner(error: unknown): boolean {
-  return error instanceof ProtobusError && error.code === Code.UNAVAILABLE && error.rawMessage === NOT_OWNER;
-}
-
