@@ -1,0 +1,152 @@
+/**
+ * A check of binary Protobuf payloads on the wire, without building the
+ * message: every field is walked by its tag, as the descriptor says it is
+ * encoded. It answers only "certainly valid": a payload it accepts decodes
+ * with `fromBinary` and holds no unknown field. Anything unusual (unknown
+ * fields, wire types other than the field's own, groups, closed enums,
+ * invalid UTF-8, truncation, deep nesting) is left to the full decode,
+ * which names the violation, so results are the same either way.
+ */
+import { isUtf8 } from "node:buffer";
+import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+
+const VARINT = 0;
+const BIT64 = 1;
+const LEN = 2;
+const BIT32 = 5;
+
+// Far below fromBinary's recursion limit (100): deeper payloads take the full decode.
+const MAX_DEPTH = 32;
+
+/** How one field number is read: its wire type, and what a length-delimited value holds. */
+interface FieldRead {
+  readonly wireType: number;
+  /** For LEN: a message to walk, a map entry, a packed scalar (its wire type), UTF-8 text or bytes. */
+  readonly message?: DescMessage;
+  readonly mapEntry?: { readonly key: FieldRead; readonly value: FieldRead };
+  readonly packed?: number;
+  readonly text?: boolean;
+}
+
+function scalarWireType(scalar: ScalarType): number {
+  switch (scalar) {
+    case ScalarType.DOUBLE:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      return BIT64;
+    case ScalarType.FLOAT:
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32:
+      return BIT32;
+    case ScalarType.STRING:
+    case ScalarType.BYTES:
+      return LEN;
+    default:
+      return VARINT;
+  }
+}
+
+function scalarRead(scalar: ScalarType): FieldRead {
+  return scalar === ScalarType.STRING ? { wireType: LEN, text: true } : { wireType: scalarWireType(scalar) };
+}
+
+/** How `field` is read, or undefined when only the full decode may judge it. */
+function fieldRead(field: DescField): FieldRead | undefined {
+  if (field.fieldKind === "message") return field.delimitedEncoding ? undefined : { wireType: LEN, message: field.message };
+  if (field.fieldKind === "enum") return field.enum.open ? { wireType: VARINT } : undefined;
+  if (field.fieldKind === "scalar") return scalarRead(field.scalar);
+  if (field.fieldKind === "map") {
+    if (field.mapKind === "enum" && !field.enum.open) return undefined;
+    const value: FieldRead = field.mapKind === "message" ? { wireType: LEN, message: field.message } : field.mapKind === "enum" ? { wireType: VARINT } : scalarRead(field.scalar);
+    return { wireType: LEN, mapEntry: { key: scalarRead(field.mapKey), value } };
+  }
+  if (field.listKind === "message") return field.delimitedEncoding ? undefined : { wireType: LEN, message: field.message };
+  if (field.listKind === "enum") return field.enum.open ? { wireType: VARINT, packed: VARINT } : undefined;
+  const wireType = scalarWireType(field.scalar);
+  return wireType === LEN ? scalarRead(field.scalar) : { wireType, packed: wireType };
+}
+
+const plans = new WeakMap<DescMessage, Map<number, FieldRead | undefined>>();
+
+function planOf(desc: DescMessage): Map<number, FieldRead | undefined> {
+  let plan = plans.get(desc);
+  if (plan === undefined) {
+    plan = new Map(desc.fields.map((field) => [field.number, fieldRead(field)]));
+    plans.set(desc, plan);
+  }
+  return plan;
+}
+
+/** A cursor over one buffer; every read returns false (or -1) instead of throwing. */
+class Walk {
+  pos = 0;
+  constructor(readonly bytes: Uint8Array) {}
+
+  /** An unsigned varint of at most `maxBytes` bytes, or -1. Values past 2^53 lose precision, which no check here needs. */
+  varint(maxBytes: number): number {
+    let value = 0;
+    for (let i = 0; i < maxBytes; i++) {
+      if (this.pos >= this.bytes.length) return -1;
+      const byte = this.bytes[this.pos++] as number;
+      value += (byte & 0x7f) * 2 ** (7 * i);
+      if (byte < 0x80) return value;
+    }
+    return -1;
+  }
+
+  /** Skips a value of `read`'s kind whose tag was just read; false when it is not certainly valid. */
+  value(read: FieldRead, wireType: number, depth: number): boolean {
+    if (wireType === VARINT) return this.varint(10) >= 0;
+    if (wireType === BIT64 || wireType === BIT32) {
+      this.pos += wireType === BIT64 ? 8 : 4;
+      return this.pos <= this.bytes.length;
+    }
+    const length = this.varint(5);
+    if (length < 0 || length > 0xffffffff || this.pos + length > this.bytes.length) return false;
+    const end = this.pos + length;
+    let ok: boolean;
+    if (read.message !== undefined) ok = depth < MAX_DEPTH && this.message(read.message, end, depth + 1);
+    else if (read.mapEntry !== undefined) ok = this.mapEntry(read.mapEntry, end, depth);
+    else if (read.packed !== undefined) {
+      ok = true;
+      while (ok && this.pos < end) ok = this.value(read, read.packed, depth);
+    } else ok = read.text !== true || isUtf8(this.bytes.subarray(this.pos, end));
+    if (read.message === undefined && read.mapEntry === undefined && read.packed === undefined) this.pos = end;
+    return ok && this.pos === end;
+  }
+
+  /** The fields of a `desc` up to `end`. */
+  message(desc: DescMessage, end: number, depth: number): boolean {
+    const plan = planOf(desc);
+    while (this.pos < end) {
+      const tag = this.varint(5);
+      if (tag < 1 || tag > 0xffffffff) return false;
+      const wireType = tag & 7;
+      const read = plan.get(Math.floor(tag / 8));
+      if (read === undefined) return false;
+      // A repeated numeric field may come packed (LEN) or one by one.
+      if (wireType !== read.wireType && !(read.packed !== undefined && wireType === LEN)) return false;
+      if (!this.value(read, wireType, depth)) return false;
+    }
+    return this.pos === end;
+  }
+
+  /** A map entry: key (field 1) and value (field 2), each with its own wire type. */
+  mapEntry(entry: { readonly key: FieldRead; readonly value: FieldRead }, end: number, depth: number): boolean {
+    while (this.pos < end) {
+      const tag = this.varint(5);
+      const read = tag === 8 + entry.key.wireType ? entry.key : tag === 16 + entry.value.wireType ? entry.value : undefined;
+      if (read === undefined || !this.value(read, read.wireType, depth)) return false;
+    }
+    return this.pos === end;
+  }
+}
+
+/**
+ * True when `data` is certainly a valid binary `desc` with no unknown
+ * field: `fromBinary` would decode it and find nothing to report. False
+ * says only that the full decode must judge it.
+ */
+export function isCertainlyValidBinary(desc: DescMessage, data: Uint8Array): boolean {
+  return new Walk(data).message(desc, data.length, 1);
+}

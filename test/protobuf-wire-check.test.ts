@@ -1,0 +1,136 @@
+/**
+ * The wire walk that accepts binary Protobuf payloads without building the
+ * message (server/src/registry/protobuf-wire-check.ts) must never accept a
+ * payload the full decode would refuse or find unknown fields in. Checked
+ * over every message of the bundled descriptor set (proto3, proto2 with
+ * closed enums and groups, maps, oneofs, packed repeats), with filled-in
+ * messages, the descriptor set itself, and every truncation and many byte
+ * flips of them; valid payloads of open messages must be accepted, so the
+ * fast path is taken.
+ */
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ScalarType, create, createFileRegistry, equals, fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { isCertainlyValidBinary } from "../server/src/registry/protobuf-wire-check.js";
+
+const require = createRequire(import.meta.url);
+const descriptorSet = readFileSync(require.resolve("@protobus/sdk/descriptor"));
+const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet));
+const messages = [...registry].filter((type): type is DescMessage => type.kind === "message");
+
+function scalarValue(scalar: ScalarType): unknown {
+  switch (scalar) {
+    case ScalarType.STRING:
+      return "héllo ✓";
+    case ScalarType.BYTES:
+      return new Uint8Array([1, 2, 250]);
+    case ScalarType.BOOL:
+      return true;
+    case ScalarType.INT64:
+    case ScalarType.SINT64:
+    case ScalarType.SFIXED64:
+      return -5n;
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return 2n ** 40n;
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT:
+      return 1.5;
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
+      return -7;
+    default:
+      return 300;
+  }
+}
+
+function fieldValue(field: DescField, depth: number): unknown {
+  switch (field.fieldKind) {
+    case "scalar":
+      return scalarValue(field.scalar);
+    case "enum":
+      return field.enum.values.at(-1)?.number ?? 0;
+    case "message":
+      return filled(field.message, depth + 1);
+    case "list": {
+      const item = field.listKind === "scalar" ? scalarValue(field.scalar) : field.listKind === "enum" ? (field.enum.values[0]?.number ?? 0) : filled(field.message, depth + 1);
+      return [item, item];
+    }
+    case "map": {
+      const value = field.mapKind === "scalar" ? scalarValue(field.scalar) : field.mapKind === "enum" ? (field.enum.values[0]?.number ?? 0) : filled(field.message, depth + 1);
+      const key = field.mapKey === ScalarType.STRING ? "k" : field.mapKey === ScalarType.BOOL ? "true" : "3";
+      return { [key]: value };
+    }
+  }
+}
+
+/** A message of `desc` with every field set (the first member of each oneof). */
+function filled(desc: DescMessage, depth = 0): unknown {
+  const init: Record<string, unknown> = {};
+  const nested = (field: DescField): boolean => field.message !== undefined;
+  for (const member of desc.members) {
+    // Three levels deep, then scalars only (required fields stay set).
+    if (depth > 2 && member.kind !== "oneof" && nested(member)) continue;
+    if (depth > 2 && member.kind === "oneof" && member.fields[0] !== undefined && nested(member.fields[0])) continue;
+    if (member.kind === "oneof") {
+      const field = member.fields[0];
+      if (field !== undefined) init[member.localName] = { case: field.localName, value: fieldValue(field, depth) };
+    } else init[member.localName] = fieldValue(member, depth);
+  }
+  return create(desc, init as never);
+}
+
+/** What the full decode says: true when it decodes and holds no unknown field anywhere. */
+function fullDecodeAccepts(desc: DescMessage, data: Uint8Array): boolean {
+  try {
+    const withUnknown = fromBinary(desc, data, { readUnknownFields: true });
+    return equals(desc, withUnknown, fromBinary(desc, data, { readUnknownFields: false }), { registry, unknown: true });
+  } catch {
+    return false;
+  }
+}
+
+function variants(data: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let end = 0; end < data.length; end++) out.push(data.subarray(0, end));
+  let seed = data.length;
+  for (let i = 0; i < Math.min(200, data.length * 4); i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const copy = Uint8Array.from(data);
+    copy[seed % data.length] = (seed >>> 8) & 0xff;
+    out.push(copy);
+  }
+  out.push(Uint8Array.from([...data, 0]), Uint8Array.from([...data, 0x08, 0x01]), Uint8Array.from([...data, 0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01]));
+  return out;
+}
+
+describe("the Protobuf wire walk", () => {
+  it("accepts filled-in messages of open proto3 types, and only what the full decode accepts", () => {
+    let accepted = 0;
+    for (const desc of messages) {
+      const data = toBinary(desc, filled(desc) as never);
+      const fast = isCertainlyValidBinary(desc, data);
+      expect(fullDecodeAccepts(desc, data), desc.typeName).toBe(true);
+      if (desc.file.edition === 999 /* proto3 */ || desc.typeName.startsWith("examples.") || desc.typeName.startsWith("protobus.")) {
+        expect(fast, `${desc.typeName} taken by the fast path`).toBe(true);
+      }
+      if (fast) accepted += 1;
+      for (const variant of variants(data)) {
+        if (isCertainlyValidBinary(desc, variant)) expect(fullDecodeAccepts(desc, variant), `${desc.typeName} variant ${Buffer.from(variant).toString("hex")}`).toBe(true);
+      }
+    }
+    expect(accepted).toBeGreaterThan(10);
+  });
+
+  it("judges the descriptor set itself (proto2, closed enums) no more leniently than the full decode", () => {
+    const desc = registry.getMessage("google.protobuf.FileDescriptorSet") as DescMessage;
+    const data = new Uint8Array(descriptorSet);
+    if (isCertainlyValidBinary(desc, data)) expect(fullDecodeAccepts(desc, data)).toBe(true);
+    for (const variant of variants(data.subarray(0, 400))) {
+      if (isCertainlyValidBinary(desc, variant)) expect(fullDecodeAccepts(desc, variant)).toBe(true);
+    }
+  });
+});
