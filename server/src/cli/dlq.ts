@@ -3,7 +3,7 @@
  * queue from the command line.
  */
 import type { Command } from "commander";
-import { createClient, type DeadLetterTarget } from "@protobus/sdk";
+import { createClient, type DeadLetterTarget, type ProtobusClient } from "@protobus/sdk";
 import { addressOption, connection, type Io, printJson } from "./cli-support.js";
 import { eventToJson, eventToLine } from "./format.js";
 
@@ -15,6 +15,38 @@ function target(sequences: string[], all: boolean | undefined): DeadLetterTarget
     if (!/^\d+$/.test(s)) throw new Error(`expected an event sequence, got '${s}'`);
     return BigInt(s);
   });
+}
+
+/** A `dlq` command that acts on chosen dead letters of a group (by sequence or `--all`) and prints how many. */
+interface SelectionCommand {
+  /** The command's name. */
+  readonly name: string;
+  /** Its help line. */
+  readonly description: string;
+  /** The verb printed before the count, past tense. */
+  readonly done: string;
+  /** Acts on the chosen dead letters; resolves to how many it acted on. */
+  readonly run: (client: ProtobusClient, group: string, which: DeadLetterTarget) => Promise<number>;
+}
+
+/** Adds one {@link SelectionCommand} under `dlq`. */
+function addSelectionCommand(dlq: Command, io: Io, command: SelectionCommand): void {
+  dlq
+    .command(command.name)
+    .description(command.description)
+    .argument("<group>", "consumer group")
+    .argument("[sequences...]", "event sequences of the dead letters")
+    .option("--all", "every dead letter of the group")
+    .addOption(addressOption())
+    .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
+      const which = target(sequences, o.all as boolean | undefined);
+      const client = createClient(connection(o));
+      try {
+        io.out(`${command.done} ${await command.run(client, group, which)} dead letters of ${group}`);
+      } finally {
+        await client.close();
+      }
+    });
 }
 
 /** Adds the `dlq` command tree. */
@@ -59,37 +91,16 @@ export function registerDlqCommands(program: Command, io: Io): void {
       }
     });
 
-  dlq
-    .command("redrive")
-    .description("move dead letters back into the group, to be delivered again")
-    .argument("<group>", "consumer group")
-    .argument("[sequences...]", "event sequences of the dead letters")
-    .option("--all", "every dead letter of the group")
-    .addOption(addressOption())
-    .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
-      const which = target(sequences, o.all as boolean | undefined);
-      const client = createClient(connection(o));
-      try {
-        io.out(`redrove ${await client.redriveDeadLetters(group, which)} dead letters of ${group}`);
-      } finally {
-        await client.close();
-      }
-    });
-
-  dlq
-    .command("purge")
-    .description("drop dead letters for good")
-    .argument("<group>", "consumer group")
-    .argument("[sequences...]", "event sequences of the dead letters")
-    .option("--all", "every dead letter of the group")
-    .addOption(addressOption())
-    .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
-      const which = target(sequences, o.all as boolean | undefined);
-      const client = createClient(connection(o));
-      try {
-        io.out(`purged ${await client.purgeDeadLetters(group, which)} dead letters of ${group}`);
-      } finally {
-        await client.close();
-      }
-    });
+  addSelectionCommand(dlq, io, {
+    name: "redrive",
+    description: "move dead letters back into the group, to be delivered again",
+    done: "redrove",
+    run: (client, group, which) => client.redriveDeadLetters(group, which),
+  });
+  addSelectionCommand(dlq, io, {
+    name: "purge",
+    description: "drop dead letters for good",
+    done: "purged",
+    run: (client, group, which) => client.purgeDeadLetters(group, which),
+  });
 }
