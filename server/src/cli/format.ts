@@ -6,6 +6,7 @@
 import type { RegistryClient } from "@protobus/sdk";
 import type { Event } from "@protobus/sdk/proto";
 import { printJson } from "./cli-support.js";
+import { putExtensionsJson } from "../envelope-extensions-json.js";
 import { PayloadDecoder, type DecodedPayload } from "./payload-decoder.js";
 
 /**
@@ -23,13 +24,7 @@ export function eventToJson(event: Event, decoded?: DecodedPayload): Record<stri
   if (event.time !== undefined) out.time = event.time.toISOString();
   if (event.publishTime !== undefined) out.publishTime = event.publishTime.toISOString();
   if (event.subject !== "") out.subject = event.subject;
-  if (event.correlationId !== "") out.correlationId = event.correlationId;
-  if (event.causationId !== "") out.causationId = event.causationId;
-  if (event.priority !== undefined) out.priority = event.priority;
-  if (event.tags.length > 0) out.tags = event.tags;
-  if (event.expireTime !== undefined) out.expireTime = event.expireTime.toISOString();
-  if (event.orderingKey !== "") out.orderingKey = event.orderingKey;
-  if (event.traceparent !== "") out.traceparent = event.traceparent;
+  putExtensionsJson(event, out);
   if (Object.keys(event.attributes).length > 0) out.attributes = event.attributes;
   if (event.schemaVersion !== 0) out.schemaVersion = event.schemaVersion;
   if (event.dataContentType !== "") out.dataContentType = event.dataContentType;

@@ -20,6 +20,7 @@ import { BASE_SUBJECT, type SchemaRegistry } from "./schema-registry.js";
 import { createVersionCache } from "./version-cache.js";
 import { jsonNestingDepth } from "./json-schema-limits.js";
 import { LIMIT_EXCEEDED } from "../errors.js";
+import { putExtensionsJson } from "../envelope-extensions-json.js";
 
 /** Options of {@link SchemaValidator}. */
 export interface SchemaValidatorOptions {
@@ -107,13 +108,7 @@ export function envelopeJson(event: Event): Record<string, unknown> {
   if (event.subject !== "") out.subject = event.subject;
   if (event.dataContentType !== "") out.dataContentType = event.dataContentType;
   if (event.dataSchema !== "") out.dataSchema = event.dataSchema;
-  if (event.correlationId !== "") out.correlationId = event.correlationId;
-  if (event.causationId !== "") out.causationId = event.causationId;
-  if (event.priority !== undefined) out.priority = event.priority;
-  if (event.tags.length > 0) out.tags = event.tags;
-  if (event.expireTime !== undefined) out.expireTime = event.expireTime.toISOString();
-  if (event.orderingKey !== "") out.orderingKey = event.orderingKey;
-  if (event.traceparent !== "") out.traceparent = event.traceparent;
+  putExtensionsJson(event, out);
   if (event.tracestate !== "") out.tracestate = event.tracestate;
   if (Object.keys(event.attributes).length > 0) out.attributes = event.attributes;
   return out;
