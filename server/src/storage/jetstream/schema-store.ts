@@ -22,6 +22,7 @@ import {
   type SchemaStore,
   type StoredSchema,
 } from "../schema-store.js";
+import { registrationOutcome } from "../schema-registration.js";
 import { jetstreamError } from "./errors.js";
 import { decodeKey, encodeKey, isRevisionConflict } from "./kv-util.js";
 
@@ -71,6 +72,18 @@ function toSchema(subject: string, v: VersionRecord): StoredSchema {
   };
 }
 
+/** A schema version as the subject record stores it. */
+function toRecord(schema: StoredSchema): VersionRecord {
+  return {
+    n: schema.version,
+    f: schema.format,
+    d: Buffer.from(schema.definition).toString("base64"),
+    m: schema.messageName,
+    t: schema.createTime.getTime(),
+    x: schema.deleted,
+  };
+}
+
 function asMode(value: unknown): CompatibilityMode | undefined {
   return (COMPATIBILITY_MODES as readonly unknown[]).includes(value) ? (value as CompatibilityMode) : undefined;
 }
@@ -99,29 +112,19 @@ export class JetStreamSchemaStore implements SchemaStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const [loaded, global] = await Promise.all([this.#load<SubjectRecord>(key), this.#load<GlobalRecord>(GLOBAL_KEY)]);
       const all = loaded.record?.v ?? [];
+      const schemas = all.map((v) => toSchema(subject, v));
       const decision = decide({
-        versions: all.filter((v) => !v.x).map((v) => toSchema(subject, v)),
+        versions: schemas.filter((s) => !s.deleted),
         subjectMode: asMode(loaded.record?.c),
         globalMode: asMode(global.record?.c),
       });
-      if (decision.kind === "reject") return { kind: "rejected", violations: decision.violations };
-      if (decision.kind === "existing") {
-        const found = all.find((v) => v.n === decision.version);
-        if (found === undefined) throw new Error(`registry chose version ${decision.version} of ${subject}, which does not exist`);
-        return { kind: "existing", schema: toSchema(subject, found) };
-      }
-      const added: VersionRecord = {
-        n: (all.at(-1)?.n ?? 0) + 1,
-        f: draft.format,
-        d: Buffer.from(draft.definition).toString("base64"),
-        m: draft.messageName,
-        t: this.#now().getTime(),
-        x: false,
-      };
+      const outcome = registrationOutcome(subject, schemas, draft, decision, this.#now);
+      if (outcome.kind !== "inserted") return outcome;
+      const added = toRecord(outcome.schema);
       const record: SubjectRecord = { ...loaded.record, o: this.#origin, v: [...all, added] };
       if (await this.#write(key, record, loaded.revision)) {
         this.#notifier.notify(subject);
-        return { kind: "inserted", schema: toSchema(subject, added) };
+        return outcome;
       }
     }
     throw new ProtobusError(Code.ABORTED, `too many concurrent changes of schema subject ${subject}; retry`);

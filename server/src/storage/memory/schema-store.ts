@@ -14,6 +14,7 @@ import type {
   SchemaStore,
   StoredSchema,
 } from "../schema-store.js";
+import { registrationOutcome } from "../schema-registration.js";
 
 /** The memory implementation of {@link SchemaStore}. */
 export class MemorySchemaStore implements SchemaStore {
@@ -36,29 +37,12 @@ export class MemorySchemaStore implements SchemaStore {
     const all = this.#subjects.get(subject) ?? [];
     const versions = all.filter((s) => !s.deleted);
     const decision = decide({ versions, subjectMode: this.#modes.get(subject), globalMode: this.#globalMode });
-    switch (decision.kind) {
-      case "reject":
-        return { kind: "rejected", violations: decision.violations };
-      case "existing": {
-        const schema = all.find((s) => s.version === decision.version);
-        if (schema === undefined) throw new Error(`registry chose version ${decision.version} of ${subject}, which does not exist`);
-        return { kind: "existing", schema };
-      }
-      case "insert": {
-        const schema: StoredSchema = {
-          subject,
-          version: (all.at(-1)?.version ?? 0) + 1,
-          format: draft.format,
-          definition: Uint8Array.from(draft.definition),
-          messageName: draft.messageName,
-          createTime: this.#now(),
-          deleted: false,
-        };
-        this.#subjects.set(subject, [...all, schema]);
-        this.#notifier.notify(subject);
-        return { kind: "inserted", schema };
-      }
+    const outcome = registrationOutcome(subject, all, draft, decision, this.#now);
+    if (outcome.kind === "inserted") {
+      this.#subjects.set(subject, [...all, outcome.schema]);
+      this.#notifier.notify(subject);
     }
+    return outcome;
   }
 
   async get(subject: string, version?: number): Promise<StoredSchema | undefined> {

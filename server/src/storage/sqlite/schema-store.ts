@@ -7,6 +7,7 @@
 import type Database from "better-sqlite3";
 import { Listeners } from "../listeners.js";
 import { COMPATIBILITY_MODES } from "../schema-store.js";
+import { registrationOutcome } from "../schema-registration.js";
 import type {
   CompatibilityMode,
   RegistrationContext,
@@ -115,23 +116,11 @@ export class SqliteSchemaStore implements SchemaStore {
         subjectMode: this.#mode(subject),
         globalMode: this.#mode(GLOBAL),
       });
-      if (decision.kind === "reject") return { kind: "rejected", violations: decision.violations };
-      if (decision.kind === "existing") {
-        const schema = all.find((s) => s.version === decision.version);
-        if (schema === undefined) throw new Error(`registry chose version ${decision.version} of ${subject}, which does not exist`);
-        return { kind: "existing", schema };
-      }
-      const schema: StoredSchema = {
-        subject,
-        version: (all.at(-1)?.version ?? 0) + 1,
-        format: draft.format,
-        definition: Uint8Array.from(draft.definition),
-        messageName: draft.messageName,
-        createTime: this.#now(),
-        deleted: false,
-      };
+      const outcome = registrationOutcome(subject, all, draft, decision, this.#now);
+      if (outcome.kind !== "inserted") return outcome;
+      const { schema } = outcome;
       this.#insert.run(subject, schema.version, schema.format, schema.messageName, Buffer.from(schema.definition), schema.createTime.getTime());
-      return { kind: "inserted", schema };
+      return outcome;
     });
     let outcome: RegistrationOutcome<V>;
     try {
