@@ -19,6 +19,7 @@ import type { EventPredicate } from "../filter/filter-expression.js";
 import { encodeDelivery } from "./delivery-encoding.js";
 import type { MemoryBudget } from "../storage/memory-budget.js";
 import type { DeliverySink, Subscription } from "./subscription.js";
+import { ackedResponse, heartbeatResponse, startHeartbeat } from "./subscription-responses.js";
 
 /** Settings of one subscription. */
 export interface SubscriptionOptions {
@@ -109,10 +110,7 @@ export class BroadcastSubscription implements Subscription {
       if (head > this.#knownHead) this.#knownHead = head;
       this.#schedule();
     });
-    if (this.#options.heartbeatMs > 0) {
-      this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#options.heartbeatMs);
-      this.#heartbeat.unref();
-    }
+    this.#heartbeat = startHeartbeat(this.#options.heartbeatMs, () => this.#sendHeartbeat());
     this.#schedule();
   }
 
@@ -122,7 +120,7 @@ export class BroadcastSubscription implements Subscription {
    */
   ack(deliveryIds: readonly string[], confirm: boolean): void {
     for (const id of deliveryIds) this.#settle(id);
-    if (confirm && !this.#closed) this.#sink.write({ response: { $case: "acked", acked: { deliveryIds: [...deliveryIds] } } });
+    if (confirm && !this.#closed) this.#sink.write(ackedResponse(deliveryIds));
     this.#schedule();
   }
 
@@ -329,7 +327,6 @@ export class BroadcastSubscription implements Subscription {
   }
 
   #sendHeartbeat(): void {
-    if (this.#closed) return;
-    this.#sink.write({ response: { $case: "heartbeat", heartbeat: { time: new Date(), inFlight: this.#outstanding.size } } });
+    if (!this.#closed) this.#sink.write(heartbeatResponse(this.#outstanding.size));
   }
 }

@@ -7,11 +7,11 @@
  * reason (the member closed it, its connection died, the server stops), the
  * member leaves and its outstanding deliveries go back to the group.
  */
-import type { SubscribeResponse } from "@protobus/sdk/proto";
 import type { GroupDelivery, GroupHandle } from "../storage/group-store.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { encodeUniqueDelivery } from "./delivery-encoding.js";
 import type { DeliverySink, Subscription } from "./subscription.js";
+import { ackedResponse, heartbeatResponse, startHeartbeat } from "./subscription-responses.js";
 
 /** Settings of one group member. */
 export interface GroupSubscriptionOptions {
@@ -67,10 +67,7 @@ export class GroupSubscription implements Subscription {
     this.#started = true;
     this.#group.join(this.id);
     this.#unlisten = this.#group.onReady(() => this.#schedule());
-    if (this.#options.heartbeatMs > 0) {
-      this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#options.heartbeatMs);
-      this.#heartbeat.unref();
-    }
+    this.#heartbeat = startHeartbeat(this.#options.heartbeatMs, () => this.#sendHeartbeat());
     this.#schedule();
   }
 
@@ -78,7 +75,7 @@ export class GroupSubscription implements Subscription {
   ack(deliveryIds: readonly string[], confirm: boolean): void {
     this.#group.ack(deliveryIds, { confirm, onActed: this.#onAcked }).then(
       () => {
-        if (confirm && !this.#closed) this.#sink.write({ response: { $case: "acked", acked: { deliveryIds: [...deliveryIds] } } });
+        if (confirm && !this.#closed) this.#sink.write(ackedResponse(deliveryIds));
       },
       (error: unknown) => this.#fail(error),
     );
@@ -178,8 +175,6 @@ export class GroupSubscription implements Subscription {
   }
 
   #sendHeartbeat(): void {
-    if (this.#closed) return;
-    const response: SubscribeResponse = { response: { $case: "heartbeat", heartbeat: { time: new Date(), inFlight: this.inFlight } } };
-    this.#sink.write(response);
+    if (!this.#closed) this.#sink.write(heartbeatResponse(this.inFlight));
   }
 }
