@@ -31,6 +31,7 @@ import { newEventId } from "./event-id.js";
 import { Code, ProtobusError } from "./protobus-error.js";
 import type { ErrorDetail } from "./status-details.js";
 import { retryDelayMs } from "./transport/retry-info.js";
+import { TRANSIENT_CODES } from "./transient-codes.js";
 
 /** Tuning of the batching publisher; every field has a default. */
 export interface BatchingOptions {
@@ -76,16 +77,6 @@ export const BATCHING_DEFAULTS = {
   retryMaxDelayMs: 2_000,
 } as const;
 
-/** Statuses after which sending the same events again can succeed. */
-const TRANSIENT = new Set<Code>([
-  Code.UNAVAILABLE,
-  Code.INTERNAL,
-  Code.UNKNOWN,
-  Code.ABORTED,
-  Code.CANCELLED,
-  Code.DEADLINE_EXCEEDED,
-  Code.RESOURCE_EXHAUSTED,
-]);
 
 const EVENT_PATH = /^events\[(\d+)\]/;
 
@@ -187,7 +178,7 @@ export class BatchingPublisher {
         halfOpenMax: 1,
         ...options.circuitBreaker,
         // Only failures of the connection count; a bad event is the caller's.
-        isFailure: (error) => error instanceof ProtobusError && TRANSIENT.has(error.code),
+        isFailure: (error) => error instanceof ProtobusError && TRANSIENT_CODES.has(error.code),
       });
     }
   }
@@ -531,7 +522,7 @@ export class BatchingPublisher {
     }
     const [first, ...rest] = failed as [Batch, ...Batch[]];
     for (const batch of rest) batch.permit?.release();
-    if (TRANSIENT.has(error.code)) {
+    if (TRANSIENT_CODES.has(error.code)) {
       first.permit?.failure(error);
       this.#requeue(failed);
       this.#scheduleRetry(error);
@@ -619,22 +610,25 @@ function eventsNamed(error: ProtobusError, count: number): Map<number, ProtobusE
     return index !== undefined && index < count ? index : undefined;
   };
   const renumber = (path: string): string => path.replace(EVENT_PATH, "events[0]");
+  // Files a single-violation detail under the event its path names; false when the path names none.
+  const file = (path: string, detail: ErrorDetail): boolean => {
+    const index = indexOf(path);
+    if (index === undefined) return false;
+    const list = byIndex.get(index) ?? [];
+    list.push(detail);
+    byIndex.set(index, list);
+    return true;
+  };
   for (const detail of error.details) {
     if (detail.type === "BadRequest") {
       for (const violation of detail.value.fieldViolations) {
-        const index = indexOf(violation.field);
-        if (index === undefined) return undefined;
-        const list = byIndex.get(index) ?? [];
-        list.push({ type: "BadRequest", value: { fieldViolations: [{ ...violation, field: renumber(violation.field) }] } });
-        byIndex.set(index, list);
+        const renumbered = { ...violation, field: renumber(violation.field) };
+        if (!file(violation.field, { type: "BadRequest", value: { fieldViolations: [renumbered] } })) return undefined;
       }
     } else if (detail.type === "PreconditionFailure") {
       for (const violation of detail.value.violations) {
-        const index = indexOf(violation.subject);
-        if (index === undefined) return undefined;
-        const list = byIndex.get(index) ?? [];
-        list.push({ type: "PreconditionFailure", value: { violations: [{ ...violation, subject: renumber(violation.subject) }] } });
-        byIndex.set(index, list);
+        const renumbered = { ...violation, subject: renumber(violation.subject) };
+        if (!file(violation.subject, { type: "PreconditionFailure", value: { violations: [renumbered] } })) return undefined;
       }
     }
   }

@@ -18,7 +18,8 @@
 import { metrics, type ObservableResult } from "@opentelemetry/api";
 import { BatchingPublisher, type BatchingOptions } from "../batching-publisher.js";
 import type { EventBusClient } from "../gen/protobus/v1/bus.pb.js";
-import { Code, ProtobusError } from "../protobus-error.js";
+import { ProtobusError } from "../protobus-error.js";
+import { TRANSIENT_CODES } from "../transient-codes.js";
 import { decodeOutboxEnvelope } from "./outbox-envelope.js";
 import type { OutboxBacklog, OutboxOutcome, OutboxRow, OutboxStore } from "./outbox-store.js";
 
@@ -70,15 +71,6 @@ export interface OutboxRelay {
 }
 
 const PAUSED = "ORDERING_KEY_PAUSED";
-const TRANSIENT = new Set<Code>([
-  Code.UNAVAILABLE,
-  Code.INTERNAL,
-  Code.UNKNOWN,
-  Code.ABORTED,
-  Code.CANCELLED,
-  Code.DEADLINE_EXCEEDED,
-  Code.RESOURCE_EXHAUSTED,
-]);
 
 function isPaused(error: unknown): boolean {
   return error instanceof ProtobusError && error.details.some((d) => d.type === "ErrorInfo" && d.value.reason === PAUSED);
@@ -128,7 +120,7 @@ async function publishRows(
     }
     const error = result.reason as unknown;
     // Behind a refused event of its key, or the server is away: stays pending.
-    if (isPaused(error) || (error instanceof ProtobusError && TRANSIENT.has(error.code))) {
+    if (isPaused(error) || (error instanceof ProtobusError && TRANSIENT_CODES.has(error.code))) {
       retry = true;
       return;
     }
