@@ -10,50 +10,34 @@
  */
 import { clone, create, toBinary, type DescEnum, type DescFile, type DescMessage } from "@bufbuild/protobuf";
 import { protoCamelCase } from "@bufbuild/protobuf/reflect";
-import {
-  FileDescriptorProtoSchema,
-  FileDescriptorSetSchema,
-  file_google_protobuf_any,
-  file_google_protobuf_api,
-  file_google_protobuf_descriptor,
-  file_google_protobuf_duration,
-  file_google_protobuf_empty,
-  file_google_protobuf_field_mask,
-  file_google_protobuf_source_context,
-  file_google_protobuf_struct,
-  file_google_protobuf_timestamp,
-  file_google_protobuf_type,
-  file_google_protobuf_wrappers,
-  type DescriptorProto,
-  type FileDescriptorProto,
-} from "@bufbuild/protobuf/wkt";
+import * as wkt from "@bufbuild/protobuf/wkt";
 
 // Well-known types always come from the @bufbuild/protobuf copy: buf and
 // protoc ship slightly different revisions of them.
 const WELL_KNOWN = new Map<string, DescFile>(
   [
-    file_google_protobuf_any,
-    file_google_protobuf_api,
-    file_google_protobuf_descriptor,
-    file_google_protobuf_duration,
-    file_google_protobuf_empty,
-    file_google_protobuf_field_mask,
-    file_google_protobuf_source_context,
-    file_google_protobuf_struct,
-    file_google_protobuf_timestamp,
-    file_google_protobuf_type,
-    file_google_protobuf_wrappers,
+    wkt.file_google_protobuf_any,
+    wkt.file_google_protobuf_api,
+    wkt.file_google_protobuf_descriptor,
+    wkt.file_google_protobuf_duration,
+    wkt.file_google_protobuf_empty,
+    wkt.file_google_protobuf_field_mask,
+    wkt.file_google_protobuf_source_context,
+    wkt.file_google_protobuf_struct,
+    wkt.file_google_protobuf_timestamp,
+    wkt.file_google_protobuf_type,
+    wkt.file_google_protobuf_wrappers,
   ].map((file) => [file.proto.name, file]),
 );
 
-function fillJsonNames(message: DescriptorProto): void {
+function fillJsonNames(message: wkt.DescriptorProto): void {
   for (const field of message.field) if (field.jsonName === "") field.jsonName = protoCamelCase(field.name);
   message.nestedType.forEach(fillJsonNames);
 }
 
-function canonicalFile(file: DescFile, kept: ReadonlySet<string>, types: ReadonlySet<DescMessage | DescEnum>): FileDescriptorProto {
+function canonicalFile(file: DescFile, kept: ReadonlySet<string>, types: ReadonlySet<DescMessage | DescEnum>): wkt.FileDescriptorProto {
   const wellKnown = WELL_KNOWN.get(file.proto.name);
-  const proto = clone(FileDescriptorProtoSchema, (wellKnown ?? file).proto);
+  const proto = clone(wkt.FileDescriptorProtoSchema, (wellKnown ?? file).proto);
   if (wellKnown === undefined) {
     // Only the types the event needs; no services, no extensions.
     const names = new Set([...types].filter((t) => t.file === file).map((t) => t.name));
@@ -134,5 +118,5 @@ export function descriptorSetFor(message: DescMessage): Uint8Array {
   const types = typesOf(message);
   const files = filesOf(types);
   const kept = new Set(files.map((f) => f.proto.name));
-  return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: files.map((f) => canonicalFile(f, kept, types)) }));
+  return toBinary(wkt.FileDescriptorSetSchema, create(wkt.FileDescriptorSetSchema, { file: files.map((f) => canonicalFile(f, kept, types)) }));
 }
