@@ -14,35 +14,23 @@
  */
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import type { StorageBackend, StoredEvent } from "../storage/backend.js";
-import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 import type { EventPredicate } from "../filter/filter-expression.js";
 import { encodeDelivery } from "./delivery-encoding.js";
 import type { MemoryBudget } from "../storage/memory-budget.js";
-import type { DeliverySink, Subscription } from "./subscription.js";
-import { ackedResponse, heartbeatResponse, startHeartbeat } from "./subscription-responses.js";
+import type { DeliverySink } from "./subscription.js";
+import { ackedResponse } from "./subscription-responses.js";
+import { BaseSubscription, type BaseSubscriptionOptions } from "./subscription-base.js";
 
-/** Settings of one subscription. */
-export interface SubscriptionOptions {
-  /** Server-assigned id. */
-  readonly id: string;
+/** Settings of one broadcast subscription. */
+export interface SubscriptionOptions extends BaseSubscriptionOptions {
   /** Which event types it receives. */
   readonly matcher: PatternMatcher;
   /** Deliver events with a sequence greater than this. */
   readonly afterSequence: bigint;
   /** The store's head when the subscription opened (what `opened` reported). */
   readonly headSequence: bigint;
-  /** Most deliveries outstanding at once. */
-  readonly maxInFlight: number;
-  /** When true, deliveries are also limited by granted credit. */
-  readonly manualCredit: boolean;
-  /** Heartbeat interval in ms; 0 turns heartbeats off. */
-  readonly heartbeatMs: number;
-  /** Told about deliveries, acks, nacks and expired events (counters, metrics, flow outcomes). */
-  readonly observer?: DeliveryObserver;
   /** Only events it accepts are delivered; all when absent. */
   readonly filter?: EventPredicate;
-  /** Most bytes of deliveries outstanding (and waiting for redelivery); the first goes whatever its size. */
-  readonly maxUnackedBytes?: number;
   /** The server's memory budget the outstanding bytes are drawn from; none when absent. */
   readonly budget?: MemoryBudget;
 }
@@ -63,13 +51,9 @@ const READ_BATCH = 256;
 const FIRST_READ = 16;
 
 /** A live broadcast subscription. */
-export class BroadcastSubscription implements Subscription {
-  readonly id: string;
+export class BroadcastSubscription extends BaseSubscription {
   readonly #store: StorageBackend;
-  readonly #sink: DeliverySink;
   readonly #options: SubscriptionOptions;
-  readonly #observer: DeliveryObserver | undefined;
-  readonly #consumer: Consumer;
   readonly #outstanding = new Map<string, Outstanding>();
   readonly #redeliver: Outstanding[] = [];
   #cursor: bigint;
@@ -81,20 +65,13 @@ export class BroadcastSubscription implements Subscription {
   #readBytes = 0;
   /** Removes the wait for the server's budget, while one is registered. */
   #budgetWait: (() => void) | undefined;
-  #credit = 0;
   #pumping = false;
-  #closed = false;
-  #unlisten: (() => void) | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(store: StorageBackend, sink: DeliverySink, options: SubscriptionOptions) {
-    this.id = options.id;
+    super(sink, options, "");
     this.#store = store;
-    this.#sink = sink;
     this.#options = options;
     this.#cursor = options.afterSequence;
-    this.#observer = options.observer;
-    this.#consumer = { subscriptionId: options.id, group: "" };
   }
 
   /** Deliveries outstanding now. */
@@ -104,14 +81,15 @@ export class BroadcastSubscription implements Subscription {
 
   /** Starts streaming from the start position. */
   start(): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     this.#knownHead = this.#options.headSequence;
-    this.#unlisten = this.#store.onAppend((head) => {
-      if (head > this.#knownHead) this.#knownHead = head;
-      this.#schedule();
-    });
-    this.#heartbeat = startHeartbeat(this.#options.heartbeatMs, () => this.#sendHeartbeat());
-    this.#schedule();
+    this.listen(
+      this.#store.onAppend((head) => {
+        if (head > this.#knownHead) this.#knownHead = head;
+        this.schedule();
+      }),
+    );
+    this.schedule();
   }
 
   /**
@@ -120,8 +98,8 @@ export class BroadcastSubscription implements Subscription {
    */
   ack(deliveryIds: readonly string[], confirm: boolean): void {
     for (const id of deliveryIds) this.#settle(id);
-    if (confirm && !this.#closed) this.#sink.write(ackedResponse(deliveryIds));
-    this.#schedule();
+    if (confirm && !this.closed) this.sink.write(ackedResponse(deliveryIds));
+    this.schedule();
   }
 
   /**
@@ -133,13 +111,13 @@ export class BroadcastSubscription implements Subscription {
     for (const id of deliveryIds) {
       const entry = this.#outstanding.get(id);
       if (entry === undefined || entry.timer !== undefined) continue;
-      this.#observer?.nacked(entry.stored, entry.attempt, this.#consumer);
+      this.observer?.nacked(entry.stored, entry.attempt, this.consumer);
       // The entry keeps its window slot until it is redelivered, so a nack
       // storm cannot grow memory past max_in_flight.
       entry.timer = setTimeout(() => {
         this.#outstanding.delete(id);
         this.#redeliver.push({ stored: entry.stored, attempt: entry.attempt + 1 });
-        this.#schedule();
+        this.schedule();
       }, delayMs ?? 0);
       entry.timer.unref();
     }
@@ -150,18 +128,9 @@ export class BroadcastSubscription implements Subscription {
     // Nothing to move.
   }
 
-  /** Grants more deliveries (manual credit). */
-  grant(count: number): void {
-    this.#credit += count;
-    this.#schedule();
-  }
-
   /** Stops streaming and releases everything. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#unlisten?.();
-    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    if (!this.shutdown()) return;
     for (const entry of this.#outstanding.values()) if (entry.timer !== undefined) clearTimeout(entry.timer);
     this.#outstanding.clear();
     this.#redeliver.length = 0;
@@ -177,7 +146,7 @@ export class BroadcastSubscription implements Subscription {
       // Acked while waiting for its redelivery: the nack already counted.
       clearTimeout(entry.timer);
     } else {
-      this.#observer?.acked(entry.stored, entry.attempt, this.#consumer);
+      this.observer?.acked(entry.stored, entry.attempt, this.consumer);
     }
     this.#outstanding.delete(id);
     const bytes = sizeOf(entry.stored);
@@ -197,7 +166,7 @@ export class BroadcastSubscription implements Subscription {
     if (budget !== undefined && !budget.tryTake("unacked", bytes)) {
       this.#budgetWait ??= budget.onceReleased(() => {
         this.#budgetWait = undefined;
-        this.#schedule();
+        this.schedule();
       });
       return false;
     }
@@ -213,14 +182,13 @@ export class BroadcastSubscription implements Subscription {
   #room(includeWaiting: boolean): number {
     if (includeWaiting && this.#heldBytes >= (this.#options.maxUnackedBytes ?? Number.POSITIVE_INFINITY)) return 0;
     const used = this.#outstanding.size + (includeWaiting ? this.#redeliver.length : 0);
-    const window = this.#options.maxInFlight - used;
-    return this.#options.manualCredit ? Math.min(window, this.#credit) : window;
+    return this.windowRoom(used);
   }
 
-  #schedule(): void {
-    if (this.#pumping || this.#closed) return;
+  protected schedule(): void {
+    if (this.#pumping || this.closed) return;
     this.#pump().catch((error: unknown) => {
-      this.#sink.fail(error);
+      this.sink.fail(error);
       this.close();
     });
   }
@@ -229,15 +197,15 @@ export class BroadcastSubscription implements Subscription {
   #prepare(stored: StoredEvent, attempt: number): Uint8Array {
     const deliveryId = stored.deliveryId(attempt);
     this.#outstanding.set(deliveryId, { stored, attempt });
-    if (this.#options.manualCredit) this.#credit -= 1;
-    this.#observer?.delivered(stored, attempt, this.#consumer);
+    this.spendCredit();
+    this.observer?.delivered(stored, attempt, this.consumer);
     return encodeDelivery(stored, deliveryId, attempt);
   }
 
   async #pump(): Promise<void> {
     this.#pumping = true;
     try {
-      while (!this.#closed) {
+      while (!this.closed) {
         let writable = true;
         const now = Date.now();
         const redelivered: Uint8Array[] = [];
@@ -250,10 +218,10 @@ export class BroadcastSubscription implements Subscription {
           }
           redelivered.push(this.#prepare(entry.stored, entry.attempt));
         }
-        if (redelivered.length > 0) writable = this.#sink.writeDeliveries(redelivered);
+        if (redelivered.length > 0) writable = this.sink.writeDeliveries(redelivered);
         const room = this.#room(true);
         if (room <= 0) {
-          if (!writable) await this.#sink.waitForDrain();
+          if (!writable) await this.sink.waitForDrain();
           else return;
           continue;
         }
@@ -264,7 +232,7 @@ export class BroadcastSubscription implements Subscription {
         } else if (writable) {
           return;
         }
-        if (!writable) await this.#sink.waitForDrain();
+        if (!writable) await this.sink.waitForDrain();
       }
     } finally {
       this.#pumping = false;
@@ -292,7 +260,7 @@ export class BroadcastSubscription implements Subscription {
       limit: this.#readLimit(room),
       matcher: this.#options.matcher,
     });
-    if (this.#closed) return undefined;
+    if (this.closed) return undefined;
     for (const stored of events) {
       this.#readEvents += 1;
       this.#readBytes += sizeOf(stored);
@@ -303,7 +271,7 @@ export class BroadcastSubscription implements Subscription {
     for (const stored of events) {
       if (stored.isExpired(readAt)) {
         this.#cursor = stored.sequence;
-        this.#observer?.expired?.(stored, this.#consumer);
+        this.observer?.expired?.(stored, this.consumer);
         continue;
       }
       if (this.#options.filter !== undefined && !this.#options.filter(stored.event)) {
@@ -319,14 +287,10 @@ export class BroadcastSubscription implements Subscription {
     }
     // The transport may report a full buffer mid-batch; the batch is
     // bounded by the window, so writing all of it keeps memory bounded.
-    const writable = ready.length === 0 || this.#sink.writeDeliveries(ready);
+    const writable = ready.length === 0 || this.sink.writeDeliveries(ready);
     if (whole && scannedTo > this.#cursor) this.#cursor = scannedTo;
     // Nothing readable yet past the cursor (the next append wakes us), or over a byte bound (an ack or the budget does).
     if (this.#cursor === before || !whole) return writable ? undefined : false;
     return writable;
-  }
-
-  #sendHeartbeat(): void {
-    if (!this.#closed) this.#sink.write(heartbeatResponse(this.#outstanding.size));
   }
 }

@@ -8,52 +8,28 @@
  * member leaves and its outstanding deliveries go back to the group.
  */
 import type { GroupDelivery, GroupHandle } from "../storage/group-store.js";
-import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 import { encodeUniqueDelivery } from "./delivery-encoding.js";
-import type { DeliverySink, Subscription } from "./subscription.js";
-import { ackedResponse, heartbeatResponse, startHeartbeat } from "./subscription-responses.js";
+import type { DeliverySink } from "./subscription.js";
+import { ackedResponse } from "./subscription-responses.js";
+import { BaseSubscription, type BaseSubscriptionOptions } from "./subscription-base.js";
 
-/** Settings of one group member. */
-export interface GroupSubscriptionOptions {
-  /** Server-assigned id of the stream, also the member id. */
-  readonly id: string;
-  /** Most deliveries outstanding at once. */
-  readonly maxInFlight: number;
-  /** When true, deliveries are also limited by granted credit. */
-  readonly manualCredit: boolean;
-  /** Heartbeat interval in ms; 0 turns heartbeats off. */
-  readonly heartbeatMs: number;
-  /** Told about deliveries, acks and nacks (counters, metrics, flow outcomes). */
-  readonly observer?: DeliveryObserver;
-  /** Most bytes (encoded envelopes) of deliveries outstanding at once; the first delivery goes whatever its size. */
-  readonly maxUnackedBytes?: number;
-}
+/** Settings of one group member (its id is the member id). */
+export type GroupSubscriptionOptions = BaseSubscriptionOptions;
 
 const CLAIM_BATCH = 256;
 
 /** A live group member. */
-export class GroupSubscription implements Subscription {
-  readonly id: string;
+export class GroupSubscription extends BaseSubscription {
   readonly #group: GroupHandle;
-  readonly #sink: DeliverySink;
   readonly #options: GroupSubscriptionOptions;
-  readonly #observer: DeliveryObserver | undefined;
-  readonly #consumer: Consumer;
-  #credit = 0;
   #pumping = false;
   #again = false;
-  #closed = false;
   #started = false;
-  #unlisten: (() => void) | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(group: GroupHandle, sink: DeliverySink, options: GroupSubscriptionOptions) {
-    this.id = options.id;
+    super(sink, options, group.definition.name);
     this.#group = group;
-    this.#sink = sink;
     this.#options = options;
-    this.#observer = options.observer;
-    this.#consumer = { subscriptionId: options.id, group: group.definition.name };
   }
 
   /** Deliveries outstanding now. */
@@ -63,19 +39,18 @@ export class GroupSubscription implements Subscription {
 
   /** Joins the group and starts delivering. */
   start(): void {
-    if (this.#closed || this.#started) return;
+    if (this.closed || this.#started) return;
     this.#started = true;
     this.#group.join(this.id);
-    this.#unlisten = this.#group.onReady(() => this.#schedule());
-    this.#heartbeat = startHeartbeat(this.#options.heartbeatMs, () => this.#sendHeartbeat());
-    this.#schedule();
+    this.listen(this.#group.onReady(() => this.schedule()));
+    this.schedule();
   }
 
   /** Settles deliveries; with `confirm`, answers `acked` once that is durable. */
   ack(deliveryIds: readonly string[], confirm: boolean): void {
     this.#group.ack(deliveryIds, { confirm, onActed: this.#onAcked }).then(
       () => {
-        if (confirm && !this.#closed) this.#sink.write(ackedResponse(deliveryIds));
+        if (confirm && !this.closed) this.sink.write(ackedResponse(deliveryIds));
       },
       (error: unknown) => this.#fail(error),
     );
@@ -93,18 +68,9 @@ export class GroupSubscription implements Subscription {
     this.#group.extend(deliveryIds, extensionMs).catch((error: unknown) => this.#fail(error));
   }
 
-  /** Grants more deliveries (manual credit). */
-  grant(count: number): void {
-    this.#credit += count;
-    this.#schedule();
-  }
-
   /** Stops delivering and leaves the group; outstanding deliveries go back to it. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#unlisten?.();
-    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    if (!this.shutdown()) return;
     if (this.#started) this.#group.leave(this.id).catch(() => undefined);
     // An open that never joined is given back, so an unused group can be released.
     else this.#group.close().catch(() => undefined);
@@ -112,25 +78,24 @@ export class GroupSubscription implements Subscription {
 
   /** Tells the observer about a delivery the group settled. */
   readonly #onAcked = (delivery: GroupDelivery): void => {
-    this.#observer?.acked(delivery.stored, delivery.attempt, this.#consumer);
+    this.observer?.acked(delivery.stored, delivery.attempt, this.consumer);
   };
 
   /** Tells the observer about a delivery the group gave back. */
   readonly #onNacked = (delivery: GroupDelivery): void => {
-    this.#observer?.nacked(delivery.stored, delivery.attempt, this.#consumer);
+    this.observer?.nacked(delivery.stored, delivery.attempt, this.consumer);
   };
 
   #fail(error: unknown): void {
-    if (this.#closed) return;
-    this.#sink.fail(error);
+    if (this.closed) return;
+    this.sink.fail(error);
     this.close();
   }
 
   #room(): number {
     const inFlight = this.#group.inFlightOf(this.id);
     if (inFlight > 0 && this.#byteRoom() <= 0) return 0;
-    const window = this.#options.maxInFlight - inFlight;
-    return this.#options.manualCredit ? Math.min(window, this.#credit) : window;
+    return this.windowRoom(inFlight);
   }
 
   /** Bytes the member may still take before it acks (its unacked-bytes budget). */
@@ -139,8 +104,8 @@ export class GroupSubscription implements Subscription {
     return max - this.#group.inFlightBytesOf(this.id);
   }
 
-  #schedule(): void {
-    if (this.#closed) return;
+  protected schedule(): void {
+    if (this.closed) return;
     if (this.#pumping) {
       this.#again = true;
       return;
@@ -153,28 +118,24 @@ export class GroupSubscription implements Subscription {
     try {
       do {
         this.#again = false;
-        while (!this.#closed) {
+        while (!this.closed) {
           const room = this.#room();
           if (room <= 0) break;
           const deliveries = await this.#group.claim(this.id, Math.min(room, CLAIM_BATCH), Math.max(0, this.#byteRoom()));
           if (deliveries.length === 0) break;
-          if (this.#closed) return;
+          if (this.closed) return;
           const ready: Uint8Array[] = [];
           for (const delivery of deliveries) {
-            if (this.#options.manualCredit) this.#credit -= 1;
-            this.#observer?.delivered(delivery.stored, delivery.attempt, this.#consumer);
+            this.spendCredit();
+            this.observer?.delivered(delivery.stored, delivery.attempt, this.consumer);
             ready.push(encodeUniqueDelivery(delivery.stored, delivery.deliveryId, delivery.attempt));
           }
           // The batch is bounded by the window, so writing all of it keeps memory bounded.
-          if (!this.#sink.writeDeliveries(ready)) await this.#sink.waitForDrain();
+          if (!this.sink.writeDeliveries(ready)) await this.sink.waitForDrain();
         }
-      } while (this.#again && !this.#closed);
+      } while (this.#again && !this.closed);
     } finally {
       this.#pumping = false;
     }
-  }
-
-  #sendHeartbeat(): void {
-    if (!this.#closed) this.#sink.write(heartbeatResponse(this.inFlight));
   }
 }
