@@ -19,6 +19,7 @@ import type {
 } from "@protobus/sdk/proto";
 import { invalidArgument, notFound, type FieldViolation } from "../errors.js";
 import type { DeadLetterSelection, GroupSettings, GroupStats, GroupStore } from "../storage/group-store.js";
+import { countersToWire } from "../storage/group-stat-counters.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 import type { DeliveryMetrics } from "./delivery-metrics.js";
 import { decodePageToken, encodePageToken, MAX_SEQUENCE, sequenceViolation } from "./page-token.js";
@@ -97,15 +98,7 @@ export function toGroupInfo(stats: GroupStats): GroupInfo {
     },
     createTime: d.createdAt,
     members: stats.members,
-    backlog: BigInt(stats.backlog),
-    inFlight: BigInt(stats.inFlight),
-    deadLetters: BigInt(stats.deadLetters),
-    delivered: BigInt(stats.delivered),
-    redelivered: BigInt(stats.redelivered),
-    acked: BigInt(stats.acked),
-    nacked: BigInt(stats.nacked),
-    deadLettered: BigInt(stats.deadLettered),
-    expired: BigInt(stats.expired),
+    ...countersToWire(stats),
     broken: stats.broken ?? "",
   };
 }

@@ -14,6 +14,7 @@ import type {
   ForwardedGroupStats,
 } from "@protobus/sdk/internal";
 import type { DeadLetter, DeadLetterSelection, GroupDelivery, GroupSettings, GroupStats } from "../group-store.js";
+import { countersFromWire, countersToWire } from "../group-stat-counters.js";
 import { StoredEvent } from "../stored-event.js";
 
 /** A stored event for the wire. */
@@ -79,15 +80,7 @@ export function statsToWire(stats: GroupStats): ForwardedGroupStats {
     settings: settingsToWire(definition.settings),
     createdAtMs: BigInt(definition.createdAt.getTime()),
     members: BigInt(stats.members),
-    backlog: BigInt(stats.backlog),
-    inFlight: BigInt(stats.inFlight),
-    deadLetters: BigInt(stats.deadLetters),
-    delivered: BigInt(stats.delivered),
-    redelivered: BigInt(stats.redelivered),
-    acked: BigInt(stats.acked),
-    nacked: BigInt(stats.nacked),
-    deadLettered: BigInt(stats.deadLettered),
-    expired: BigInt(stats.expired),
+    ...countersToWire(stats),
   };
 }
 
@@ -102,15 +95,7 @@ export function statsFromWire(wire: ForwardedGroupStats): GroupStats {
       createdAt: new Date(Number(wire.createdAtMs)),
     },
     members: Number(wire.members),
-    backlog: Number(wire.backlog),
-    inFlight: Number(wire.inFlight),
-    deadLetters: Number(wire.deadLetters),
-    delivered: Number(wire.delivered),
-    redelivered: Number(wire.redelivered),
-    acked: Number(wire.acked),
-    nacked: Number(wire.nacked),
-    deadLettered: Number(wire.deadLettered),
-    expired: Number(wire.expired),
+    ...countersFromWire(wire),
   };
 }
 
