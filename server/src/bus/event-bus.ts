@@ -4,7 +4,7 @@
  * `transport/event-bus-service.ts` is a thin adapter over it.
  */
 import { Code, ProtobusError } from "@protobus/sdk";
-import { compilePatterns, patternError } from "@protobus/sdk/internal";
+import { compilePatterns } from "@protobus/sdk/internal";
 import type { Context } from "@opentelemetry/api";
 import type { BusInfo, Event, OpenSubscription, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
 import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
@@ -18,8 +18,9 @@ import type { MemoryBudget } from "../storage/memory-budget.js";
 import type { DeliverySink } from "./subscription.js";
 import { DeliveryMetrics } from "./delivery-metrics.js";
 import { completeEnvelope, validateEnvelope, type EnvelopeLimits } from "./envelope.js";
-import { decodePageToken, encodePageToken, sequenceViolation } from "./page-token.js";
+import { encodePageToken, sequenceViolation } from "./page-token.js";
 import { patternCountViolations } from "./open-limits.js";
+import { pageStart } from "./page-request.js";
 import { reservedNamespaceError } from "./reserved-namespace.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { PublishTrace } from "../telemetry/publish-trace.js";
@@ -321,19 +322,7 @@ export class EventBus {
         violations.push({ field, description: "is not a time this server can represent (years 0001 to 9999)", reason: "OUT_OF_RANGE" });
       }
     }
-    request.patterns.forEach((pattern, i) => {
-      const error = patternError(pattern);
-      if (error !== undefined) violations.push({ field: `patterns[${i}]`, description: error, reason: "PATTERN" });
-    });
-    if (request.limit > MAX_QUERY_LIMIT) {
-      violations.push({ field: "limit", description: `must be at most ${MAX_QUERY_LIMIT}, got ${request.limit}`, reason: "OUT_OF_RANGE" });
-    }
-    let fromSequence = request.fromSequence > 0n ? request.fromSequence : 1n;
-    if (request.pageToken !== "") {
-      const token = decodePageToken(request.pageToken);
-      if (token === undefined) violations.push({ field: "page_token", description: "is not a token this server issued", reason: "INVALID" });
-      else if (token > fromSequence) fromSequence = token;
-    }
+    const fromSequence = pageStart(request, MAX_QUERY_LIMIT, violations);
     if (request.fromTime !== undefined && request.toTime !== undefined && request.toTime < request.fromTime) {
       violations.push({ field: "to_time", description: "must not be before from_time", reason: "OUT_OF_RANGE" });
     }

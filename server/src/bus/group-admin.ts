@@ -3,7 +3,7 @@
  * `GroupStore`: the request validation and the mapping between the wire
  * messages and the store's types. The bus offers it as `bus.admin`.
  */
-import { compilePatterns, durationFromMs, msFromDuration, patternError } from "@protobus/sdk/internal";
+import { compilePatterns, durationFromMs, msFromDuration } from "@protobus/sdk/internal";
 import type {
   DeliveryStats,
   GroupInfo,
@@ -22,8 +22,9 @@ import type { DeadLetterSelection, GroupSettings, GroupStats, GroupStore } from 
 import { countersToWire } from "../storage/group-stat-counters.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 import type { DeliveryMetrics } from "./delivery-metrics.js";
-import { decodePageToken, encodePageToken, MAX_SEQUENCE, sequenceViolation } from "./page-token.js";
+import { encodePageToken, MAX_SEQUENCE, sequenceViolation } from "./page-token.js";
 import { patternCountViolations } from "./open-limits.js";
+import { pageStart } from "./page-request.js";
 
 /** What a group name may look like. */
 export const GROUP_NAME_REGEX = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -166,19 +167,7 @@ export class GroupAdmin {
     if (beyond !== undefined) violations.push(beyond);
     const name = groupNameViolation(request.group, "group");
     if (name !== undefined) violations.push(name);
-    request.patterns.forEach((pattern, i) => {
-      const error = patternError(pattern);
-      if (error !== undefined) violations.push({ field: `patterns[${i}]`, description: error, reason: "PATTERN" });
-    });
-    if (request.limit > MAX_DLQ_LIMIT) {
-      violations.push({ field: "limit", description: `must be at most ${MAX_DLQ_LIMIT}, got ${request.limit}`, reason: "OUT_OF_RANGE" });
-    }
-    let from = request.fromSequence > 0n ? request.fromSequence : 1n;
-    if (request.pageToken !== "") {
-      const token = decodePageToken(request.pageToken);
-      if (token === undefined) violations.push({ field: "page_token", description: "is not a token this server issued", reason: "INVALID" });
-      else if (token > from) from = token;
-    }
+    const from = pageStart(request, MAX_DLQ_LIMIT, violations);
     if (violations.length > 0) throw invalidArgument(violations);
     const limit = request.limit === 0 ? DEFAULT_DLQ_LIMIT : request.limit;
     const found = await this.#groups.listDeadLetters(request.group, {
