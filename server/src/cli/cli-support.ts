@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Option, type Command } from "commander";
-import type { TlsOptions } from "@protobus/sdk";
+import { createClient, type ProtobusClient, type TlsOptions } from "@protobus/sdk";
 
 /** The address a client command talks to when told nothing. */
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
@@ -51,6 +51,16 @@ export function connection(o: Record<string, unknown>): { address: string; tls?:
     ...(tls !== undefined ? { tls } : {}),
     ...(typeof o.token === "string" && o.token !== "" ? { token: o.token } : {}),
   };
+}
+
+/** Runs `run` with an event bus client for the command's connection options, closing it after. */
+export async function withBusClient<T>(o: Record<string, unknown>, run: (client: ProtobusClient) => Promise<T>): Promise<T> {
+  const client = createClient(connection(o));
+  try {
+    return await run(client);
+  } finally {
+    await client.close();
+  }
 }
 
 /** JSON with bigints as decimal strings. */

@@ -3,8 +3,8 @@
  * queue from the command line.
  */
 import type { Command } from "commander";
-import { createClient, type DeadLetterTarget, type ProtobusClient } from "@protobus/sdk";
-import { addressOption, connection, type Io, printJson } from "./cli-support.js";
+import type { DeadLetterTarget, ProtobusClient } from "@protobus/sdk";
+import { addressOption, type Io, printJson, withBusClient } from "./cli-support.js";
 import { eventToJson, eventToLine } from "./format.js";
 
 function target(sequences: string[], all: boolean | undefined): DeadLetterTarget {
@@ -40,12 +40,9 @@ function addSelectionCommand(dlq: Command, io: Io, command: SelectionCommand): v
     .addOption(addressOption())
     .action(async (group: string, sequences: string[], o: Record<string, unknown>) => {
       const which = target(sequences, o.all as boolean | undefined);
-      const client = createClient(connection(o));
-      try {
+      await withBusClient(o, async (client) => {
         io.out(`${command.done} ${await command.run(client, group, which)} dead letters of ${group}`);
-      } finally {
-        await client.close();
-      }
+      });
     });
 }
 
@@ -63,8 +60,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
     .option("--json", "one JSON object per line")
     .addOption(addressOption())
     .action(async (group: string, patterns: string[], o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      try {
+      await withBusClient(o, async (client) => {
         const limit = (o.limit as number | undefined) ?? Number.POSITIVE_INFINITY;
         let printed = 0;
         let pageToken = "";
@@ -86,9 +82,7 @@ export function registerDlqCommands(program: Command, io: Io): void {
           }
           pageToken = page.nextPageToken;
         } while (pageToken !== "" && printed < limit);
-      } finally {
-        await client.close();
-      }
+      });
     });
 
   addSelectionCommand(dlq, io, {

@@ -5,8 +5,7 @@
  * dead-lettered).
  */
 import type { Command, Option } from "commander";
-import { createClient } from "@protobus/sdk";
-import { connection } from "./cli-support.js";
+import { withBusClient } from "./cli-support.js";
 import { OutcomeState, type ConsumerOutcome, type Flow, type FlowNode } from "@protobus/sdk/proto";
 import { eventToJson } from "./format.js";
 
@@ -82,13 +81,10 @@ export function addFlowCommand(program: Command, out: (line: string) => void, ad
     .option("--json", "as JSON")
     .addOption(address())
     .action(async (correlationId: string, o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      try {
+      await withBusClient(o, async (client) => {
         const flow = await client.getFlow(correlationId);
         if (o.json === true) out(JSON.stringify(flowToJson(flow)));
         else for (const line of formatFlow(flow)) out(line);
-      } finally {
-        await client.close();
-      }
+      });
     });
 }

@@ -2,9 +2,9 @@
  * `protobus groups list|get|delete`: consumer groups from the command line.
  */
 import type { Command } from "commander";
-import { createClient, type GroupInfo } from "@protobus/sdk";
+import type { GroupInfo } from "@protobus/sdk";
 import { msFromDuration } from "@protobus/sdk/internal";
-import { addressOption, connection, type Io, printJson } from "./cli-support.js";
+import { addressOption, type Io, printJson, withBusClient } from "./cli-support.js";
 
 function groupLine(g: GroupInfo): string {
   return (
@@ -39,12 +39,9 @@ export function registerGroupCommands(program: Command, io: Io): void {
     .option("--json", "one JSON object per line")
     .addOption(addressOption())
     .action(async (o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      try {
+      await withBusClient(o, async (client) => {
         for (const g of await client.listGroups()) io.out(o.json === true ? groupJson(g) : groupLine(g));
-      } finally {
-        await client.close();
-      }
+      });
     });
 
   groups
@@ -54,13 +51,10 @@ export function registerGroupCommands(program: Command, io: Io): void {
     .option("--json", "as JSON")
     .addOption(addressOption())
     .action(async (name: string, o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      try {
+      await withBusClient(o, async (client) => {
         const g = await client.getGroup(name);
         io.out(o.json === true ? groupJson(g) : groupLine(g));
-      } finally {
-        await client.close();
-      }
+      });
     });
 
   groups
@@ -69,12 +63,9 @@ export function registerGroupCommands(program: Command, io: Io): void {
     .argument("<group>", "consumer group")
     .addOption(addressOption())
     .action(async (name: string, o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      try {
+      await withBusClient(o, async (client) => {
         await client.deleteGroup(name);
         io.out(`deleted group ${name}`);
-      } finally {
-        await client.close();
-      }
+      });
     });
 }

@@ -11,7 +11,7 @@ import { CONFIG_KEYS, loadConfig, parseDurationMs } from "../config.js";
 import { createLogger } from "../logger.js";
 import { startServer } from "../server.js";
 import { VERSION } from "../version.js";
-import { addConnectionOptions, addressOption, connection, type Io, printJson } from "./cli-support.js";
+import { addConnectionOptions, addressOption, connection, type Io, printJson, withBusClient } from "./cli-support.js";
 import { registerDlqCommands } from "./dlq.js";
 import { createEventPrinter, type EventPrinter } from "./format.js";
 import { addFlowCommand } from "./flow.js";
@@ -279,15 +279,14 @@ function addGetCommand(program: Command, io: Io): void {
     .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
     .addOption(addressOption())
     .action(async (id: string, o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      const printer = printerFor(o);
-      try {
-        const event = await client.getEvent(id);
-        io.out(await printer.print(event));
-      } finally {
-        printer.close();
-        await client.close();
-      }
+      await withBusClient(o, async (client) => {
+        const printer = printerFor(o);
+        try {
+          io.out(await printer.print(await client.getEvent(id)));
+        } finally {
+          printer.close();
+        }
+      });
     });
 }
 
