@@ -247,19 +247,28 @@ function compareFields(c: Collector, before: DescMessage, a: DescField, b: DescF
   }
 }
 
+/** The reserved numbers and names of a message or an enum. */
+interface Reserved {
+  readonly ranges: readonly Range[];
+  readonly names: readonly string[];
+}
+
+/** Reports under `rule` each reserved number range and name of `a` that `b` no longer reserves. */
+function compareReserved(c: Collector, rule: string, typeName: string, a: Reserved, b: Reserved): void {
+  const missingReserved = uncovered(a.ranges, b.ranges);
+  if (missingReserved.length > 0) {
+    c.add(rule, typeName, `reserved numbers ${missingReserved.join(", ")} of ${c.from.label} are no longer reserved in ${c.to.label}`);
+  }
+  for (const name of a.names) {
+    if (!b.names.includes(name)) c.add(rule, typeName, `reserved name "${name}" of ${c.from.label} is no longer reserved in ${c.to.label}`);
+  }
+}
+
 function compareMessages(c: Collector, a: DescMessage, b: DescMessage): void {
   const { label: from } = c.from;
   const { label: to } = c.to;
   const reservedB = messageReserved(b);
-  const missingReserved = uncovered(messageReserved(a), reservedB);
-  if (missingReserved.length > 0) {
-    c.add("RESERVED_MESSAGE_NO_DELETE", a.typeName, `reserved numbers ${missingReserved.join(", ")} of ${from} are no longer reserved in ${to}`);
-  }
-  for (const name of a.proto.reservedName) {
-    if (!b.proto.reservedName.includes(name)) {
-      c.add("RESERVED_MESSAGE_NO_DELETE", a.typeName, `reserved name "${name}" of ${from} is no longer reserved in ${to}`);
-    }
-  }
+  compareReserved(c, "RESERVED_MESSAGE_NO_DELETE", a.typeName, { ranges: messageReserved(a), names: a.proto.reservedName }, { ranges: reservedB, names: b.proto.reservedName });
   const requiredA = new Set(a.fields.filter((f) => f.proto.label === FieldDescriptorProto_Label.REQUIRED).map((f) => f.number));
   const requiredB = new Set(b.fields.filter((f) => f.proto.label === FieldDescriptorProto_Label.REQUIRED).map((f) => f.number));
   for (const n of requiredA) {
@@ -326,15 +335,7 @@ function compareEnums(c: Collector, a: DescEnum, b: DescEnum): void {
       c.add("ENUM_VALUE_SAME_NAME", path, `value ${number} is named ${namesA.join(", ")} in ${from} but ${namesB.join(", ")} in ${to}`);
     }
   }
-  const missingReserved = uncovered(enumReserved(a), reservedB);
-  if (missingReserved.length > 0) {
-    c.add("RESERVED_ENUM_NO_DELETE", a.typeName, `reserved numbers ${missingReserved.join(", ")} of ${from} are no longer reserved in ${to}`);
-  }
-  for (const name of a.proto.reservedName) {
-    if (!b.proto.reservedName.includes(name)) {
-      c.add("RESERVED_ENUM_NO_DELETE", a.typeName, `reserved name "${name}" of ${from} is no longer reserved in ${to}`);
-    }
-  }
+  compareReserved(c, "RESERVED_ENUM_NO_DELETE", a.typeName, { ranges: enumReserved(a), names: a.proto.reservedName }, { ranges: reservedB, names: b.proto.reservedName });
   if (jsonAllowed(a.file) && !jsonAllowed(b.file)) {
     c.add("ENUM_SAME_JSON_FORMAT", a.typeName, `enum supports JSON in ${from} but only best-effort JSON in ${to}`);
   }
