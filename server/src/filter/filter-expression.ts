@@ -207,23 +207,19 @@ class Parser {
   }
 
   #or(): Node {
-    let left = this.#and();
-    while (this.#isOp("||")) {
-      this.#i += 1;
-      const l = left;
-      const r = this.#and();
-      left = (e) => l(e) === true || r(e) === true;
-    }
-    return left;
+    return this.#chain("||", () => this.#and(), (l, r) => (e) => l(e) === true || r(e) === true);
   }
 
   #and(): Node {
-    let left = this.#unary();
-    while (this.#isOp("&&")) {
+    return this.#chain("&&", () => this.#unary(), (l, r) => (e) => l(e) === true && r(e) === true);
+  }
+
+  /** A left-associative chain of `operand`s joined by the operator `op`, each pair joined by `join`. */
+  #chain(op: string, operand: () => Node, join: (l: Node, r: Node) => Node): Node {
+    let left = operand();
+    while (this.#isOp(op)) {
       this.#i += 1;
-      const l = left;
-      const r = this.#unary();
-      left = (e) => l(e) === true && r(e) === true;
+      left = join(left, operand());
     }
     return left;
   }
