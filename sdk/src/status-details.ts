@@ -35,46 +35,44 @@ export type ErrorDetail =
   | { type: "RetryInfo"; value: RetryInfo }
   | { type: "unknown"; typeUrl: string; value: Uint8Array };
 
+/** A detail type the SDK knows, by its short message name. */
+type KnownDetail = Exclude<ErrorDetail, { type: "unknown" }>;
+
+/** What the table needs of a generated message codec. */
+interface DetailCodec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+}
+
+/** The codec of each known detail type, keyed by its name in `google.rpc`. */
+const CODECS: { readonly [T in KnownDetail["type"]]: DetailCodec<Extract<KnownDetail, { type: T }>["value"]> } = {
+  BadRequest,
+  PreconditionFailure,
+  ErrorInfo,
+  QuotaFailure,
+  ResourceInfo,
+  RetryInfo,
+};
+
+/** The codec of `type`, for a value of that type. */
+function codecOf(type: KnownDetail["type"]): DetailCodec<KnownDetail["value"]> {
+  // Each entry is typed against its own detail type above; a detail's value always goes with its own type's codec.
+  return CODECS[type] as DetailCodec<KnownDetail["value"]>;
+}
+
 function pack(detail: ErrorDetail): Any {
-  switch (detail.type) {
-    case "BadRequest":
-      return { typeUrl: `${TYPE_PREFIX}google.rpc.BadRequest`, value: Buffer.from(BadRequest.encode(detail.value).finish()) };
-    case "PreconditionFailure":
-      return {
-        typeUrl: `${TYPE_PREFIX}google.rpc.PreconditionFailure`,
-        value: Buffer.from(PreconditionFailure.encode(detail.value).finish()),
-      };
-    case "ErrorInfo":
-      return { typeUrl: `${TYPE_PREFIX}google.rpc.ErrorInfo`, value: Buffer.from(ErrorInfo.encode(detail.value).finish()) };
-    case "QuotaFailure":
-      return { typeUrl: `${TYPE_PREFIX}google.rpc.QuotaFailure`, value: Buffer.from(QuotaFailure.encode(detail.value).finish()) };
-    case "ResourceInfo":
-      return { typeUrl: `${TYPE_PREFIX}google.rpc.ResourceInfo`, value: Buffer.from(ResourceInfo.encode(detail.value).finish()) };
-    case "RetryInfo":
-      return { typeUrl: `${TYPE_PREFIX}google.rpc.RetryInfo`, value: Buffer.from(RetryInfo.encode(detail.value).finish()) };
-    case "unknown":
-      return { typeUrl: detail.typeUrl, value: Buffer.from(detail.value) };
-  }
+  if (detail.type === "unknown") return { typeUrl: detail.typeUrl, value: Buffer.from(detail.value) };
+  return { typeUrl: `${TYPE_PREFIX}google.rpc.${detail.type}`, value: Buffer.from(codecOf(detail.type).encode(detail.value).finish()) };
 }
 
 function unpack(any: Any): ErrorDetail {
   const name = any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
-  switch (name) {
-    case "google.rpc.BadRequest":
-      return { type: "BadRequest", value: BadRequest.decode(any.value) };
-    case "google.rpc.PreconditionFailure":
-      return { type: "PreconditionFailure", value: PreconditionFailure.decode(any.value) };
-    case "google.rpc.ErrorInfo":
-      return { type: "ErrorInfo", value: ErrorInfo.decode(any.value) };
-    case "google.rpc.QuotaFailure":
-      return { type: "QuotaFailure", value: QuotaFailure.decode(any.value) };
-    case "google.rpc.ResourceInfo":
-      return { type: "ResourceInfo", value: ResourceInfo.decode(any.value) };
-    case "google.rpc.RetryInfo":
-      return { type: "RetryInfo", value: RetryInfo.decode(any.value) };
-    default:
-      return { type: "unknown", typeUrl: any.typeUrl, value: any.value };
+  const type = name.startsWith("google.rpc.") ? name.slice("google.rpc.".length) : "";
+  if (Object.hasOwn(CODECS, type)) {
+    const known = type as KnownDetail["type"];
+    return { type: known, value: codecOf(known).decode(any.value) } as KnownDetail;
   }
+  return { type: "unknown", typeUrl: any.typeUrl, value: any.value };
 }
 
 /** Serializes a status with its details for the `grpc-status-details-bin` trailer. */
