@@ -35,7 +35,7 @@ interface ScenarioResult {
 }
 
 const NEEDS_NATS = ["group-sqlite", "jetstream-publish"];
-const scenarios = ["unary-publish", "stream-100-sqlite", "validated-publish", "fanout-10", "e2e-latency", "tracing", "stalled-subscriber"];
+const scenarios = ["unary-publish", "stream-100-sqlite", "validated-publish", "fanout-10", "e2e-latency", "e2e-latency-stream", "tracing", "stalled-subscriber"];
 if (natsServerAvailable()) scenarios.push(...NEEDS_NATS);
 
 describe("npm run bench -- --smoke", () => {

@@ -4,7 +4,7 @@
 // subject side and an optional baseline side (see sides.mjs).
 import { fanout1, fanout10 } from "./fanout.mjs";
 import { groupSqlite, groupSqliteDrain } from "./groups.mjs";
-import { e2eLatency } from "./latency.mjs";
+import { e2eLatency, e2eLatencyStream } from "./latency.mjs";
 import { jetstreamGroup, jetstreamPublish } from "./jetstream.mjs";
 import { tracing } from "./tracing.mjs";
 import { validatedJson, validatedPublish } from "./validation.mjs";
@@ -32,6 +32,7 @@ export const SCENARIOS = [
   jetstreamPublish,
   jetstreamGroup,
   e2eLatency,
+  e2eLatencyStream,
   sdkBatchingLatency,
   outboxPostgres,
   tracing,

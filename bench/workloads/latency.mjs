@@ -38,8 +38,9 @@ export async function start({ address, api, rate, batching = false, publishMode 
   let failures = 0;
   // intended → sent (ms) of recorded events, and how many were sent.
   let sendLags = [];
-  // The raw side with `publishMode: "stream"`: one PublishStream, one event per request, sent at once.
-  const stream = sdk === undefined && publishMode === "stream" ? raw.publishStream() : undefined;
+  // `publishMode: "stream"`: one PublishStream, one event per request, sent at once (on either side;
+  // on the protobus side through the SDK client's generated stub, with the SDK subscriber receiving).
+  const stream = publishMode === "stream" ? raw.publishStream() : undefined;
   stream?.on("data", () => undefined);
   stream?.on("error", () => (failures += 1));
   const send = (intended) => {
@@ -49,10 +50,10 @@ export async function start({ address, api, rate, batching = false, publishMode 
     }
     const data = Buffer.alloc(16);
     data.writeBigInt64LE(intended, 0);
-    if (sdk !== undefined) {
-      sdk.publish({ type: EVENT_TYPE, data }).catch(() => (failures += 1));
-    } else if (stream !== undefined) {
+    if (stream !== undefined) {
       stream.write({ events: [wireEvent(data)] });
+    } else if (sdk !== undefined) {
+      sdk.publish({ type: EVENT_TYPE, data }).catch(() => (failures += 1));
     } else {
       raw.publish({ events: [wireEvent(data)] }, (error) => {
         if (error) failures += 1;
@@ -132,7 +133,7 @@ export async function start({ address, api, rate, batching = false, publishMode 
       running = false;
       await new Promise((resolve) => setTimeout(resolve, 200));
       stream?.end();
-      if (sdk !== undefined) sdk.close();
+      if (sdk !== undefined) await sdk.close();
       else raw.close();
       await receiver.call("stop").catch(() => undefined);
       await receiver.stop();
