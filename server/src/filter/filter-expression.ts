@@ -29,6 +29,7 @@
 import type { Event } from "@protobus/sdk/proto";
 import { DEFAULT_INPUT_LIMITS } from "../limits.js";
 import { compileLinearRegex, RegexError, type LinearRegex } from "../regex/linear-regex.js";
+import { thrownError } from "../thrown-error.js";
 
 /** A compiled filter: true when the event passes. */
 export type EventPredicate = (event: Event) => boolean;
@@ -422,11 +423,5 @@ export function compileFilter(expression: string, limits: FilterLimits = DEFAULT
 
 /** Why `expression` does not compile under `limits`, or undefined when it does. */
 export function filterError(expression: string, limits: FilterLimits = DEFAULT_INPUT_LIMITS): FilterSyntaxError | undefined {
-  try {
-    compileFilter(expression, limits);
-    return undefined;
-  } catch (error) {
-    if (error instanceof FilterSyntaxError) return error;
-    throw error;
-  }
+  return thrownError(FilterSyntaxError, () => compileFilter(expression, limits));
 }

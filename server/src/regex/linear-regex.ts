@@ -13,6 +13,7 @@
  * backreferences (`\1`, `\k<name>`), which no linear-time engine can run.
  */
 import { RE2JS } from "re2js";
+import { thrownError } from "../thrown-error.js";
 
 /** A compiled expression: `test` finds a match anywhere in the input, as `RegExp.prototype.test` does. */
 export interface LinearRegex {
@@ -59,11 +60,5 @@ export function compileLinearRegex(source: string, maxSize: number): LinearRegex
 
 /** Why `source` is refused, or undefined when it compiles within `maxSize`. */
 export function regexError(source: string, maxSize: number): RegexError | undefined {
-  try {
-    compileLinearRegex(source, maxSize);
-    return undefined;
-  } catch (error) {
-    if (error instanceof RegexError) return error;
-    throw error;
-  }
+  return thrownError(RegexError, () => compileLinearRegex(source, maxSize));
 }
