@@ -24,7 +24,7 @@ import type {
   NackOptions,
 } from "../group-store.js";
 import type { MemoryBudget } from "../memory-budget.js";
-import { Listeners } from "../listeners.js";
+import { GroupSignals } from "./group-signals.js";
 import type { StoredEvent } from "../stored-event.js";
 import type { EventSource } from "./event-source.js";
 import { answerForwarded, type ForwardTarget } from "./forwarded-operations.js";
@@ -109,8 +109,7 @@ function tellActed(ids: readonly string[] | undefined, forwarded: ReadonlyMap<st
 export class CoordinatedGroup implements GroupHandle {
   #definition: GroupDefinition;
   readonly #parts: CoordinatedGroupParts;
-  readonly #listeners = new Listeners();
-  readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
+  readonly #signals = new GroupSignals();
   /** Members attached through this server. */
   readonly #members = new Set<string>();
   /** Forwarded deliveries not yet settled, by delivery id. */
@@ -126,7 +125,7 @@ export class CoordinatedGroup implements GroupHandle {
   constructor(definition: GroupDefinition, parts: CoordinatedGroupParts) {
     this.#definition = definition;
     this.#parts = parts;
-    this.#stopReadyListener = parts.coordinator.onReady(definition.name, () => this.#listeners.notify());
+    this.#stopReadyListener = parts.coordinator.onReady(definition.name, () => this.#signals.ready());
   }
 
   get definition(): GroupDefinition {
@@ -189,7 +188,7 @@ export class CoordinatedGroup implements GroupHandle {
       (remote) => remote.claim(memberId, max, bounded ? maxBytes : undefined),
       // The owner cannot be reached now: nothing is claimable; try again soon.
       () => {
-        setTimeout(() => this.#listeners.notify(), POLL_MS).unref();
+        setTimeout(() => this.#signals.ready(), POLL_MS).unref();
         return [];
       },
     );
@@ -239,12 +238,11 @@ export class CoordinatedGroup implements GroupHandle {
   }
 
   onReady(listener: () => void): () => void {
-    return this.#listeners.add(listener);
+    return this.#signals.onReady(listener);
   }
 
   onDeadLetter(listener: (stored: StoredEvent) => void): () => void {
-    this.#deadListeners.add(listener);
-    return () => this.#deadListeners.delete(listener);
+    return this.#signals.onDeadLetter(listener);
   }
 
   async close(): Promise<void> {
@@ -319,7 +317,7 @@ export class CoordinatedGroup implements GroupHandle {
       mode.state.close();
       mode.engine.markDeleted();
     }
-    this.#listeners.notify();
+    this.#signals.ready();
   }
 
   async #decide(): Promise<Local | Remote> {
@@ -370,11 +368,11 @@ export class CoordinatedGroup implements GroupHandle {
       commitAcks: DEFAULT_COMMIT_ACKS,
     });
     engine.onReady(() => {
-      this.#listeners.notify();
+      this.#signals.ready();
       this.#announce();
     });
     engine.onDeadLetter((stored) => {
-      for (const listener of this.#deadListeners) listener(stored);
+      this.#signals.deadLettered(stored);
     });
     for (const member of this.#members) engine.join(member);
     // Deliveries forwarded from an earlier owner are its business no more.
@@ -390,7 +388,7 @@ export class CoordinatedGroup implements GroupHandle {
     // Wake the members: their forwarded windows were just emptied and the
     // group's backlog is only read on a claim, so a member whose window was
     // full while the old owner was gone would otherwise never claim again.
-    queueMicrotask(() => this.#listeners.notify());
+    queueMicrotask(() => this.#signals.ready());
     return local;
   }
 
@@ -400,7 +398,7 @@ export class CoordinatedGroup implements GroupHandle {
     if (mode?.kind !== "local") return;
     this.#mode = undefined;
     void this.#stopLocal(mode, false);
-    this.#listeners.notify();
+    this.#signals.ready();
   }
 
   async #stopLocal(local: Local, release: boolean): Promise<void> {
@@ -475,7 +473,7 @@ export class CoordinatedGroup implements GroupHandle {
       this.#forwarded.delete(id);
       freed.set(id, forwarded.delivery);
     }
-    if (freed.size > 0) queueMicrotask(() => this.#listeners.notify());
+    if (freed.size > 0) queueMicrotask(() => this.#signals.ready());
     return freed;
   }
 
@@ -499,7 +497,7 @@ export class CoordinatedGroup implements GroupHandle {
   #startPoll(): void {
     if (this.#poll !== undefined) return;
     this.#poll = setInterval(() => {
-      if (this.#members.size > 0) this.#listeners.notify();
+      if (this.#members.size > 0) this.#signals.ready();
     }, POLL_MS);
     this.#poll.unref();
   }

@@ -42,7 +42,7 @@ import { DeadlineSweep, DueTimers } from "./group-timers.js";
 import { MonotoneHeap } from "./monotone-heap.js";
 import { ReadyQueue, readyRank } from "./ready-queue.js";
 import { CommitBatcher, type PendingWrites } from "./commit-batcher.js";
-import { Listeners } from "../listeners.js";
+import { GroupSignals } from "./group-signals.js";
 import type { GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
 import type { MemoryBudget } from "../memory-budget.js";
 import { GroupMemory } from "./group-memory.js";
@@ -144,8 +144,7 @@ export class GroupEngine implements GroupHandle {
   readonly #outstanding = new Set<Entry>();
   /** Fails deliveries whose ack deadline passed. */
   readonly #sweep: DeadlineSweep;
-  readonly #listeners = new Listeners();
-  readonly #deadListeners = new Set<(stored: StoredEvent) => void>();
+  readonly #signals = new GroupSignals();
 
   #floor: number;
   #readTo: number;
@@ -207,7 +206,7 @@ export class GroupEngine implements GroupHandle {
       const next = Number(head);
       if (next > this.#head) {
         this.#head = next;
-        this.#listeners.notify();
+        this.#signals.ready();
       }
     });
   }
@@ -248,7 +247,7 @@ export class GroupEngine implements GroupHandle {
       }
     }
     if (released > 0) {
-      this.#listeners.notify();
+      this.#signals.ready();
       await this.#commits.committed();
     }
     if (this.idle) this.#options.onIdle?.();
@@ -332,7 +331,7 @@ export class GroupEngine implements GroupHandle {
     if (this.#entries.size - this.#outstanding.size >= this.#options.lookahead) return;
     this.#budgetWait = this.#options.budget.onceReleased(() => {
       this.#budgetWait = undefined;
-      this.#listeners.notify();
+      this.#signals.ready();
     });
   }
 
@@ -356,7 +355,7 @@ export class GroupEngine implements GroupHandle {
       this.#commits.pending.settled.push(entry.seq);
       touched = true;
     }
-    if (touched) this.#listeners.notify();
+    if (touched) this.#signals.ready();
     if (confirm) await this.#commits.committed();
     else if (this.#commits.hasPending) this.#commits.later();
   }
@@ -372,7 +371,7 @@ export class GroupEngine implements GroupHandle {
       this.#fail(entry, options.reason === undefined || options.reason === "" ? "nacked" : options.reason, now, options.delayMs);
       touched = true;
     }
-    if (touched) this.#listeners.notify();
+    if (touched) this.#signals.ready();
     await this.#commits.committed();
   }
 
@@ -387,12 +386,11 @@ export class GroupEngine implements GroupHandle {
   }
 
   onReady(listener: () => void): () => void {
-    return this.#listeners.add(listener);
+    return this.#signals.onReady(listener);
   }
 
   onDeadLetter(listener: (stored: StoredEvent) => void): () => void {
-    this.#deadListeners.add(listener);
-    return () => this.#deadListeners.delete(listener);
+    return this.#signals.onDeadLetter(listener);
   }
 
   /** Gives back an open that will not join (its subscription ended before it started). */
@@ -433,7 +431,7 @@ export class GroupEngine implements GroupHandle {
       this.#settledAbove.delete(seq);
       if (!this.#entries.has(seq)) this.#add(stored, seq, 0, 0, "redriven", this.#options.now(), false);
     }
-    this.#listeners.notify();
+    this.#signals.ready();
     return taken;
   }
 
@@ -445,7 +443,7 @@ export class GroupEngine implements GroupHandle {
   /** Marks the group deleted: members' claims fail with NOT_FOUND from now on. */
   markDeleted(): void {
     this.#deleted = true;
-    this.#listeners.notify();
+    this.#signals.ready();
     this.shutdown();
   }
 
@@ -619,7 +617,7 @@ export class GroupEngine implements GroupHandle {
     this.#commits.soon();
     if (entry.attempts >= this.#definition.settings.maxDeliveries) {
       this.#counters.deadLettered += 1;
-      for (const listener of this.#deadListeners) listener(entry.stored);
+      this.#signals.deadLettered(entry.stored);
       batch.dead.push({ sequence: entry.seq, attempts: entry.attempts, reason, deadAt: now });
       batch.retries.delete(entry.seq);
       batch.clearedRetries.add(entry.seq);
@@ -676,7 +674,7 @@ export class GroupEngine implements GroupHandle {
         expired = true;
       }
     }
-    if (expired) this.#listeners.notify();
+    if (expired) this.#signals.ready();
     return this.#outstanding.size > 0;
   }
 
@@ -690,7 +688,7 @@ export class GroupEngine implements GroupHandle {
         changed = true;
       }
     }
-    if (changed) this.#listeners.notify();
+    if (changed) this.#signals.ready();
   }
 
   /** The new floor: just below the lowest unsettled sequence, or how far the log was read. */
