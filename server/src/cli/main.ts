@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { ProtobusError, createClient, createRegistryClient, type EventInput, type StartFrom } from "@protobus/sdk";
+import { ProtobusError, createClient, createRegistryClient, type EventInput, type ProtobusClient, type StartFrom } from "@protobus/sdk";
 import { CONFIG_KEYS, loadConfig, parseDurationMs } from "../config.js";
 import { createLogger } from "../logger.js";
 import { startServer } from "../server.js";
@@ -55,6 +55,21 @@ function collect(value: string, previous: string[] = []): string[] {
 /** The event printer of a command's `--json`, `--raw` and `--address`. */
 function printerFor(o: Record<string, unknown>): EventPrinter {
   return createEventPrinter({ json: o.json === true, raw: o.raw === true, registry: () => createRegistryClient(connection(o)) });
+}
+
+/** Help of `--raw`, the same on every command that prints events. */
+const RAW_HELP = "print Protobuf payloads as base64 instead of decoding them with their registered schema";
+
+/** Runs `run` with an event bus client and the event printer of the command's options; closes the printer, then the client. */
+async function withPrinter(o: Record<string, unknown>, run: (client: ProtobusClient, printer: EventPrinter) => Promise<void>): Promise<void> {
+  await withBusClient(o, async (client) => {
+    const printer = printerFor(o);
+    try {
+      await run(client, printer);
+    } finally {
+      printer.close();
+    }
+  });
 }
 
 /** `protobus serve`: every configuration key as a flag; runs until SIGINT or SIGTERM. */
@@ -189,32 +204,30 @@ function addTailCommand(program: Command, io: Io): void {
     .option("-n, --count <n>", "exit after this many events", (v) => Number(v))
     .option("-g, --group <name>", "consume as a member of this consumer group (each event goes to one member)")
     .option("--filter <expression>", "only events for which this holds, e.g. 'subject == \"agent-7\"'")
-    .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
+    .option("--raw", RAW_HELP)
     .addOption(addressOption())
     .action(async (patterns: string[], o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      const printer = printerFor(o);
-      const subscription = client.subscribe(patterns, {
-        from: parseStart(o.from as string),
-        ...(o.group !== undefined ? { group: o.group as string } : {}),
-        ...(o.filter !== undefined ? { filter: o.filter as string } : {}),
-      });
-      const stop = (): void => subscription.close();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      let seen = 0;
-      try {
-        for await (const event of subscription) {
-          io.out(await printer.print(event));
-          seen += 1;
-          if (o.count !== undefined && seen >= (o.count as number)) break;
+      await withPrinter(o, async (client, printer) => {
+        const subscription = client.subscribe(patterns, {
+          from: parseStart(o.from as string),
+          ...(o.group !== undefined ? { group: o.group as string } : {}),
+          ...(o.filter !== undefined ? { filter: o.filter as string } : {}),
+        });
+        const stop = (): void => subscription.close();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+        let seen = 0;
+        try {
+          for await (const event of subscription) {
+            io.out(await printer.print(event));
+            seen += 1;
+            if (o.count !== undefined && seen >= (o.count as number)) break;
+          }
+        } finally {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
         }
-      } finally {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        printer.close();
-        await client.close();
-      }
+      });
     });
 }
 
@@ -232,18 +245,16 @@ function addQueryCommand(program: Command, io: Io): void {
     .option("--from-sequence <n>", "from this sequence")
     .option("-n, --limit <n>", "at most this many events (default: all)", (v) => Number(v))
     .option("--json", "one JSON object per line")
-    .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
+    .option("--raw", RAW_HELP)
     .addOption(addressOption())
     .action(async (patterns: string[], o: Record<string, unknown>) => {
-      const client = createClient(connection(o));
-      const printer = printerFor(o);
       const toTime = (raw: unknown): Date | undefined => {
         if (raw === undefined) return undefined;
         const start = parseStart(raw as string);
         if (typeof start === "object" && "time" in start) return start.time;
         throw new Error(`expected a time or a duration, got '${String(raw)}'`);
       };
-      try {
+      await withPrinter(o, async (client, printer) => {
         let printed = 0;
         const limit = (o.limit as number | undefined) ?? Number.POSITIVE_INFINITY;
         const fromTime = toTime(o.since);
@@ -262,10 +273,7 @@ function addQueryCommand(program: Command, io: Io): void {
           io.out(await printer.print(event));
           printed += 1;
         }
-      } finally {
-        printer.close();
-        await client.close();
-      }
+      });
     });
 }
 
@@ -276,16 +284,11 @@ function addGetCommand(program: Command, io: Io): void {
     .description("print one event by id")
     .argument("<id>", "event id")
     .option("--json", "as JSON")
-    .option("--raw", "print Protobuf payloads as base64 instead of decoding them with their registered schema")
+    .option("--raw", RAW_HELP)
     .addOption(addressOption())
     .action(async (id: string, o: Record<string, unknown>) => {
-      await withBusClient(o, async (client) => {
-        const printer = printerFor(o);
-        try {
-          io.out(await printer.print(await client.getEvent(id)));
-        } finally {
-          printer.close();
-        }
+      await withPrinter(o, async (client, printer) => {
+        io.out(await printer.print(await client.getEvent(id)));
       });
     });
 }
