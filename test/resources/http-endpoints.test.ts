@@ -54,6 +54,48 @@ describe("HTTP endpoints", () => {
     return { sockets, closed: () => closed };
   }
 
+  /** A console live view: its HTTP status, what it has streamed so far (or the error body), and whether it ended. */
+  interface LiveView {
+    readonly status: number;
+    text(): string;
+    ended(): boolean;
+    abort(): void;
+  }
+
+  /** Opens a live view of `patterns` and reads it in the background until it ends or is aborted. */
+  async function openLiveView(consolePort: number, patterns: string[]): Promise<LiveView> {
+    const controller = new AbortController();
+    cleanups.push(() => controller.abort());
+    const response = await fetch(`http://127.0.0.1:${consolePort}/api/protobus.v1.EventBus/Subscribe`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ open: { patterns } }),
+      signal: controller.signal,
+    });
+    let text = "";
+    let ended = false;
+    if (response.status !== 200) {
+      text = await response.text();
+      ended = true;
+    } else {
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      void (async () => {
+        for (;;) {
+          const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+          if (done) break;
+          text += Buffer.from(value as Uint8Array).toString("utf8");
+        }
+        ended = true;
+      })();
+    }
+    return { status: response.status, text: () => text, ended: () => ended, abort: () => controller.abort() };
+  }
+
+  /** Waits until `view` says it is open. */
+  async function opened(view: LiveView): Promise<void> {
+    await waitFor(() => view.text().includes("event: opened"), 10_000, () => `the live view to open (got ${JSON.stringify(view.text())})`);
+  }
+
   it("close sockets that send no request head, or half of one, within --handshake-timeout, and answer meanwhile", async () => {
     const { metricsPort, consolePort } = await start(["--handshake-timeout", "1s"]);
     const silent = [await openSockets(metricsPort, 300), await openSockets(consolePort, 300)];
@@ -69,70 +111,38 @@ describe("HTTP endpoints", () => {
 
   it("keep a live view's stream open past the handshake timeout", async () => {
     const { server, consolePort } = await start(["--handshake-timeout", "1s"]);
-    const controller = new AbortController();
-    cleanups.push(() => controller.abort());
-    const response = await fetch(`http://127.0.0.1:${consolePort}/api/protobus.v1.EventBus/Subscribe`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ open: { patterns: ["http.>"] } }),
-      signal: controller.signal,
-    });
-    expect(response.status).toBe(200);
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    let text = "";
-    let ended = false;
-    void (async () => {
-      for (;;) {
-        const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
-        if (done) break;
-        text += Buffer.from(value as Uint8Array).toString("utf8");
-      }
-      ended = true;
-    })();
-    await waitFor(() => text.includes("event: opened"), 10_000, () => `the live view to open (got ${JSON.stringify(text)})`);
+    const view = await openLiveView(consolePort, ["http.>"]);
+    expect(view.status).toBe(200);
+    await opened(view);
     // Past the handshake timeout the view is still open, and still delivers.
     await new Promise((r) => setTimeout(r, 2_500));
-    expect(ended).toBe(false);
+    expect(view.ended()).toBe(false);
     const bus = createClient({ address: server.address, source: "http-endpoints" });
     cleanups.push(() => bus.close());
     await bus.publish({ type: "http.view.checked" });
-    await waitFor(() => text.includes("http.view.checked"), 10_000, "the event to reach the live view");
-    expect(ended).toBe(false);
+    await waitFor(() => view.text().includes("http.view.checked"), 10_000, "the event to reach the live view");
+    expect(view.ended()).toBe(false);
   }, 30_000);
 
   it("refuse live views past --console-max-live-views with RESOURCE_EXHAUSTED naming the limit, and open one again once another closes", async () => {
     const { consolePort } = await start(["--console-max-live-views", "3"]);
-    const open = async (): Promise<{ status: number; body: string; abort: () => void }> => {
-      const controller = new AbortController();
-      cleanups.push(() => controller.abort());
-      const response = await fetch(`http://127.0.0.1:${consolePort}/api/protobus.v1.EventBus/Subscribe`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ open: { patterns: ["views.>"] } }),
-        signal: controller.signal,
-      });
-      if (response.status !== 200) return { status: response.status, body: await response.text(), abort: () => controller.abort() };
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-      let text = "";
-      while (!text.includes("event: opened")) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        text += Buffer.from(value).toString("utf8");
-      }
-      return { status: 200, body: text, abort: () => controller.abort() };
+    const open = async (): Promise<LiveView> => {
+      const view = await openLiveView(consolePort, ["views.>"]);
+      if (view.status === 200) await opened(view);
+      return view;
     };
     const views = [await open(), await open(), await open()];
     expect(views.map((v) => v.status)).toEqual([200, 200, 200]);
     const refused = await open();
     expect(refused.status).toBe(429);
-    const error = JSON.parse(refused.body) as { code: string; message: string; details?: Array<{ type: string; debug?: { reason?: string; metadata?: Record<string, string> } }> };
+    const error = JSON.parse(refused.text()) as { code: string; message: string; details?: Array<{ type: string; debug?: { reason?: string; metadata?: Record<string, string> } }> };
     expect(error.code).toBe("resource_exhausted");
     expect(error.message).toContain("console-max-live-views");
     const info = error.details?.find((d) => d.type === "google.rpc.ErrorInfo");
     expect(info?.debug?.reason).toBe("LIMIT_EXCEEDED");
     expect(info?.debug?.metadata?.limit).toBe("console-max-live-views");
     views[0]?.abort();
-    let again: { status: number } = refused;
+    let again: LiveView = refused;
     await waitFor(
       async () => {
         again = await open();
