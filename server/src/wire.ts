@@ -88,7 +88,7 @@ export const ServerSetField = { id: 1, specVersion: 4, priority: EventField.prio
 const MESSAGE_FIELDS = [5, 14, EventField.publishTime] as const;
 
 /** Reads an unsigned varint at `pos` of `bytes`; returns [value, next position], or undefined when truncated. */
-function readVarint(bytes: Uint8Array, pos: number): [number, number] | undefined {
+export function readVarint(bytes: Uint8Array, pos: number): [number, number] | undefined {
   let value = 0;
   for (let shift = 0; shift < 64; shift += 7) {
     if (pos >= bytes.length) return undefined;

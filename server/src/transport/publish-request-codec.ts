@@ -5,7 +5,7 @@
  * an event as its publisher encoded it instead of encoding it again.
  */
 import { Event, PublishRequest } from "@protobus/sdk/proto";
-import { WireType, fieldTag, isStorableEnvelope } from "../wire.js";
+import { WireType, fieldTag, isStorableEnvelope, readVarint } from "../wire.js";
 
 // `PublishRequest.events` is field 1, length-delimited (one tag byte).
 const EVENTS_TAG = fieldTag(1, WireType.LengthDelimited);
@@ -24,16 +24,10 @@ export function decodePublishRequest(bytes: Uint8Array): PublishRequest {
   let pos = 0;
   while (pos < bytes.length) {
     if (bytes[pos] !== EVENTS_TAG) return PublishRequest.decode(bytes);
-    let length = 0;
-    let shift = 0;
-    let byte: number;
-    pos += 1;
-    do {
-      if (pos >= bytes.length || shift > 28) return PublishRequest.decode(bytes);
-      byte = bytes[pos++] as number;
-      length += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte >= 0x80);
+    const read = readVarint(bytes, pos + 1);
+    if (read === undefined) return PublishRequest.decode(bytes);
+    const length = read[0];
+    pos = read[1];
     if (pos + length > bytes.length) return PublishRequest.decode(bytes);
     const slice = bytes.subarray(pos, pos + length);
     events.push(Event.decode(slice));
