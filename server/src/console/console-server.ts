@@ -8,6 +8,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { DEFAULT_CONFIG } from "../config.js";
 import { limitExceeded } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { TlsCertificates } from "../security/tls-credentials.js";
@@ -80,7 +81,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const limits: LiveStreamLimits = { ...DEFAULT_LIVE_STREAM_LIMITS, ...options.liveStream };
   const pageConfig = JSON.stringify({ jaegerUrl: options.jaegerUrl, version: options.version });
 
-  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxLiveViews: options.maxLiveViews ?? 64, maxBodyBytes: options.maxBodyBytes };
+  const api: ApiContext = { routes, forwarder, limits, liveStreams, maxLiveViews: options.maxLiveViews ?? DEFAULT_CONFIG.consoleMaxLiveViews, maxBodyBytes: options.maxBodyBytes };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? "/", "http://console").pathname;
     if (path.startsWith(API_PREFIX)) {

@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import { DEFAULT_CONFIG } from "../config.js";
 import type { TlsCertificates } from "../security/tls-credentials.js";
 
 /** The connection limits of an HTTP endpoint (the gRPC listener's flags). */
@@ -22,7 +23,9 @@ export interface HttpEndpointLimits {
 }
 
 /** What an endpoint gets when its starter is given no limits: the flags' defaults. */
-export const DEFAULT_HTTP_ENDPOINT_LIMITS: HttpEndpointLimits = { maxConnections: 4096, handshakeTimeoutMs: 10_000 };
+function defaultLimits(): HttpEndpointLimits {
+  return { maxConnections: DEFAULT_CONFIG.maxConnections, handshakeTimeoutMs: DEFAULT_CONFIG.handshakeTimeoutMs };
+}
 
 /** Time for a whole request (head and body) once its head is in. */
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -47,7 +50,7 @@ export interface HttpEndpoint {
 
 /** Creates the server of an endpoint with its limits; `listen` is left to the caller. */
 export function createHttpEndpoint(handler: (request: IncomingMessage, response: ServerResponse) => void, options: HttpEndpointOptions = {}): HttpEndpoint {
-  const limits = options.limits ?? DEFAULT_HTTP_ENDPOINT_LIMITS;
+  const limits = options.limits ?? defaultLimits();
   const timeout = limits.handshakeTimeoutMs;
   const timing =
     timeout > 0
