@@ -8,11 +8,12 @@
  * Scaled down: 2,000 silent sockets and a 1 s timeout (instead of 20,000
  * and the 10 s default), 20 connections, 50 streams.
  */
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { Code, ProtobusError, createClient } from "@protobus/sdk";
 import { loadPlainService, plainUnary } from "../support/plain-client.js";
+import { openSockets } from "../support/client-sockets.js";
 import { mib, rssBytes } from "../support/process-memory.js";
 import { spawnServer, tempDir, waitFor, type ServerProcess } from "../support/test-server.js";
 
@@ -52,27 +53,10 @@ describe("connections", () => {
     cleanups.push(() => client.close());
     await client.info();
     const before = rssBytes(server.process.pid as number);
-    const sockets: Socket[] = [];
-    let closed = 0;
-    cleanups.push(() => sockets.forEach((s) => s.destroy()));
     const [host, port] = server.address.split(":") as [string, string];
-    // In bursts of 200, each connected before the next starts, as clients
-    // arriving over a few moments would (a single burst of 2,000 SYNs tests
-    // the kernel's accept queue rather than the server).
-    for (let burst = 0; burst < 10; burst++) {
-      const connected: Promise<void>[] = [];
-      for (let i = 0; i < 200; i++) {
-        const socket = connect(Number(port), host);
-        socket.on("error", () => undefined);
-        socket.once("close", () => (closed += 1));
-        connected.push(new Promise<void>((resolve) => {
-          socket.once("connect", () => resolve());
-          socket.once("close", () => resolve());
-        }));
-        sockets.push(socket);
-      }
-      await Promise.all(connected);
-    }
+    // In bursts of 200 (see openSockets).
+    const silent = await openSockets(host, Number(port), 2000, { burst: 200 });
+    cleanups.push(() => silent.destroy());
     // Something that is not HTTP/2 is closed at once.
     const junk = connect(Number(port), host, () => junk.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     junk.on("error", () => undefined);
@@ -83,7 +67,7 @@ describe("connections", () => {
     await client.info();
     expect(Date.now() - answered).toBeLessThan(1000);
     const during = rssBytes(server.process.pid as number);
-    await waitFor(() => closed === 2000, 20_000, () => `the server to close every silent socket (${2000 - closed} still open)`);
+    await waitFor(() => silent.closed() === 2000, 20_000, () => `the server to close every silent socket (${2000 - silent.closed()} still open)`);
     const after = rssBytes(server.process.pid as number);
     expect(during - before, `RSS ${mib(before)} -> ${mib(during)} with 2,000 sockets open`).toBeLessThan(40 * 2 ** 20);
     expect(after - before, `RSS ${mib(before)} -> ${mib(after)} after they closed`).toBeLessThan(40 * 2 ** 20);

@@ -7,8 +7,8 @@
  * once, while the endpoints go on answering. The console streams at most
  * `--console-max-live-views` live views at once (each may hold 1 MiB unsent).
  */
-import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { openSockets, type OpenedSockets } from "../support/client-sockets.js";
 import { createClient, freePort, spawnServer, tempDir, waitFor, type ServerProcess } from "../support/test-server.js";
 
 describe("HTTP endpoints", () => {
@@ -27,31 +27,11 @@ describe("HTTP endpoints", () => {
     return { server, metricsPort, consolePort };
   }
 
-  /** Opens `count` sockets to `port` in bursts of 100, each burst connected before the next; `first` is written on each. */
-  async function openSockets(port: number, count: number, first?: string): Promise<{ sockets: Socket[]; closed: () => number }> {
-    const sockets: Socket[] = [];
-    let closed = 0;
-    cleanups.push(() => sockets.forEach((s) => s.destroy()));
-    for (let opened = 0; opened < count; opened += 100) {
-      const connected: Promise<void>[] = [];
-      for (let i = 0; i < Math.min(100, count - opened); i++) {
-        const socket = connect(port, "127.0.0.1");
-        socket.on("error", () => undefined);
-        socket.once("close", () => (closed += 1));
-        connected.push(
-          new Promise<void>((resolve) => {
-            socket.once("connect", () => {
-              if (first !== undefined) socket.write(first);
-              resolve();
-            });
-            socket.once("close", () => resolve());
-          }),
-        );
-        sockets.push(socket);
-      }
-      await Promise.all(connected);
-    }
-    return { sockets, closed: () => closed };
+  /** Opens `count` sockets to `port` of the loopback in bursts of 100, destroyed after the test; `first` is written on each. */
+  async function openLocalSockets(port: number, count: number, first?: string): Promise<OpenedSockets> {
+    const opened = await openSockets("127.0.0.1", port, count, first === undefined ? {} : { first });
+    cleanups.push(() => opened.destroy());
+    return opened;
   }
 
   /** A console live view: its HTTP status, what it has streamed so far (or the error body), and whether it ended. */
@@ -98,8 +78,8 @@ describe("HTTP endpoints", () => {
 
   it("close sockets that send no request head, or half of one, within --handshake-timeout, and answer meanwhile", async () => {
     const { metricsPort, consolePort } = await start(["--handshake-timeout", "1s"]);
-    const silent = [await openSockets(metricsPort, 300), await openSockets(consolePort, 300)];
-    const halfHead = [await openSockets(metricsPort, 50, "GET /metrics HTTP/1.1\r\nHost: x\r\n"), await openSockets(consolePort, 50, "GET / HTTP/1.1\r\n")];
+    const silent = [await openLocalSockets(metricsPort, 300), await openLocalSockets(consolePort, 300)];
+    const halfHead = [await openLocalSockets(metricsPort, 50, "GET /metrics HTTP/1.1\r\nHost: x\r\n"), await openLocalSockets(consolePort, 50, "GET / HTTP/1.1\r\n")];
     const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(scrape.status).toBe(200);
     expect(await scrape.text()).toContain("protobus_");
@@ -155,9 +135,9 @@ describe("HTTP endpoints", () => {
 
   it("serve at most --max-connections sockets at once, and serve again once some close", async () => {
     const { metricsPort } = await start(["--handshake-timeout", "30s", "--max-connections", "20"]);
-    const held = await openSockets(metricsPort, 20);
+    const held = await openLocalSockets(metricsPort, 20);
     // One more is dropped at once.
-    const extra = await openSockets(metricsPort, 1);
+    const extra = await openLocalSockets(metricsPort, 1);
     await waitFor(() => extra.closed() === 1, 10_000, "the socket over the limit to be closed");
     expect(held.closed()).toBe(0);
     held.sockets.slice(0, 5).forEach((s) => s.destroy());
