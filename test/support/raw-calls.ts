@@ -5,7 +5,7 @@
  */
 import type { Client, ServiceError } from "@grpc/grpc-js";
 import { ProtobusError } from "@protobus/sdk";
-import { Event, OpenSubscription, type SubscribeResponse } from "@protobus/sdk/proto";
+import { Event, OpenSubscription, type Delivery, type SubscribeResponse } from "@protobus/sdk/proto";
 import { bearerMetadata } from "./auth.js";
 
 /** A generated client, indexed by method. */
@@ -45,29 +45,38 @@ export interface RawSubscription {
   cancel(): void;
 }
 
+/**
+ * Resolves when a raw subscription's `opened` response arrives; rejects
+ * with the stream's error as a ProtobusError (never left unhandled).
+ */
+export function openedOf(call: NodeJS.EventEmitter): Promise<void> {
+  const opened = new Promise<void>((resolve, reject) => {
+    call.on("data", (response: SubscribeResponse) => {
+      if (response.response?.$case === "opened") resolve();
+    });
+    call.on("error", (error: ServiceError) => reject(ProtobusError.from(error)));
+  });
+  opened.catch(() => undefined);
+  return opened;
+}
+
+/** The deliveries one SubscribeResponse carries: one, a batch, or none. */
+export function deliveriesOf(response: SubscribeResponse): Delivery[] {
+  const r = response.response;
+  return r?.$case === "delivery" ? [r.delivery] : r?.$case === "batch" ? r.batch.deliveries : [];
+}
+
 /** Opens a subscription over a raw client. */
 export function rawSubscribe(client: RawClient, open: Partial<OpenSubscription>, token: string | undefined): RawSubscription {
   const call = client.subscribe?.(bearerMetadata(token)) as NodeJS.EventEmitter & { write(m: unknown): void; cancel(): void };
   const events: Event[] = [];
-  let resolveOpened!: () => void;
-  let rejectOpened!: (error: unknown) => void;
-  const opened = new Promise<void>((resolve, reject) => {
-    resolveOpened = resolve;
-    rejectOpened = reject;
-  });
-  opened.catch(() => undefined);
+  const opened = openedOf(call);
   const ended = new Promise<{ code: number; details: string }>((resolve) => {
-    call.on("error", (error: ServiceError) => {
-      rejectOpened(ProtobusError.from(error));
-      resolve({ code: error.code, details: error.details });
-    });
+    call.on("error", (error: ServiceError) => resolve({ code: error.code, details: error.details }));
     call.on("end", () => resolve({ code: 0, details: "" }));
   });
   call.on("data", (response: SubscribeResponse) => {
-    const r = response.response;
-    if (r?.$case === "opened") resolveOpened();
-    else if (r?.$case === "delivery" && r.delivery.event !== undefined) events.push(r.delivery.event);
-    else if (r?.$case === "batch") for (const d of r.batch.deliveries) if (d.event !== undefined) events.push(d.event);
+    for (const d of deliveriesOf(response)) if (d.event !== undefined) events.push(d.event);
   });
   call.write({ request: { $case: "open", open: OpenSubscription.fromPartial(open) } });
   return { opened, events, ended, cancel: () => call.cancel() };

@@ -3,9 +3,9 @@
  * delivery and acks only when told: what a subscriber that never acks (or
  * acks late) looks like to the server.
  */
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { EventBusClient, OpenSubscription, type SubscribeResponse } from "@protobus/sdk/proto";
-import { ProtobusError } from "@protobus/sdk";
+import { deliveriesOf, openedOf } from "./raw-calls.js";
 
 /** One delivery as received. */
 export interface ReceivedDelivery {
@@ -37,22 +37,12 @@ export function openHeldStream(address: string, open: Partial<OpenSubscription>,
   const call = client.subscribe();
   const received: ReceivedDelivery[] = [];
   let acked = 0;
-  let resolveOpened!: () => void;
-  let rejectOpened!: (error: unknown) => void;
-  const opened = new Promise<void>((resolve, reject) => {
-    resolveOpened = resolve;
-    rejectOpened = reject;
-  });
-  opened.catch(() => undefined);
-  call.on("error", (error: ServiceError) => rejectOpened(ProtobusError.from(error)));
+  const opened = openedOf(call);
   const ack = (ids: string[]): void => {
     if (ids.length > 0) call.write({ request: { $case: "ack", ack: { deliveryIds: ids, confirm: false } } });
   };
   call.on("data", (response: SubscribeResponse) => {
-    const r = response.response;
-    const deliveries = r?.$case === "delivery" ? [r.delivery] : r?.$case === "batch" ? r.batch.deliveries : [];
-    if (r?.$case === "opened") resolveOpened();
-    for (const d of deliveries) {
+    for (const d of deliveriesOf(response)) {
       received.push({ deliveryId: d.deliveryId, sequence: d.event?.sequence ?? 0n, bytes: d.event?.data.length ?? 0 });
     }
     if (autoAck) ackAll();
