@@ -48,20 +48,28 @@ const ZERO_PARENT_ID = "0".repeat(16);
 const MAX_TRACESTATE_LENGTH = 8192;
 
 /**
+ * The last `traceparent` found valid. The events of one SDK publish call
+ * share one (the context of its send span), so each batch checks it once.
+ */
+let lastValidTraceparent = "";
+
+/**
  * Why a `traceparent` is not a W3C trace-context header, or undefined when
  * it is one. Such a value would be stored and handed to every consumer, whose
  * tracing would drop it, so the publish is refused instead.
  */
 function traceparentProblem(value: string): string | undefined {
+  if (value === lastValidTraceparent) return undefined;
   if (value.length > 512) return `must be a W3C traceparent (55 characters for version 00), got ${value.length} characters`;
   const match = TRACEPARENT.exec(value);
-  const shown = JSON.stringify(value.slice(0, 80));
-  if (match === null) return `${shown} is not a W3C traceparent like '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'`;
+  const shown = (): string => JSON.stringify(value.slice(0, 80));
+  if (match === null) return `${shown()} is not a W3C traceparent like '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'`;
   const [, version, traceId, parentId, rest] = match;
-  if (version === "ff") return `${shown}: version ff is forbidden by W3C trace context`;
-  if (version === "00" && rest !== undefined) return `${shown}: version 00 has exactly four fields`;
-  if (traceId === ZERO_TRACE_ID) return `${shown}: the trace id must not be all zeros`;
-  if (parentId === ZERO_PARENT_ID) return `${shown}: the parent id must not be all zeros`;
+  if (version === "ff") return `${shown()}: version ff is forbidden by W3C trace context`;
+  if (version === "00" && rest !== undefined) return `${shown()}: version 00 has exactly four fields`;
+  if (traceId === ZERO_TRACE_ID) return `${shown()}: the trace id must not be all zeros`;
+  if (parentId === ZERO_PARENT_ID) return `${shown()}: the parent id must not be all zeros`;
+  lastValidTraceparent = value;
   return undefined;
 }
 
