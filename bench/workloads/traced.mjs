@@ -1,6 +1,6 @@
 // Publish through the SDK, where tracing happens: batches of 100 through
-// client.publish (a PRODUCER span per event, its context written into the
-// envelope), `inflight` calls outstanding; the count is of acknowledged
+// client.publish (one PRODUCER span per call, its context written into
+// every envelope), `inflight` calls outstanding; the count is of acknowledged
 // events. With `subscribe`, a handler subscription in the same process also
 // runs (a CONSUMER span per event), the publisher held at most `budget`
 // events ahead of it, and the count is of handled events. With

@@ -109,24 +109,43 @@ export function readVarint(bytes: Uint8Array, pos: number): [number, number] | u
  * every Protobuf runtime.
  */
 export function isStorableEnvelope(bytes: Uint8Array): boolean {
+  // It runs for every published event: no tuple per varint read.
   let seenMessages = 0;
   let pos = 0;
   while (pos < bytes.length) {
-    const tag = readVarint(bytes, pos);
-    if (tag === undefined) return false;
-    const field = Math.floor(tag[0] / 8);
-    const wireType = tag[0] & 7;
+    pos = scanVarint(bytes, pos);
+    if (pos < 0) return false;
+    const field = Math.floor(scannedValue / 8);
+    const wireType = scannedValue & 7;
     if (EVENT_WIRE_TYPES[field] !== wireType) return false;
-    const value = readVarint(bytes, tag[1]);
-    if (value === undefined) return false;
-    pos = wireType === WireType.LengthDelimited ? value[1] + value[0] : value[1];
-    const message = MESSAGE_FIELDS.indexOf(field as (typeof MESSAGE_FIELDS)[number]);
+    pos = scanVarint(bytes, pos);
+    if (pos < 0) return false;
+    if (wireType === WireType.LengthDelimited) pos += scannedValue;
+    const message = field === MESSAGE_FIELDS[0] ? 0 : field === MESSAGE_FIELDS[1] ? 1 : field === MESSAGE_FIELDS[2] ? 2 : -1;
     if (message >= 0) {
       if ((seenMessages & (1 << message)) !== 0) return false;
       seenMessages |= 1 << message;
     }
   }
   return pos === bytes.length;
+}
+
+// The value of the varint scanVarint read last.
+let scannedValue = 0;
+
+/** Reads the varint at `pos` into `scannedValue`; returns the position after it, or -1 when truncated or over 10 bytes. */
+function scanVarint(bytes: Uint8Array, pos: number): number {
+  let value = 0;
+  for (let shift = 0; shift < 64; shift += 7) {
+    if (pos >= bytes.length) return -1;
+    const byte = bytes[pos++] as number;
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) {
+      scannedValue = value;
+      return pos;
+    }
+  }
+  return -1;
 }
 
 /** The server-set values written after a publisher's envelope ({@link writeServerFields}). */
@@ -162,8 +181,29 @@ function timestampParts(publishMs: number): [number, number] {
   return [seconds, (publishMs - seconds * 1000) * 1_000_000];
 }
 
+// Ids and the spec version are short and nearly always ASCII: measured and
+// written by hand, without a native call (and a Buffer view) per string.
+const SHORT_TEXT = 64;
+
+/** UTF-8 bytes of `text`. */
+function utf8Length(text: string): number {
+  if (text.length > SHORT_TEXT) return Buffer.byteLength(text);
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
+  return text.length;
+}
+
+/** Writes `text`, `byteLength` bytes of UTF-8 (from {@link utf8Length}), at `offset`; returns the offset after it. */
+function writeUtf8(buffer: Uint8Array, offset: number, text: string, byteLength: number): number {
+  if (byteLength === text.length && byteLength <= SHORT_TEXT) {
+    for (let i = 0; i < byteLength; i++) buffer[offset + i] = text.charCodeAt(i);
+    return offset + byteLength;
+  }
+  const view = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return offset + view.write(text, offset, byteLength, "utf8");
+}
+
 function textSize(text: string): number {
-  const length = Buffer.byteLength(text);
+  const length = utf8Length(text);
   return 1 + varintSize(length) + length;
 }
 
@@ -181,9 +221,10 @@ export function serverFieldsSize(fields: ServerFields): number {
 }
 
 function writeText(buffer: Uint8Array, offset: number, field: number, text: string): number {
+  const length = utf8Length(text);
   offset = writeVarint(buffer, offset, fieldTag(field, WireType.LengthDelimited));
-  offset = writeVarint(buffer, offset, Buffer.byteLength(text));
-  return offset + Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength).write(text, offset, "utf8");
+  offset = writeVarint(buffer, offset, length);
+  return writeUtf8(buffer, offset, text, length);
 }
 
 /**
@@ -250,7 +291,7 @@ export function encodePublishResponse(results: readonly PublishResultFields[]): 
   let total = 0;
   for (let i = 0; i < results.length; i++) {
     const result = results[i] as PublishResultFields;
-    const id = Buffer.byteLength(result.id);
+    const id = utf8Length(result.id);
     let size = id > 0 ? 1 + varintSize(id) + id : 0;
     if (result.sequence !== 0n) size += 1 + uint64Size(result.sequence);
     if (result.duplicate) size += 2;
@@ -268,7 +309,7 @@ export function encodePublishResponse(results: readonly PublishResultFields[]): 
     if (id > 0) {
       offset = writeVarint(buffer, offset, fieldTag(PublishResultField.id, WireType.LengthDelimited));
       offset = writeVarint(buffer, offset, id);
-      offset += buffer.write(result.id, offset, id, "utf8");
+      offset = writeUtf8(buffer, offset, result.id, id);
     }
     if (result.sequence !== 0n) {
       offset = writeVarint(buffer, offset, fieldTag(PublishResultField.sequence, WireType.Varint));

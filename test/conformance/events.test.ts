@@ -3,7 +3,7 @@
  * for every backend.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { compilePatterns } from "@protobus/sdk/internal";
+import { compilePatterns, newEventId } from "@protobus/sdk/internal";
 import { Event } from "@protobus/sdk/proto";
 import type { StorageBackend } from "@protobus/server";
 import { BACKENDS, disposeSharedNats, type OpenedBackend } from "./backends.js";
@@ -47,6 +47,33 @@ describe.each(BACKENDS)("$kind backend", (harness) => {
     expect(await store.headSequence()).toBe(1n);
     const off = await store.append([event("a.b", { id: "dup-1" })], { dedupeWindowMs: 0 });
     expect(off[0]?.duplicate).toBe(false);
+  });
+
+  it("finds events by server-assigned ids, also assigned out of order, and deduplicates a later publish of one", async () => {
+    const early = newEventId();
+    const a = newEventId();
+    const b = newEventId();
+    const c = newEventId();
+    const assigned = { dedupeWindowMs: 60_000, assignedIds: [true, true] };
+    const first = await store.append([event("a.b", { id: a }), event("a.c", { id: b })], assigned);
+    // An id generated before the ones already stored (publishes completed in another order).
+    const second = await store.append([event("a.d", { id: early }), event("a.e", { id: c })], assigned);
+    const sequences = [...first, ...second].map((r) => r.sequence);
+    expect(sequences).toEqual([1n, 2n, 3n, 4n]);
+    for (const [id, sequence] of [[a, 1n], [b, 2n], [early, 3n], [c, 4n]] as const) {
+      expect((await store.getEvent(id))?.sequence).toBe(sequence);
+    }
+    expect(await store.getEvent(newEventId())).toBeUndefined();
+    // A publisher sending an id the server assigned: a duplicate within the window ...
+    const again = await store.append([event("a.b", { id: b }), event("a.d", { id: early })], { dedupeWindowMs: 60_000 });
+    expect(again).toEqual([
+      { id: b, sequence: 2n, duplicate: true },
+      { id: early, sequence: 3n, duplicate: true },
+    ]);
+    // ... and stored again without one, after which the id names the newer event.
+    const off = await store.append([event("a.b", { id: a })], { dedupeWindowMs: 0 });
+    expect(off[0]).toEqual({ id: a, sequence: 5n, duplicate: false });
+    expect((await store.getEvent(a))?.sequence).toBe(5n);
   });
 
   it("reads after a sequence with a pattern, reporting how far it scanned", async () => {

@@ -1,9 +1,11 @@
 /**
  * What tracing tells and records beyond the happy path: a collector that
  * cannot be reached is logged with its endpoint and does not hold up
- * shutdown; every event of a batch gets spans of its own, continuing its
- * own trace; no attribute is sent empty; the resource names the service
- * version, host and process; a malformed `traceparent` is refused.
+ * shutdown; a batch gets one span per trace context its events carry (an
+ * SDK batch one send span and one publish span), and every event's trace
+ * still runs from producer through server to consumer; no attribute is
+ * sent empty; the resource names the service version, host and process; a
+ * malformed `traceparent` is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ProtobusError, createClient } from "@protobus/sdk";
@@ -76,13 +78,17 @@ describe("tracing: batches, attributes and resource", () => {
     await receiver.close();
   });
 
-  it("gives every event of a batch a publish span continuing its own trace, with validate and store under it", async () => {
+  it("gives a batch one publish span per distinct trace context of its events, each with validate and store under it", async () => {
     const { results } = await rawPublish(t, [
       { source: "raw", type: "batch.one.created", traceparent: `00-${T1}-b7ad6b7169203331-01`, correlationId: "c-1" },
       { source: "raw", type: "batch.two.created", traceparent: `00-${T2}-00f067aa0ba902b7-01` },
       { source: "raw", type: "batch.three.created" },
+      { source: "raw", type: "batch.one.created", traceparent: `00-${T1}-b7ad6b7169203331-01`, correlationId: "c-1" },
     ]);
-    await waitFor(() => received((s) => s.name.startsWith("publish batch.")).length === 3 && received((s) => s.name === "store").length >= 3, 10_000, "spans");
+    const publishes = () => received((s) => s.name.startsWith("publish batch."));
+    await waitFor(() => publishes().length >= 3 && received((s) => s.name === "store").length >= 3, 10_000, "spans");
+    // The two events of T1's context share one span; the others get one each.
+    expect(publishes()).toHaveLength(3);
     const one = received((s) => s.name === "publish batch.one.created")[0] as ReceivedSpan;
     const two = received((s) => s.name === "publish batch.two.created")[0] as ReceivedSpan;
     const three = received((s) => s.name === "publish batch.three.created")[0] as ReceivedSpan;
@@ -90,12 +96,16 @@ describe("tracing: batches, attributes and resource", () => {
     expect(two).toMatchObject({ kind: OtlpSpanKind.SERVER, traceId: T2, parentSpanId: "00f067aa0ba902b7" });
     expect(three).toMatchObject({ kind: OtlpSpanKind.SERVER, parentSpanId: "" });
     expect([T1, T2]).not.toContain(three.traceId);
+    // A span about several events carries what they share, not one event's id.
     expect(one.attributes).toMatchObject({
       "messaging.destination.name": "batch.one.created",
       "messaging.message.conversation_id": "c-1",
-      "messaging.batch.message_count": 3,
-      "messaging.message.id": results[0]?.id,
+      "messaging.batch.message_count": 4,
     });
+    expect(one.attributes).not.toHaveProperty("messaging.message.id");
+    // A span about one event carries its id and sequence.
+    expect(two.attributes).toMatchObject({ "messaging.message.id": results[1]?.id, "messaging.batch.message_count": 4 });
+    expect(two.attributes["messaging.protobus.message.sequence"]).toBeGreaterThan(0);
     // Without a correlation id the attribute is left out, not sent empty.
     expect(two.attributes).not.toHaveProperty("messaging.message.conversation_id");
     expect(three.attributes).not.toHaveProperty("messaging.message.conversation_id");
@@ -107,21 +117,76 @@ describe("tracing: batches, attributes and resource", () => {
     }
   });
 
-  it("gives every event of an SDK batch its own PRODUCER span, whose context the stored event carries", async () => {
-    const results = await t.client.publish([
-      { type: "sdk.batch.created", data: { n: 1 } },
-      { type: "sdk.batch.created", data: { n: 2 } },
-    ]);
-    await waitFor(() => received((s) => s.name === "send sdk.batch.created").length === 2, 10_000, "producer spans");
-    const sends = received((s) => s.name === "send sdk.batch.created");
-    for (const [i, result] of results.entries()) {
-      const stored = await t.client.getEvent(result.id);
-      const send = sends.find((s) => s.attributes["messaging.message.id"] === result.id);
-      expect(send, `send span of event ${i}`).toMatchObject({ kind: OtlpSpanKind.PRODUCER });
-      expect(stored.traceparent).toBe(`00-${send?.traceId}-${send?.spanId}-01`);
-      expect(send?.attributes["messaging.batch.message_count"]).toBe(2);
+  it("traces an SDK batch as one PRODUCER span whose context every event carries, one publish span, and each event's consumer in that trace", async () => {
+    const size = 50;
+    const handled = new Map<string, string>();
+    const sub = t.client.subscribe("sdk.batch.created", (event) => {
+      handled.set(event.id, event.traceparent);
+    });
+    await sub.opened();
+    try {
+      const results = await t.client.publish(Array.from({ length: size }, (_, n) => ({ type: "sdk.batch.created", correlationId: "sdk-batch", data: { n } })));
+      await waitFor(
+        () =>
+          received((s) => s.name === "process sdk.batch.created").length === size &&
+          received((s) => s.name === "publish sdk.batch.created").length === 1 &&
+          received((s) => s.name === "send sdk.batch.created").length === 1,
+        10_000,
+        "spans",
+      );
+      const sends = received((s) => s.name === "send sdk.batch.created");
+      expect(sends).toHaveLength(1);
+      const send = sends[0] as ReceivedSpan;
+      expect(send).toMatchObject({ kind: OtlpSpanKind.PRODUCER, parentSpanId: "" });
+      expect(send.attributes).toMatchObject({
+        "messaging.operation.type": "send",
+        "messaging.destination.name": "sdk.batch.created",
+        "messaging.message.conversation_id": "sdk-batch",
+        "messaging.batch.message_count": size,
+      });
+      expect(send.attributes).not.toHaveProperty("messaging.message.id");
+      const traceparent = `00-${send.traceId}-${send.spanId}-01`;
+      // The server: one span for the call, continuing the send span, with one validate and one store.
+      const accept = received((s) => s.name === "publish sdk.batch.created")[0] as ReceivedSpan;
+      expect(accept).toMatchObject({ kind: OtlpSpanKind.SERVER, traceId: send.traceId, parentSpanId: send.spanId });
+      expect(accept.attributes).toMatchObject({ "messaging.batch.message_count": size, "messaging.destination.name": "sdk.batch.created" });
+      for (const step of ["validate", "store"]) {
+        expect(received((s) => s.name === step && s.parentSpanId === accept.spanId), step).toHaveLength(1);
+      }
+      // Every event: stored and delivered with the send span's context, handled in a CONSUMER span of that trace.
+      const processes = received((s) => s.name === "process sdk.batch.created");
+      for (const [i, result] of results.entries()) {
+        expect((await t.client.getEvent(result.id)).traceparent, `stored event ${i}`).toBe(traceparent);
+        expect(handled.get(result.id), `delivered event ${i}`).toBe(traceparent);
+        const process = processes.filter((s) => s.attributes["messaging.message.id"] === result.id);
+        expect(process, `process span of event ${i}`).toHaveLength(1);
+        expect(process[0]).toMatchObject({ kind: OtlpSpanKind.CONSUMER, traceId: send.traceId, parentSpanId: send.spanId });
+      }
+    } finally {
+      sub.close();
     }
-    expect(new Set(sends.map((s) => s.spanId)).size).toBe(2);
+  });
+
+  it("keeps the trace context an event of an SDK batch already carries, links the send span to it, and continues it on the server", async () => {
+    const own = `00-${T2}-b7ad6b7169203331-01`;
+    const results = await t.client.publish([
+      { type: "sdk.carried.created", data: { n: 1 }, traceparent: own },
+      { type: "sdk.carried.created", data: { n: 2 } },
+    ]);
+    await waitFor(
+      () => received((s) => s.name === "publish sdk.carried.created").length === 2 && received((s) => s.name === "send sdk.carried.created").length === 1,
+      10_000,
+      "send and publish spans",
+    );
+    const send = received((s) => s.name === "send sdk.carried.created")[0] as ReceivedSpan;
+    expect(send.kind).toBe(OtlpSpanKind.PRODUCER);
+    expect(send.links).toEqual([{ traceId: T2, spanId: "b7ad6b7169203331" }]);
+    const [carried, fresh] = await Promise.all(results.map((r) => t.client.getEvent(r.id)));
+    expect(carried?.traceparent).toBe(own);
+    expect(fresh?.traceparent).toBe(`00-${send.traceId}-${send.spanId}-01`);
+    const accepts = received((s) => s.name === "publish sdk.carried.created");
+    expect(accepts.find((s) => s.traceId === T2)).toMatchObject({ parentSpanId: "b7ad6b7169203331", attributes: { "messaging.message.id": results[0]?.id } });
+    expect(accepts.find((s) => s.traceId === send.traceId)).toMatchObject({ parentSpanId: send.spanId, attributes: { "messaging.message.id": results[1]?.id } });
   });
 
   it("describes the service, host and process in the resource, without the command line", async () => {

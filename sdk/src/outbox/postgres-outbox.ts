@@ -31,10 +31,13 @@
  */
 import { Buffer } from "node:buffer";
 import type { EventInput } from "../event-input.js";
-import { outboxEnvelopes } from "./outbox-envelope.js";
+import { outboxEnvelopes, type OutboxEnvelope } from "./outbox-envelope.js";
 import type { OutboxBacklog, OutboxOutcome, OutboxRow, OutboxStore } from "./outbox-store.js";
 import { lockKey, sqlIdentifier } from "./sql-names.js";
 
+
+/** Rows per INSERT statement of `publish` (four parameters each, within PostgreSQL's 65,535). */
+const MAX_ROWS_PER_INSERT = 1_000;
 
 /** What `publish` needs of a connection: node-postgres' `query` (a `pg.Client` or `pg.PoolClient` inside `BEGIN`). */
 export interface PostgresQueryable {
@@ -131,7 +134,9 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
       sequence bigint,
       error text
     );
-    CREATE INDEX IF NOT EXISTS "${tableName}_pending" ON ${table} (commit_seq, id) WHERE published_at IS NULL;
+    -- Only stamped rows are indexed (an insert does not touch the index).
+    DROP INDEX IF EXISTS ${q(`${tableName}_pending`)};
+    CREATE INDEX IF NOT EXISTS "${tableName}_unsent" ON ${table} (commit_seq, id) WHERE published_at IS NULL AND commit_seq IS NOT NULL;
     CREATE OR REPLACE FUNCTION ${stampFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
     DECLARE
       stamp text := current_setting('${stampSetting}', true);
@@ -159,11 +164,7 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
     const list = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
     if (list.length === 0) return [];
     const envelopes = outboxEnvelopes(list, source);
-    await tx.query(
-      `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])`,
-      [envelopes.map((e) => e.id), envelopes.map((e) => e.type), envelopes.map((e) => e.orderingKey), envelopes.map((e) => Buffer.from(e.bytes))],
-    );
+    await insertEnvelopes(tx, table, envelopes);
     const ids = envelopes.map((e) => e.id);
     return Array.isArray(input) ? ids : (ids[0] as string);
   }
@@ -184,6 +185,21 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
       return new PostgresRelayStore(connection, { table, qualified, channel, leadLock: [LEAD_LOCK, key], waitLock: [WAIT_LOCK, key] });
     },
   };
+}
+
+/**
+ * Inserts envelopes as plain VALUES rows: each envelope goes as a binary
+ * parameter, with no array to build, escape and parse on either side.
+ */
+async function insertEnvelopes(tx: PostgresQueryable, table: string, envelopes: readonly OutboxEnvelope[]): Promise<void> {
+  for (let start = 0; start < envelopes.length; start += MAX_ROWS_PER_INSERT) {
+    const values: unknown[] = [];
+    const rows = envelopes.slice(start, start + MAX_ROWS_PER_INSERT).map((e) => {
+      const n = values.push(e.id, e.type, e.orderingKey, Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength));
+      return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+    });
+    await tx.query(`INSERT INTO ${table} (event_id, event_type, ordering_key, envelope) VALUES ${rows.join(", ")}`, values);
+  }
 }
 
 /** The part of a node-postgres `Client` the relay uses. */

@@ -1,10 +1,10 @@
 /**
- * The PRODUCER side: a `send <type>` span around a publish, whose context is
- * written into each envelope as W3C `traceparent`/`tracestate`.
+ * The PRODUCER side: one `send <type>` span around a publish call, whose
+ * context is written into each envelope as W3C `traceparent`/`tracestate`.
  */
-import { SpanKind, SpanStatusCode, context, propagation, trace } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Link } from "@opentelemetry/api";
 import type { Event } from "../gen/protobus/v1/event.pb.js";
-import { Attr, messageAttributes } from "./attributes.js";
+import { Attr, MESSAGING_SYSTEM, messageAttributes } from "./attributes.js";
 import { envelopeGetter, envelopeSetter } from "./envelope-carrier.js";
 import { activeTracer } from "./tracer.js";
 
@@ -15,40 +15,81 @@ interface Result {
 }
 
 /**
- * Runs `publish` with one PRODUCER span `send <type>` per event when
- * tracing is active, each injected into its own envelope (an envelope that
- * already carries a `traceparent` keeps it, and its span continues that
- * trace), so that every event of a batch starts a trace of its own that
- * the server, and every consumer, continue. With no tracer provider
- * registered it just calls `publish`.
+ * Runs `publish` inside one PRODUCER span when tracing is active, as the
+ * OpenTelemetry messaging conventions describe a batch send: the span is a
+ * child of the active context, its context becomes the creation context of
+ * every event that carries none (written into the envelope), and an event
+ * that already carries one (an outbox row, a forwarded event) keeps it and
+ * is linked from the span. The server and every consumer continue each
+ * event's context, so one call is one trace unless its events brought
+ * their own. A batch of one type is `send <type>`, a mixed one `send`;
+ * `messaging.message.id` and the sequence are set for a single event. With
+ * no tracer provider registered it just calls `publish`.
  */
 export async function publishWithSpan(events: readonly Event[], publish: () => Promise<Result[]>): Promise<Result[]> {
   const tracer = activeTracer();
   if (tracer === undefined) return publish();
+  const first = events[0] as Event;
+  const type = events.every((e) => e.type === first.type) ? first.type : "";
   const active = context.active();
-  const spans = events.map((event) => {
-    const attributes = messageAttributes(event, { type: "send", name: "send" }, events.length);
-    const parent = event.traceparent === "" ? active : propagation.extract(active, event, envelopeGetter);
-    const span = tracer.startSpan(event.type === "" ? "send" : `send ${event.type}`, { kind: SpanKind.PRODUCER, attributes }, parent);
-    propagation.inject(trace.setSpan(parent, span), event, envelopeSetter);
-    return span;
-  });
+  const span = tracer.startSpan(type === "" ? "send" : `send ${type}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(events, type), links: creationLinks(events) }, active);
+  // Injected once, then copied into each envelope that has no context yet.
+  const carrier: Pick<Event, "traceparent" | "tracestate" | "attributes"> = { traceparent: "", tracestate: "", attributes: {} };
+  propagation.inject(trace.setSpan(active, span), carrier, envelopeSetter);
+  const extra = Object.entries(carrier.attributes);
+  for (const event of events) {
+    if (event.traceparent !== "") continue;
+    event.traceparent = carrier.traceparent;
+    event.tracestate = carrier.tracestate;
+    for (const [key, value] of extra) event.attributes[key] = value;
+  }
   try {
     const results = await publish();
-    spans.forEach((span, i) => {
-      const result = results[i];
-      if (result === undefined) return;
-      span.setAttribute(Attr.messageId, result.id);
-      span.setAttribute(Attr.sequence, Number(result.sequence));
-    });
+    const only = events.length === 1 ? results[0] : undefined;
+    if (only !== undefined) {
+      span.setAttribute(Attr.messageId, only.id);
+      span.setAttribute(Attr.sequence, Number(only.sequence));
+    }
     return results;
   } catch (error) {
-    for (const span of spans) {
-      span.recordException(error instanceof Error ? error : String(error));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-    }
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
     throw error;
   } finally {
-    for (const span of spans) span.end();
+    span.end();
   }
+}
+
+/**
+ * The send span's attributes: the event's own for one event; for a batch
+ * the operation, the count, and the type and correlation id when every
+ * event shares them.
+ */
+function sendAttributes(events: readonly Event[], type: string): Attributes {
+  const first = events[0] as Event;
+  if (events.length === 1) return messageAttributes(first, SEND);
+  const attributes: Attributes = {
+    [Attr.system]: MESSAGING_SYSTEM,
+    [Attr.operationType]: SEND.type,
+    [Attr.operationName]: SEND.name,
+    [Attr.batchCount]: events.length,
+  };
+  if (type !== "") attributes[Attr.destinationName] = type;
+  if (first.correlationId !== "" && events.every((e) => e.correlationId === first.correlationId)) attributes[Attr.conversationId] = first.correlationId;
+  return attributes;
+}
+
+const SEND = { type: "send", name: "send" } as const;
+
+/** Links to the distinct creation contexts the events already carry. */
+function creationLinks(events: readonly Event[]): Link[] {
+  const links: Link[] = [];
+  let seen: Set<string> | undefined;
+  for (const event of events) {
+    if (event.traceparent === "" || seen?.has(event.traceparent) === true) continue;
+    (seen ??= new Set()).add(event.traceparent);
+    const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, event, envelopeGetter));
+    if (linked !== undefined) links.push({ context: linked });
+  }
+  return links;
 }

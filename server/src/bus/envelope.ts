@@ -48,32 +48,30 @@ const ZERO_PARENT_ID = "0".repeat(16);
 const MAX_TRACESTATE_LENGTH = 8192;
 
 /**
+ * The last `traceparent` found valid. The events of one SDK publish call
+ * share one (the context of its send span), so each batch checks it once.
+ */
+let lastValidTraceparent = "";
+
+/**
  * Why a `traceparent` is not a W3C trace-context header, or undefined when
  * it is one. Such a value would be stored and handed to every consumer, whose
  * tracing would drop it, so the publish is refused instead.
  */
 function traceparentProblem(value: string): string | undefined {
+  if (value === lastValidTraceparent) return undefined;
   if (value.length > 512) return `must be a W3C traceparent (55 characters for version 00), got ${value.length} characters`;
   const match = TRACEPARENT.exec(value);
-  const shown = JSON.stringify(value.slice(0, 80));
-  if (match === null) return `${shown} is not a W3C traceparent like '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'`;
+  const shown = (): string => JSON.stringify(value.slice(0, 80));
+  if (match === null) return `${shown()} is not a W3C traceparent like '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'`;
   const [, version, traceId, parentId, rest] = match;
-  if (version === "ff") return `${shown}: version ff is forbidden by W3C trace context`;
-  if (version === "00" && rest !== undefined) return `${shown}: version 00 has exactly four fields`;
-  if (traceId === ZERO_TRACE_ID) return `${shown}: the trace id must not be all zeros`;
-  if (parentId === ZERO_PARENT_ID) return `${shown}: the parent id must not be all zeros`;
+  if (version === "ff") return `${shown()}: version ff is forbidden by W3C trace context`;
+  if (version === "00" && rest !== undefined) return `${shown()}: version 00 has exactly four fields`;
+  if (traceId === ZERO_TRACE_ID) return `${shown()}: the trace id must not be all zeros`;
+  if (parentId === ZERO_PARENT_ID) return `${shown()}: the parent id must not be all zeros`;
+  lastValidTraceparent = value;
   return undefined;
 }
-
-/** Optional text attributes: the Event property and its proto field name. */
-const OPTIONAL_TEXT_FIELDS = [
-  ["subject", "subject"],
-  ["correlationId", "correlation_id"],
-  ["causationId", "causation_id"],
-  ["orderingKey", "ordering_key"],
-  ["dataSchema", "data_schema"],
-  ["dataContentType", "data_content_type"],
-] as const;
 
 function checkAttributes(violations: FieldViolation[], prefix: string, attributes: Readonly<Record<string, string>>, limits: EnvelopeLimits): void {
   let count = 0;
@@ -103,6 +101,10 @@ function checkAttributes(violations: FieldViolation[], prefix: string, attribute
       }),
     );
   }
+}
+
+function unrepresentableTime(field: string): FieldViolation {
+  return { field, description: "is not a time this server can represent (years 0001 to 9999)", reason: "OUT_OF_RANGE" };
 }
 
 /**
@@ -148,9 +150,14 @@ export function validateEnvelope(event: Event, prefix: string, limits: EnvelopeL
       reason: "TOO_LARGE",
     });
   }
-  for (const [property, field] of OPTIONAL_TEXT_FIELDS) {
-    checkText(violations, prefix, field, event[property], limits.maxFieldLength, "max-field-length");
-  }
+  // Named one by one: a loop over property names was a keyed (megamorphic) load each.
+  const maxField = limits.maxFieldLength;
+  checkText(violations, prefix, "subject", event.subject, maxField, "max-field-length");
+  checkText(violations, prefix, "correlation_id", event.correlationId, maxField, "max-field-length");
+  checkText(violations, prefix, "causation_id", event.causationId, maxField, "max-field-length");
+  checkText(violations, prefix, "ordering_key", event.orderingKey, maxField, "max-field-length");
+  checkText(violations, prefix, "data_schema", event.dataSchema, maxField, "max-field-length");
+  checkText(violations, prefix, "data_content_type", event.dataContentType, maxField, "max-field-length");
   if (event.traceparent !== "") {
     const problem = traceparentProblem(event.traceparent);
     if (problem !== undefined) violations.push({ field: at("traceparent"), description: problem, reason: "PATTERN" });
@@ -163,20 +170,15 @@ export function validateEnvelope(event: Event, prefix: string, limits: EnvelopeL
       limitFieldViolation({ field: at("tags"), limit: "max-tags", max: limits.maxTags, actual: event.tags.length, description: `has ${event.tags.length} tags, over the limit of ${limits.maxTags}` }),
     );
   } else {
-    event.tags.forEach((tag, i) => {
+    for (let i = 0; i < event.tags.length; i++) {
+      const tag = event.tags[i] as string;
       if (tag.length === 0) violations.push({ field: at(`tags[${i}]`), description: "must not be empty", reason: "REQUIRED" });
-      else checkText(violations, prefix, `tags[${i}]`, tag, limits.maxTagLength, "max-tag-length");
-    });
-  }
-  checkAttributes(violations, prefix, event.attributes, limits);
-  for (const [field, time] of [
-    ["time", event.time],
-    ["expire_time", event.expireTime],
-  ] as const) {
-    if (time !== undefined && !Number.isFinite(time.getTime())) {
-      violations.push({ field: at(field), description: "is not a time this server can represent (years 0001 to 9999)", reason: "OUT_OF_RANGE" });
+      else if (tag.length > limits.maxTagLength) checkText(violations, prefix, `tags[${i}]`, tag, limits.maxTagLength, "max-tag-length");
     }
   }
+  checkAttributes(violations, prefix, event.attributes, limits);
+  if (event.time !== undefined && !Number.isFinite(event.time.getTime())) violations.push(unrepresentableTime(at("time")));
+  if (event.expireTime !== undefined && !Number.isFinite(event.expireTime.getTime())) violations.push(unrepresentableTime(at("expire_time")));
   return violations;
 }
 

@@ -1,66 +1,79 @@
 /**
- * Server spans of a publish: one SERVER span `publish <type>` per event,
- * each continuing the trace found in that event's `traceparent` (or, for
- * an event without one, the trace context of the call), with `validate`
- * and `store` children. A batch therefore shows up in the trace of every
- * event it carried, as the OpenTelemetry messaging conventions describe for
- * batches, and not only in the first event's. When no tracer provider is
- * registered nothing is created. Tracing never fails a publish: its own
- * errors are swallowed.
+ * Server spans of a publish: one SERVER span `publish <type>` per distinct
+ * trace context among the call's events, with `validate` and `store`
+ * children. An event's trace context is its `traceparent` (with
+ * `tracestate`), else the trace context of the call, else none (the span
+ * starts a trace). The SDK gives all events of one publish call the context
+ * of its one `send` span, so an SDK batch costs three spans whatever its
+ * size; a batch whose events carry different contexts (a raw client, a
+ * stream of single-event SDK publishes) gets one span, and its steps, in
+ * each of those traces, so every event's trace still shows the server.
+ * This follows the OpenTelemetry messaging conventions for batches: one
+ * span per batch operation, continuing the messages' creation context.
+ * When no tracer provider is registered nothing is created. Tracing never
+ * fails a publish: its own errors are swallowed.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Tracer, type Context, type Span } from "@opentelemetry/api";
-import { Attr, messageAttributes, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
+import { Attr, MESSAGING_SYSTEM, messageAttributes, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import { VERSION } from "../version.js";
 
 const activeTracer = tracerSource("@protobus/server", VERSION);
 
-/** The spans of one publish: one per event of the batch. */
+/** The events of one call that share a trace context, and the span they get. */
+interface ContextGroup {
+  readonly parent: Context;
+  /** Indexes into the call's events. */
+  readonly indexes: number[];
+}
+
+/** One publish span of a call, with the context its step spans start in. */
+interface PublishSpan {
+  readonly span: Span;
+  readonly context: Context;
+  /** The event's index when the span is about one event only. */
+  readonly only: number | undefined;
+}
+
+/** The spans of one publish call: one per distinct trace context of its events. */
 export class PublishTrace {
   readonly #tracer: Tracer;
-  readonly #spans: readonly Span[];
-  readonly #contexts: readonly Context[];
+  readonly #spans: readonly PublishSpan[];
 
-  private constructor(tracer: Tracer, spans: readonly Span[], contexts: readonly Context[]) {
+  private constructor(tracer: Tracer, spans: readonly PublishSpan[]) {
     this.#tracer = tracer;
     this.#spans = spans;
-    this.#contexts = contexts;
   }
 
   /**
-   * Starts one publish span per event, or returns undefined when tracing is
-   * off. An event's span continues its `traceparent`, else `callContext`
-   * (the trace context the client propagated in the call's metadata), else
-   * starts a trace.
+   * Starts one publish span per distinct trace context of `events`, or
+   * returns undefined when tracing is off. Events with the same
+   * `traceparent` and `tracestate` share a span, which continues that
+   * context; events without one share a span continuing `callContext`
+   * (the trace context the client propagated in the call's metadata), or
+   * starting a trace.
    */
   static start(events: readonly Event[], callContext?: Context): PublishTrace | undefined {
     if (events.length === 0) return undefined;
     try {
       const tracer = activeTracer();
       if (tracer === undefined) return undefined;
-      const spans: Span[] = [];
-      const contexts: Context[] = [];
-      for (const event of events) {
-        const parent = event.traceparent === "" ? (callContext ?? ROOT_CONTEXT) : propagation.extract(ROOT_CONTEXT, event, envelopeGetter);
-        const attributes: Attributes = {
-          ...messageAttributes(event, { type: "receive", name: "publish" }, events.length),
-          "rpc.system": "grpc",
-          "rpc.service": "protobus.v1.EventBus",
-        };
-        const span = tracer.startSpan(event.type === "" ? "publish" : `publish ${event.type}`, { kind: SpanKind.SERVER, attributes }, parent);
-        spans.push(span);
-        contexts.push(trace.setSpan(parent, span));
+      const spans: PublishSpan[] = [];
+      for (const group of groupByContext(events, callContext)) {
+        const span = tracer.startSpan(spanName(events, group.indexes), { kind: SpanKind.SERVER, attributes: groupAttributes(events, group.indexes) }, group.parent);
+        const only = group.indexes.length === 1 ? group.indexes[0] : undefined;
+        spans.push({ span, context: trace.setSpan(group.parent, span), only });
       }
-      return new PublishTrace(tracer, spans, contexts);
+      return new PublishTrace(tracer, spans);
     } catch {
       return undefined;
     }
   }
 
-  /** Starts a step span (`validate`, `store`) under each event's publish span. */
+  /** Starts a step span (`validate`, `store`) under each publish span. */
   step(name: string): readonly Span[] | undefined {
     try {
-      return this.#contexts.map((context) => this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL }, context));
+      return this.#spans.map((publish) => this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL }, publish.context));
     } catch {
       return undefined;
     }
@@ -79,22 +92,94 @@ export class PublishTrace {
     }
   }
 
-  /** Ends the publish spans with the stored results (id and sequence per event) or the error. */
+  /**
+   * Ends the publish spans with the stored results or the error. A span
+   * about one event gets its id and sequence; a span about several does
+   * not (the messaging conventions keep `messaging.message.*` to spans of
+   * one message; each event's own trace context is in its envelope).
+   */
   end(results: readonly { id: string; sequence: bigint }[] | undefined, error?: unknown): void {
     try {
-      this.#spans.forEach((span, i) => {
-        const result = results?.[i];
+      for (const { span, only } of this.#spans) {
+        const result = only === undefined ? undefined : results?.[only];
         if (result !== undefined) {
           span.setAttribute(Attr.messageId, result.id);
           span.setAttribute(Attr.sequence, Number(result.sequence));
         }
         if (error !== undefined) fail(span, error);
         span.end();
-      });
+      }
     } catch {
       // Tracing never fails a publish.
     }
   }
+}
+
+/**
+ * The call's events grouped by trace context, in order of first
+ * appearance. The `traceparent` is compared as text: the server refused
+ * any that is not W3C trace context before this runs, and the common case
+ * (an SDK batch) is one group, extracted once.
+ */
+function groupByContext(events: readonly Event[], callContext: Context | undefined): ContextGroup[] {
+  const first = events[0] as Event;
+  if (events.every((e) => e.traceparent === first.traceparent && e.tracestate === first.tracestate)) {
+    return [{ parent: contextOf(first, callContext), indexes: events.map((_, i) => i) }];
+  }
+  const groups = new Map<string, ContextGroup>();
+  events.forEach((event, i) => {
+    const key = `${event.traceparent} ${event.tracestate}`;
+    const group = groups.get(key);
+    if (group !== undefined) group.indexes.push(i);
+    else groups.set(key, { parent: contextOf(event, callContext), indexes: [i] });
+  });
+  return [...groups.values()];
+}
+
+/** The trace context an event continues. */
+function contextOf(event: Event, callContext: Context | undefined): Context {
+  return event.traceparent === "" ? (callContext ?? ROOT_CONTEXT) : propagation.extract(ROOT_CONTEXT, event, envelopeGetter);
+}
+
+/** `publish <type>` when the span's events share a type, else `publish`. */
+function spanName(events: readonly Event[], indexes: readonly number[]): string {
+  const type = sharedValue(events, indexes, (e) => e.type);
+  return type === undefined || type === "" ? "publish" : `publish ${type}`;
+}
+
+/**
+ * The attributes of a publish span: an event's own when the span is about
+ * one event; for several, the ones they share (type, correlation id).
+ * `messaging.batch.message_count` is the size of the call.
+ */
+function groupAttributes(events: readonly Event[], indexes: readonly number[]): Attributes {
+  const attributes: Attributes =
+    indexes.length === 1
+      ? messageAttributes(events[indexes[0] as number] as Event, PUBLISH, events.length)
+      : {
+          [Attr.system]: MESSAGING_SYSTEM,
+          [Attr.operationType]: PUBLISH.type,
+          [Attr.operationName]: PUBLISH.name,
+          [Attr.batchCount]: events.length,
+        };
+  if (indexes.length > 1) {
+    const type = sharedValue(events, indexes, (e) => e.type);
+    if (type !== undefined && type !== "") attributes[Attr.destinationName] = type;
+    const correlationId = sharedValue(events, indexes, (e) => e.correlationId);
+    if (correlationId !== undefined && correlationId !== "") attributes[Attr.conversationId] = correlationId;
+  }
+  attributes["rpc.system"] = "grpc";
+  attributes["rpc.service"] = "protobus.v1.EventBus";
+  return attributes;
+}
+
+const PUBLISH = { type: "receive", name: "publish" } as const;
+
+/** The value `field` has for every event of `indexes`, or undefined when they differ. */
+function sharedValue(events: readonly Event[], indexes: readonly number[], field: (event: Event) => string): string | undefined {
+  const value = field(events[indexes[0] as number] as Event);
+  for (const i of indexes) if (field(events[i] as Event) !== value) return undefined;
+  return value;
 }
 
 function fail(span: Span, error: unknown): void {
