@@ -41,7 +41,8 @@ export function encodeDelivery(stored: StoredEvent, deliveryId: string, attempt:
  */
 export function encodeUniqueDelivery(stored: StoredEvent, deliveryId: string, attempt: number): Uint8Array {
   const event = stored.bytes;
-  const idLength = Buffer.byteLength(deliveryId, "utf8");
+  const ascii = isAscii(deliveryId);
+  const idLength = ascii ? deliveryId.length : Buffer.byteLength(deliveryId, "utf8");
   const inner =
     1 + varintSize(event.byteLength) + event.byteLength + 1 + varintSize(idLength) + idLength + (attempt !== 0 ? 1 + varintSize(attempt) : 0);
   const buffer = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
@@ -54,12 +55,23 @@ export function encodeUniqueDelivery(stored: StoredEvent, deliveryId: string, at
   offset += event.byteLength;
   buffer[offset++] = DELIVERY_ID;
   offset = writeVarint(buffer, offset, idLength);
-  offset += buffer.write(deliveryId, offset, "utf8");
+  if (ascii) {
+    // Delivery ids are `<sequence>.<attempt>`: a byte per character, written without a call into the encoder.
+    for (let i = 0; i < idLength; i++) buffer[offset++] = deliveryId.charCodeAt(i);
+  } else {
+    offset += buffer.write(deliveryId, offset, "utf8");
+  }
   if (attempt !== 0) {
     buffer[offset++] = DELIVERY_ATTEMPT;
     writeVarint(buffer, offset, attempt);
   }
   return buffer;
+}
+
+/** True when every character of `text` is ASCII (one UTF-8 byte each). */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 const RESPONSE_BATCH = fieldTag(SubscribeResponseField.batch, WireType.LengthDelimited);

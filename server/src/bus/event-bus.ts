@@ -80,6 +80,14 @@ export interface PublishOptions {
    * with the server-set fields written after it, instead of re-encoded.
    */
   readonly encoded?: readonly (Uint8Array | undefined)[];
+  /**
+   * Called once the batch has passed validation and been handed to the
+   * store, before it is durable (not called when the publish fails
+   * earlier). A caller that keeps several publishes in order may start the
+   * next one then: the store keeps the order in which it was handed
+   * batches, and batches handed over in one turn share a group commit.
+   */
+  readonly onStoring?: () => void;
 }
 
 
@@ -188,7 +196,7 @@ export class EventBus {
     const spans = PublishTrace.start(events, options.traceContext);
     let results: PublishResult[] | undefined;
     try {
-      results = await this.#validateAndStore(events, spans, options.encoded);
+      results = await this.#validateAndStore(events, spans, options.encoded, options.onStoring);
       return results;
     } catch (error) {
       spans?.end(undefined, error);
@@ -215,6 +223,7 @@ export class EventBus {
     events: readonly Event[],
     spans: PublishTrace | undefined,
     encoded: readonly (Uint8Array | undefined)[] | undefined,
+    onStoring: (() => void) | undefined,
   ): Promise<PublishResult[]> {
     const validating = spans?.step("validate");
     const violations: FieldViolation[] = [];
@@ -257,6 +266,7 @@ export class EventBus {
       ...(published !== undefined ? { published } : {}),
     });
     this.#inFlight.add(pending);
+    onStoring?.();
     try {
       const stored = await pending;
       spans?.endStep(storing);

@@ -29,7 +29,10 @@ export function decodePublishRequest(bytes: Uint8Array): PublishRequest {
     const length = read[0];
     pos = read[1];
     if (pos + length > bytes.length) return PublishRequest.decode(bytes);
-    const slice = bytes.subarray(pos, pos + length);
+    // A plain view, not a Buffer: the decoder cuts every string field out of
+    // its input with `subarray`, which on a Buffer runs Buffer's constructor
+    // for each. (`data` is copied into a Buffer of its own either way.)
+    const slice = new Uint8Array(bytes.buffer, bytes.byteOffset + pos, length);
     events.push(Event.decode(slice));
     encoded.push(isStorableEnvelope(slice) ? slice : undefined);
     pos += length;
