@@ -98,6 +98,22 @@ describe("the sqlite store's backlog reader", () => {
     expect(store.backlogReadStats().served).toBe(1);
   });
 
+  it("gives events read by the thread the priority and ordering key their envelopes hold", async () => {
+    const store = open(directory(), { recentCacheSize: 10 });
+    const shapes: Array<Partial<Event>> = [{}, { priority: 0 }, { priority: 9, orderingKey: "customer-17" }, { orderingKey: "kunde-ü-42" }, { orderingKey: "" }];
+    const events = Array.from({ length: 200 }, (_, n) => Event.fromPartial({ ...numbered(n), ...shapes[n % shapes.length] }));
+    await store.append(events, { dedupeWindowMs: 0 });
+    const { events: read } = await store.read({ afterSequence: 0n, limit: 200 });
+    expect(store.backlogReadStats().served).toBe(1);
+    expect(read).toHaveLength(200);
+    for (const stored of read) {
+      const decoded = Event.decode(stored.bytes);
+      expect([stored.priority, stored.orderingKey]).toEqual([decoded.priority ?? 4, decoded.orderingKey]);
+    }
+    expect(new Set(read.map((e) => e.orderingKey))).toEqual(new Set(["", "customer-17", "kunde-ü-42"]));
+    expect(new Set(read.map((e) => e.priority))).toEqual(new Set([0, 4, 9]));
+  });
+
   it("fails the reads pending when the store closes with UNAVAILABLE, and every read after", async () => {
     const dataDir = directory();
     const first = open(dataDir);

@@ -8,7 +8,7 @@ import { startTracingTo } from "../lib/tracing.mjs";
 import { secureSetup } from "../lib/secure-setup.mjs";
 
 serveRole(async ({ store, config = {}, tracingEndpoint }) => {
-  const tracing = tracingEndpoint === undefined ? undefined : await startTracingTo(tracingEndpoint, "protobus");
+  const tracing = tracingEndpoint === undefined ? undefined : await startTracingTo(tracingEndpoint, "protobus", { contextManager: false });
   const data = tempDir("server");
   const { secure = false, ...serverConfig } = config;
   const security = secure ? secureSetup(data.dir) : undefined;

@@ -1,6 +1,7 @@
 /**
  * Pieces shared by the SDK and the server that are not part of the stable
- * client API: pattern compilation, status-detail codecs, time conversions.
+ * client API: pattern compilation, status-detail codecs, time conversions,
+ * the subscription stream's codecs.
  * They may change between minor versions.
  */
 export { EVENT_TYPE_REGEX, compilePatterns, isValidEventType, matchesPattern, patternCovers, patternError } from "./pattern.js";
@@ -9,6 +10,7 @@ export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDet
 export { durationFromMs, msFromDuration } from "./time.js";
 export { Attr, MESSAGING_SYSTEM, messageAttributes, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
 export { newEventId } from "./event-id.js";
+export { decodeSubscribeRequest, encodeSubscribeRequest, subscribeResponseDecoder } from "./subscribe-codec.js";
 export { metadataGetter, metadataSetter } from "./tracing/metadata-carrier.js";
 export { ForwardReply, ForwardRequest } from "./gen/protobus/cluster/v1/group_forwarding.pb.js";
 export type {

@@ -5,11 +5,12 @@
  * deliveries can wait in the client.
  */
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import type { Delivery, EventBusClient, StartPosition, SubscribeRequest, SubscribeResponse } from "./gen/protobus/v1/bus.pb.js";
+import { EventBusService, type Delivery, type EventBusClient, type StartPosition, type SubscribeRequest, type SubscribeResponse } from "./gen/protobus/v1/bus.pb.js";
 import type { Event } from "./gen/protobus/v1/event.pb.js";
 import { eventJson } from "./event-input.js";
 import { Code, ProtobusError } from "./protobus-error.js";
 import { durationFromMs } from "./time.js";
+import { encodeSubscribeRequest, subscribeResponseDecoder } from "./subscribe-codec.js";
 import { runHandler, type ConsumerSpanRelation } from "./tracing/consumer.js";
 
 /** Where a subscription starts. */
@@ -185,7 +186,12 @@ export class Subscription implements AsyncIterable<ReceivedEvent> {
 
   /** Opens a stream: the first one, or again after a lost connection. */
   #connect(): void {
-    const call = this.#client.subscribe();
+    // The generated client's call, with the stream's own codecs (the same bytes and objects, less work per event).
+    const call = this.#client.makeBidiStreamRequest<SubscribeRequest, SubscribeResponse>(
+      EventBusService.subscribe.path,
+      encodeSubscribeRequest,
+      subscribeResponseDecoder(),
+    );
     this.#call = call;
     const options = this.#options;
     call.on("data", (response: SubscribeResponse) => {

@@ -4,7 +4,7 @@
  * together in `batch` responses of bounded size. Nothing waits to fill a
  * batch: what a pump has ready at once goes out at once.
  */
-import { encodeDeliveryBatch } from "./delivery-encoding.js";
+import { batchEntrySize, encodeDeliveryBatch, encodeUniqueDelivery, encodeUniqueDeliveryBatch, type UniqueDelivery } from "./delivery-encoding.js";
 
 /** Most bytes of deliveries put into one batch response (a larger single delivery goes alone). */
 export const MAX_BATCH_BYTES = 1024 * 1024;
@@ -33,5 +33,34 @@ export function writeDeliveries(write: (message: Uint8Array) => boolean, encoded
     bytes += size;
   }
   if (start < encoded.length && !write(encodeDeliveryBatch(start === 0 ? encoded : encoded.slice(start)))) writable = false;
+  return writable;
+}
+
+/**
+ * Writes deliveries only this subscriber sends (a consumer group's) through
+ * `write`, encoded straight from their stored envelopes: batch responses of
+ * at most {@link MAX_BATCH_BYTES} (a larger single delivery goes alone), or
+ * one `delivery` response each without batching. Same return value as
+ * {@link writeDeliveries}.
+ */
+export function writeUniqueDeliveries(write: (message: Uint8Array) => boolean, deliveries: readonly UniqueDelivery[], batching: boolean): boolean {
+  let writable = true;
+  if (!batching || deliveries.length === 1) {
+    for (const { stored, deliveryId, attempt } of deliveries) if (!write(encodeUniqueDelivery(stored, deliveryId, attempt))) writable = false;
+    return writable;
+  }
+  const sizes = deliveries.map(batchEntrySize);
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < deliveries.length; i++) {
+    const size = sizes[i] as number;
+    if (i > start && bytes + size > MAX_BATCH_BYTES) {
+      if (!write(encodeUniqueDeliveryBatch(deliveries, sizes, start, i))) writable = false;
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < deliveries.length && !write(encodeUniqueDeliveryBatch(deliveries, sizes, start, deliveries.length))) writable = false;
   return writable;
 }

@@ -8,7 +8,6 @@
  * member leaves and its outstanding deliveries go back to the group.
  */
 import type { GroupDelivery, GroupHandle } from "../storage/group-store.js";
-import { encodeUniqueDelivery } from "./delivery-encoding.js";
 import type { DeliverySink } from "./subscription.js";
 import { ackedResponse } from "./subscription-responses.js";
 import { BaseSubscription, type BaseSubscriptionOptions } from "./subscription-base.js";
@@ -124,14 +123,12 @@ export class GroupSubscription extends BaseSubscription {
           const deliveries = await this.#group.claim(this.id, Math.min(room, CLAIM_BATCH), Math.max(0, this.#byteRoom()));
           if (deliveries.length === 0) break;
           if (this.closed) return;
-          const ready: Uint8Array[] = [];
           for (const delivery of deliveries) {
             this.spendCredit();
             this.observer?.delivered(delivery.stored, delivery.attempt, this.consumer);
-            ready.push(encodeUniqueDelivery(delivery.stored, delivery.deliveryId, delivery.attempt));
           }
           // The batch is bounded by the window, so writing all of it keeps memory bounded.
-          if (!this.sink.writeDeliveries(ready)) await this.sink.waitForDrain();
+          if (!this.sink.writeUniqueDeliveries(deliveries)) await this.sink.waitForDrain();
         }
       } while (this.#again && !this.closed);
     } finally {

@@ -5,6 +5,7 @@
  * it writes deliveries to.
  */
 import type { SubscribeResponse } from "@protobus/sdk/proto";
+import type { UniqueDelivery } from "./delivery-encoding.js";
 
 /** Where the subscription writes. */
 export interface DeliverySink {
@@ -19,6 +20,12 @@ export interface DeliverySink {
    * `writeDeliveries` in delivery-writer.ts); same return value as `write`.
    */
   writeDeliveries(encoded: readonly Uint8Array[]): boolean;
+  /**
+   * Writes deliveries that only this subscriber sends (a consumer group's),
+   * encoded from their stored envelopes (see `writeUniqueDeliveries` in
+   * delivery-writer.ts); same return value as `write`.
+   */
+  writeUniqueDeliveries(deliveries: readonly UniqueDelivery[]): boolean;
   /** Resolves when the transport can take more. */
   waitForDrain(): Promise<void>;
   /** Ends the stream with an error. */

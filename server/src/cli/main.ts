@@ -88,7 +88,8 @@ function addServeCommand(program: Command): void {
     }
     const config = loadConfig({ flags: byYaml, ...(flags.config !== undefined ? { configFile: flags.config } : {}) });
     const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-    const tracing = await startTracing({ logger });
+    // The server gives each span its parent explicitly: no context manager, no async hooks.
+    const tracing = await startTracing({ logger, contextManager: false });
     const server = await startServer({ ...config, logger });
     await new Promise<void>((resolve) => {
       let signals = 0;

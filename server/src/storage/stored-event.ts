@@ -1,6 +1,7 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Event } from "@protobus/sdk/proto";
-import { EventField, WireType, fieldTag, serverFieldsSize, writeServerFields, type ServerFields } from "../wire.js";
+import { DEFAULT_PRIORITY, scanGrouping, type GroupingScan } from "./envelope-grouping.js";
+import { WireType, fieldTag, serverFieldsSize, writeServerFields, type ServerFields } from "../wire.js";
 
 // One writer for every encode: its buffer keeps the size it grew to, so an
 // envelope is encoded without growing (and copying) a fresh buffer each
@@ -131,12 +132,10 @@ export function encodeStoredEnvelopes(events: readonly Event[], published: reado
   return out;
 }
 
-/** The priority of an event that names none (`protobus.v1.Event.priority`). */
-export const DEFAULT_PRIORITY = 4;
+export { DEFAULT_PRIORITY };
 
-// Field numbers of `protobus.v1.Event` read without a full decode.
-const PRIORITY_FIELD = EventField.priority;
-const ORDERING_KEY_FIELD = EventField.orderingKey;
+// Reused by every scan (synchronous: no two at once).
+const GROUPING_SCAN: GroupingScan = { priority: DEFAULT_PRIORITY, keyStart: -1, keyEnd: -1 };
 
 /**
  * An accepted event as a backend keeps it: its sequence and type (the keys
@@ -212,56 +211,15 @@ export class StoredEvent {
     return this.#event;
   }
 
-  /**
-   * Reads priority and ordering key off the wire, skipping every other field
-   * without decoding it (a plain scan: no reader object, no tag tuples).
-   */
+  /** Reads priority and ordering key off the wire (see `scanGrouping`), or from the decoded envelope when that is at hand or the scan cannot read the bytes. */
   #readGrouping(): void {
-    if (this.#event !== undefined) {
-      this.#priority = this.#event.priority ?? DEFAULT_PRIORITY;
-      this.#orderingKey = this.#event.orderingKey;
+    const scan = GROUPING_SCAN;
+    if (this.#event === undefined && scanGrouping(this.bytes, 0, this.bytes.length, scan)) {
+      this.#priority = scan.priority;
+      this.#orderingKey = scan.keyStart < 0 ? "" : Buffer.from(this.bytes.buffer, this.bytes.byteOffset + scan.keyStart, scan.keyEnd - scan.keyStart).toString("utf8");
       return;
     }
-    const bytes = this.bytes;
-    let priority = DEFAULT_PRIORITY;
-    let orderingKey = "";
-    let pos = 0;
-    const varint = (): number => {
-      let value = 0;
-      let shift = 0;
-      for (;;) {
-        if (pos >= bytes.length) throw new RangeError("truncated varint in a stored envelope");
-        const byte = bytes[pos++] as number;
-        // Past 2^53 precision is lost, which no length or field here reaches.
-        value += (byte & 0x7f) * 2 ** shift;
-        if (byte < 0x80) return value;
-        shift += 7;
-        if (shift > 63) throw new RangeError("varint too long in a stored envelope");
-      }
-    };
-    while (pos < bytes.length) {
-      const tag = varint();
-      const field = Math.floor(tag / 8);
-      const wireType = tag & 7;
-      if (wireType === WireType.Varint) {
-        const value = varint();
-        if (field === PRIORITY_FIELD) priority = value >>> 0;
-      } else if (wireType === WireType.LengthDelimited) {
-        const length = varint();
-        if (field === ORDERING_KEY_FIELD) orderingKey = Buffer.from(bytes.buffer, bytes.byteOffset + pos, length).toString("utf8");
-        pos += length;
-      } else if (wireType === WireType.Bit64) {
-        pos += 8;
-      } else if (wireType === WireType.Bit32) {
-        pos += 4;
-      } else {
-        // Groups are not used by protobus.v1.Event: decode it in full (kept).
-        priority = this.event.priority ?? DEFAULT_PRIORITY;
-        orderingKey = this.event.orderingKey;
-        break;
-      }
-    }
-    this.#priority = priority;
-    this.#orderingKey = orderingKey;
+    this.#priority = this.event.priority ?? DEFAULT_PRIORITY;
+    this.#orderingKey = this.event.orderingKey;
   }
 }

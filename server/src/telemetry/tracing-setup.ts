@@ -52,6 +52,14 @@ export interface StartTracingOptions {
   readonly logger?: Pick<Logger, "warn" | "info">;
   /** Longest wait for pending spans at shutdown, in ms; 1,000 by default. */
   readonly flushTimeoutMs?: number;
+  /**
+   * Whether to register an AsyncLocalStorage context manager; true by
+   * default. An application needs it: a span started in a handler's async
+   * work (a publish) finds its parent through it. The server passes every
+   * span's parent explicitly and turns it off, because the async hooks it
+   * enables tax every promise and `await` of the process.
+   */
+  readonly contextManager?: boolean;
 }
 
 const OFF: TracingHandle = { enabled: false, description: "", shutdown: () => Promise.resolve() };
@@ -64,9 +72,9 @@ function read(env: Readonly<Record<string, string | undefined>>, name: string): 
 
 /**
  * Starts exporting traces when the environment asks for it, registering a
- * global tracer provider, the W3C trace-context propagator and an
- * AsyncLocalStorage context manager. Spans are exported by a batch span
- * processor, off the publish path.
+ * global tracer provider, the W3C trace-context propagator and (unless
+ * `contextManager: false`) an AsyncLocalStorage context manager. Spans are
+ * exported by a batch span processor, off the publish path.
  */
 export async function startTracing(options: StartTracingOptions = {}): Promise<TracingHandle> {
   const env = options.env ?? process.env;
@@ -108,7 +116,7 @@ export async function startTracing(options: StartTracingOptions = {}): Promise<T
     );
     const reporting = new ReportingSpanExporter(exporter, { destination: description, logger });
     const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(reporting, batchConfig(env))] });
-    provider.register();
+    provider.register(options.contextManager === false ? { contextManager: null } : {});
     logger.info("tracing on", { export: description, service: serviceName });
     const flushTimeoutMs = options.flushTimeoutMs ?? 1_000;
     return {

@@ -10,7 +10,7 @@
 import type { ServerDuplexStream, handleBidiStreamingCall } from "@grpc/grpc-js";
 import { msFromDuration } from "@protobus/sdk/internal";
 import type { OpenSubscription, SubscribeRequest, SubscribeResponse } from "@protobus/sdk/proto";
-import { writeDeliveries } from "../bus/delivery-writer.js";
+import { writeDeliveries, writeUniqueDeliveries } from "../bus/delivery-writer.js";
 import type { EventBus } from "../bus/event-bus.js";
 import type { DeliverySink, Subscription } from "../bus/subscription.js";
 import { invalidArgument } from "../errors.js";
@@ -75,9 +75,12 @@ class SubscribeStream {
     call.on("error", () => this.#release());
   }
 
+  readonly #write = (message: Uint8Array): boolean => this.#writer.write(message);
+
   readonly #sink: DeliverySink = {
     write: (message) => this.#writer.write(message),
-    writeDeliveries: (encoded) => writeDeliveries((message) => this.#writer.write(message), encoded, this.#batching),
+    writeDeliveries: (encoded) => writeDeliveries(this.#write, encoded, this.#batching),
+    writeUniqueDeliveries: (deliveries) => writeUniqueDeliveries(this.#write, deliveries, this.#batching),
     waitForDrain: () => this.#writer.whenWritable(),
     fail: (error) => this.#finish(error),
   };

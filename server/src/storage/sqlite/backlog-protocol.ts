@@ -45,6 +45,8 @@ export interface BacklogAnswer {
   readonly count: number;
   /** The distinct types of the events; `buffer` names each event's by index. */
   readonly types: readonly string[];
+  /** The distinct ordering keys of the events, `""` first; `buffer` names each event's by index. */
+  readonly keys: readonly string[];
   /** The thread that read them, so that tests can tell it is not the main one. */
   readonly threadId: number;
 }
@@ -60,10 +62,16 @@ export interface BacklogFailure {
 /** What the backlog reader thread posts back. */
 export type BacklogReply = BacklogAnswer | BacklogFailure;
 
+/** A packed priority that says the thread could not read it: the main thread reads the envelope itself. */
+export const UNKNOWN_PRIORITY = 0xffffffff;
+
 /**
  * The packed form of `count` events: `count` sequences (BigInt64), expire
- * times (Float64, ms), body lengths (Uint32) and type indexes (Uint32),
- * then the bodies back to back. Every array starts at a multiple of its
+ * times (Float64, ms), body lengths (Uint32), type indexes (Uint32),
+ * priorities (Uint32, or {@link UNKNOWN_PRIORITY}) and ordering-key indexes
+ * (Uint32), then the bodies back to back. The thread reads each envelope's
+ * priority and ordering key while it packs it, so the main thread, which
+ * orders group backlogs by them, does not scan the bytes again. Every array starts at a multiple of its
  * element size, so the main thread reads them through views, no copy.
  */
 export function packedSize(count: number, bodyBytes: number): number {
@@ -72,7 +80,7 @@ export function packedSize(count: number, bodyBytes: number): number {
 
 /** Where the bodies of `count` packed events start. */
 export function bodiesOffset(count: number): number {
-  return count * 24;
+  return count * 32;
 }
 
 /** Views of a packed buffer's arrays, for writing (in the thread) or reading (in the main thread). */
@@ -81,6 +89,8 @@ export interface PackedViews {
   readonly expireTimes: Float64Array;
   readonly lengths: Uint32Array;
   readonly typeIndexes: Uint32Array;
+  readonly priorities: Uint32Array;
+  readonly keyIndexes: Uint32Array;
 }
 
 /** The arrays of a buffer packed with `count` events. */
@@ -90,5 +100,7 @@ export function packedViews(buffer: ArrayBuffer, count: number): PackedViews {
     expireTimes: new Float64Array(buffer, count * 8, count),
     lengths: new Uint32Array(buffer, count * 16, count),
     typeIndexes: new Uint32Array(buffer, count * 20, count),
+    priorities: new Uint32Array(buffer, count * 24, count),
+    keyIndexes: new Uint32Array(buffer, count * 28, count),
   };
 }

@@ -10,7 +10,7 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import type { PatternMatcher } from "@protobus/sdk/internal";
 import type { ReadResult } from "../backend.js";
 import { StoredEvent } from "../stored-event.js";
-import { type BacklogReply, type BacklogRequest, type BacklogWorkerData, bodiesOffset, packedViews } from "./backlog-protocol.js";
+import { type BacklogReply, type BacklogRequest, type BacklogWorkerData, UNKNOWN_PRIORITY, bodiesOffset, packedViews } from "./backlog-protocol.js";
 import { sqliteError } from "./errors.js";
 
 /** What the backlog reader did so far; tests use it to see that reads left the main thread. */
@@ -101,14 +101,17 @@ export class BacklogReader {
     }
     this.#served += 1;
     this.#threadId = reply.threadId;
-    const { buffer, count, types } = reply;
+    const { buffer, count, types, keys } = reply;
     const views = packedViews(buffer, count);
     const events: StoredEvent[] = new Array<StoredEvent>(count);
     let offset = bodiesOffset(count);
     for (let i = 0; i < count; i++) {
       const length = views.lengths[i] as number;
       const body = new Uint8Array(buffer, offset, length);
-      events[i] = new StoredEvent(views.sequences[i] as bigint, types[views.typeIndexes[i] as number] as string, body, views.expireTimes[i] as number);
+      const priority = views.priorities[i] as number;
+      // Priority and ordering key as the thread read them; an envelope it could not read is read here when asked.
+      const grouping = priority === UNKNOWN_PRIORITY ? undefined : { priority, orderingKey: keys[views.keyIndexes[i] as number] as string };
+      events[i] = new StoredEvent(views.sequences[i] as bigint, types[views.typeIndexes[i] as number] as string, body, views.expireTimes[i] as number, undefined, grouping);
       offset += length;
     }
     pending.resolve({ events, scannedTo: reply.scannedTo });

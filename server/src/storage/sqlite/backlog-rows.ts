@@ -6,7 +6,8 @@
  */
 import Database from "better-sqlite3";
 import { compilePatterns, type PatternMatcher } from "@protobus/sdk/internal";
-import { MAX_READ_BYTES, bodiesOffset, packedSize, packedViews, scanLimit } from "./backlog-protocol.js";
+import { scanGrouping, type GroupingScan } from "../envelope-grouping.js";
+import { MAX_READ_BYTES, UNKNOWN_PRIORITY, bodiesOffset, packedSize, packedViews, scanLimit } from "./backlog-protocol.js";
 import { BacklogWindow, type RawEventRow } from "./backlog-window.js";
 
 /** One read's outcome, packed. */
@@ -15,6 +16,7 @@ export interface PackedRead {
   readonly buffer: ArrayBuffer;
   readonly count: number;
   readonly types: string[];
+  readonly keys: string[];
 }
 
 /** Rows one database read fetches at most. */
@@ -114,6 +116,9 @@ export class BacklogRows {
     const views = packedViews(buffer, count);
     const out = new Uint8Array(buffer);
     let offset = bodiesOffset(count);
+    const scan: GroupingScan = { priority: 0, keyStart: -1, keyEnd: -1 };
+    const keyIndexes = new Map<string, number>([["", 0]]);
+    const keys = [""];
     // Bodies are copied in runs: consecutive rows of one fetch lie back to back in its blob.
     let runBlob: Buffer | undefined;
     let runStart = 0;
@@ -127,6 +132,19 @@ export class BacklogRows {
       views.expireTimes[i] = row[2];
       views.lengths[i] = row[3];
       views.typeIndexes[i] = typeIndexes.get(row[1]) as number;
+      if (scanGrouping(blob, start, start + row[3], scan)) {
+        views.priorities[i] = scan.priority;
+        const key = scan.keyStart < scan.keyEnd ? blob.toString("utf8", scan.keyStart, scan.keyEnd) : "";
+        let keyIndex = keyIndexes.get(key);
+        if (keyIndex === undefined) {
+          keyIndex = keys.length;
+          keyIndexes.set(key, keyIndex);
+          keys.push(key);
+        }
+        views.keyIndexes[i] = keyIndex;
+      } else {
+        views.priorities[i] = UNKNOWN_PRIORITY;
+      }
       if (blob !== runBlob || start !== runEnd) {
         if (runBlob !== undefined) offset += runBlob.copy(out, offset, runStart, runEnd);
         runBlob = blob;
@@ -136,7 +154,7 @@ export class BacklogRows {
     }
     if (runBlob !== undefined) runBlob.copy(out, offset, runStart, runEnd);
     window.dropThrough(scannedTo);
-    return { scannedTo: BigInt(scannedTo), buffer, count, types };
+    return { scannedTo: BigInt(scannedTo), buffer, count, types, keys };
   }
 
   /**
