@@ -133,11 +133,17 @@ export function isStorableEnvelope(bytes: Uint8Array): boolean {
 // The value of the varint scanVarint read last.
 let scannedValue = 0;
 
-/** Reads the varint at `pos` into `scannedValue`; returns the position after it, or -1 when truncated or over 10 bytes. */
-function scanVarint(bytes: Uint8Array, pos: number): number {
+/**
+ * Reads the varint at `pos`, which must end before `end`, without
+ * allocating: the value is then {@link scannedVarint}'s (past 2^53 it loses
+ * precision, which no tag or length reaches). Returns the position after it,
+ * or -1 when it runs past `end` or over 10 bytes. For scans that run for
+ * every event; {@link readVarint} returns a tuple instead.
+ */
+export function scanVarint(bytes: Uint8Array, pos: number, end: number = bytes.length): number {
   let value = 0;
   for (let shift = 0; shift < 64; shift += 7) {
-    if (pos >= bytes.length) return -1;
+    if (pos >= end) return -1;
     const byte = bytes[pos++] as number;
     value += (byte & 0x7f) * 2 ** shift;
     if (byte < 0x80) {
@@ -146,6 +152,11 @@ function scanVarint(bytes: Uint8Array, pos: number): number {
     }
   }
   return -1;
+}
+
+/** The value of the varint {@link scanVarint} read last. */
+export function scannedVarint(): number {
+  return scannedValue;
 }
 
 /** The server-set values written after a publisher's envelope ({@link writeServerFields}). */

@@ -7,7 +7,7 @@ import { isValidEventType, newEventId } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import { limitFieldViolation, type FieldViolation } from "../errors.js";
 import type { InputLimits } from "../limits.js";
-import { DEFAULT_PRIORITY } from "../storage/stored-event.js";
+import { DEFAULT_PRIORITY } from "../storage/envelope-grouping.js";
 
 /** The CloudEvents version protobus speaks. */
 export const SPEC_VERSION = "1.0";

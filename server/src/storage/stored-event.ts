@@ -132,8 +132,6 @@ export function encodeStoredEnvelopes(events: readonly Event[], published: reado
   return out;
 }
 
-export { DEFAULT_PRIORITY };
-
 // Reused by every scan (synchronous: no two at once).
 const GROUPING_SCAN: GroupingScan = { priority: DEFAULT_PRIORITY, keyStart: -1, keyEnd: -1 };
 
