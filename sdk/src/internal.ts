@@ -8,7 +8,7 @@ export { EVENT_TYPE_REGEX, compilePatterns, isValidEventType, matchesPattern, pa
 export type { PatternMatcher } from "./pattern.js";
 export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDetailsMetadata } from "./status-details.js";
 export { durationFromMs, msFromDuration } from "./time.js";
-export { Attr, MESSAGING_SYSTEM, messageAttributes, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
+export { Attr, MESSAGING_SYSTEM, batchAttributes, messageAttributes, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
 export { newEventId } from "./event-id.js";
 export { decodeSubscribeRequest, encodeSubscribeRequest, subscribeResponseDecoder } from "./subscribe-codec.js";
 export { metadataGetter, metadataSetter } from "./tracing/metadata-carrier.js";

@@ -59,3 +59,24 @@ export function messageAttributes(event: MessageFields, operation: { readonly ty
   if (batchCount > 1) attributes[Attr.batchCount] = batchCount;
   return attributes;
 }
+
+/**
+ * The attributes of a span about several events (a batch send, a server
+ * publish span shared by a call's events): the messaging system, the
+ * operation and `batchCount`, and the type and correlation id when every
+ * one of `events` shares them. Ids stay off: they belong to spans of one
+ * event.
+ */
+export function batchAttributes(events: readonly MessageFields[], operation: { readonly type: string; readonly name: string }, batchCount: number): Attributes {
+  const attributes: Attributes = {
+    [Attr.system]: MESSAGING_SYSTEM,
+    [Attr.operationType]: operation.type,
+    [Attr.operationName]: operation.name,
+    [Attr.batchCount]: batchCount,
+  };
+  const first = events[0];
+  if (first === undefined) return attributes;
+  if (first.type !== "" && events.every((e) => e.type === first.type)) attributes[Attr.destinationName] = first.type;
+  if (first.correlationId !== "" && events.every((e) => e.correlationId === first.correlationId)) attributes[Attr.conversationId] = first.correlationId;
+  return attributes;
+}

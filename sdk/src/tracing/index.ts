@@ -3,7 +3,7 @@
  * @opentelemetry/api only: register any OpenTelemetry SDK in the
  * application to record the spans.
  */
-export { Attr, MESSAGING_SYSTEM, messageAttributes, type MessageFields } from "./attributes.js";
+export { Attr, MESSAGING_SYSTEM, batchAttributes, messageAttributes, type MessageFields } from "./attributes.js";
 export { applyCorrelation } from "./correlation.js";
 export { runHandler } from "./consumer.js";
 export type { ConsumeInfo, ConsumerSpanRelation } from "./consumer.js";

@@ -4,7 +4,7 @@
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Link } from "@opentelemetry/api";
 import type { Event } from "../gen/protobus/v1/event.pb.js";
-import { Attr, MESSAGING_SYSTEM, messageAttributes } from "./attributes.js";
+import { Attr, batchAttributes, messageAttributes } from "./attributes.js";
 import { envelopeGetter, envelopeSetter } from "./envelope-carrier.js";
 import { activeTracer } from "./tracer.js";
 
@@ -32,7 +32,7 @@ export async function publishWithSpan(events: readonly Event[], publish: () => P
   const first = events[0] as Event;
   const type = events.every((e) => e.type === first.type) ? first.type : "";
   const active = context.active();
-  const span = tracer.startSpan(type === "" ? "send" : `send ${type}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(events, type), links: creationLinks(events) }, active);
+  const span = tracer.startSpan(type === "" ? "send" : `send ${type}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(events), links: creationLinks(events) }, active);
   // Injected once, then copied into each envelope that has no context yet.
   const carrier: Pick<Event, "traceparent" | "tracestate" | "attributes"> = { traceparent: "", tracestate: "", attributes: {} };
   propagation.inject(trace.setSpan(active, span), carrier, envelopeSetter);
@@ -60,23 +60,9 @@ export async function publishWithSpan(events: readonly Event[], publish: () => P
   }
 }
 
-/**
- * The send span's attributes: the event's own for one event; for a batch
- * the operation, the count, and the type and correlation id when every
- * event shares them.
- */
-function sendAttributes(events: readonly Event[], type: string): Attributes {
-  const first = events[0] as Event;
-  if (events.length === 1) return messageAttributes(first, SEND);
-  const attributes: Attributes = {
-    [Attr.system]: MESSAGING_SYSTEM,
-    [Attr.operationType]: SEND.type,
-    [Attr.operationName]: SEND.name,
-    [Attr.batchCount]: events.length,
-  };
-  if (type !== "") attributes[Attr.destinationName] = type;
-  if (first.correlationId !== "" && events.every((e) => e.correlationId === first.correlationId)) attributes[Attr.conversationId] = first.correlationId;
-  return attributes;
+/** The send span's attributes: the event's own for one event, the batch's for several. */
+function sendAttributes(events: readonly Event[]): Attributes {
+  return events.length === 1 ? messageAttributes(events[0] as Event, SEND) : batchAttributes(events, SEND, events.length);
 }
 
 const SEND = { type: "send", name: "send" } as const;

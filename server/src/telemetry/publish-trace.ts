@@ -14,7 +14,7 @@
  * fails a publish: its own errors are swallowed.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Tracer, type Context, type Span } from "@opentelemetry/api";
-import { Attr, MESSAGING_SYSTEM, messageAttributes, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
+import { Attr, batchAttributes, messageAttributes, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import { VERSION } from "../version.js";
 
@@ -149,25 +149,18 @@ function spanName(events: readonly Event[], indexes: readonly number[]): string 
 
 /**
  * The attributes of a publish span: an event's own when the span is about
- * one event; for several, the ones they share (type, correlation id).
+ * one event; for several, what they share (`batchAttributes`).
  * `messaging.batch.message_count` is the size of the call.
  */
 function groupAttributes(events: readonly Event[], indexes: readonly number[]): Attributes {
-  const attributes: Attributes =
+  const attributes =
     indexes.length === 1
       ? messageAttributes(events[indexes[0] as number] as Event, PUBLISH, events.length)
-      : {
-          [Attr.system]: MESSAGING_SYSTEM,
-          [Attr.operationType]: PUBLISH.type,
-          [Attr.operationName]: PUBLISH.name,
-          [Attr.batchCount]: events.length,
-        };
-  if (indexes.length > 1) {
-    const type = sharedValue(events, indexes, (e) => e.type);
-    if (type !== undefined && type !== "") attributes[Attr.destinationName] = type;
-    const correlationId = sharedValue(events, indexes, (e) => e.correlationId);
-    if (correlationId !== undefined && correlationId !== "") attributes[Attr.conversationId] = correlationId;
-  }
+      : batchAttributes(
+          indexes.map((i) => events[i] as Event),
+          PUBLISH,
+          events.length,
+        );
   attributes["rpc.system"] = "grpc";
   attributes["rpc.service"] = "protobus.v1.EventBus";
   return attributes;
