@@ -21,19 +21,11 @@ export function writeDeliveries(write: (message: Uint8Array) => boolean, encoded
     for (const message of encoded) if (!write(message)) writable = false;
     return writable;
   }
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < encoded.length; i++) {
-    const size = (encoded[i] as Uint8Array).byteLength;
-    if (i > start && bytes + size > MAX_BATCH_BYTES) {
-      if (!write(encodeDeliveryBatch(encoded.slice(start, i)))) writable = false;
-      start = i;
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  if (start < encoded.length && !write(encodeDeliveryBatch(start === 0 ? encoded : encoded.slice(start)))) writable = false;
-  return writable;
+  return writeInRuns(
+    encoded.length,
+    (i) => (encoded[i] as Uint8Array).byteLength,
+    (start, end) => write(encodeDeliveryBatch(start === 0 && end === encoded.length ? encoded : encoded.slice(start, end))),
+  );
 }
 
 /**
@@ -50,17 +42,32 @@ export function writeUniqueDeliveries(write: (message: Uint8Array) => boolean, d
     return writable;
   }
   const sizes = deliveries.map(batchEntrySize);
+  return writeInRuns(
+    deliveries.length,
+    (i) => sizes[i] as number,
+    (start, end) => write(encodeUniqueDeliveryBatch(deliveries, sizes, start, end)),
+  );
+}
+
+/**
+ * Splits `count` deliveries of `size(i)` bytes into runs of at most
+ * {@link MAX_BATCH_BYTES} (a larger single delivery makes a run alone) and
+ * writes each run `[start, end)` with `writeRun`. Returns false when any
+ * write reported a full buffer; every run is written regardless.
+ */
+function writeInRuns(count: number, size: (i: number) => number, writeRun: (start: number, end: number) => boolean): boolean {
+  let writable = true;
   let start = 0;
   let bytes = 0;
-  for (let i = 0; i < deliveries.length; i++) {
-    const size = sizes[i] as number;
-    if (i > start && bytes + size > MAX_BATCH_BYTES) {
-      if (!write(encodeUniqueDeliveryBatch(deliveries, sizes, start, i))) writable = false;
+  for (let i = 0; i < count; i++) {
+    const entry = size(i);
+    if (i > start && bytes + entry > MAX_BATCH_BYTES) {
+      if (!writeRun(start, i)) writable = false;
       start = i;
       bytes = 0;
     }
-    bytes += size;
+    bytes += entry;
   }
-  if (start < deliveries.length && !write(encodeUniqueDeliveryBatch(deliveries, sizes, start, deliveries.length))) writable = false;
+  if (start < count && !writeRun(start, count)) writable = false;
   return writable;
 }
