@@ -95,7 +95,7 @@ export const DEFAULT_RECENT_CACHE_SIZE = 2048;
 export const RECENT_CACHE_AGE_MS = 50;
 
 /** Size the WAL file is truncated to after a commit larger than that, in bytes. */
-export const WAL_SIZE_LIMIT = 16 * 2 ** 20;
+export const WAL_SIZE_LIMIT = 64 * 2 ** 20;
 
 /** Upper bound of the encoded envelopes the recent cache holds, whatever their count (large events). */
 export const RECENT_CACHE_BYTES = 4 * 2 ** 20;
