@@ -24,9 +24,10 @@
  *   and new call fails at once with `UNAVAILABLE` instead of queueing.
  */
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import type { EventBusClient, PublishRequest, PublishResponse, PublishResult } from "./gen/protobus/v1/bus.pb.js";
+import { EventBusService, type EventBusClient, type PublishResponse, type PublishResult } from "./gen/protobus/v1/bus.pb.js";
 import type { Event } from "./gen/protobus/v1/event.pb.js";
 import { createCircuitBreaker, type CircuitBreaker, type CircuitBreakerOptions, type CircuitPermit } from "./circuit-breaker.js";
+import { encodeEvent, encodePublishRequest, publishRequestEntrySize } from "./event-encoder.js";
 import { newEventId } from "./event-id.js";
 import { Code, ProtobusError } from "./protobus-error.js";
 import type { ErrorDetail } from "./status-details.js";
@@ -37,7 +38,7 @@ import { TRANSIENT_CODES } from "./transient-codes.js";
 export interface BatchingOptions {
   /** Most events in one batch (default 100). */
   readonly maxBatchEvents?: number;
-  /** Most bytes (estimated encoded size) in one batch (default 1 MiB); a larger event goes alone. */
+  /** Most bytes (encoded) in one batch (default 1 MiB); a larger event goes alone. */
   readonly maxBatchBytes?: number;
   /**
    * How long a batch that is not full waits for more events while earlier
@@ -85,6 +86,9 @@ type EntryState = "waiting" | "queued" | "inflight" | "done";
 interface Entry {
   readonly seq: number;
   readonly event: Event;
+  /** The envelope encoded once, when published: every attempt sends these bytes. */
+  readonly encoded: Uint8Array;
+  /** Its size in a request. */
   readonly bytes: number;
   readonly resolve: (result: PublishResult) => void;
   readonly reject: (error: unknown) => void;
@@ -104,7 +108,7 @@ interface Batch {
 export interface BatchingStats {
   /** Events queued or in flight. */
   readonly buffered: number;
-  /** Their estimated bytes. */
+  /** Their encoded bytes. */
   readonly bufferedBytes: number;
   /** Calls waiting for room in the buffer. */
   readonly waiting: number;
@@ -149,7 +153,7 @@ export class BatchingPublisher {
   readonly #pausedKeys = new Map<string, { error: ProtobusError; seq: number }>();
   readonly #flushes: Array<{ upTo: number; resolve: () => void }> = [];
 
-  #stream: ClientDuplexStream<PublishRequest, PublishResponse> | undefined;
+  #stream: ClientDuplexStream<Buffer, PublishResponse> | undefined;
   #seq = 0;
   #flushUpTo = 0;
   #lingerTimer: { kind: "immediate"; handle: NodeJS.Immediate } | { kind: "timeout"; handle: NodeJS.Timeout } | undefined;
@@ -217,11 +221,13 @@ export class BatchingPublisher {
       }
     }
     if (event.id === "") event.id = newEventId();
+    const encoded = encodeEvent(event);
     return new Promise<PublishResult>((resolve, reject) => {
       const entry: Entry = {
         seq: ++this.#seq,
         event,
-        bytes: estimateSize(event),
+        encoded,
+        bytes: publishRequestEntrySize(encoded),
         resolve,
         reject,
         state: "waiting",
@@ -477,12 +483,17 @@ export class BatchingPublisher {
     for (const entry of entries) entry.state = "inflight";
     this.#inflight.push({ entries, permit });
     this.#batchesSent += 1;
-    stream.write({ events: entries.map((e) => e.event) });
+    stream.write(encodePublishRequest(entries.map((e) => e.encoded)));
     for (const entry of entries) entry.attempts += 1;
   }
 
-  #openStream(): ClientDuplexStream<PublishRequest, PublishResponse> {
-    const stream = this.#client.publishStream();
+  #openStream(): ClientDuplexStream<Buffer, PublishResponse> {
+    // The generated client's call, writing requests the publisher encoded itself.
+    const stream = this.#client.makeBidiStreamRequest<Buffer, PublishResponse>(
+      EventBusService.publishStream.path,
+      (request) => request,
+      EventBusService.publishStream.responseDeserialize,
+    );
     this.#stream = stream;
     this.#streamsOpened += 1;
     stream.on("data", (response: PublishResponse) => this.#answered(stream, response));
@@ -491,7 +502,7 @@ export class BatchingPublisher {
     return stream;
   }
 
-  #answered(stream: ClientDuplexStream<PublishRequest, PublishResponse>, response: PublishResponse): void {
+  #answered(stream: ClientDuplexStream<Buffer, PublishResponse>, response: PublishResponse): void {
     if (stream !== this.#stream) return;
     const batch = this.#inflight.shift();
     if (batch === undefined || response.results.length !== batch.entries.length) {
@@ -511,7 +522,7 @@ export class BatchingPublisher {
     this.#pump();
   }
 
-  #lost(stream: ClientDuplexStream<PublishRequest, PublishResponse>, error: ProtobusError, force = false): void {
+  #lost(stream: ClientDuplexStream<Buffer, PublishResponse>, error: ProtobusError, force = false): void {
     if (stream !== this.#stream && !force) return;
     if (this.#stream === stream) this.#stream = undefined;
     const failed = this.#inflight.splice(0);
@@ -681,17 +692,6 @@ function openError(rejection: ProtobusError, entry: Entry): ProtobusError {
     rejection.details,
     { cause: rejection },
   );
-}
-
-/** A cheap upper-bound estimate of an envelope's encoded size. */
-function estimateSize(event: Event): number {
-  let size = 64 + event.data.byteLength;
-  size += event.id.length + event.source.length + event.type.length + event.subject.length + event.dataContentType.length;
-  size += event.dataSchema.length + event.correlationId.length + event.causationId.length + event.orderingKey.length;
-  size += event.traceparent.length + event.tracestate.length;
-  for (const tag of event.tags) size += tag.length + 2;
-  for (const key in event.attributes) size += key.length + (event.attributes[key] as string).length + 6;
-  return size;
 }
 
 function atLeast(min: number, value: number, what: string): number {

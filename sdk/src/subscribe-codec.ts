@@ -16,6 +16,7 @@
 import { getTextEncoding } from "@bufbuild/protobuf/wire";
 import { SubscribeRequest, SubscribeResponse, type Delivery } from "./gen/protobus/v1/bus.pb.js";
 import { Event } from "./gen/protobus/v1/event.pb.js";
+import { varintSize, writeVarint } from "./varint.js";
 
 // Tags (field number << 3 | wire type) read and written here.
 const RESPONSE_DELIVERY = (2 << 3) | 2;
@@ -286,25 +287,6 @@ export function subscribeResponseDecoder(): (buf: Buffer) => SubscribeResponse {
     }
     return SubscribeResponse.decode(buf);
   };
-}
-
-/** Bytes of an unsigned varint of a non-negative safe integer. */
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    size += 1;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, value: number): number {
-  while (value >= 0x80) {
-    buf[pos++] = (value & 0x7f) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  buf[pos++] = value;
-  return pos;
 }
 
 /**
