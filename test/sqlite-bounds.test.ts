@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Event } from "@protobus/sdk/proto";
 import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
+import { WAL_SIZE_LIMIT } from "../server/src/storage/sqlite/index.js";
 import { tempDir, waitFor } from "./support/test-server.js";
 
 const KIB = 1024;
@@ -64,17 +65,18 @@ describe("the sqlite store's bounds", () => {
   it("cuts the WAL back after a commit larger than its limit", async () => {
     const { store, dir } = open();
     const wal = join(dir, "events.db-wal");
-    // One commit of 24 MiB: the WAL grows to hold it.
+    // One commit a quarter larger than the limit: the WAL grows to hold it.
+    const events = Math.ceil((1.25 * WAL_SIZE_LIMIT) / (256 * KIB));
     await store.append(
-      Array.from({ length: 96 }, (_, i) => bigEvent(i, 256 * KIB)),
+      Array.from({ length: events }, (_, i) => bigEvent(i, 256 * KIB)),
       { dedupeWindowMs: 0 },
     );
-    expect(statSync(wal).size).toBeGreaterThan(20 * 2 ** 20);
+    expect(statSync(wal).size).toBeGreaterThan(1.2 * WAL_SIZE_LIMIT);
     // The checkpointer thread copies it into the database file after that
     // commit; the next commits restart the log from its start and cut the file.
-    await waitFor(() => store.checkpointStats().checkpointedFrames * 4096 > 20 * 2 ** 20, 10_000, "the commit to be checkpointed");
+    await waitFor(() => store.checkpointStats().checkpointedFrames * 4096 > 1.2 * WAL_SIZE_LIMIT, 10_000, "the commit to be checkpointed");
     for (let i = 0; i < 5; i++) await store.append([bigEvent(1000 + i, KIB)], { dedupeWindowMs: 0 });
-    expect(statSync(wal).size).toBeLessThanOrEqual(16 * 2 ** 20);
-    expect(await store.headSequence()).toBe(101n);
+    expect(statSync(wal).size).toBeLessThanOrEqual(WAL_SIZE_LIMIT);
+    expect(await store.headSequence()).toBe(BigInt(events + 5));
   });
 });

@@ -11,6 +11,7 @@ import { OutcomeState, type ConsumerOutcome } from "@protobus/sdk/proto";
 import type { StoredEvent } from "../storage/backend.js";
 import type { Consumer, DeliveryObserver } from "../telemetry/delivery-observer.js";
 
+/** One consumer's outcome of one event. */
 interface Entry {
   /** The event's sequence. */
   readonly seq: number;
@@ -31,31 +32,60 @@ export const DEFAULT_OUTCOME_CAPACITY = 100_000;
 /** Consumer outcomes by event sequence. */
 export class OutcomeRecorder implements DeliveryObserver {
   readonly #capacity: number;
-  /**
+  /*
    * Outcomes by event sequence in a ring: the slot of sequence `s` is
-   * `s % capacity`, and a slot holds the outcomes of one sequence (one entry
-   * per consumer; nearly every event has one consumer, so a single entry is
-   * kept without an array around it). A new sequence takes over its slot,
-   * forgetting the sequence `capacity` below it: what is kept is the
-   * newest `capacity` sequences that were delivered, with no hash map to
-   * grow, probe and evict (≈4 µs per delivered and acked event with a map of
-   * bigints, ≈2 µs with numbers; the ring is an index).
+   * `s % capacity`, and a slot holds the outcomes of one sequence. A new
+   * sequence takes over its slot, forgetting the sequence `capacity` below
+   * it: what is kept is the newest `capacity` sequences that were
+   * delivered, with no hash map to grow, probe and evict.
+   *
+   * Nearly every event has one consumer: its outcome lives in the columns
+   * below (typed arrays, and arrays of the consumer's own strings), so that
+   * recording a delivery allocates nothing. An object per delivery kept for
+   * the newest 100,000 events outlived the young generation: each one was
+   * copied and promoted, and a scavenge of a server delivering 2,000
+   * events/s paused it for milliseconds. Further consumers of an event (a
+   * broadcast to several subscriptions, several groups) are kept as
+   * objects in `#more`.
    */
-  readonly #ring: (Entry | Entry[] | undefined)[];
+  /** The slot's sequence; 0 when the slot is empty (sequences start at 1). */
+  readonly #seq: Float64Array;
+  readonly #key: (string | undefined)[];
+  readonly #group: string[];
+  readonly #subscriptionId: string[];
+  readonly #state: Uint8Array;
+  readonly #attempts: Uint32Array;
+  readonly #retries: Uint32Array;
+  readonly #firstDelivery: Float64Array;
+  readonly #updated: Float64Array;
+  /** The outcomes of further consumers of a slot's sequence, by slot. */
+  readonly #more = new Map<number, Entry[]>();
+  /** The first consumer's outcome of the slot being changed, loaded from the columns and saved back. */
+  readonly #cursor: { -readonly [K in keyof Entry]: Entry[K] } & { slot: number };
   /** Each consumer's key, built once per subscription instead of per call. */
   readonly #keys = new WeakMap<Consumer, string>();
 
   constructor(capacity = DEFAULT_OUTCOME_CAPACITY) {
     this.#capacity = capacity;
-    this.#ring = new Array<Entry | Entry[] | undefined>(capacity).fill(undefined);
+    this.#seq = new Float64Array(capacity);
+    this.#key = new Array<string | undefined>(capacity).fill(undefined);
+    this.#group = new Array<string>(capacity).fill("");
+    this.#subscriptionId = new Array<string>(capacity).fill("");
+    this.#state = new Uint8Array(capacity);
+    this.#attempts = new Uint32Array(capacity);
+    this.#retries = new Uint32Array(capacity);
+    this.#firstDelivery = new Float64Array(capacity);
+    this.#updated = new Float64Array(capacity);
+    this.#cursor = { slot: -1, seq: 0, key: "", group: "", subscriptionId: "", state: 0, attempts: 0, retries: 0, firstDelivery: 0, updated: 0 };
   }
 
   /** Outcomes of the event with this sequence, one per consumer. */
   outcomes(sequence: bigint): ConsumerOutcome[] {
     const seq = Number(sequence);
-    const found = this.#ring[seq % this.#capacity];
-    const consumers = found === undefined ? [] : Array.isArray(found) ? found : [found];
-    return consumers.filter((e) => e.seq === seq).map((e) => ({
+    const slot = seq % this.#capacity;
+    if (this.#seq[slot] !== seq) return [];
+    const consumers = [this.#load(slot), ...(this.#more.get(slot) ?? [])];
+    return consumers.map((e) => ({
       group: e.group,
       subscriptionId: e.subscriptionId,
       state: e.state,
@@ -73,18 +103,21 @@ export class OutcomeRecorder implements DeliveryObserver {
     // A redelivery without a nack seen here: its ack deadline passed.
     entry.retries = Math.max(entry.retries, attempt - 1);
     if (entry.state !== OutcomeState.OUTCOME_STATE_ACKED) entry.state = OutcomeState.OUTCOME_STATE_DELIVERED;
+    this.#save(entry);
   }
 
   acked(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
     const entry = this.#entry(stored.sequence, consumer);
     entry.subscriptionId = consumer.subscriptionId;
     entry.state = OutcomeState.OUTCOME_STATE_ACKED;
+    this.#save(entry);
   }
 
   nacked(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
     const entry = this.#entry(stored.sequence, consumer);
     entry.retries += 1;
     if (entry.state !== OutcomeState.OUTCOME_STATE_ACKED) entry.state = OutcomeState.OUTCOME_STATE_RETRYING;
+    this.#save(entry);
   }
 
   deadLettered(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
@@ -92,33 +125,82 @@ export class OutcomeRecorder implements DeliveryObserver {
     entry.state = OutcomeState.OUTCOME_STATE_DEAD_LETTERED;
     // The member's nack (or expired deadline) that led here was its last attempt, not a retry.
     entry.retries = Math.max(0, Math.min(entry.retries, entry.attempts - 1));
+    this.#save(entry);
   }
 
+  /** The consumer's outcome of the sequence, created when new; pass it to `#save` once changed. */
   #entry(sequence: bigint, consumer: Consumer): Entry {
     const now = Date.now();
     const seq = Number(sequence);
     const slot = seq % this.#capacity;
     const key = this.#keyOf(consumer);
-    const found = this.#ring[slot];
-    let entry: Entry | undefined;
-    if (found === undefined || (Array.isArray(found) ? (found[0] as Entry).seq : found.seq) !== seq) {
+    let entry: Entry;
+    if (this.#seq[slot] !== seq) {
       // Empty, or an older sequence's: the new sequence takes the slot over.
-      entry = newEntry(seq, key, consumer, now);
-      this.#ring[slot] = entry;
-    } else if (Array.isArray(found)) {
-      entry = found.find((e) => e.key === key);
-      if (entry === undefined) {
-        entry = newEntry(seq, key, consumer, now);
-        found.push(entry);
-      }
-    } else if (found.key === key) {
-      entry = found;
+      this.#more.delete(slot);
+      entry = this.#fresh(slot, seq, key, consumer, now);
+    } else if (this.#key[slot] === key) {
+      entry = this.#load(slot);
     } else {
-      entry = newEntry(seq, key, consumer, now);
-      this.#ring[slot] = [found, entry];
+      const more = this.#more.get(slot);
+      const found = more?.find((e) => e.key === key);
+      if (found !== undefined) {
+        entry = found;
+      } else {
+        entry = newEntry(seq, key, consumer, now);
+        if (more === undefined) this.#more.set(slot, [entry]);
+        else more.push(entry);
+      }
     }
     entry.updated = now;
     return entry;
+  }
+
+  /** The cursor, set to a new outcome of the slot's first consumer. */
+  #fresh(slot: number, seq: number, key: string, consumer: Consumer, now: number): Entry {
+    const cursor = this.#cursor;
+    cursor.slot = slot;
+    cursor.seq = seq;
+    cursor.key = key;
+    cursor.group = consumer.group;
+    cursor.subscriptionId = consumer.subscriptionId;
+    cursor.state = OutcomeState.OUTCOME_STATE_DELIVERED;
+    cursor.attempts = 0;
+    cursor.retries = 0;
+    cursor.firstDelivery = now;
+    cursor.updated = now;
+    return cursor;
+  }
+
+  /** The cursor, loaded with the outcome of the slot's first consumer. */
+  #load(slot: number): Entry {
+    const cursor = this.#cursor;
+    cursor.slot = slot;
+    cursor.seq = this.#seq[slot] as number;
+    cursor.key = this.#key[slot] as string;
+    cursor.group = this.#group[slot] as string;
+    cursor.subscriptionId = this.#subscriptionId[slot] as string;
+    cursor.state = this.#state[slot] as OutcomeState;
+    cursor.attempts = this.#attempts[slot] as number;
+    cursor.retries = this.#retries[slot] as number;
+    cursor.firstDelivery = this.#firstDelivery[slot] as number;
+    cursor.updated = this.#updated[slot] as number;
+    return cursor;
+  }
+
+  /** Writes the cursor back to its slot's columns (an outcome of a further consumer is its own object: nothing to do). */
+  #save(entry: Entry): void {
+    if (entry !== this.#cursor) return;
+    const slot = this.#cursor.slot;
+    this.#seq[slot] = entry.seq;
+    this.#key[slot] = entry.key;
+    this.#group[slot] = entry.group;
+    this.#subscriptionId[slot] = entry.subscriptionId;
+    this.#state[slot] = entry.state;
+    this.#attempts[slot] = entry.attempts;
+    this.#retries[slot] = entry.retries;
+    this.#firstDelivery[slot] = entry.firstDelivery;
+    this.#updated[slot] = entry.updated;
   }
 
   // A group is one consumer whichever member handled it; a broadcast

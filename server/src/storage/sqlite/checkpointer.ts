@@ -11,6 +11,21 @@
  * checkpoint runs at a time, and a new one starts no sooner than
  * {@link CHECKPOINT_INTERVAL_MS} after the previous one started, so the
  * WAL holds about that long of writes.
+ *
+ * Copying the WAL into the database file is not enough to keep the WAL
+ * small: the writer starts writing it from its beginning again (a restart)
+ * only when, as its next transaction begins, every frame of the WAL has
+ * been copied. A checkpoint copies the frames that were there when it
+ * began, so under a steady stream of commits (800 a second at 2,000
+ * events/s) one always landed meanwhile: the WAL grew to the safety net,
+ * and the writer's own checkpoint there, with its fsyncs and a truncation
+ * of the file back to the size limit, stalled the server's thread for
+ * 10–15 ms every two seconds. So once the WAL holds
+ * {@link RESTART_FRAMES}, the checkpointer *holds commits*: the store
+ * queues appends (its thread stays free) while one more checkpoint copies
+ * what the previous one left, then commits them, and that commit restarts
+ * the WAL. The hold lasts one short checkpoint, at most
+ * {@link MAX_HOLD_MS}.
  */
 import { Worker } from "node:worker_threads";
 
@@ -19,6 +34,17 @@ export const FALLBACK_CHECKPOINT_PAGES = 10_000;
 
 /** Shortest time between the starts of two checkpoints, in ms. */
 export const CHECKPOINT_INTERVAL_MS = 100;
+
+/**
+ * Frames of WAL (~16 MiB of 4 KiB pages) at which commits are held for a
+ * checkpoint that lets the WAL restart: about three holds a second at
+ * 60 MB/s of WAL. Well below the WAL's size limit (`WAL_SIZE_LIMIT`), so
+ * that a restart never has to truncate the file.
+ */
+export const RESTART_FRAMES = 4096;
+
+/** Longest time commits are held for a restarting checkpoint, in ms. */
+export const MAX_HOLD_MS = 25;
 
 /** What the thread is started with. */
 export interface CheckpointerWorkerData {
@@ -37,6 +63,8 @@ export interface CheckpointStats {
   readonly checkpoints: number;
   /** Frames they copied into the database file, in all. */
   readonly checkpointedFrames: number;
+  /** Checkpoints that held commits so that the WAL would restart (see the file comment). */
+  readonly holds: number;
   /** Checkpoints that failed (the writer's safety net still bounds the WAL). */
   readonly failures: number;
   /** The last failure's message. */
@@ -52,15 +80,31 @@ export class Checkpointer {
   #lastStart = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Commits are held until the running checkpoint is done (see the file comment). */
+  #holding = false;
+  #holdTimer: NodeJS.Timeout | undefined;
+  readonly #onRelease: () => void;
   #checkpoints = 0;
+  #holds = 0;
   #checkpointedFrames = 0;
   #failures = 0;
   #lastError: string | undefined;
   /** When the thread died last, so that a thread that keeps dying is not restarted in a loop. */
   #lostAt = -Infinity;
 
-  constructor(data: CheckpointerWorkerData) {
+  /** `onRelease` runs when held commits may go ahead (see {@link holdsCommits}). */
+  constructor(data: CheckpointerWorkerData, onRelease: () => void = () => undefined) {
     this.#data = data;
+    this.#onRelease = onRelease;
+  }
+
+  /**
+   * True while a checkpoint that lets the WAL restart runs: the writer must
+   * not commit until `onRelease` is called (a commit would leave a frame
+   * behind, and the WAL would not restart).
+   */
+  get holdsCommits(): boolean {
+    return this.#holding;
   }
 
   /** Something was committed: a checkpoint should follow (now, or once the interval has passed). */
@@ -72,13 +116,14 @@ export class Checkpointer {
 
   /** See {@link CheckpointStats}. */
   stats(): CheckpointStats {
-    return { checkpoints: this.#checkpoints, checkpointedFrames: this.#checkpointedFrames, failures: this.#failures, lastError: this.#lastError };
+    return { checkpoints: this.#checkpoints, holds: this.#holds, checkpointedFrames: this.#checkpointedFrames, failures: this.#failures, lastError: this.#lastError };
   }
 
   /** Stops the thread (a checkpoint under way ends with it; the writer's close checkpoints the rest). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#release();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const worker = this.#worker;
     this.#worker = undefined;
@@ -99,11 +144,32 @@ export class Checkpointer {
       return;
     }
     this.#wanted = false;
+    this.#run(now);
+  }
+
+  #run(now: number): void {
     this.#running = true;
     this.#lastStart = now;
     const worker = this.#worker ?? this.#start();
     worker.ref();
     worker.postMessage(null);
+  }
+
+  /** Holds commits and checkpoints at once: no commit lands between this checkpoint's start and its end. */
+  #hold(): void {
+    this.#holding = true;
+    this.#holds += 1;
+    this.#holdTimer = setTimeout(() => this.#release(), MAX_HOLD_MS);
+    this.#holdTimer.unref();
+    this.#run(performance.now());
+  }
+
+  #release(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    this.#onRelease();
   }
 
   #start(): Worker {
@@ -131,6 +197,13 @@ export class Checkpointer {
       this.#failures += 1;
       this.#lastError = reply.message;
     }
+    if (this.#holding) {
+      // The held checkpoint is done: the next commit restarts the WAL (unless a reader still reads its frames).
+      this.#release();
+    } else if (reply.ok && reply.walFrames >= RESTART_FRAMES && !this.#closed) {
+      this.#hold();
+      return;
+    }
     this.#schedule();
   }
 
@@ -139,6 +212,7 @@ export class Checkpointer {
     this.#worker = undefined;
     this.#running = false;
     this.#lostAt = performance.now();
+    this.#release();
     if (this.#closed) return;
     this.#failures += 1;
     this.#lastError = message;

@@ -82,8 +82,20 @@ const SCHEMA_VERSION = 1;
  */
 export const DEFAULT_RECENT_CACHE_SIZE = 2048;
 
+/**
+ * How long an event stays in the recent cache, in ms (between this and
+ * twice this): the cache is for readers that keep up, which read an event
+ * within milliseconds of its commit. A cache bounded by count alone held
+ * about a second of events at 2,000 events/s: every cached event outlived
+ * two young-generation collections and was promoted, so each collection
+ * copied hundreds of kilobytes (5 ms pauses) and full collections came
+ * every two seconds. Events this old are read from the database instead
+ * (on the backlog reader's thread).
+ */
+export const RECENT_CACHE_AGE_MS = 50;
+
 /** Size the WAL file is truncated to after a commit larger than that, in bytes. */
-export const WAL_SIZE_LIMIT = 16 * 2 ** 20;
+export const WAL_SIZE_LIMIT = 64 * 2 ** 20;
 
 /** Upper bound of the encoded envelopes the recent cache holds, whatever their count (large events). */
 export const RECENT_CACHE_BYTES = 4 * 2 ** 20;
@@ -158,6 +170,8 @@ class SqliteBackend implements SqliteStorageBackend {
   readonly #notifier = new Listeners<[headSequence: bigint]>();
   readonly #now: () => Date;
   readonly #recent: StoredEvent[] = [];
+  /** When each entry of `#recent` was committed (`performance.now()`). */
+  readonly #recentAt: number[] = [];
   readonly #recentCapacity: number;
   /** Bytes of the envelopes in `#recent`. */
   #recentBytes = 0;
@@ -247,7 +261,7 @@ class SqliteBackend implements SqliteStorageBackend {
       });
     });
     const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
-    this.#checkpointer = new Checkpointer({ path, synchronous });
+    this.#checkpointer = new Checkpointer({ path, synchronous }, () => this.#scheduleCommit());
     let persistence: SqliteGroupPersistence;
     try {
       persistence = new SqliteGroupPersistence(this.#db, () => this.#checkpointer.nudge());
@@ -361,15 +375,21 @@ class SqliteBackend implements SqliteStorageBackend {
     this.#assertOpen();
     return new Promise((resolve, reject) => {
       this.#pending.push({ events, options, resolve, reject });
-      if (!this.#commitScheduled) {
-        this.#commitScheduled = true;
-        setImmediate(() => this.#commit());
-      }
+      this.#scheduleCommit();
+    });
+  }
+
+  /** Commits the pending appends on the next turn of the event loop, unless the checkpointer holds commits (it calls this again when it lets go). */
+  #scheduleCommit(): void {
+    if (this.#commitScheduled || this.#pending.length === 0) return;
+    this.#commitScheduled = true;
+    setImmediate(() => {
+      this.#commitScheduled = false;
+      if (!this.#checkpointer.holdsCommits) this.#commit();
     });
   }
 
   #commit(): void {
-    this.#commitScheduled = false;
     const appends = this.#pending;
     this.#pending = [];
     if (appends.length === 0) return;
@@ -405,16 +425,18 @@ class SqliteBackend implements SqliteStorageBackend {
   /** After a commit: moves the head, feeds the recent cache and live readers, answers the appends. */
   #settle(appends: readonly PendingAppend[], outcomes: readonly AppendOutcome[]): void {
     const head = this.#head;
+    const at = performance.now();
     for (const outcome of outcomes) {
       const last = outcome.added.at(-1);
       if (last === undefined) continue;
       this.#head = last.sequence;
       for (const stored of outcome.added) {
         this.#recent.push(stored);
+        this.#recentAt.push(at);
         this.#recentBytes += stored.bytes.byteLength;
       }
     }
-    this.#trimRecent();
+    this.#trimRecent(at);
     this.#checkpointer.nudge();
     if (this.#head !== head) this.#notifier.notify(this.#head);
     appends.forEach((append, i) => append.resolve((outcomes[i] as AppendOutcome).results));
@@ -422,20 +444,26 @@ class SqliteBackend implements SqliteStorageBackend {
 
   /**
    * Drops the oldest cached events once the cache holds a quarter more than
-   * its bounds (count or bytes), down to the bounds: one splice per many
-   * appends, and entries outlive the bound by little (how long they live
-   * decides whether their buffers die young; see DEFAULT_RECENT_CACHE_SIZE).
+   * its bounds (count or bytes), down to the bounds, and those older than
+   * {@link RECENT_CACHE_AGE_MS} once the oldest is twice that old: one
+   * splice per many appends, and entries outlive the bounds by little (how
+   * long they live decides whether they die young; see
+   * DEFAULT_RECENT_CACHE_SIZE and RECENT_CACHE_AGE_MS).
    */
-  #trimRecent(): void {
-    if (this.#recent.length <= this.#recentCapacity * 1.25 && this.#recentBytes <= RECENT_CACHE_BYTES * 1.25) return;
-    let drop = Math.max(0, this.#recent.length - this.#recentCapacity);
+  #trimRecent(now: number): void {
+    const oldest = this.#recentAt[0] ?? now;
+    const length = this.#recent.length;
+    if (length <= this.#recentCapacity * 1.25 && this.#recentBytes <= RECENT_CACHE_BYTES * 1.25 && oldest >= now - 2 * RECENT_CACHE_AGE_MS) return;
+    let drop = Math.max(0, length - this.#recentCapacity);
+    while (drop < length && (this.#recentAt[drop] as number) < now - RECENT_CACHE_AGE_MS) drop += 1;
     let bytes = this.#recentBytes;
     for (let i = 0; i < drop; i++) bytes -= (this.#recent[i] as StoredEvent).bytes.byteLength;
-    while (bytes > RECENT_CACHE_BYTES && drop < this.#recent.length - 1) {
+    while (bytes > RECENT_CACHE_BYTES && drop < length - 1) {
       bytes -= (this.#recent[drop] as StoredEvent).bytes.byteLength;
       drop += 1;
     }
     this.#recent.splice(0, drop);
+    this.#recentAt.splice(0, drop);
     this.#recentBytes = bytes;
   }
 
