@@ -287,6 +287,27 @@ describe.each(WITH_GROUPS)("$kind groups", (harness) => {
     expect(got.map((d) => d.stored.event.id)).toEqual(["for-7", "planner"]);
   });
 
+  it("takes a dead-lettered delivery out of its member's in-flight count and bytes once", async () => {
+    const group = await open("dlq-in-flight", { maxDeliveries: 1 });
+    group.join("m");
+    await store.append([event("job.run"), event("job.run"), event("job.run")], { dedupeWindowMs: 0 });
+    const got: GroupDelivery[] = [];
+    while (got.length < 3) {
+      const more = await claimSome(group, "m", 3 - got.length);
+      if (more.length === 0) break;
+      got.push(...more);
+    }
+    const [poison, a, b] = got;
+    if (poison === undefined || a === undefined || b === undefined) throw new Error("expected three deliveries");
+    await group.nack([poison.deliveryId], { reason: "poison" });
+    expect(group.inFlightOf("m")).toBe(2);
+    expect(group.inFlightBytesOf("m")).toBe(a.stored.bytes.byteLength + b.stored.bytes.byteLength);
+    await group.ack([a.deliveryId, b.deliveryId]);
+    expect(group.inFlightOf("m")).toBe(0);
+    expect(group.inFlightBytesOf("m")).toBe(0);
+    expect(await store.groups.get("dlq-in-flight")).toMatchObject({ deadLettered: 1, acked: 2, inFlight: 0, backlog: 0 });
+  });
+
   it("gives a leaving member's deliveries to the others", async () => {
     const group = await open("handover", { backoffMinMs: 5000 });
     group.join("a");

@@ -88,4 +88,22 @@ describe("group memory", () => {
     await group.leave("m");
     await backend.close();
   });
+
+  it("gives back the bytes of a dead-lettered delivery and of acked ones once each", async () => {
+    const budget = new MemoryBudget(64 * 2 ** 20);
+    const backend = await backendWith(budget, 3, 4 * KIB);
+    const group = await backend.groups.open({ name: "dlq", ...open, settings: { maxDeliveries: 1 } });
+    group.join("m");
+    const [poison, ...rest] = await group.claim("m", 3);
+    expect(rest).toHaveLength(2);
+    expect(budget.held("unacked")).toBe(group.inFlightBytesOf("m"));
+    await group.nack([poison?.deliveryId ?? ""], { reason: "poison" });
+    expect(group.inFlightOf("m")).toBe(2);
+    expect(budget.held("unacked")).toBe(group.inFlightBytesOf("m"));
+    await group.ack(rest.map((d) => d.deliveryId));
+    expect(group.inFlightOf("m")).toBe(0);
+    expect(budget.held()).toBe(0);
+    await group.leave("m");
+    await backend.close();
+  });
 });

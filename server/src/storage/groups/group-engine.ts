@@ -39,13 +39,13 @@ import type { StoredEvent } from "../stored-event.js";
 import { DeadLetterAdmin } from "./dead-letter-admin.js";
 import type { EventSource } from "./event-source.js";
 import { DeadlineSweep, DueTimers } from "./group-timers.js";
-import { MonotoneHeap } from "./monotone-heap.js";
 import { ReadyQueue, readyRank } from "./ready-queue.js";
 import { CommitBatcher, type PendingWrites } from "./commit-batcher.js";
 import { GroupSignals } from "./group-signals.js";
 import type { GroupCounters, GroupPersistence, PersistedGroup, RetryRecord } from "./group-persistence.js";
 import type { MemoryBudget } from "../memory-budget.js";
 import { GroupMemory } from "./group-memory.js";
+import { SequenceMap } from "./sequence-map.js";
 
 /** Tuning of the engine. */
 export interface GroupEngineOptions {
@@ -94,6 +94,13 @@ interface Entry {
   reason: string;
 }
 
+/** In-flight deliveries of one member settled together, given back at once. */
+interface InFlightRelease {
+  member: string;
+  count: number;
+  bytes: number;
+}
+
 const READ_BATCH = 1024;
 /** Events the first read asks for, before their size is known. */
 const FIRST_READ = 16;
@@ -104,13 +111,34 @@ export const DEFAULT_COMMIT_INTERVAL_MS = 50;
 /** Default number of pending unconfirmed acks that starts a commit at once. */
 export const DEFAULT_COMMIT_ACKS = 4096;
 
-function parseDeliveryId(id: string): { seq: number; attempt: number } | undefined {
-  const dot = id.indexOf(".");
-  if (dot <= 0) return undefined;
-  const seq = Number(id.slice(0, dot));
-  const attempt = Number(id.slice(dot + 1));
-  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(attempt)) return undefined;
-  return { seq, attempt };
+// The attempt read by the last `parseDeliveryId` (synchronous: no two parses interleave).
+let parsedAttempt = 0;
+
+/**
+ * Reads a delivery id, `<sequence>.<attempt>` (decimal digits), in place:
+ * returns the sequence and leaves the attempt in `parsedAttempt`, with no
+ * substring or object per id; -1 when the id is not of that form.
+ */
+function parseDeliveryId(id: string): number {
+  const length = id.length;
+  let seq = 0;
+  let i = 0;
+  for (; i < length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    seq = seq * 10 + digit;
+  }
+  if (i === 0 || i === length || id.charCodeAt(i) !== 46) return -1;
+  let attempt = 0;
+  const start = ++i;
+  for (; i < length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    attempt = attempt * 10 + digit;
+  }
+  if (i === start || !Number.isSafeInteger(seq) || !Number.isSafeInteger(attempt)) return -1;
+  parsedAttempt = attempt;
+  return seq;
 }
 
 /** The delay before redelivery number `attempts + 1`, by exponential backoff. */
@@ -129,19 +157,21 @@ export class GroupEngine implements GroupHandle {
   readonly #filter: EventPredicate | undefined;
   readonly #counters: GroupCounters;
 
-  /** Every unsettled event known in memory, by sequence. */
-  readonly #entries = new Map<number, Entry>();
+  /** Every unsettled event known in memory, by sequence; its lowest sequence bounds the floor. */
+  readonly #entries = new SequenceMap<Entry>();
   /** Settled (acked or dead) sequences above the floor and above `#readTo` when they were settled. */
   readonly #settledAbove = new Set<number>();
   /** Events ready to hand out, and the ordering-key lines holding others back. */
   readonly #ready = new ReadyQueue<Entry>((entry) => entry.state === "ready");
   /** Ack deadlines and redelivery times. */
   readonly #redeliveries: DueTimers<Entry>;
-  /** Unsettled sequences, for the floor (stale ones are skipped lazily). */
-  readonly #unsettled = new MonotoneHeap<number>((a, b) => a < b);
   readonly #members = new Map<string, number>();
-  /** Entries handed out and not yet settled or failed (ack deadlines are swept, not timed one by one). */
-  readonly #outstanding = new Set<Entry>();
+  /**
+   * How many entries are handed out and not yet settled or failed. Ack
+   * deadlines are swept over the entries at an interval, not timed one by
+   * one, and nothing is kept per delivery beyond the entry's state.
+   */
+  #outstanding = 0;
   /** Fails deliveries whose ack deadline passed. */
   readonly #sweep: DeadlineSweep;
   readonly #signals = new GroupSignals();
@@ -171,6 +201,8 @@ export class GroupEngine implements GroupHandle {
   readonly #deadLetters: DeadLetterAdmin;
   /** Bytes held ahead and in flight, drawn from the server's budget. */
   readonly #memory: GroupMemory;
+  /** Settled in-flight deliveries of one member whose count and bytes are not given back yet (reused). */
+  readonly #released: InFlightRelease = { member: "", count: 0, bytes: 0 };
   /** Opens that will join (or close) later: the engine is not idle while any wait. */
   #pendingJoins = 0;
   /** Removes the wait for budget bytes, when read-ahead stopped for the budget. */
@@ -240,8 +272,8 @@ export class GroupEngine implements GroupHandle {
     if (this.#deleted) return;
     const now = this.#options.now();
     let released = 0;
-    for (const entry of [...this.#outstanding]) {
-      if (entry.member === memberId) {
+    for (const entry of [...this.#entries.values()]) {
+      if (entry.state === "inflight" && entry.member === memberId) {
         this.#fail(entry, "the member left before acking", now, 0);
         released += 1;
       }
@@ -279,6 +311,7 @@ export class GroupEngine implements GroupHandle {
       const at = this.#options.now();
       const deadline = at + this.#definition.settings.ackDeadlineMs;
       const before = out.length;
+      let handedBytes = 0;
       while (out.length < max) {
         const entry = this.#ready.peek();
         if (entry === undefined) break;
@@ -291,9 +324,12 @@ export class GroupEngine implements GroupHandle {
           continue;
         }
         maxBytes -= entry.bytes;
+        handedBytes += entry.bytes;
         out.push(this.#handOut(entry, memberId, deadline));
       }
       if (out.length > before) {
+        // Counted once per round, not per event.
+        this.#memory.handOut(memberId, handedBytes);
         this.#members.set(memberId, (this.#members.get(memberId) ?? 0) + out.length - before);
         this.#startSweep();
       }
@@ -303,15 +339,14 @@ export class GroupEngine implements GroupHandle {
     return out;
   }
 
-  /** Hands a ready entry to a member. */
+  /** Hands a ready entry to a member (the caller counts its bytes and the member's in-flight count). */
   #handOut(entry: Entry, memberId: string, deadline: number): GroupDelivery {
     entry.attempts += 1;
     entry.state = "inflight";
     entry.gen += 1;
     entry.member = memberId;
     entry.deadline = deadline;
-    this.#outstanding.add(entry);
-    this.#memory.handOut(memberId, entry.bytes);
+    this.#outstanding += 1;
     this.#counters.delivered += 1;
     if (entry.attempts > 1) this.#counters.redelivered += 1;
     // `StoredEvent.deliveryId` spelled from the number: no bigint to format, nothing cached on the event.
@@ -328,7 +363,7 @@ export class GroupEngine implements GroupHandle {
   #waitForBudget(): void {
     if (this.#budgetWait !== undefined || this.#closed || this.#readTo >= this.#head || this.#ready.size > 0) return;
     if (this.#memory.readyBytes >= this.#options.readAheadBytes) return;
-    if (this.#entries.size - this.#outstanding.size >= this.#options.lookahead) return;
+    if (this.#entries.size - this.#outstanding >= this.#options.lookahead) return;
     this.#budgetWait = this.#options.budget.onceReleased(() => {
       this.#budgetWait = undefined;
       this.#signals.ready();
@@ -338,24 +373,30 @@ export class GroupEngine implements GroupHandle {
   async ack(deliveryIds: readonly string[], options: AckOptions = {}): Promise<void> {
     const confirm = options.confirm ?? true;
     const onActed = options.onActed;
-    let touched = false;
-    for (const id of deliveryIds) {
-      const parsed = parseDeliveryId(id);
-      if (parsed === undefined) continue;
-      const entry = this.#entries.get(parsed.seq);
-      // Only a delivery that was made can be acked; a late ack of an older
-      // attempt still settles an event that is not settled otherwise.
-      if (entry === undefined || entry.attempts < parsed.attempt || entry.attempts === 0) continue;
-      this.#counters.acked += 1;
-      if (onActed !== undefined) {
-        const delivery = entry.delivery;
-        onActed(delivery !== undefined && delivery.attempt === parsed.attempt ? delivery : { stored: entry.stored, deliveryId: id, attempt: parsed.attempt });
+    const released = this.#released;
+    let settled: number[] | undefined;
+    try {
+      for (const id of deliveryIds) {
+        const seq = parseDeliveryId(id);
+        if (seq < 0) continue;
+        const attempt = parsedAttempt;
+        const entry = this.#entries.get(seq);
+        // Only a delivery that was made can be acked; a late ack of an older
+        // attempt still settles an event that is not settled otherwise.
+        if (entry === undefined || entry.attempts < attempt || entry.attempts === 0) continue;
+        this.#counters.acked += 1;
+        if (onActed !== undefined) {
+          const delivery = entry.delivery;
+          onActed(delivery !== undefined && delivery.attempt === attempt ? delivery : { stored: entry.stored, deliveryId: id, attempt });
+        }
+        this.#settle(entry, released);
+        (settled ??= this.#commits.pending.settled).push(seq);
       }
-      this.#settle(entry);
-      this.#commits.pending.settled.push(entry.seq);
-      touched = true;
+    } finally {
+      // What the message took out of flight goes back once, not per event.
+      this.#returnInFlight(released);
     }
-    if (touched) this.#signals.ready();
+    if (settled !== undefined) this.#signals.ready();
     if (confirm) await this.#commits.committed();
     else if (this.#commits.hasPending) this.#commits.later();
   }
@@ -410,7 +451,7 @@ export class GroupEngine implements GroupHandle {
       definition: this.#definition,
       members: this.#members.size,
       backlog: held + unread,
-      inFlight: this.#outstanding.size,
+      inFlight: this.#outstanding,
       deadLetters: this.#persistence.countDead(this.#definition.name),
       ...this.#counters,
     };
@@ -460,7 +501,7 @@ export class GroupEngine implements GroupHandle {
     // What was held goes back to the budget; the state is in the persistence.
     this.#memory.releaseAll();
     this.#entries.clear();
-    this.#outstanding.clear();
+    this.#outstanding = 0;
   }
 
   #assertLive(): void {
@@ -486,15 +527,15 @@ export class GroupEngine implements GroupHandle {
 
   /** The in-flight entry a delivery id names, if that delivery is still current. */
   #current(id: string): Entry | undefined {
-    const parsed = parseDeliveryId(id);
-    if (parsed === undefined) return undefined;
-    const entry = this.#entries.get(parsed.seq);
-    return entry !== undefined && entry.state === "inflight" && entry.attempts === parsed.attempt ? entry : undefined;
+    const seq = parseDeliveryId(id);
+    if (seq < 0) return undefined;
+    const entry = this.#entries.get(seq);
+    return entry !== undefined && entry.state === "inflight" && entry.attempts === parsedAttempt ? entry : undefined;
   }
 
   #needsRead(): boolean {
     if (this.#readTo >= this.#head) return false;
-    return this.#entries.size - this.#outstanding.size < this.#options.lookahead && this.#memory.hasRoom();
+    return this.#entries.size - this.#outstanding < this.#options.lookahead && this.#memory.hasRoom();
   }
 
   #readAhead(): Promise<void> {
@@ -524,7 +565,7 @@ export class GroupEngine implements GroupHandle {
 
   /** How many events the next read asks for: the room by count, and by bytes at the average size seen. */
   #readLimit(): number {
-    const byCount = this.#options.lookahead - (this.#entries.size - this.#outstanding.size);
+    const byCount = this.#options.lookahead - (this.#entries.size - this.#outstanding);
     const average = this.#readEvents > 0 ? this.#readBytes / this.#readEvents : 0;
     // Before any event was seen, a small first read: the events may be large.
     const byBytes = average > 0 ? Math.ceil(this.#memory.room() / average) : FIRST_READ;
@@ -588,7 +629,6 @@ export class GroupEngine implements GroupHandle {
     };
     this.#entries.set(entry.seq, entry);
     if (entry.seq > this.#maxKnown) this.#maxKnown = entry.seq;
-    this.#unsettled.push(entry.seq);
     if (this.#ready.admit(entry)) this.#release(entry, now);
   }
 
@@ -611,7 +651,6 @@ export class GroupEngine implements GroupHandle {
 
   /** A delivery failed: redeliver after a delay, or dead-letter it at max deliveries. */
   #fail(entry: Entry, reason: string, now: number, delayMs: number | undefined): void {
-    this.#leaveInFlight(entry);
     entry.reason = reason;
     const batch = this.#commits.pending;
     this.#commits.soon();
@@ -621,29 +660,49 @@ export class GroupEngine implements GroupHandle {
       batch.dead.push({ sequence: entry.seq, attempts: entry.attempts, reason, deadAt: now });
       batch.retries.delete(entry.seq);
       batch.clearedRetries.add(entry.seq);
+      // Settling gives back its place in flight (so it is not left first: that would count it twice).
       this.#settle(entry);
       return;
     }
+    this.#leaveInFlight(entry);
     entry.dueAt = now + (delayMs ?? backoffDelay(this.#definition.settings, entry.attempts));
     batch.clearedRetries.delete(entry.seq);
     batch.retries.set(entry.seq, { sequence: entry.seq, attempts: entry.attempts, dueAt: entry.dueAt, reason });
     this.#release(entry, now);
   }
 
+  /** A delivery failed or its member left: its bytes are held ahead again until it goes out again. */
   #leaveInFlight(entry: Entry): void {
     if (entry.state !== "inflight") return;
-    this.#outstanding.delete(entry);
+    this.#outstanding -= 1;
     this.#memory.takeBack(entry.member, entry.bytes);
     const count = this.#members.get(entry.member);
     if (count !== undefined) this.#members.set(entry.member, Math.max(0, count - 1));
   }
 
-  /** Removes a settled event and lets the next one of its ordering key go. */
-  #settle(entry: Entry): void {
-    this.#leaveInFlight(entry);
+  /**
+   * Removes a settled event and lets the next one of its ordering key go.
+   * When it was in flight, its count and bytes are added to `released`
+   * (given back by {@link #returnInFlight}) when one is passed, else given
+   * back now.
+   */
+  #settle(entry: Entry, released?: InFlightRelease): void {
+    if (entry.state === "inflight") {
+      this.#outstanding -= 1;
+      const release = released ?? this.#released;
+      if (release.member !== entry.member) {
+        this.#returnInFlight(release);
+        release.member = entry.member;
+      }
+      release.count += 1;
+      release.bytes += entry.bytes;
+      if (released === undefined) this.#returnInFlight(release);
+      this.#entries.delete(entry.seq);
+    } else if (this.#entries.delete(entry.seq)) {
+      this.#memory.drop(entry.bytes);
+    }
     entry.state = "settled";
     entry.gen += 1;
-    if (this.#entries.delete(entry.seq)) this.#memory.drop(entry.bytes);
     // Read-ahead consults the set only above how far it read: a sequence at
     // or below that (nearly every settled one) will not be read again.
     if (entry.seq > this.#readTo) this.#settledAbove.add(entry.seq);
@@ -658,6 +717,17 @@ export class GroupEngine implements GroupHandle {
     if (next !== undefined) this.#release(next, this.#options.now());
   }
 
+  /** Gives back the in-flight count and bytes tallied in `released`, and empties it. */
+  #returnInFlight(released: InFlightRelease): void {
+    if (released.count === 0) return;
+    const member = released.member;
+    this.#memory.settleInFlight(member, released.bytes);
+    const count = this.#members.get(member);
+    if (count !== undefined) this.#members.set(member, Math.max(0, count - released.count));
+    released.count = 0;
+    released.bytes = 0;
+  }
+
   /** Checks ack deadlines often enough for their precision to be a tenth of the deadline. */
   #startSweep(): void {
     if (this.#closed) return;
@@ -667,15 +737,15 @@ export class GroupEngine implements GroupHandle {
   /** Fails the deliveries whose ack deadline passed; false once nothing is out. */
   #sweepDeadlines(): boolean {
     const now = this.#options.now();
-    let expired = false;
-    for (const entry of this.#outstanding) {
-      if (entry.deadline <= now) {
-        this.#fail(entry, "ack deadline passed", now, undefined);
-        expired = true;
-      }
+    if (this.#outstanding === 0) return false;
+    let expired: Entry[] | undefined;
+    for (const entry of this.#entries.values()) {
+      if (entry.state === "inflight" && entry.deadline <= now) (expired ??= []).push(entry);
     }
-    if (expired) this.#signals.ready();
-    return this.#outstanding.size > 0;
+    if (expired === undefined) return true;
+    for (const entry of expired) this.#fail(entry, "ack deadline passed", now, undefined);
+    this.#signals.ready();
+    return this.#outstanding > 0;
   }
 
   /** Releases redeliveries that fell due. */
@@ -693,12 +763,8 @@ export class GroupEngine implements GroupHandle {
 
   /** The new floor: just below the lowest unsettled sequence, or how far the log was read. */
   #computeFloor(): number {
-    for (;;) {
-      const top = this.#unsettled.peek();
-      if (top === undefined) return this.#readTo;
-      if (this.#entries.has(top)) return Math.min(top - 1, this.#readTo);
-      this.#unsettled.pop();
-    }
+    const lowest = this.#entries.lowest();
+    return lowest === undefined ? this.#readTo : Math.min(lowest - 1, this.#readTo);
   }
 
   /** Writes one batch of the commit batcher, with the floor it allows; nothing once the group is deleted. */

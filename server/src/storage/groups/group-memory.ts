@@ -59,7 +59,7 @@ export class GroupMemory {
     this.#ready += bytes;
   }
 
-  /** An event held ahead was handed to a member. */
+  /** Events held ahead, of `bytes` in all, were handed to a member. */
   handOut(member: string, bytes: number): void {
     this.#ready -= bytes;
     this.#inFlight += bytes;
@@ -70,21 +70,32 @@ export class GroupMemory {
 
   /** An event in flight came back (failed, member left); it is held ahead again. */
   takeBack(member: string, bytes: number): void {
-    const held = this.#members.get(member);
-    if (held !== undefined) {
-      if (held - bytes <= 0) this.#members.delete(member);
-      else this.#members.set(member, held - bytes);
-    }
-    this.#inFlight -= bytes;
+    this.#leaveFlight(member, bytes);
     this.#ready += bytes;
     this.#budget.release("unacked", bytes);
     this.#budget.take("read_ahead", bytes);
+  }
+
+  /** Events in flight to a member, of `bytes` in all, were settled. */
+  settleInFlight(member: string, bytes: number): void {
+    this.#leaveFlight(member, bytes);
+    this.#budget.release("unacked", bytes);
   }
 
   /** An event held ahead was settled or dropped. */
   drop(bytes: number): void {
     this.#ready -= bytes;
     this.#budget.release("read_ahead", bytes);
+  }
+
+  /** Takes `bytes` off what is in flight, in all and to `member`. */
+  #leaveFlight(member: string, bytes: number): void {
+    const held = this.#members.get(member);
+    if (held !== undefined) {
+      if (held - bytes <= 0) this.#members.delete(member);
+      else this.#members.set(member, held - bytes);
+    }
+    this.#inFlight -= bytes;
   }
 
   /** Bytes in flight to one member. */
