@@ -3,11 +3,15 @@
  * the generated `Event.encode`, for events with every field set, unset or
  * at its edges (non-ASCII and lone-surrogate text, empty repeated values,
  * attributes, 64-bit sequences, times before 1970), and a request framed
- * from them decodes as the generated `PublishRequest`.
+ * from them decodes as the generated `PublishRequest`. The envelope decoder
+ * the server reads published events with gives the generated decoder's
+ * objects for the same events, and for damaged bytes either the same object
+ * or the same error.
  */
 import { describe, expect, it } from "vitest";
 import { Event, PublishRequest } from "@protobus/sdk/proto";
 import { encodeEvent, encodePublishRequest } from "../sdk/src/event-encoder.js";
+import { envelopeDecoder } from "../sdk/src/subscribe-codec.js";
 
 /** A small deterministic generator, so that a failure names its seed. */
 function random(seed: number): () => number {
@@ -74,5 +78,36 @@ describe("the publish path's envelope encoder", () => {
     expect(request.equals(Buffer.from(PublishRequest.encode({ events }).finish()))).toBe(true);
     expect(PublishRequest.decode(request).events).toEqual(events.map((e) => Event.decode(Event.encode(e).finish())));
     expect(encodePublishRequest([]).length).toBe(0);
+  });
+
+  it("decodes envelopes as the generated decoder does, damaged ones included", () => {
+    const next = random(99);
+    const decode = envelopeDecoder();
+    // An event as a comparable value: its fields' names, its payload's type, and its bytes (deep equality
+    // of 70 KB payloads and 20,000-character strings is slow; the bytes tell every value apart).
+    const shape = (event: Event): string =>
+      `${Object.keys(event).join()} ${event.data.constructor.name} ${String(event.priority)} ${Buffer.from(Event.encode(event).finish()).toString("base64")}`;
+    const outcome = (run: () => Event): string => {
+      try {
+        return shape(run());
+      } catch (error) {
+        return `error ${String(error)}`;
+      }
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const bytes = Buffer.from(Event.encode(sample(next)).finish());
+      // In the middle of a larger buffer, as in a request.
+      const framed = Buffer.concat([Buffer.from([1, 2, 3]), bytes, Buffer.from([4, 5])]);
+      expect(shape(decode(framed, 3, 3 + bytes.length)), `event ${i}`).toBe(shape(Event.decode(bytes)));
+      // A damaged copy: one byte changed, or cut short.
+      const damaged = Buffer.from(bytes);
+      if (damaged.length > 0) {
+        if (next() < 0.5) damaged[Math.floor(next() * damaged.length)] = Math.floor(next() * 256);
+      }
+      const cut = next() < 0.3 ? damaged.subarray(0, Math.floor(next() * damaged.length)) : damaged;
+      const expected = outcome(() => Event.decode(cut));
+      const actual = outcome(() => decode(Buffer.from(cut), 0, cut.length));
+      expect(actual === expected, `damaged event ${i}`).toBe(true);
+    }
   });
 });

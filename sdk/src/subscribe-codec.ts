@@ -257,6 +257,26 @@ function delivery(cursor: Cursor, end: number, shared: SharedStrings): Delivery 
 }
 
 /**
+ * A decoder of single envelopes (the bytes of one `Event` in `buf`, from
+ * `start` to `end`) with string caches of its own: the object
+ * `Event.decode` returns, read by the fast path where it can, and throwing
+ * as the generated codec does where it cannot.
+ */
+export function envelopeDecoder(): (buf: Buffer, start: number, end: number) => Event {
+  const shared = new SharedStrings();
+  return (buf: Buffer, start: number, end: number): Event => {
+    try {
+      const cursor = new Cursor(buf, end);
+      cursor.pos = start;
+      return event(cursor, end, shared);
+    } catch (error) {
+      if (error !== NOT_FAST) throw error;
+    }
+    return Event.decode(buf.subarray(start, end));
+  };
+}
+
+/**
  * A decoder of one subscription stream's responses, with the string caches
  * of that stream (each stream gets its own: nothing is shared between
  * subscriptions).

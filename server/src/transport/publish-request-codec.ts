@@ -2,15 +2,23 @@
  * Decoding of `PublishRequest` that keeps each event's own bytes: the
  * request's `events` are decoded one by one from their slices of the
  * request, and the slices are remembered per request, so the bus can store
- * an event as its publisher encoded it instead of encoding it again.
+ * an event as its publisher encoded it instead of encoding it again. Each
+ * event is read by the SDK's envelope decoder (the generated codec's
+ * objects, with ASCII strings read without a `TextDecoder` call and the
+ * strings events repeat decoded once), which falls back to the generated
+ * codec for what it does not read.
  */
-import { Event, PublishRequest } from "@protobus/sdk/proto";
+import { envelopeDecoder } from "@protobus/sdk/internal";
+import { type Event, PublishRequest } from "@protobus/sdk/proto";
 import { WireType, fieldTag, isStorableEnvelope, readVarint } from "../wire.js";
 
 // `PublishRequest.events` is field 1, length-delimited (one tag byte).
 const EVENTS_TAG = fieldTag(1, WireType.LengthDelimited);
 
 const encodedOf = new WeakMap<PublishRequest, (Uint8Array | undefined)[]>();
+
+// One decoder for every stream: its caches hold the last short value of each repeated string field.
+const decodeEnvelope = envelopeDecoder();
 
 /**
  * Decodes a `PublishRequest` as the generated codec does (and throws as it
@@ -21,6 +29,7 @@ const encodedOf = new WeakMap<PublishRequest, (Uint8Array | undefined)[]>();
 export function decodePublishRequest(bytes: Uint8Array): PublishRequest {
   const events: Event[] = [];
   const encoded: (Uint8Array | undefined)[] = [];
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   while (pos < bytes.length) {
     if (bytes[pos] !== EVENTS_TAG) return PublishRequest.decode(bytes);
@@ -29,11 +38,9 @@ export function decodePublishRequest(bytes: Uint8Array): PublishRequest {
     const length = read[0];
     pos = read[1];
     if (pos + length > bytes.length) return PublishRequest.decode(bytes);
-    // A plain view, not a Buffer: the decoder cuts every string field out of
-    // its input with `subarray`, which on a Buffer runs Buffer's constructor
-    // for each. (`data` is copied into a Buffer of its own either way.)
+    events.push(decodeEnvelope(buf, pos, pos + length));
+    // The bytes to store: a plain view of the request, not a Buffer.
     const slice = new Uint8Array(bytes.buffer, bytes.byteOffset + pos, length);
-    events.push(Event.decode(slice));
     encoded.push(isStorableEnvelope(slice) ? slice : undefined);
     pos += length;
   }
