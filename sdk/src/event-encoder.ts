@@ -2,16 +2,16 @@
  * A hand-written encoder of `protobus.v1.Event` for the publish path: the
  * same bytes as the generated `Event.encode(event).finish()` (the test
  * `event-encoder.test.ts` compares them field by field and byte by byte),
- * written in one pass into a scratch buffer and copied out. The generated writer allocates an
- * array per string, a chunk list and a fork per timestamp: about 5 KB of
- * garbage per published event, which the publisher's process paid in
- * young-generation collections.
+ * written in one pass into a scratch buffer and copied out. The generated
+ * writer allocates an array per string, a chunk list and a fork per
+ * timestamp: about 5 KB of garbage per published event, which the
+ * publisher's process paid in young-generation collections.
  *
  * Values the fast path does not cover (a time before 1970, a timestamp
  * with negative nanos) go through the generated encoder.
  */
 import { Event } from "./gen/protobus/v1/event.pb.js";
-import { varintSize, writeVarint } from "./varint.js";
+import { varintSize, writeUint64, writeVarint } from "./varint.js";
 
 const WIRE_VARINT = 0;
 const WIRE_LENGTH_DELIMITED = 2;
@@ -47,6 +47,9 @@ const PUBLISH_REQUEST_EVENTS_TAG = (1 << 3) | WIRE_LENGTH_DELIMITED;
 function tagOf(field: number, wireType: number): number {
   return (field << 3) | wireType;
 }
+
+/** The largest `uint64`: a larger sequence goes through the generated encoder (which refuses it). */
+const MAX_UINT64 = 2n ** 64n - 1n;
 
 /** Seconds and nanos of a time, as the generated codec splits it; undefined when either would be negative. */
 function timestampOf(time: Date | undefined): [number, number] | undefined {
@@ -143,24 +146,13 @@ export function encodeEvent(event: Event): Uint8Array {
   for (const key in event.attributes) attributeField(key, event.attributes[key] as string);
   if (event.sequence !== 0n) {
     at = writeVarint(scratch, at, tagOf(F.sequence, WIRE_VARINT));
-    at = writeVarint64(scratch, at, event.sequence);
+    at = writeUint64(scratch, at, event.sequence);
   }
   timestampField(F.publishTime, publishTime);
   if (event.schemaVersion !== 0) varintField(F.schemaVersion, event.schemaVersion >>> 0);
   const out = Buffer.allocUnsafe(at);
   scratch.copy(out, 0, 0, at);
   return out;
-}
-
-const MAX_UINT64 = 2n ** 64n - 1n;
-
-function writeVarint64(buffer: Uint8Array, offset: number, value: bigint): number {
-  while (value >= 0x80n) {
-    buffer[offset++] = Number(value & 0x7fn) | 0x80;
-    value >>= 7n;
-  }
-  buffer[offset++] = Number(value);
-  return offset;
 }
 
 /** Bytes an encoded envelope takes in a `PublishRequest` (its tag and length included). */

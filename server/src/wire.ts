@@ -1,14 +1,16 @@
 /**
  * The one module for the Protobuf wire layout the server writes and reads
  * by hand, where the generated codecs would cost a decode and re-encode:
- * the field numbers it relies on and the varint helpers. Every number here
+ * the field numbers it relies on, and the SDK's varint writers (shared with
+ * its own hand-written codecs) re-exported. Every number here
  * is checked against the bundled descriptor set by test/wire.test.ts, so a
  * field renumbered in a .proto fails the suite instead of corrupting
  * deliveries.
  */
 import { WireType } from "@bufbuild/protobuf/wire";
+import { uint64Size, varintSize, writeUint64, writeVarint } from "@protobus/sdk/internal";
 
-export { WireType };
+export { WireType, varintSize, writeVarint };
 
 /** Field numbers of `protobus.v1.Event` read or written without the generated codec. */
 export const EventField = { priority: 12, orderingKey: 15, sequence: 19, publishTime: 20 } as const;
@@ -24,35 +26,6 @@ export const DeliveryBatchField = { deliveries: 1 } as const;
 /** A field's tag: `(field number << 3) | wire type`. */
 export function fieldTag(field: number, wireType: WireType): number {
   return field * 8 + wireType;
-}
-
-/** Bytes of the unsigned varint of a non-negative safe integer. */
-export function varintSize(value: number): number {
-  let size = 1;
-  while (value > 0xffffffff) {
-    value = Math.floor(value / 0x80);
-    size += 1;
-  }
-  // Below 2^32 the unsigned shift is exact (and what the hot paths hit).
-  while (value >= 0x80) {
-    value >>>= 7;
-    size += 1;
-  }
-  return size;
-}
-
-/** Writes the unsigned varint of `value` at `offset`; returns the offset after it. */
-export function writeVarint(buffer: Uint8Array, offset: number, value: number): number {
-  while (value > 0xffffffff) {
-    buffer[offset++] = (value % 0x80) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  while (value >= 0x80) {
-    buffer[offset++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  buffer[offset++] = value;
-  return offset;
 }
 
 /** The unsigned varint of a non-negative safe integer, as bytes. */
@@ -177,16 +150,6 @@ export interface ServerFields {
   readonly overrideSchemaVersion: boolean;
 }
 
-function varintBytes64(value: bigint): number[] {
-  const out: number[] = [];
-  while (value >= 0x80n) {
-    out.push(Number(value & 0x7fn) | 0x80);
-    value >>= 7n;
-  }
-  out.push(Number(value));
-  return out;
-}
-
 function timestampParts(publishMs: number): [number, number] {
   const seconds = Math.floor(publishMs / 1000);
   return [seconds, (publishMs - seconds * 1000) * 1_000_000];
@@ -278,16 +241,6 @@ export interface PublishResultFields {
   readonly id: string;
   readonly sequence: bigint;
   readonly duplicate: boolean;
-}
-
-function uint64Size(value: bigint): number {
-  return value <= 0xffffffffn ? varintSize(Number(value)) : varintBytes64(value).length;
-}
-
-function writeUint64(buffer: Uint8Array, offset: number, value: bigint): number {
-  if (value <= 0xffffffffn) return writeVarint(buffer, offset, Number(value));
-  for (const byte of varintBytes64(value)) buffer[offset++] = byte;
-  return offset;
 }
 
 /**
