@@ -8,7 +8,7 @@ export { EVENT_TYPE_REGEX, compilePatterns, isValidEventType, matchesPattern, pa
 export type { PatternMatcher } from "./pattern.js";
 export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDetailsMetadata } from "./status-details.js";
 export { durationFromMs, msFromDuration } from "./time.js";
-export { Attr, MESSAGING_SYSTEM, batchAttributes, messageAttributes, envelopeGetter, envelopeSetter, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
+export { Attr, MESSAGING_SYSTEM, batchAttributes, messageAttributes, envelopeGetter, envelopeSetter, recordSpanError, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
 export { newEventId } from "./event-id.js";
 export { uint64Size, varintSize, writeUint64, writeVarint } from "./varint.js";
 export { decodeSubscribeRequest, encodeSubscribeRequest, envelopeDecoder, subscribeResponseDecoder } from "./subscribe-codec.js";

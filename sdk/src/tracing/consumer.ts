@@ -4,11 +4,12 @@
  * root with a link to it), and inside the handler context that makes its
  * publishes inherit the flow.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type SpanOptions } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, context, propagation, trace, type Attributes, type SpanOptions } from "@opentelemetry/api";
 import type { Event } from "../gen/protobus/v1/event.pb.js";
 import { Attr, messageAttributes } from "./attributes.js";
 import { envelopeGetter } from "./envelope-carrier.js";
 import { runInHandler } from "./handler-context.js";
+import { recordSpanError } from "./span-error.js";
 import { activeTracer } from "./tracer.js";
 
 /**
@@ -60,8 +61,7 @@ export async function runHandler<T>(event: Event, info: ConsumeInfo, handle: () 
   try {
     return await context.with(trace.setSpan(parent, span), () => runInHandler(handled, handle));
   } catch (error) {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    recordSpanError(span, error);
     throw error;
   } finally {
     span.end();

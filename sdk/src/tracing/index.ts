@@ -11,4 +11,5 @@ export { envelopeGetter, envelopeSetter } from "./envelope-carrier.js";
 export { currentHandledEvent, runInHandler } from "./handler-context.js";
 export type { HandledEvent } from "./handler-context.js";
 export { publishWithSpan } from "./producer.js";
+export { recordSpanError } from "./span-error.js";
 export { TRACER_NAME, TRACER_VERSION, activeTracer, tracerSource, tracingActive } from "./tracer.js";

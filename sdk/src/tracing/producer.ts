@@ -2,10 +2,11 @@
  * The PRODUCER side: one `send <type>` span around a publish call, whose
  * context is written into each envelope as W3C `traceparent`/`tracestate`.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Link } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, context, propagation, trace, type Attributes, type Link } from "@opentelemetry/api";
 import type { Event } from "../gen/protobus/v1/event.pb.js";
 import { Attr, batchAttributes, messageAttributes } from "./attributes.js";
 import { envelopeGetter, envelopeSetter } from "./envelope-carrier.js";
+import { recordSpanError } from "./span-error.js";
 import { activeTracer } from "./tracer.js";
 
 /** What a publish returns per event. */
@@ -52,8 +53,7 @@ export async function publishWithSpan(events: readonly Event[], publish: () => P
     }
     return results;
   } catch (error) {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    recordSpanError(span, error);
     throw error;
   } finally {
     span.end();

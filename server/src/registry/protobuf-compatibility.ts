@@ -148,6 +148,22 @@ function messageReserved(message: DescMessage): Range[] {
   return message.proto.reservedRange.map((r) => ({ start: r.start, end: r.end - 1 }));
 }
 
+/** Compares a message or enum of `from` with the one of the same name in `to`; its absence breaks `rule`. */
+function compareCounterpart<T extends DescMessage | DescEnum>(
+  c: Collector,
+  rule: string,
+  kind: string,
+  element: T,
+  counterpart: T | undefined,
+  compare: (c: Collector, a: T, b: T) => void,
+): void {
+  if (counterpart === undefined) {
+    c.add(rule, element.typeName, `${kind} ${element.typeName} of ${c.from.label} does not exist in ${c.to.label}`);
+  } else {
+    compare(c, element, counterpart);
+  }
+}
+
 function enumReserved(e: DescEnum): Range[] {
   // EnumDescriptorProto.EnumReservedRange has an inclusive end.
   return e.proto.reservedRange.map((r) => ({ start: r.start, end: r.end }));
@@ -358,21 +374,11 @@ export function protobufBreaks(from: ProtobufSchema, to: ProtobufSchema): Protob
   const files = new Map<string, DescFile>();
   for (const message of messages) {
     files.set(message.file.name, message.file);
-    const counterpart = to.registry.getMessage(message.typeName);
-    if (counterpart === undefined) {
-      c.add("MESSAGE_NO_DELETE", message.typeName, `message ${message.typeName} of ${from.label} does not exist in ${to.label}`);
-    } else {
-      compareMessages(c, message, counterpart);
-    }
+    compareCounterpart(c, "MESSAGE_NO_DELETE", "message", message, to.registry.getMessage(message.typeName), compareMessages);
   }
   for (const e of enums) {
     files.set(e.file.name, e.file);
-    const counterpart = to.registry.getEnum(e.typeName);
-    if (counterpart === undefined) {
-      c.add("ENUM_NO_DELETE", e.typeName, `enum ${e.typeName} of ${from.label} does not exist in ${to.label}`);
-    } else {
-      compareEnums(c, e, counterpart);
-    }
+    compareCounterpart(c, "ENUM_NO_DELETE", "enum", e, to.registry.getEnum(e.typeName), compareEnums);
   }
   for (const file of files.values()) {
     const counterpart = to.registry.getFile(file.name);

@@ -13,8 +13,8 @@
  * When no tracer provider is registered nothing is created. Tracing never
  * fails a publish: its own errors are swallowed.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Attributes, type Tracer, type Context, type Span } from "@opentelemetry/api";
-import { Attr, batchAttributes, messageAttributes, envelopeGetter, tracerSource } from "@protobus/sdk/internal";
+import { ROOT_CONTEXT, SpanKind, propagation, trace, type Attributes, type Tracer, type Context, type Span } from "@opentelemetry/api";
+import { Attr, batchAttributes, messageAttributes, envelopeGetter, recordSpanError, tracerSource } from "@protobus/sdk/internal";
 import type { Event } from "@protobus/sdk/proto";
 import { VERSION } from "../version.js";
 
@@ -84,7 +84,7 @@ export class PublishTrace {
     if (spans === undefined) return;
     try {
       for (const span of spans) {
-        if (error !== undefined) fail(span, error);
+        if (error !== undefined) recordSpanError(span, error);
         span.end();
       }
     } catch {
@@ -106,7 +106,7 @@ export class PublishTrace {
           span.setAttribute(Attr.messageId, result.id);
           span.setAttribute(Attr.sequence, Number(result.sequence));
         }
-        if (error !== undefined) fail(span, error);
+        if (error !== undefined) recordSpanError(span, error);
         span.end();
       }
     } catch {
@@ -173,9 +173,4 @@ function sharedValue(events: readonly Event[], indexes: readonly number[], field
   const value = field(events[indexes[0] as number] as Event);
   for (const i of indexes) if (field(events[i] as Event) !== value) return undefined;
   return value;
-}
-
-function fail(span: Span, error: unknown): void {
-  span.recordException(error instanceof Error ? error : String(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }
