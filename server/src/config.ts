@@ -11,9 +11,13 @@ import { widenKeys, type ConfigKey } from "./config-key.js";
 import { boolean, httpUrl, integer, list, nonNegativeNumber, oneOf, parseDurationMs, text } from "./config-parsers.js";
 import type { LogLevel } from "./logger.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "./limits.js";
+import type { FlowMonitorRules } from "./flow/monitor-rules.js";
+
+/** The rate-spike rule's settings, the flow monitor's own (`rateSpikeSigma`, `rateWindowMs`, `rateBucketMs`, `rateSpikeMinCount`). */
+type RateSpikeRules = Pick<FlowMonitorRules, "rateSpikeSigma" | "rateWindowMs" | "rateBucketMs" | "rateSpikeMinCount">;
 
 /** Everything `protobus serve` can be told; the input limits are documented in limits.ts. */
-export interface ServerConfig extends InputLimits, BackendSettings {
+export interface ServerConfig extends InputLimits, BackendSettings, RateSpikeRules {
   /** Interface to listen on. */
   readonly host: string;
   /** Port to listen on; 0 picks a free one. */
@@ -73,14 +77,6 @@ export interface ServerConfig extends InputLimits, BackendSettings {
   readonly flowStartTypes: readonly string[];
   /** Globs of terminal event types (`*` matches anything, dots included). */
   readonly flowTerminalTypes: readonly string[];
-  /** Alert when a type's rate exceeds the window mean by this many standard deviations; 0 turns it off. */
-  readonly rateSpikeSigma: number;
-  /** Sliding window of the rate baseline, in ms. */
-  readonly rateWindowMs: number;
-  /** Rate sample (bucket) length, in ms. */
-  readonly rateBucketMs: number;
-  /** Fewest events in a bucket for a spike. */
-  readonly rateSpikeMinCount: number;
   /**
    * Reject (FAILED_PRECONDITION) events whose type has no registered schema,
    * neither its own nor a matching pattern's. Off: such events are checked

@@ -8,6 +8,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call } from "../api.js";
 import { EventDetail } from "../components/event-detail.js";
+import { DetailView } from "../components/detail-view.js";
 import { formatDuration, formatTime, millisBetween } from "../format.js";
 import { EventBus, OutcomeState, type ConsumerOutcome, type Flow, type FlowNode } from "../gen/protobus/v1/bus_pb.js";
 import type { Event } from "../gen/protobus/v1/event_pb.js";
@@ -118,38 +119,34 @@ export function FlowsView({ correlationId }: { correlationId: string }) {
     };
   }, [correlationId]);
   return (
-    <section class="view with-detail">
-      <div class="main-pane">
-        <form
-          class="toolbar"
-          onSubmit={(e) => {
-            e.preventDefault();
-            navigate(`/flows/${encodeURIComponent(input.trim())}`);
-          }}
-        >
+    <DetailView
+      onSubmit={() => navigate(`/flows/${encodeURIComponent(input.trim())}`)}
+      toolbar={
+        <>
           <label class="grow">
             correlation id <input name="correlationId" value={input} onInput={(e) => setInput(e.currentTarget.value)} />
           </label>
           <button type="submit">Show flow</button>
-        </form>
-        {error !== undefined && <p class="error">{error}</p>}
-        {flow !== undefined && (
-          <div class="panel">
-            <h2>
-              Flow {flow.correlationId}: {flow.eventCount} event{flow.eventCount === 1 ? "" : "s"} over {formatDuration(millisBetween(flow.startTime, flow.endTime))}, from{" "}
-              {formatTime(flow.startTime)}
-            </h2>
-            {flow.truncated && <p class="warn">The flow has more events than the server returns at once; the oldest are shown.</p>}
-            <ul class="flow-tree">
-              {flow.roots.map((root) => (
-                <Node key={root.event?.id} node={root} flow={flow} onSelect={setSelected} />
-              ))}
-            </ul>
-          </div>
-        )}
-        <Alerts />
-      </div>
-      {selected !== undefined && <EventDetail event={selected} onClose={() => setSelected(undefined)} />}
-    </section>
+        </>
+      }
+      detail={selected !== undefined && <EventDetail event={selected} onClose={() => setSelected(undefined)} />}
+    >
+      {error !== undefined && <p class="error">{error}</p>}
+      {flow !== undefined && (
+        <div class="panel">
+          <h2>
+            Flow {flow.correlationId}: {flow.eventCount} event{flow.eventCount === 1 ? "" : "s"} over {formatDuration(millisBetween(flow.startTime, flow.endTime))}, from{" "}
+            {formatTime(flow.startTime)}
+          </h2>
+          {flow.truncated && <p class="warn">The flow has more events than the server returns at once; the oldest are shown.</p>}
+          <ul class="flow-tree">
+            {flow.roots.map((root) => (
+              <Node key={root.event?.id} node={root} flow={flow} onSelect={setSelected} />
+            ))}
+          </ul>
+        </div>
+      )}
+      <Alerts />
+    </DetailView>
   );
 }

@@ -3,6 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call } from "../api.js";
 import { EventDetail } from "../components/event-detail.js";
+import { DetailView } from "../components/detail-view.js";
 import { EventTable } from "../components/event-table.js";
 import { splitPatterns } from "../format.js";
 import { EventBus } from "../gen/protobus/v1/bus_pb.js";
@@ -75,17 +76,15 @@ export function HistoryView() {
   );
 
   return (
-    <section class="view with-detail">
-      <div class="main-pane">
-        <form
-          class="toolbar wrap"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setFilters(form);
-            setPages([""]);
-            setSelected(undefined);
-          }}
-        >
+    <DetailView
+      wrap
+      onSubmit={() => {
+        setFilters(form);
+        setPages([""]);
+        setSelected(undefined);
+      }}
+      toolbar={
+        <>
           {field("patterns", "patterns", "agent.task.>")}
           {field("source", "source", "planner")}
           {field("correlationId", "correlation id", "")}
@@ -93,20 +92,21 @@ export function HistoryView() {
           {time("from")}
           {time("to")}
           <button type="submit">Search</button>
-        </form>
-        {error !== undefined && <p class="error">{error}</p>}
-        {events === undefined ? <p class="empty">Loading…</p> : <EventTable events={events} selected={selected} onSelect={setSelected} empty="No events match." />}
-        <nav class="pager">
-          <button type="button" disabled={pages.length <= 1} onClick={() => setPages(pages.slice(0, -1))}>
-            ← Previous
-          </button>
-          <span>page {pages.length}</span>
-          <button type="button" disabled={next === ""} onClick={() => setPages([...pages, next])}>
-            Next →
-          </button>
-        </nav>
-      </div>
-      {selected !== undefined && <EventDetail event={selected} onClose={() => setSelected(undefined)} onFlow={(id) => navigate(`/flows/${encodeURIComponent(id)}`)} />}
-    </section>
+        </>
+      }
+      detail={selected !== undefined && <EventDetail event={selected} onClose={() => setSelected(undefined)} onFlow={(id) => navigate(`/flows/${encodeURIComponent(id)}`)} />}
+    >
+      {error !== undefined && <p class="error">{error}</p>}
+      {events === undefined ? <p class="empty">Loading…</p> : <EventTable events={events} selected={selected} onSelect={setSelected} empty="No events match." />}
+      <nav class="pager">
+        <button type="button" disabled={pages.length <= 1} onClick={() => setPages(pages.slice(0, -1))}>
+          ← Previous
+        </button>
+        <span>page {pages.length}</span>
+        <button type="button" disabled={next === ""} onClick={() => setPages([...pages, next])}>
+          Next →
+        </button>
+      </nav>
+    </DetailView>
   );
 }

@@ -7,6 +7,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api.js";
 import { EventDetail } from "../components/event-detail.js";
+import { DetailView } from "../components/detail-view.js";
 import { EventTable } from "../components/event-table.js";
 import { formatCount, splitPatterns } from "../format.js";
 import type { Event } from "../gen/protobus/v1/event_pb.js";
@@ -74,18 +75,15 @@ export function LiveView() {
   };
 
   return (
-    <section class="view with-detail">
-      <div class="main-pane">
-        <form
-          class="toolbar"
-          onSubmit={(e) => {
-            e.preventDefault();
-            const patterns = splitPatterns(patternText);
-            setEvents([]);
-            setSelected(undefined);
-            setQuery({ patterns: patterns.length > 0 ? patterns : [">"], filter: filterText.trim() });
-          }}
-        >
+    <DetailView
+      onSubmit={() => {
+        const patterns = splitPatterns(patternText);
+        setEvents([]);
+        setSelected(undefined);
+        setQuery({ patterns: patterns.length > 0 ? patterns : [">"], filter: filterText.trim() });
+      }}
+      toolbar={
+        <>
           <label>
             patterns <input name="patterns" value={patternText} onInput={(e) => setPatternText(e.currentTarget.value)} placeholder="agent.task.>, agent.tool.*" />
           </label>
@@ -96,21 +94,22 @@ export function LiveView() {
           <button type="button" onClick={togglePause} aria-pressed={paused}>
             {paused ? "Resume" : "Pause"}
           </button>
-        </form>
-        <p class="status-line">
-          <span class={`state ${state}`} data-testid="live-state" data-generation={generation}>
-            {state}
-          </span>
-          <span data-testid="live-received">received {formatCount(status.delivered)}</span>
-          <span data-testid="live-dropped" class={status.dropped > 0 ? "warn" : ""}>
-            dropped {formatCount(status.dropped)}
-          </span>
-          {paused && <span data-testid="live-held">paused: {formatCount(heldCount)} new</span>}
-        </p>
-        {error !== undefined && <p class="error">{error.describe()}</p>}
-        <EventTable events={events} selected={selected} onSelect={setSelected} empty="Waiting for events…" />
-      </div>
-      {selected !== undefined && <EventDetail event={selected} onClose={() => setSelected(undefined)} onFlow={(id) => navigate(`/flows/${encodeURIComponent(id)}`)} />}
-    </section>
+        </>
+      }
+      detail={selected !== undefined && <EventDetail event={selected} onClose={() => setSelected(undefined)} onFlow={(id) => navigate(`/flows/${encodeURIComponent(id)}`)} />}
+    >
+      <p class="status-line">
+        <span class={`state ${state}`} data-testid="live-state" data-generation={generation}>
+          {state}
+        </span>
+        <span data-testid="live-received">received {formatCount(status.delivered)}</span>
+        <span data-testid="live-dropped" class={status.dropped > 0 ? "warn" : ""}>
+          dropped {formatCount(status.dropped)}
+        </span>
+        {paused && <span data-testid="live-held">paused: {formatCount(heldCount)} new</span>}
+      </p>
+      {error !== undefined && <p class="error">{error.describe()}</p>}
+      <EventTable events={events} selected={selected} onSelect={setSelected} empty="Waiting for events…" />
+    </DetailView>
   );
 }

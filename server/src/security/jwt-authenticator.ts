@@ -13,7 +13,7 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Logger } from "../logger.js";
 import { bearerCredential, type Authenticator, type Credentials } from "./authenticator.js";
-import { watchFiles } from "./file-watch.js";
+import { FileBackedValue } from "./file-backed-value.js";
 import type { Principal } from "../transport/interceptor.js";
 import { CredentialRejected } from "./security-errors.js";
 
@@ -44,12 +44,14 @@ export interface JwtAuthenticatorOptions {
 
 type KeySet = JWTVerifyGetKey;
 
+/** Where the keys come from: a file read again when it changes, or a URL that refreshes itself. */
+type KeySource = Pick<FileBackedValue<KeySet>, "current" | "reload" | "close">;
+
 /** JWTs verified against a JWKS. */
 export class JwtAuthenticator implements Authenticator {
   readonly name = "jwt";
   readonly #options: JwtAuthenticatorOptions;
-  #keys: KeySet;
-  readonly #stopWatching: () => void;
+  readonly #keys: KeySource;
 
   constructor(options: JwtAuthenticatorOptions) {
     if ((options.jwksUrl === undefined) === (options.jwksFile === undefined)) throw new RangeError("JWT authentication needs either a JWKS URL or a JWKS file");
@@ -65,27 +67,25 @@ export class JwtAuthenticator implements Authenticator {
       if (url.protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
         options.logger.warn("the JWKS is fetched over plain http: anyone on the path can swap the keys", { url: options.jwksUrl });
       }
-      this.#keys = createRemoteJWKSet(url, { cooldownDuration: options.refreshMinMs, cacheMaxAge: options.cacheMaxAgeMs });
-      this.#stopWatching = () => {};
+      const remote = createRemoteJWKSet(url, { cooldownDuration: options.refreshMinMs, cacheMaxAge: options.cacheMaxAgeMs });
+      this.#keys = { current: remote, reload: () => true, close: () => {} };
     } else {
       const path = options.jwksFile as string;
-      this.#keys = createLocalJWKSet(readKeySet(path));
-      this.#stopWatching = options.watchIntervalMs > 0 ? watchFiles([path], options.watchIntervalMs, () => this.reload()) : () => {};
+      this.#keys = new FileBackedValue({
+        paths: [path],
+        watchIntervalMs: options.watchIntervalMs,
+        logger: options.logger,
+        read: () => createLocalJWKSet(readKeySet(path)),
+        failedMessage: "JWKS file not reloaded; the previous keys stay in force",
+        loadedMessage: "JWKS file loaded",
+        logFields: { path },
+      });
     }
   }
 
   /** Reads a JWKS file again (a URL refreshes itself); on failure keeps the keys in force. */
   reload(): boolean {
-    const path = this.#options.jwksFile;
-    if (path === undefined) return true;
-    try {
-      this.#keys = createLocalJWKSet(readKeySet(path));
-      this.#options.logger.info("JWKS file loaded", { path });
-      return true;
-    } catch (error) {
-      this.#options.logger.error("JWKS file not reloaded; the previous keys stay in force", { path, error });
-      return false;
-    }
+    return this.#keys.reload();
   }
 
   async authenticate(credentials: Credentials): Promise<Principal | undefined> {
@@ -93,7 +93,7 @@ export class JwtAuthenticator implements Authenticator {
     if (token === undefined || token.split(".").length !== 3) return undefined;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.#keys, {
+      ({ payload } = await jwtVerify(token, this.#keys.current, {
         ...(this.#options.issuer !== "" ? { issuer: this.#options.issuer } : {}),
         ...(this.#options.audience !== "" ? { audience: this.#options.audience } : {}),
         clockTolerance: Math.round(this.#options.clockSkewMs / 1000),
@@ -113,7 +113,7 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   close(): void {
-    this.#stopWatching();
+    this.#keys.close();
   }
 }
 

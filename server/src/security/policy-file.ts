@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Logger } from "../logger.js";
-import { watchFiles } from "./file-watch.js";
+import { FileBackedValue } from "./file-backed-value.js";
 import { CompiledPolicy, parsePolicy } from "./policy.js";
 
 /** Options of {@link PolicyFile}. */
@@ -17,48 +17,25 @@ export interface PolicyFileOptions {
   readonly logger: Logger;
 }
 
-/** A policy read from a YAML file and kept current. */
-export class PolicyFile {
-  readonly #options: PolicyFileOptions;
-  #policy: CompiledPolicy;
-  readonly #listeners = new Set<(policy: CompiledPolicy) => void>();
-  readonly #stopWatching: () => void;
-
+/**
+ * A policy read from a YAML file and kept current: `current` is the policy
+ * in force, `onChange` hears of every newly loaded one, `reload()` reads the
+ * file again (on failure the policy in force stays and the reason is logged).
+ */
+export class PolicyFile extends FileBackedValue<CompiledPolicy> {
   /** Reads the file; throws a RangeError naming the problem when it is missing or invalid. */
   constructor(options: PolicyFileOptions) {
-    this.#options = options;
-    this.#policy = new CompiledPolicy(parsePolicy(readPolicyText(options.path), options.path));
-    this.#stopWatching = options.watchIntervalMs > 0 ? watchFiles([options.path], options.watchIntervalMs, () => this.reload()) : () => {};
-  }
-
-  /** The policy in force. */
-  get current(): CompiledPolicy {
-    return this.#policy;
-  }
-
-  /** Calls `listener` with every newly loaded policy; returns a function that stops it. */
-  onChange(listener: (policy: CompiledPolicy) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /** Reads the file again; on failure keeps the policy in force and logs why. Returns whether it loaded. */
-  reload(): boolean {
-    let next: CompiledPolicy;
-    try {
-      next = new CompiledPolicy(parsePolicy(readPolicyText(this.#options.path), this.#options.path));
-    } catch (error) {
-      this.#options.logger.error("policy not reloaded; the previous policy stays in force", { path: this.#options.path, error });
-      return false;
-    }
-    this.#policy = next;
-    this.#options.logger.info("policy loaded", { path: this.#options.path, grants: next.document.grants.length });
-    for (const listener of this.#listeners) listener(next);
-    return true;
-  }
-
-  close(): void {
-    this.#stopWatching();
+    const { path } = options;
+    super({
+      paths: [path],
+      watchIntervalMs: options.watchIntervalMs,
+      logger: options.logger,
+      read: () => new CompiledPolicy(parsePolicy(readPolicyText(path), path)),
+      failedMessage: "policy not reloaded; the previous policy stays in force",
+      loadedMessage: "policy loaded",
+      logFields: { path },
+      loadedFields: (policy) => ({ grants: policy.document.grants.length }),
+    });
   }
 }
 

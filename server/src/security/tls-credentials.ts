@@ -11,7 +11,7 @@ import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { experimental, type ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "../logger.js";
-import { watchFiles } from "./file-watch.js";
+import { FileBackedValue } from "./file-backed-value.js";
 
 type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;
@@ -44,6 +44,11 @@ function load(files: TlsFiles): Loaded {
   return { cert, key, ca, validTo: new X509Certificate(cert).validTo };
 }
 
+/** Whether two loads read the same certificate, key and client CA. */
+function samePair(a: Loaded, b: Loaded): boolean {
+  return a.cert.equals(b.cert) && a.key.equals(b.key) && (a.ca?.equals(b.ca ?? Buffer.alloc(0)) ?? b.ca === undefined);
+}
+
 /**
  * The server's certificates, watched. It is a grpc-js certificate provider
  * (identity and client CA) and tells other TLS servers (metrics) about new
@@ -51,24 +56,30 @@ function load(files: TlsFiles): Loaded {
  */
 export class TlsCertificates implements CertificateProvider {
   readonly #files: TlsFiles;
-  readonly #logger: Logger;
-  #current: Loaded;
+  readonly #loaded: FileBackedValue<Loaded>;
   readonly #caListeners = new Set<CaListener>();
   readonly #identityListeners = new Set<IdentityListener>();
   readonly #changeListeners = new Set<(options: SecureContextOptions) => void>();
-  readonly #stopWatching: () => void;
 
   /** Reads the files; throws when they are missing, malformed or do not match. */
   constructor(files: TlsFiles, options: { readonly logger: Logger; readonly watchIntervalMs: number }) {
     this.#files = files;
-    this.#logger = options.logger;
     try {
-      this.#current = load(files);
+      this.#loaded = new FileBackedValue({
+        paths: [files.cert, files.key, ...(files.clientCa !== undefined ? [files.clientCa] : [])],
+        watchIntervalMs: options.watchIntervalMs,
+        logger: options.logger,
+        read: () => load(files),
+        differs: (previous, next) => !samePair(previous, next),
+        failedMessage: "TLS certificates not reloaded; the current ones stay in use",
+        loadedMessage: "TLS certificates reloaded",
+        logFields: { cert: files.cert },
+        loadedFields: (loaded) => ({ validTo: loaded.validTo }),
+      });
     } catch (error) {
       throw new RangeError(`TLS: cannot use --tls-cert ${files.cert} / --tls-key ${files.key}${files.clientCa !== undefined ? ` / --tls-client-ca ${files.clientCa}` : ""}: ${(error as Error).message}`, { cause: error });
     }
-    const paths = [files.cert, files.key, ...(files.clientCa !== undefined ? [files.clientCa] : [])];
-    this.#stopWatching = options.watchIntervalMs > 0 ? watchFiles(paths, options.watchIntervalMs, () => this.reload()) : () => {};
+    this.#loaded.onChange(() => this.#emit());
   }
 
   /** Whether client certificates are required (mutual TLS). */
@@ -78,7 +89,7 @@ export class TlsCertificates implements CertificateProvider {
 
   /** Options for `tls.createSecureContext` / an https server. */
   secureContextOptions(): SecureContextOptions {
-    const { cert, key, ca } = this.#current;
+    const { cert, key, ca } = this.#loaded.current;
     return { cert, key, ...(ca !== undefined ? { ca } : {}) };
   }
 
@@ -90,25 +101,11 @@ export class TlsCertificates implements CertificateProvider {
 
   /** Reads the files again; a bad set is logged and the current one stays. Resolves whether it changed. */
   reload(): boolean {
-    let next: Loaded;
-    try {
-      next = load(this.#files);
-    } catch (error) {
-      this.#logger.error("TLS certificates not reloaded; the current ones stay in use", { cert: this.#files.cert, error });
-      return false;
-    }
-    const previous = this.#current;
-    if (previous.cert.equals(next.cert) && previous.key.equals(next.key) && (previous.ca?.equals(next.ca ?? Buffer.alloc(0)) ?? next.ca === undefined)) {
-      return false;
-    }
-    this.#current = next;
-    this.#logger.info("TLS certificates reloaded", { cert: this.#files.cert, validTo: next.validTo });
-    this.#emit();
-    return true;
+    return this.#loaded.reload();
   }
 
   #emit(): void {
-    const { cert, key, ca } = this.#current;
+    const { cert, key, ca } = this.#loaded.current;
     for (const listener of this.#identityListeners) listener({ certificate: cert, privateKey: key });
     if (ca !== undefined) for (const listener of this.#caListeners) listener({ caCertificate: ca });
     for (const listener of this.#changeListeners) listener(this.secureContextOptions());
@@ -126,7 +123,7 @@ export class TlsCertificates implements CertificateProvider {
 
   addCaCertificateListener(listener: CaListener): void {
     this.#caListeners.add(listener);
-    if (this.#current.ca !== undefined) listener({ caCertificate: this.#current.ca });
+    if (this.#loaded.current.ca !== undefined) listener({ caCertificate: this.#loaded.current.ca });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -135,7 +132,7 @@ export class TlsCertificates implements CertificateProvider {
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.#identityListeners.add(listener);
-    listener({ certificate: this.#current.cert, privateKey: this.#current.key });
+    listener({ certificate: this.#loaded.current.cert, privateKey: this.#loaded.current.key });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
@@ -144,6 +141,6 @@ export class TlsCertificates implements CertificateProvider {
 
   /** Stops watching the files. */
   close(): void {
-    this.#stopWatching();
+    this.#loaded.close();
   }
 }

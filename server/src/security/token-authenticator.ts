@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../logger.js";
 import { bearerCredential, type Authenticator, type Credentials } from "./authenticator.js";
-import { watchFiles } from "./file-watch.js";
+import { FileBackedValue } from "./file-backed-value.js";
 import type { Principal } from "../transport/interceptor.js";
 import { CredentialRejected } from "./security-errors.js";
 import { TokenTable, readTokenFile } from "./token-file.js";
@@ -23,38 +23,37 @@ export interface TokenAuthenticatorOptions {
 /** Bearer tokens from a file of hashes. */
 export class TokenAuthenticator implements Authenticator {
   readonly name = "token";
-  readonly #options: TokenAuthenticatorOptions;
-  #table: TokenTable;
-  readonly #stopWatching: () => void;
+  readonly #table: FileBackedValue<TokenTable>;
 
   /** Reads the file; throws a RangeError when it is malformed. */
   constructor(options: TokenAuthenticatorOptions) {
-    this.#options = options;
-    this.#table = new TokenTable(readTokenFile(options.path));
-    this.#stopWatching = options.watchIntervalMs > 0 ? watchFiles([options.path], options.watchIntervalMs, () => this.reload()) : () => {};
+    const { path } = options;
+    this.#table = new FileBackedValue({
+      paths: [path],
+      watchIntervalMs: options.watchIntervalMs,
+      logger: options.logger,
+      read: () => new TokenTable(readTokenFile(path)),
+      failedMessage: "token file not reloaded; the previous tokens stay in force",
+      loadedMessage: "token file loaded",
+      logFields: { path },
+      loadedFields: (table) => ({ tokens: table.size }),
+    });
   }
 
   /** Reads the token file again; on failure keeps the tokens in force and logs why. */
   reload(): boolean {
-    try {
-      this.#table = new TokenTable(readTokenFile(this.#options.path));
-      this.#options.logger.info("token file loaded", { path: this.#options.path, tokens: this.#table.size });
-      return true;
-    } catch (error) {
-      this.#options.logger.error("token file not reloaded; the previous tokens stay in force", { path: this.#options.path, error });
-      return false;
-    }
+    return this.#table.reload();
   }
 
   authenticate(credentials: Credentials): Promise<Principal | undefined> {
     const token = bearerCredential(credentials.authorization);
     if (token === undefined || !TokenTable.isToken(token)) return Promise.resolve(undefined);
-    const result = this.#table.verify(token);
+    const result = this.#table.current.verify(token);
     if ("rejected" in result) return Promise.reject(new CredentialRejected(result.rejected));
     return Promise.resolve(result);
   }
 
   close(): void {
-    this.#stopWatching();
+    this.#table.close();
   }
 }
