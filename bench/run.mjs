@@ -1,50 +1,37 @@
 #!/usr/bin/env node
 // `npm run bench [-- <scenario>...] [--repeats N] [--window S] [--warmup S] [--profile] [--list]`
+// `npm run bench -- --compare <git-rev> [<scenario>...] [--repeats N]`
 //
 // Runs each scenario against its baseline in the same run, alternating the
 // two sides, with fresh server and load-generator processes per
 // measurement. Prints a table and writes JSON with machine info to
-// bench/results/.
+// bench/results/. With --compare, each scenario's protobus side runs on a
+// build of <git-rev> and on this checkout instead (see lib/compare.mjs).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { machineInfo, sampleForeignLoad } from "./lib/machine.mjs";
 import { forkSettings } from "./lib/procs.mjs";
 import { isUnavailable, measureOnce } from "./lib/measure.mjs";
 import { median, range } from "./lib/stats.mjs";
 import { formatTable } from "./lib/report.mjs";
-import { missingCapabilities } from "./lib/capabilities.mjs";
+import { missingCapabilities, missingCapabilitiesOf } from "./lib/capabilities.mjs";
+import { parseBenchArgs } from "./lib/args.mjs";
+import { compareScenario } from "./lib/compare.mjs";
+import { formatCompareTable } from "./lib/compare-report.mjs";
+import { prepareBuild } from "./lib/other-build.mjs";
 import { SCENARIOS } from "./scenarios/index.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    repeats: { type: "string", default: "3" },
-    window: { type: "string", default: "2" },
-    warmup: { type: "string", default: "1" },
-    "max-retries": { type: "string", default: "2" },
-    "busy-cores": { type: "string", default: "0.3" },
-    // The whole run should end within this many seconds: a disturbed
-    // measurement is repeated only while the rest still fits.
-    "time-budget": { type: "string", default: "540" },
-    profile: { type: "boolean", default: false },
-    list: { type: "boolean", default: false },
-    // A tiny run that only proves the harness works: short windows, one
-    // repeat, few events, no idle wait or retries, no targets judged.
-    smoke: { type: "boolean", default: false },
-    // Where the JSON goes (default bench/results/).
-    out: { type: "string" },
-    // Skip `tsc -b` (when the caller has just built).
-    build: { type: "boolean", default: true },
-  },
-  allowNegative: true,
-});
-if (flags.smoke) {
-  Object.assign(flags, { repeats: "1", warmup: "0.1", window: "0.3", "max-retries": "0", "busy-cores": "Infinity" });
+let parsed;
+try {
+  parsed = parseBenchArgs(process.argv.slice(2));
+} catch (error) {
+  console.error(`${error.message}; see bench/README.md`);
+  process.exit(2);
 }
+const { flags, positionals } = parsed;
 
 // Every scenario is checked before anything runs, so a broken definition
 // fails at once (and in the smoke test) instead of after minutes.
@@ -154,12 +141,16 @@ function summarize(kind, measurements) {
   return { median: median(values), ...range(values) };
 }
 
+/** Smoke runs shrink the workload (e.g. 1M events to a few thousand). */
+function shrinkFor(scenario) {
+  return (side) => (flags.smoke && scenario.smokeOptions !== undefined ? { ...side, options: { ...side.options, ...scenario.smokeOptions } } : side);
+}
+
 async function runScenario(scenario) {
   const base = { name: scenario.name, title: scenario.title, kind: scenario.kind ?? "rate", unit: scenario.unit, target: scenario.target?.text };
   const missing = await missingCapabilities(scenario.requires ?? []);
   if (missing.length > 0) return { ...base, status: "not available", reason: `needs ${missing.join(", ")}` };
-  // Smoke runs shrink the workload (e.g. 1M events to a few thousand).
-  const shrink = (side) => (flags.smoke && scenario.smokeOptions !== undefined ? { ...side, options: { ...side.options, ...scenario.smokeOptions } } : side);
+  const shrink = shrinkFor(scenario);
   const sides = [["subject", shrink(scenario.subject)]];
   if (scenario.baseline !== undefined) sides.push(["baseline", shrink(scenario.baseline)]);
   const measured = { subject: [], baseline: [] };
@@ -223,34 +214,104 @@ console.log(`protobus bench: ${machine.cpus} × ${machine.cpuModel}, node ${mach
 console.log(
   `${settings.repeats} repeats, ${flags.warmup} s warm-up + ${flags.window} s window each; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}`,
 );
-const results = [];
-// Measurements still to come (a stalled-subscriber run counts as a few).
-pace.left = selected.reduce((n, s) => n + (s.kind === "memory" ? 6 : settings.repeats * (s.baseline === undefined ? 1 : 2)), 0);
-for (const scenario of selected) {
-  process.stderr.write(`${scenario.name}: ${scenario.title}\n`);
-  const scenarioStarted = Date.now();
-  const result = { ...(await runScenario(scenario)), durationSeconds: round((Date.now() - scenarioStarted) / 1000, 1) };
-  if (result.status !== "measured") process.stderr.write(`  ${result.status}: ${result.reason}\n`);
-  results.push(result);
+/** Runs every selected scenario, one after the other, with `run(scenario)`. */
+async function runAll(run) {
+  const results = [];
+  for (const scenario of selected) {
+    process.stderr.write(`${scenario.name}: ${scenario.title}\n`);
+    const scenarioStarted = Date.now();
+    const result = { ...(await run(scenario)), durationSeconds: round((Date.now() - scenarioStarted) / 1000, 1) };
+    if (result.status !== "measured") process.stderr.write(`  ${result.status}: ${result.reason}\n`);
+    results.push(result);
+  }
+  return results;
 }
-console.log(formatTable(results));
-const report = {
-  startedAt: new Date(startedAt).toISOString(),
-  durationSeconds: round((Date.now() - startedAt) / 1000, 1),
-  machine,
-  settings: {
-    smoke: flags.smoke,
-    repeats: settings.repeats,
-    warmupSeconds: Number(flags.warmup),
-    windowSeconds: Number(flags.window),
-    busyCoresLimit: busyLimit,
-    maxRetries: settings.maxRetries,
-  },
-  scenarios: results,
+
+const runSettings = {
+  smoke: flags.smoke,
+  repeats: settings.repeats,
+  warmupSeconds: Number(flags.warmup),
+  windowSeconds: Number(flags.window),
+  busyCoresLimit: busyLimit,
+  maxRetries: settings.maxRetries,
 };
-mkdirSync(RESULTS, { recursive: true });
-const file = join(RESULTS, `run-${report.startedAt.replace(/[:.]/g, "-")}.json`);
-const json = `${JSON.stringify(report, null, 2)}\n`;
-writeFileSync(file, json);
-if (positionals.length === 0 && !flags.smoke) writeFileSync(join(RESULTS, "latest.json"), json);
-console.log(`\nresults: ${file}${forkSettings.profileDir ? `\nCPU profiles: ${forkSettings.profileDir}` : ""} (${report.durationSeconds} s)`);
+
+function writeReport(name, report) {
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${name}-${report.startedAt.replace(/[:.]/g, "-")}.json`);
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(file, json);
+  return { file, json };
+}
+
+/** Compares the protobus side of each selected scenario on a build of `rev` and on this checkout. */
+async function runCompare(rev) {
+  const log = (line) => process.stderr.write(`${line}\n`);
+  const other = prepareBuild({ repoRoot: ROOT, rev, log });
+  const removeBuild = () => other.remove();
+  // An interrupted run leaves no build behind either.
+  const interrupted = () => {
+    removeBuild();
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+  const beforeLabel = `${rev} (${other.commit.slice(0, 7)})`;
+  const afterLabel = `this checkout (${machine.commit})`;
+  try {
+    log(`${beforeLabel} built in ${other.seconds} s (dependencies: ${other.install.mode})`);
+    pace.left = selected.length * settings.repeats * 2;
+    const missingOnOther = new Map();
+    const context = {
+      build: other.dir,
+      repeats: settings.repeats,
+      maxRetries: settings.maxRetries,
+      beforeLabel,
+      measure: measureSide,
+      describe,
+      log,
+      isUnavailable,
+      missingAfter: missingCapabilities,
+      async missingBefore(names) {
+        const key = names.join(",");
+        if (!missingOnOther.has(key)) missingOnOther.set(key, await missingCapabilitiesOf(other.dir, names));
+        return missingOnOther.get(key);
+      },
+    };
+    const results = await runAll((scenario) => compareScenario(scenario, { ...context, shrink: shrinkFor(scenario) }));
+    console.log(formatCompareTable(results, { beforeLabel, afterLabel }));
+    const report = {
+      startedAt: new Date(startedAt).toISOString(),
+      durationSeconds: round((Date.now() - startedAt) / 1000, 1),
+      machine: { ...machine, loadAverageAtEnd: machineInfo().loadAverage },
+      compare: { rev, before: other.commit, after: machine.commit, install: other.install, buildSeconds: other.seconds },
+      settings: runSettings,
+      scenarios: results,
+    };
+    const { file } = writeReport(`compare-${other.commit.slice(0, 7)}`, report);
+    console.log(`\nresults: ${file} (${report.durationSeconds} s)`);
+  } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
+    removeBuild();
+  }
+}
+
+if (flags.compare !== undefined) {
+  await runCompare(flags.compare);
+} else {
+  // Measurements still to come (a stalled-subscriber run counts as a few).
+  pace.left = selected.reduce((n, s) => n + (s.kind === "memory" ? 6 : settings.repeats * (s.baseline === undefined ? 1 : 2)), 0);
+  const results = await runAll(runScenario);
+  console.log(formatTable(results));
+  const report = {
+    startedAt: new Date(startedAt).toISOString(),
+    durationSeconds: round((Date.now() - startedAt) / 1000, 1),
+    machine,
+    settings: runSettings,
+    scenarios: results,
+  };
+  const { file, json } = writeReport("run", report);
+  if (positionals.length === 0 && !flags.smoke) writeFileSync(join(RESULTS, "latest.json"), json);
+  console.log(`\nresults: ${file}${forkSettings.profileDir ? `\nCPU profiles: ${forkSettings.profileDir}` : ""} (${report.durationSeconds} s)`);
+}

@@ -1,7 +1,10 @@
 // What this build of protobus (and this machine) can run. Scenarios name
 // the capabilities they need; a missing one makes the scenario report
 // "not available" instead of a number.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
 
 const probes = {
   async "nats-server"() {
@@ -50,4 +53,17 @@ export async function missingCapabilities(names) {
     if (!cache.get(name)) missing.push(name);
   }
   return missing;
+}
+
+/**
+ * The capabilities in `names` that the build of protobus in folder `build`
+ * (see other-build.mjs) lacks, probed in a process that imports that build.
+ */
+export async function missingCapabilitiesOf(build, names) {
+  if (names.length === 0) return [];
+  const code = `const { missingCapabilities } = await import(${JSON.stringify(import.meta.url)}); console.log(JSON.stringify(await missingCapabilities(JSON.parse(process.argv[1]))));`;
+  const { stdout } = await execFileAsync(process.execPath, ["--import", new URL("./build-register.mjs", import.meta.url).href, "--input-type=module", "-e", code, JSON.stringify(names)], {
+    env: { ...process.env, PROTOBUS_BENCH_BUILD: build },
+  });
+  return JSON.parse(stdout.trim().split("\n").at(-1));
 }

@@ -30,6 +30,12 @@ function checkTracing(rig, label) {
  */
 export async function measureOnce(side, kind, settings, label) {
   const rig = await startRig(side, label);
+  const measured = measureRig(rig, kind, settings, label);
+  // Each measurement names the server build it ran (another one with --compare).
+  return rig.serverPackage === undefined ? measured : { ...(await measured), serverPackage: rig.serverPackage };
+}
+
+async function measureRig(rig, kind, settings, label) {
   try {
     // Let the fresh processes settle, then check what else runs.
     const idle = await settings.waitForIdle(rig.pids);

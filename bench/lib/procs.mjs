@@ -31,12 +31,20 @@ export function tempDir(prefix) {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+const BUILD_REGISTER = new URL("./build-register.mjs", import.meta.url).href;
+
 /**
  * Forks `bench/roles/<role>.mjs` and waits for its `ready` message.
  * `call(cmd, args)` sends a command and resolves with the role's answer.
+ * With `build` (the folder of another build of protobus, see
+ * other-build.mjs), the role and the roles it starts in turn import the
+ * packages of that build; a role started by such a role inherits it.
  */
-export async function startRole(role, options = {}, name = role) {
-  const child = fork(new URL(`${role}.mjs`, ROLES_DIR), [], { execArgv: ["--enable-source-maps"], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+export async function startRole(role, options = {}, name = role, { build = process.env.PROTOBUS_BENCH_BUILD || undefined } = {}) {
+  const execArgv = ["--enable-source-maps", ...(build !== undefined ? ["--import", BUILD_REGISTER] : [])];
+  const env = { ...process.env };
+  if (build !== undefined) env.PROTOBUS_BENCH_BUILD = build;
+  const child = fork(new URL(`${role}.mjs`, ROLES_DIR), [], { execArgv, env, stdio: ["ignore", "ignore", "pipe", "ipc"] });
   let stderr = "";
   child.stderr.on("data", (chunk) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

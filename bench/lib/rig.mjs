@@ -4,7 +4,11 @@
 import { startOtlpSink } from "./otlp-sink.mjs";
 import { startNatsServer, startRole } from "./procs.mjs";
 
-/** Starts the processes of `side` and the workload in the load generator. */
+/**
+ * Starts the processes of `side` and the workload in the load generator.
+ * `side.build`, when set, is the folder of another build of protobus whose
+ * packages the server and the load generator import (`--compare`).
+ */
 export async function startRig(side, label) {
   const processes = [];
   let server;
@@ -31,16 +35,20 @@ export async function startRig(side, label) {
         processes.push({ pid: nats.pid });
         config = side.server.configFor(nats.url);
       }
-      server = await startRole(role, { store: side.server.store, config, tracingEndpoint }, `${label}-server`);
+      // Only a protobus server runs another build; the raw baseline has none.
+      const serverBuild = role === "protobus-server" ? { build: side.build } : {};
+      server = await startRole(role, { store: side.server.store, config, tracingEndpoint }, `${label}-server`, serverBuild);
       processes.push(server);
       target = { address: server.info.address, ...(server.info.consoleUrl !== undefined ? { consoleUrl: server.info.consoleUrl } : {}), tracingEndpoint, ...server.info.client };
     }
-    const loadgen = await startRole("loadgen", {}, `${label}-loadgen`);
+    const loadgen = await startRole("loadgen", {}, `${label}-loadgen`, { build: side.build });
     processes.push(loadgen);
     return {
       /** The processes driven over IPC (server role, load generator). */
       roles: processes.filter((p) => p.call !== undefined),
       serverPid: server?.pid ?? processes[0].pid,
+      /** The entry point of the protobus server that runs, if one does. */
+      serverPackage: server?.info.serverPackage,
       pids: () => processes.map((p) => p.pid),
       loadgen,
       /** Starts the side's workload; options get the server's address or URL. */

@@ -4,14 +4,20 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createToken } from "@protobus/server";
 
 function openssl(args, cwd) {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-/** Server settings and what a client needs to connect, in `dir`. */
-export function secureSetup(dir) {
+/**
+ * Server settings and what a client needs to connect, in `dir`. The server
+ * package is imported here, not at the top, so that a build without token
+ * authentication (`--compare` of an older revision) still runs every other
+ * scenario.
+ */
+export async function secureSetup(dir) {
+  const { createToken } = await import("@protobus/server");
+  if (typeof createToken !== "function") throw Object.assign(new Error("this build has no token authentication"), { unavailable: true });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=bench-ca"], dir);
   openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], dir);

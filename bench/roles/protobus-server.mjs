@@ -2,6 +2,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { startServer } from "@protobus/server";
 import { serveRole, tempDir } from "../lib/procs.mjs";
 import { startTracingTo } from "../lib/tracing.mjs";
@@ -11,7 +12,7 @@ serveRole(async ({ store, config = {}, tracingEndpoint }) => {
   const tracing = tracingEndpoint === undefined ? undefined : await startTracingTo(tracingEndpoint, "protobus", { contextManager: false });
   const data = tempDir("server");
   const { secure = false, ...serverConfig } = config;
-  const security = secure ? secureSetup(data.dir) : undefined;
+  const security = secure ? await secureSetup(data.dir) : undefined;
   // `consolePort: "free"` turns the web console on at a free port.
   const consolePort = serverConfig.consolePort === "free" ? await freePort() : serverConfig.consolePort;
   const server = await startServer({
@@ -28,6 +29,8 @@ serveRole(async ({ store, config = {}, tracingEndpoint }) => {
     // With security on, the load generator connects with the CA and the token.
     info: {
       address: server.address,
+      // Which build of the server runs (another one with --compare).
+      serverPackage: fileURLToPath(import.meta.resolve("@protobus/server")),
       ...(server.consoleUrl !== undefined ? { consoleUrl: server.consoleUrl } : {}),
       ...(security !== undefined ? { client: security.client } : {}),
     },
