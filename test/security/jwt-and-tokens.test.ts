@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
 import { Code } from "@protobus/sdk";
 import { EventBusClient, QueryEventsRequest } from "@protobus/sdk/proto";
-import { startServer, type ProtobusServer } from "@protobus/server";
+import { createToken, startServer, type ProtobusServer } from "@protobus/server";
 import { makeKey, signJwt, startJwks, type JwksServer, type TestKey } from "../support/auth.js";
 import { rawUnary, type RawClient } from "../support/raw-calls.js";
 import { CLI, tempDir, waitFor } from "../support/test-server.js";
@@ -120,6 +120,19 @@ describe("JWT from a JWKS file", () => {
 });
 
 describe("protobus token create|list|revoke", () => {
+  it("gives tokens ids that cannot read as a command-line option", () => {
+    const dir = tempDir();
+    try {
+      const tokenFile = join(dir.path, "tokens.yaml");
+      // One random id in 64 would start with "-" (base64url): 300 tokens all but guarantee one would.
+      const ids = Array.from({ length: 300 }, () => createToken(tokenFile, { principal: "many" }).record.id);
+      for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{11}$/);
+      expect(new Set(ids).size).toBe(300);
+    } finally {
+      dir.dispose();
+    }
+  });
+
   it("makes tokens that work at once and stop working when revoked", async () => {
     const dir = tempDir();
     const tokenFile = join(dir.path, "tokens.yaml");

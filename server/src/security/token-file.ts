@@ -109,6 +109,18 @@ function writeTokenFile(path: string, records: readonly TokenRecord[]): void {
   renameSync(temporary, path);
 }
 
+/**
+ * A random token id (72 bits, base64url) that starts with a letter or
+ * digit: one starting with `-` would read as an option on the command
+ * line (`protobus token revoke <id>`).
+ */
+function newTokenId(): string {
+  for (;;) {
+    const id = randomBytes(9).toString("base64url");
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
+
 /** Creates a token, stores its hash in `path` and returns the token (shown once) with its record. */
 export function createToken(path: string, request: NewToken, now = new Date()): { token: string; record: TokenRecord } {
   const error = principalNameError(request.principal);
@@ -118,7 +130,7 @@ export function createToken(path: string, request: NewToken, now = new Date()): 
     if (roleError !== undefined) throw new RangeError(`role ${roleError}`);
   }
   const records = readTokenFile(path);
-  const id = randomBytes(9).toString("base64url");
+  const id = newTokenId();
   const token = `pbt_${id}_${randomBytes(32).toString("base64url")}`;
   const record: TokenRecord = {
     id,
