@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- <scenario>...] [--repeats N] [--window S] [--warmup S] [--profile] [--list]`
 // `npm run bench -- --compare <git-rev> [<scenario>...] [--repeats N]`
+// `npm run bench -- --table <results.json>` prints the table of an earlier run
 //
 // Runs each scenario against its baseline in the same run, alternating the
 // two sides, with fresh server and load-generator processes per
@@ -8,7 +9,7 @@
 // bench/results/. With --compare, each scenario's protobus side runs on a
 // build of <git-rev> and on this checkout instead (see lib/compare.mjs).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { machineInfo, sampleForeignLoad } from "./lib/machine.mjs";
 import { forkSettings } from "./lib/procs.mjs";
@@ -32,6 +33,16 @@ try {
   process.exit(2);
 }
 const { flags, positionals } = parsed;
+
+if (flags.table !== undefined) {
+  const saved = JSON.parse(readFileSync(flags.table, "utf8"));
+  if (!Array.isArray(saved.scenarios)) {
+    console.error(`${flags.table}: not the results of a bench run (no "scenarios")`);
+    process.exit(2);
+  }
+  console.log(formatTable(saved.scenarios));
+  process.exit(0);
+}
 
 // Every scenario is checked before anything runs, so a broken definition
 // fails at once (and in the smoke test) instead of after minutes.

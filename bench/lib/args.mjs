@@ -1,6 +1,6 @@
 // The command line of `npm run bench`:
 //   [scenario...] [--repeats N] [--window S] [--warmup S] [--profile] [--list]
-//   [--smoke] [--out DIR] [--no-build] [--compare REV]
+//   [--smoke] [--out DIR] [--no-build] [--compare REV] [--table FILE]
 import { parseArgs } from "node:util";
 
 const OPTIONS = {
@@ -24,6 +24,9 @@ const OPTIONS = {
   // Measure each scenario's protobus side on a build of this git revision
   // ("before") and on this checkout ("after"), instead of against its baseline.
   compare: { type: "string" },
+  // Print the table of a results JSON written by an earlier run (e.g.
+  // bench/results/latest.json), measuring nothing.
+  table: { type: "string" },
 };
 
 const NUMERIC = ["repeats", "window", "warmup", "max-retries", "busy-cores", "time-budget"];

@@ -21,11 +21,28 @@ function cell(kind, unit, summary) {
   return `${rate(summary.median)} ${unit}${spread}`;
 }
 
+function median(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Median CPU µs per unit of work of a side's server and load generator, as `server/loadgen`; "-" where not measured. */
+function cpuCell(side) {
+  const measurements = side?.measurements ?? [];
+  const server = median(measurements.map((m) => m.cpuMicrosPerUnit?.server));
+  const loadgen = median(measurements.map((m) => m.cpuMicrosPerUnit?.loadgen));
+  if (server === undefined && loadgen === undefined) return "-";
+  const f = (v) => (v === undefined ? "?" : v.toFixed(1));
+  return `${f(server)}/${f(loadgen)}`;
+}
+
 /** Renders results as a fixed-width text table. */
 export function formatTable(results) {
-  const header = ["scenario", "result (median [min–max])", "baseline", "baseline result", "ratio", "target", "met?"];
+  const header = ["scenario", "result (median [min–max])", "baseline", "baseline result", "ratio", "target", "met?", "CPU µs/unit server/loadgen: subject | baseline"];
   const rows = results.map((r) => {
-    if (r.status !== "measured") return [r.name, r.status, "-", "-", "-", r.target ?? "-", "-"];
+    if (r.status !== "measured") return [r.name, r.status, "-", "-", "-", r.target ?? "-", "-", "-"];
     return [
       r.name + (r.underLoad ? " *" : ""),
       cell(r.kind, r.unit, r.subject),
@@ -34,6 +51,7 @@ export function formatTable(results) {
       r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : "-",
       r.target ?? "-",
       r.met === undefined ? "-" : r.met ? "met" : "MISSED",
+      r.kind === "latency" || r.kind === "memory" ? "-" : `${cpuCell(r.subject)} | ${cpuCell(r.baseline)}`,
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
