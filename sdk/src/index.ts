@@ -65,9 +65,10 @@ export type { HandledEvent } from "./tracing/handler-context.js";
 export type { ConsumerSpanRelation } from "./tracing/consumer.js";
 export { isValidEventType, matchesPattern, patternError } from "./pattern.js";
 export type { Event } from "./gen/protobus/v1/event.pb.js";
-export { COMPATIBILITY_MODES, createRegistryClient } from "./registry-client.js";
+export { COMPATIBILITY_MODES } from "./compatibility-mode.js";
+export type { CompatibilityMode } from "./compatibility-mode.js";
+export { createRegistryClient } from "./registry-client.js";
 export type {
-  CompatibilityMode,
   CompatibilityReport,
   CompatibilitySettingInfo,
   RegisteredSchema,

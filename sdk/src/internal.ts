@@ -10,6 +10,7 @@ export { STATUS_DETAILS_KEY, decodeStatusDetails, encodeStatusDetails, statusDet
 export { durationFromMs, msFromDuration } from "./time.js";
 export { Attr, MESSAGING_SYSTEM, batchAttributes, messageAttributes, envelopeGetter, envelopeSetter, recordSpanError, runHandler, publishWithSpan, tracerSource, tracingActive } from "./tracing/index.js";
 export { newEventId } from "./event-id.js";
+export { asCompatibilityMode } from "./compatibility-mode.js";
 export { uint64Size, varintSize, writeUint64, writeVarint } from "./varint.js";
 export { decodeSubscribeRequest, encodeSubscribeRequest, envelopeDecoder, subscribeResponseDecoder } from "./subscribe-codec.js";
 export { metadataGetter, metadataSetter } from "./tracing/metadata-carrier.js";

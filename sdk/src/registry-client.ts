@@ -4,21 +4,8 @@
  */
 import { Compatibility, Format, SchemaRegistryClient as RawRegistryClient, type RegisterSchemaResponse, type Schema } from "./gen/protobus/v1/registry.pb.js";
 import { createUnaryCaller } from "./unary-call.js";
+import type { CompatibilityMode } from "./compatibility-mode.js";
 import { clientConnection, type ConnectionOptions } from "./transport/client-transport.js";
-
-/** The compatibility modes, as in Confluent Schema Registry. */
-export const COMPATIBILITY_MODES = [
-  "NONE",
-  "BACKWARD",
-  "FORWARD",
-  "FULL",
-  "BACKWARD_TRANSITIVE",
-  "FORWARD_TRANSITIVE",
-  "FULL_TRANSITIVE",
-] as const;
-
-/** A compatibility mode. */
-export type CompatibilityMode = (typeof COMPATIBILITY_MODES)[number];
 
 /**
  * A schema definition: a Protobuf message in a serialized

@@ -199,6 +199,43 @@ describe.each(BACKENDS)("$kind backend", (harness) => {
     expect(await store.sequenceAtTime(new Date(Date.now() + 60_000))).toBe(3n);
   });
 
+  it("finds sequences by time and bounds queries by time, across appends made at different instants", async () => {
+    for (let i = 0; i < 6; i++) {
+      await store.append([event(i % 2 === 0 ? "t.even" : "t.odd"), event("t.other")], { dedupeWindowMs: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 4));
+    }
+    const all = (await store.query({ fromSequence: 1n, limit: 100 })).events;
+    expect(all.map((e) => e.sequence)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n, 11n, 12n]);
+    const times = all.map((e) => e.event.publishTime?.getTime() ?? Number.NaN);
+    // Never backwards along the sequence.
+    times.forEach((t, i) => expect(t).toBeGreaterThanOrEqual(times[i - 1] ?? t));
+    const probes = [...new Set(times.flatMap((t) => [t - 1, t, t + 1]))];
+    for (const t of probes) {
+      const first = times.findIndex((published) => published >= t);
+      expect(await store.sequenceAtTime(new Date(t))).toBe(first === -1 ? 13n : BigInt(first + 1));
+    }
+    const seqs = (query: object) => store.query({ fromSequence: 1n, limit: 100, ...query }).then((page) => page.events.map((e) => Number(e.sequence)));
+    const expected = (from: number, to: number, type?: string) =>
+      all.filter((e, i) => (times[i] as number) >= from && (times[i] as number) < to && (type === undefined || e.type === type)).map((e) => Number(e.sequence));
+    const lo = times[4] as number;
+    const hi = times[9] as number;
+    expect(await seqs({ fromTime: new Date(lo) })).toEqual(expected(lo, Infinity));
+    expect(await seqs({ toTime: new Date(hi) })).toEqual(expected(-Infinity, hi));
+    expect(await seqs({ fromTime: new Date(lo), toTime: new Date(hi) })).toEqual(expected(lo, hi));
+    expect(await seqs({ fromTime: new Date(lo), toTime: new Date(hi), matcher: compilePatterns(["t.even"]) })).toEqual(expected(lo, hi, "t.even"));
+    expect(await seqs({ fromTime: new Date(hi), toTime: new Date(lo) })).toEqual([]);
+    // Paged with a scan limit, the pages together hold the same events.
+    const paged: number[] = [];
+    let from = 1n;
+    for (let calls = 0; calls < 20; calls++) {
+      const page = await store.query({ fromSequence: from, limit: 100, fromTime: new Date(lo), toTime: new Date(hi), scanLimit: 3 });
+      paged.push(...page.events.map((e) => Number(e.sequence)));
+      if (page.complete) break;
+      from = page.scannedTo + 1n;
+    }
+    expect(paged).toEqual(expected(lo, hi));
+  });
+
   it("tells listeners the new head after each append", async () => {
     const heads: bigint[] = [];
     const off = store.onAppend((head) => heads.push(head));

@@ -9,6 +9,7 @@ import type { Command, Option } from "commander";
 import { buildDescriptorSet } from "./buf-build.js";
 import { addSchemaSyncCommand, runSchemaSync } from "./schema-sync.js";
 import { COMPATIBILITY_MODES, createRegistryClient, type CompatibilityMode, type RegisteredSchema, type SchemaDefinition } from "@protobus/sdk";
+import { asCompatibilityMode } from "@protobus/sdk/internal";
 import { connection } from "./cli-support.js";
 
 /** What the schema commands need from the program that hosts them. */
@@ -31,10 +32,9 @@ export function loadDefinition(path: string, message: string | undefined): Schem
 
 function parseMode(raw: string): CompatibilityMode {
   const mode = raw.toUpperCase().replace(/^COMPATIBILITY_/, "");
-  if (!(COMPATIBILITY_MODES as readonly string[]).includes(mode)) {
-    throw new Error(`unknown compatibility mode '${raw}' (one of ${COMPATIBILITY_MODES.join(", ")})`);
-  }
-  return mode as CompatibilityMode;
+  const known = asCompatibilityMode(mode);
+  if (known === undefined) throw new Error(`unknown compatibility mode '${raw}' (one of ${COMPATIBILITY_MODES.join(", ")})`);
+  return known;
 }
 
 function describeSchema(schema: RegisteredSchema): string {

@@ -6,6 +6,7 @@
  * runs it atomically with the insert so that two concurrent registrations
  * can never both pass against the same history.
  */
+import type { CompatibilityMode } from "@protobus/sdk";
 
 /** The schema language of a stored definition. */
 export const SchemaFormat = {
@@ -18,19 +19,9 @@ export const SchemaFormat = {
 /** The schema language of a stored definition. */
 export type SchemaFormat = (typeof SchemaFormat)[keyof typeof SchemaFormat];
 
-/** The compatibility modes, as stored. */
-export const COMPATIBILITY_MODES = [
-  "NONE",
-  "BACKWARD",
-  "FORWARD",
-  "FULL",
-  "BACKWARD_TRANSITIVE",
-  "FORWARD_TRANSITIVE",
-  "FULL_TRANSITIVE",
-] as const;
-
-/** A compatibility mode. */
-export type CompatibilityMode = (typeof COMPATIBILITY_MODES)[number];
+// The compatibility modes are stored by name: the client's list, the one list of them.
+export { COMPATIBILITY_MODES } from "@protobus/sdk";
+export type { CompatibilityMode } from "@protobus/sdk";
 
 /** A definition to store, before the store numbers it. */
 export interface SchemaDraft {

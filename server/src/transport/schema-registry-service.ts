@@ -11,6 +11,7 @@ import {
   type Schema,
   type SchemaRegistryServer,
 } from "@protobus/sdk/proto";
+import { asCompatibilityMode } from "@protobus/sdk/internal";
 import { unary } from "./unary.js";
 import { invalidArgument } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -25,7 +26,7 @@ export function compatibilityToProto(mode: CompatibilityMode): Compatibility {
 /** Mode of a proto enum value; undefined for UNSPECIFIED (or an unknown number). */
 export function compatibilityFromProto(value: Compatibility): CompatibilityMode | undefined {
   const name = Compatibility[value]?.replace(/^COMPATIBILITY_/, "");
-  return (COMPATIBILITY_MODES as readonly string[]).includes(name ?? "") ? (name as CompatibilityMode) : undefined;
+  return asCompatibilityMode(name);
 }
 
 /** The wire form of a stored version. */

@@ -8,10 +8,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { Code, ProtobusError } from "@protobus/sdk";
+import { asCompatibilityMode } from "@protobus/sdk/internal";
 import { KvWatchInclude, type KV } from "@nats-io/kv";
 import { Listeners } from "../listeners.js";
 import {
-  COMPATIBILITY_MODES,
   type CompatibilityMode,
   type RegistrationContext,
   type RegistrationDecision,
@@ -84,10 +84,6 @@ function toRecord(schema: StoredSchema): VersionRecord {
   };
 }
 
-function asMode(value: unknown): CompatibilityMode | undefined {
-  return (COMPATIBILITY_MODES as readonly unknown[]).includes(value) ? (value as CompatibilityMode) : undefined;
-}
-
 /** The JetStream KV implementation of {@link SchemaStore}. */
 export class JetStreamSchemaStore implements SchemaStore {
   readonly #kv: KV;
@@ -115,8 +111,8 @@ export class JetStreamSchemaStore implements SchemaStore {
       const schemas = all.map((v) => toSchema(subject, v));
       const decision = decide({
         versions: schemas.filter((s) => !s.deleted),
-        subjectMode: asMode(loaded.record?.c),
-        globalMode: asMode(global.record?.c),
+        subjectMode: asCompatibilityMode(loaded.record?.c),
+        globalMode: asCompatibilityMode(global.record?.c),
       });
       const outcome = registrationOutcome(subject, schemas, draft, decision, this.#now);
       if (outcome.kind !== "inserted") return outcome;
@@ -181,7 +177,7 @@ export class JetStreamSchemaStore implements SchemaStore {
 
   async getCompatibility(subject: string | undefined): Promise<CompatibilityMode | undefined> {
     const key = subject === undefined ? GLOBAL_KEY : encodeKey(SUBJECT_PREFIX, subject);
-    return asMode((await this.#load<SubjectRecord | GlobalRecord>(key)).record?.c);
+    return asCompatibilityMode((await this.#load<SubjectRecord | GlobalRecord>(key)).record?.c);
   }
 
   async setCompatibility(subject: string | undefined, mode: CompatibilityMode | undefined): Promise<void> {

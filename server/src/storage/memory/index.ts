@@ -43,6 +43,11 @@ class MemoryBackend implements StorageBackend {
   // order than they were appended) goes to the map like any other.
   readonly #byId = new Map<string, StoredEvent>();
   readonly #assigned: StoredEvent[] = [];
+  readonly #assignedIds: string[] = [];
+  // publishMs[i]: event i + 1's publish time. Stored events keep their
+  // envelope bytes only (as the other stores do), not the decoded event:
+  // ids and times, which appends and lookups need, are kept beside them.
+  readonly #publishMs: number[] = [];
   readonly #notifier = new Listeners<[headSequence: bigint]>();
   readonly #now: () => Date;
   readonly schemas: MemorySchemaStore;
@@ -85,13 +90,10 @@ class MemoryBackend implements StorageBackend {
       const input = events[i] as Event;
       const assigned = options.assignedIds?.[i] === true;
       // A server-assigned id is new: no lookup (they are costly in a map of every id).
-      const previous = assigned ? undefined : (batchIds.get(input.id) ?? this.#findById(input.id)?.event);
-      if (
-        previous !== undefined &&
-        options.dedupeWindowMs > 0 &&
-        now.getTime() - (previous.publishTime?.getTime() ?? 0) <= options.dedupeWindowMs
-      ) {
-        results.push({ id: input.id, sequence: previous.sequence, duplicate: true });
+      // One earlier in this batch is published now, like this one.
+      const previous = assigned ? undefined : (batchIds.get(input.id)?.sequence ?? this.#findById(input.id)?.sequence);
+      if (previous !== undefined && options.dedupeWindowMs > 0 && now.getTime() - (this.#publishedAt(previous) ?? now.getTime()) <= options.dedupeWindowMs) {
+        results.push({ id: input.id, sequence: previous, duplicate: true });
         continue;
       }
       sequence += 1n;
@@ -106,12 +108,16 @@ class MemoryBackend implements StorageBackend {
     for (let i = 0; i < events.length; i++) {
       if (results[i]?.duplicate !== false) continue;
       const event = accepted[acceptedIndex] as Event;
-      const stored = new StoredEvent(event.sequence, event.type, envelopes[acceptedIndex] as Uint8Array, event.expireTime?.getTime() ?? 0, event);
+      // The decoded event is not kept: the grouping it names is.
+      const stored = new StoredEvent(event.sequence, event.type, envelopes[acceptedIndex] as Uint8Array, event.expireTime?.getTime() ?? 0, undefined, event);
       acceptedIndex += 1;
       this.#events.push(stored);
-      const last = this.#assigned[this.#assigned.length - 1];
-      if (options.assignedIds?.[i] === true && (last === undefined || event.id > last.event.id)) this.#assigned.push(stored);
-      else this.#byId.set(event.id, stored);
+      this.#publishMs.push(now.getTime());
+      const last = this.#assignedIds[this.#assignedIds.length - 1];
+      if (options.assignedIds?.[i] === true && (last === undefined || event.id > last)) {
+        this.#assigned.push(stored);
+        this.#assignedIds.push(event.id);
+      } else this.#byId.set(event.id, stored);
     }
     if (accepted.length > 0) this.#notifier.notify(sequence);
     return results;
@@ -126,17 +132,21 @@ class MemoryBackend implements StorageBackend {
   }
 
   #findAssigned(id: string): StoredEvent | undefined {
-    const assigned = this.#assigned;
-    if (assigned.length === 0 || id < (assigned[0] as StoredEvent).event.id || id > (assigned[assigned.length - 1] as StoredEvent).event.id) return undefined;
+    const ids = this.#assignedIds;
+    if (ids.length === 0 || id < (ids[0] as string) || id > (ids[ids.length - 1] as string)) return undefined;
     let lo = 0;
-    let hi = assigned.length;
+    let hi = ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((assigned[mid] as StoredEvent).event.id < id) lo = mid + 1;
+      if ((ids[mid] as string) < id) lo = mid + 1;
       else hi = mid;
     }
-    const found = assigned[lo];
-    return found !== undefined && found.event.id === id ? found : undefined;
+    return ids[lo] === id ? this.#assigned[lo] : undefined;
+  }
+
+  /** The publish time of a stored sequence, in ms since the epoch; undefined for one not stored yet. */
+  #publishedAt(sequence: bigint): number | undefined {
+    return this.#publishMs[Number(sequence) - 1];
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
@@ -176,10 +186,10 @@ class MemoryBackend implements StorageBackend {
   async sequenceAtTime(time: Date): Promise<bigint> {
     // Publish times never decrease along the sequence: binary search.
     let lo = 0;
-    let hi = this.#events.length;
+    let hi = this.#publishMs.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const published = (this.#events[mid] as StoredEvent).event.publishTime?.getTime() ?? 0;
+      const published = this.#publishMs[mid] as number;
       if (published < time.getTime()) lo = mid + 1;
       else hi = mid;
     }

@@ -35,6 +35,7 @@ import { sqliteError } from "./errors.js";
 import { damagedStore, integrityProblems, isCorruption, type IntegrityCheck } from "./integrity.js";
 import { SqliteGroupPersistence } from "./group-persistence.js";
 import { SqliteSchemaStore } from "./schema-store.js";
+import { SequenceAtTime } from "./sequence-at-time.js";
 import { TypeCounts, type TypeCount } from "./type-counts.js";
 
 /** Options of {@link createSqliteBackend}. */
@@ -116,7 +117,6 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
 CREATE INDEX IF NOT EXISTS events_by_correlation ON events (correlation_id, seq) WHERE correlation_id <> '';
-CREATE INDEX IF NOT EXISTS events_by_time ON events (publish_time);
 CREATE TABLE IF NOT EXISTS event_tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
 `;
 
@@ -184,7 +184,7 @@ class SqliteBackend implements SqliteStorageBackend {
   readonly #insertEvents: EventRowInserter;
   readonly #insertTag: Database.Statement;
   readonly #findById: Database.Statement;
-  readonly #atTime: Database.Statement;
+  readonly #atTime: SequenceAtTime;
   readonly #bySequence: Database.Statement;
   readonly #typeCounts: TypeCounts;
   readonly #appendTx: (appends: readonly PendingAppend[], now: Date) => AppendOutcome[];
@@ -225,6 +225,8 @@ class SqliteBackend implements SqliteStorageBackend {
       db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
       db.pragma("busy_timeout = 0");
       db.exec(EVENT_TABLES);
+      // Stores written before times were found by sequence (sequence-at-time.ts) kept an index on them.
+      db.exec("DROP INDEX IF EXISTS events_by_time");
       db
         .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING")
         .run(String(SCHEMA_VERSION));
@@ -247,7 +249,7 @@ class SqliteBackend implements SqliteStorageBackend {
     this.#insertEvents = new EventRowInserter(this.#db);
     this.#insertTag = this.#db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
     this.#findById = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1");
-    this.#atTime = this.#db.prepare("SELECT seq FROM events WHERE publish_time >= ? ORDER BY publish_time, seq LIMIT 1");
+    this.#atTime = new SequenceAtTime(this.#db);
     this.#bySequence = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq = ?");
     const typesAfter = this.#db.prepare("SELECT type, count(*) AS n FROM events WHERE seq > ? GROUP BY type");
     this.#typeCounts = new TypeCounts((afterSequence) => typesAfter.all(afterSequence) as TypeCount[]);
@@ -497,12 +499,18 @@ class SqliteBackend implements SqliteStorageBackend {
 
   async query(query: HistoryQuery): Promise<HistoryPage> {
     this.#assertOpen();
+    // Publish times follow the sequence: a time bound is a sequence bound (sequence-at-time.ts).
+    let fromSequence = query.fromSequence;
+    if (query.fromTime !== undefined) {
+      const atTime = await this.sequenceAtTime(query.fromTime);
+      if (atTime > fromSequence) fromSequence = atTime;
+    }
     const where = ["seq >= ?"];
-    const params: unknown[] = [query.fromSequence];
+    const params: unknown[] = [fromSequence];
     // The sequences are dense: a range of scanLimit sequences bounds what
     // SQLite looks at, whichever index it takes (or none, for a source).
     // Capped at the largest sequence SQLite can bind (a signed 64-bit integer).
-    const scanEnd = query.scanLimit === undefined ? undefined : min(query.fromSequence + BigInt(query.scanLimit), MAX_SEQUENCE);
+    const scanEnd = query.scanLimit === undefined ? undefined : min(fromSequence + BigInt(query.scanLimit), MAX_SEQUENCE);
     if (scanEnd !== undefined) {
       where.push("seq < ?");
       params.push(scanEnd);
@@ -519,9 +527,11 @@ class SqliteBackend implements SqliteStorageBackend {
       where.push("publish_time >= ?");
       params.push(query.fromTime.getTime());
     }
+    // Nothing at or after `until` matches, now or later.
+    const until = query.toTime !== undefined ? await this.sequenceAtTime(query.toTime) : undefined;
     if (query.toTime !== undefined) {
-      where.push("publish_time < ?");
-      params.push(query.toTime.getTime());
+      where.push("publish_time < ?", "seq < ?");
+      params.push(query.toTime.getTime(), until);
     }
     for (const tag of query.tags ?? []) {
       where.push("seq IN (SELECT seq FROM event_tags WHERE tag = ?)");
@@ -552,8 +562,8 @@ class SqliteBackend implements SqliteStorageBackend {
     } finally {
       this.#queryMatcher = undefined;
     }
-    if (scanEnd === undefined || scanEnd > this.#head) {
-      return { events: out, scannedTo: this.#head > query.fromSequence - 1n ? this.#head : query.fromSequence - 1n, complete: true };
+    if (scanEnd === undefined || scanEnd > this.#head || (until !== undefined && until <= scanEnd)) {
+      return { events: out, scannedTo: this.#head > fromSequence - 1n ? this.#head : fromSequence - 1n, complete: true };
     }
     return { events: out, scannedTo: scanEnd - 1n, complete: false };
   }
@@ -574,8 +584,11 @@ class SqliteBackend implements SqliteStorageBackend {
 
   async sequenceAtTime(time: Date): Promise<bigint> {
     this.#assertOpen();
-    const row = this.#atTime.get(time.getTime()) as { seq: bigint } | undefined;
-    return row === undefined ? this.#head + 1n : row.seq;
+    try {
+      return this.#atTime.find(time.getTime(), this.#head);
+    } catch (error) {
+      throw sqliteError("read", error);
+    }
   }
 
   onAppend(listener: AppendListener): () => void {

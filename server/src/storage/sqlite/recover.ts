@@ -225,7 +225,6 @@ function addLost(lost: LostRange[], from: number, to: number): void {
 function highestSequence(db: Database.Database): number | undefined {
   for (const sql of [
     "SELECT max(seq) AS m FROM events",
-    "SELECT max(seq) AS m FROM events INDEXED BY events_by_time",
     "SELECT max(seq) AS m FROM events INDEXED BY events_by_type",
   ]) {
     try {

@@ -6,7 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import { Listeners } from "../listeners.js";
-import { COMPATIBILITY_MODES } from "../schema-store.js";
+import { asCompatibilityMode } from "@protobus/sdk/internal";
 import { registrationOutcome } from "../schema-registration.js";
 import type {
   CompatibilityMode,
@@ -62,10 +62,6 @@ function fromRow(row: SchemaRow): StoredSchema {
   };
 }
 
-function toMode(value: string | undefined): CompatibilityMode | undefined {
-  return value !== undefined && (COMPATIBILITY_MODES as readonly string[]).includes(value) ? (value as CompatibilityMode) : undefined;
-}
-
 /** The SQLite implementation of {@link SchemaStore}, on a database the backend opened. */
 export class SqliteSchemaStore implements SchemaStore {
   readonly #db: Database.Database;
@@ -101,7 +97,7 @@ export class SqliteSchemaStore implements SchemaStore {
   }
 
   #mode(subject: string): CompatibilityMode | undefined {
-    return toMode((this.#getMode.get(subject) as { mode: string } | undefined)?.mode);
+    return asCompatibilityMode((this.#getMode.get(subject) as { mode: string } | undefined)?.mode);
   }
 
   async register<V>(
