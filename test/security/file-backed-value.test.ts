@@ -105,8 +105,22 @@ describe("FileBackedValue", () => {
     const { path, options } = numberFile({ watchIntervalMs: 20 });
     const value = new FileBackedValue(options);
     try {
-      writeFileSync(path, "12");
-      await waitFor(() => value.current === 12, 5000, "the changed file");
+      // The watch compares each stat with the one before; a write that lands
+      // before its first stat is that first stat. So the file changes again
+      // until one change is seen (each write makes the value larger).
+      let written = 11;
+      await waitFor(
+        () => {
+          if (value.current >= 12) return true;
+          written += 1;
+          writeFileSync(path, String(written));
+          return false;
+        },
+        10_000,
+        "the changed file",
+      );
+      expect(value.current).toBeGreaterThanOrEqual(12);
+      expect(value.current).toBeLessThanOrEqual(written);
     } finally {
       value.close();
     }
