@@ -1,4 +1,5 @@
 // The table printed at the end of a run.
+import { median } from "./stats.mjs";
 
 function rate(value) {
   if (value >= 10_000) return `${(value / 1000).toFixed(0)}k`;
@@ -21,20 +22,14 @@ function cell(kind, unit, summary) {
   return `${rate(summary.median)} ${unit}${spread}`;
 }
 
-function median(values) {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return undefined;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 /** Median CPU µs per unit of work of a side's server and load generator, as `server/loadgen`; "-" where not measured. */
 function cpuCell(side) {
   const measurements = side?.measurements ?? [];
-  const server = median(measurements.map((m) => m.cpuMicrosPerUnit?.server));
-  const loadgen = median(measurements.map((m) => m.cpuMicrosPerUnit?.loadgen));
-  if (server === undefined && loadgen === undefined) return "-";
-  const f = (v) => (v === undefined ? "?" : v.toFixed(1));
+  const of = (key) => median(measurements.map((m) => m.cpuMicrosPerUnit?.[key]).filter((v) => Number.isFinite(v)));
+  const server = of("server");
+  const loadgen = of("loadgen");
+  if (Number.isNaN(server) && Number.isNaN(loadgen)) return "-";
+  const f = (v) => (Number.isNaN(v) ? "?" : v.toFixed(1));
   return `${f(server)}/${f(loadgen)}`;
 }
 
