@@ -84,14 +84,14 @@ class MemoryBackend implements StorageBackend {
     const results: AppendResult[] = [];
     const accepted: Event[] = [];
     const published: (PublishedEnvelope | undefined)[] = [];
-    const batchIds = new Map<string, Event>();
+    const batchIds = new Map<string, bigint>();
     let sequence = BigInt(this.#events.length);
     for (let i = 0; i < events.length; i++) {
       const input = events[i] as Event;
       const assigned = options.assignedIds?.[i] === true;
       // A server-assigned id is new: no lookup (they are costly in a map of every id).
       // One earlier in this batch is published now, like this one.
-      const previous = assigned ? undefined : (batchIds.get(input.id)?.sequence ?? this.#findById(input.id)?.sequence);
+      const previous = assigned ? undefined : (batchIds.get(input.id) ?? this.#findById(input.id)?.sequence);
       if (previous !== undefined && options.dedupeWindowMs > 0 && now.getTime() - (this.#publishedAt(previous) ?? now.getTime()) <= options.dedupeWindowMs) {
         results.push({ id: input.id, sequence: previous, duplicate: true });
         continue;
@@ -100,7 +100,7 @@ class MemoryBackend implements StorageBackend {
       const event: Event = { ...input, sequence, publishTime: now };
       accepted.push(event);
       published.push(options.published?.[i]);
-      if (!assigned) batchIds.set(input.id, event);
+      if (!assigned) batchIds.set(input.id, sequence);
       results.push({ id: input.id, sequence, duplicate: false });
     }
     const envelopes = encodeStoredEnvelopes(accepted, options.published !== undefined ? published : undefined);
