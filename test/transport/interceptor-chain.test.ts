@@ -274,4 +274,63 @@ describe("the call context", () => {
       server.forceShutdown();
     }
   });
+
+  it("aborts a signal read during the call when the client cancels, with the final status as its reason", async () => {
+    const during: { aborted: boolean; reason: unknown }[] = [];
+    let aborted: (reason: unknown) => void = () => undefined;
+    const abortReason = new Promise<unknown>((resolve) => (aborted = resolve));
+    const server = new grpc.Server({ interceptors: [interceptorChain([], { logger: createLogger({ level: "silent", format: "text" }) })] });
+    server.addService(HealthService as unknown as grpc.ServiceDefinition, {
+      // Never answers: the call ends only when the client cancels it.
+      check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>) => {
+        const signal = callContext(call).signal;
+        during.push({ aborted: signal.aborted, reason: signal.reason });
+        signal.addEventListener("abort", () => aborted(signal.reason));
+      },
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+    );
+    const Client = grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health");
+    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
+      check(request: HealthCheckRequest, callback: (error: grpc.ServiceError | null) => void): grpc.ClientUnaryCall;
+    };
+    try {
+      const call = client.check({ service: "" }, () => undefined);
+      await eventually(() => during.length === 1);
+      call.cancel();
+      expect(await abortReason).toEqual({ code: grpc.status.CANCELLED, details: "cancelled by the client" });
+      expect(during).toEqual([{ aborted: false, reason: undefined }]);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+
+  it("hands a signal first read after the call ended already aborted, with the status sent", async () => {
+    let ctx: CallContext | undefined;
+    const server = new grpc.Server({ interceptors: [interceptorChain([], { logger: createLogger({ level: "silent", format: "text" }) })] });
+    server.addService(HealthService as unknown as grpc.ServiceDefinition, {
+      check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>) => {
+        ctx = callContext(call);
+        callback({ code: grpc.status.NOT_FOUND, details: "no such service" });
+      },
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+    );
+    const Client = grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health");
+    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as PlainClient;
+    try {
+      const error = await new Promise<grpc.ServiceError | null>((resolve) => client.check?.({ service: "x" }, new grpc.Metadata(), {}, resolve));
+      expect(error?.code).toBe(grpc.status.NOT_FOUND);
+      await eventually(() => ctx?.signal.aborted === true);
+      expect(ctx?.signal.reason).toEqual({ code: grpc.status.NOT_FOUND, details: "no such service" });
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
 });
