@@ -227,6 +227,17 @@ describe("the metrics link", () => {
   });
 });
 
+/** A Health service behind a chain of `interceptors`, on a free port, and its client constructor. */
+async function healthServer(interceptors: Interceptor[], implementation: grpc.UntypedServiceImplementation) {
+  const server = new grpc.Server({ interceptors: [interceptorChain(interceptors, { logger: createLogger({ level: "silent", format: "text" }) })] });
+  server.addService(HealthService as unknown as grpc.ServiceDefinition, implementation);
+  const port = await freePort();
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+  );
+  return { server, Client: grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health"), address: `127.0.0.1:${port}` };
+}
+
 describe("the call context", () => {
   it("carries the principal an interceptor set, the deadline and the abort signal to the handler", async () => {
     const seen: CallContext[] = [];
@@ -237,20 +248,14 @@ describe("the call context", () => {
         ctx.state.set("checked", true);
       },
     };
-    const server = new grpc.Server({ interceptors: [interceptorChain([authentication], { logger: createLogger({ level: "silent", format: "text" }) })] });
-    server.addService(HealthService as unknown as grpc.ServiceDefinition, {
+    const { server, Client, address } = await healthServer([authentication], {
       check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>) => {
         const ctx = callContext(call);
         seen.push(ctx);
         callback(null, { status: ctx.principal?.id === "alice" && ctx.state.get("checked") === true ? 1 : 2 });
       },
     });
-    const port = await freePort();
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
-    );
-    const Client = grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health");
-    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as PlainClient;
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as PlainClient;
     try {
       const metadata = new grpc.Metadata();
       metadata.set("x-user", "alice");
@@ -279,8 +284,7 @@ describe("the call context", () => {
     const during: { aborted: boolean; reason: unknown }[] = [];
     let aborted: (reason: unknown) => void = () => undefined;
     const abortReason = new Promise<unknown>((resolve) => (aborted = resolve));
-    const server = new grpc.Server({ interceptors: [interceptorChain([], { logger: createLogger({ level: "silent", format: "text" }) })] });
-    server.addService(HealthService as unknown as grpc.ServiceDefinition, {
+    const { server, Client, address } = await healthServer([], {
       // Never answers: the call ends only when the client cancels it.
       check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>) => {
         const signal = callContext(call).signal;
@@ -288,12 +292,7 @@ describe("the call context", () => {
         signal.addEventListener("abort", () => aborted(signal.reason));
       },
     });
-    const port = await freePort();
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
-    );
-    const Client = grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health");
-    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
       check(request: HealthCheckRequest, callback: (error: grpc.ServiceError | null) => void): grpc.ClientUnaryCall;
     };
     try {
@@ -310,19 +309,13 @@ describe("the call context", () => {
 
   it("hands a signal first read after the call ended already aborted, with the status sent", async () => {
     let ctx: CallContext | undefined;
-    const server = new grpc.Server({ interceptors: [interceptorChain([], { logger: createLogger({ level: "silent", format: "text" }) })] });
-    server.addService(HealthService as unknown as grpc.ServiceDefinition, {
+    const { server, Client, address } = await healthServer([], {
       check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>) => {
         ctx = callContext(call);
         callback({ code: grpc.status.NOT_FOUND, details: "no such service" });
       },
     });
-    const port = await freePort();
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
-    );
-    const Client = grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health");
-    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as PlainClient;
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as PlainClient;
     try {
       const error = await new Promise<grpc.ServiceError | null>((resolve) => client.check?.({ service: "x" }, new grpc.Metadata(), {}, resolve));
       expect(error?.code).toBe(grpc.status.NOT_FOUND);
