@@ -42,10 +42,10 @@ export interface BatchingOptions {
   readonly maxBatchBytes?: number;
   /**
    * How long a batch that is not full waits for more events while earlier
-   * batches are in flight, in ms (default 1). With nothing in flight a
-   * batch goes at the end of the current turn of the event loop (with what
-   * that turn published), so a lightly loaded publisher adds no delay; 0
-   * never waits longer than that.
+   * batches are in flight, in ms (default 1). With at most one batch in
+   * flight a batch goes at the end of the current turn of the event loop
+   * (with what that turn published), so a lightly loaded publisher adds no
+   * delay; 0 never waits longer than that.
    */
   readonly lingerMs?: number;
   /** Batches sent and not yet answered, at most (default 16). */
@@ -400,9 +400,12 @@ export class BatchingPublisher {
       const head = this.#queue[this.#queueHead] as Entry;
       const ready = this.#lingerDue || queued >= this.#maxBatchEvents || this.#queuedBytes >= this.#maxBatchBytes || head.seq <= this.#flushUpTo;
       if (!ready) {
-        // Idle pipeline: send what this turn of the event loop publishes, at
-        // its end. Batches in flight: wait up to the linger for a fuller batch.
-        const soon = this.#lingerMs === 0 || this.#inflight.length === 0;
+        // A pipeline with at most one batch in flight: send what this turn
+        // of the event loop publishes, at its end (holding it until that
+        // batch's answer came back added a round trip to a publisher's
+        // latency at a few thousand events/s). More in flight: wait up to
+        // the linger for a fuller batch.
+        const soon = this.#lingerMs === 0 || this.#inflight.length <= 1;
         if (soon && this.#lingerTimer?.kind === "timeout") this.#clearLinger();
         this.#lingerTimer ??= soon
           ? { kind: "immediate", handle: setImmediate(() => this.#lingerFired()) }
