@@ -227,6 +227,17 @@ describe("the metrics link", () => {
   });
 });
 
+/** A Health service behind a chain of `interceptors`, on a free port, and its client constructor. */
+async function healthServer(interceptors: Interceptor[], implementation: grpc.UntypedServiceImplementation) {
+  const server = new grpc.Server({ interceptors: [interceptorChain(interceptors, { logger: createLogger({ level: "silent", format: "text" }) })] });
+  server.addService(HealthService as unknown as grpc.ServiceDefinition, implementation);
+  const port = await freePort();
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+  );
+  return { server, Client: grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health"), address: `127.0.0.1:${port}` };
+}
+
 describe("the call context", () => {
   it("carries the principal an interceptor set, the deadline and the abort signal to the handler", async () => {
     const seen: CallContext[] = [];
@@ -237,20 +248,14 @@ describe("the call context", () => {
         ctx.state.set("checked", true);
       },
     };
-    const server = new grpc.Server({ interceptors: [interceptorChain([authentication], { logger: createLogger({ level: "silent", format: "text" }) })] });
-    server.addService(HealthService as unknown as grpc.ServiceDefinition, {
+    const { server, Client, address } = await healthServer([authentication], {
       check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>) => {
         const ctx = callContext(call);
         seen.push(ctx);
         callback(null, { status: ctx.principal?.id === "alice" && ctx.state.get("checked") === true ? 1 : 2 });
       },
     });
-    const port = await freePort();
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
-    );
-    const Client = grpc.makeClientConstructor(HealthService as unknown as grpc.ServiceDefinition, "Health");
-    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as PlainClient;
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as PlainClient;
     try {
       const metadata = new grpc.Metadata();
       metadata.set("x-user", "alice");
@@ -269,6 +274,53 @@ describe("the call context", () => {
       expect(ctx.peer).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(Math.abs((ctx.deadline?.getTime() ?? 0) - deadline.getTime())).toBeLessThan(1000);
       await eventually(() => ctx.signal.aborted);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+
+  it("aborts a signal read during the call when the client cancels, with the final status as its reason", async () => {
+    const during: { aborted: boolean; reason: unknown }[] = [];
+    let aborted: (reason: unknown) => void = () => undefined;
+    const abortReason = new Promise<unknown>((resolve) => (aborted = resolve));
+    const { server, Client, address } = await healthServer([], {
+      // Never answers: the call ends only when the client cancels it.
+      check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>) => {
+        const signal = callContext(call).signal;
+        during.push({ aborted: signal.aborted, reason: signal.reason });
+        signal.addEventListener("abort", () => aborted(signal.reason));
+      },
+    });
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      check(request: HealthCheckRequest, callback: (error: grpc.ServiceError | null) => void): grpc.ClientUnaryCall;
+    };
+    try {
+      const call = client.check({ service: "" }, () => undefined);
+      await eventually(() => during.length === 1);
+      call.cancel();
+      expect(await abortReason).toEqual({ code: grpc.status.CANCELLED, details: "cancelled by the client" });
+      expect(during).toEqual([{ aborted: false, reason: undefined }]);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+
+  it("hands a signal first read after the call ended already aborted, with the status sent", async () => {
+    let ctx: CallContext | undefined;
+    const { server, Client, address } = await healthServer([], {
+      check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>) => {
+        ctx = callContext(call);
+        callback({ code: grpc.status.NOT_FOUND, details: "no such service" });
+      },
+    });
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as PlainClient;
+    try {
+      const error = await new Promise<grpc.ServiceError | null>((resolve) => client.check?.({ service: "x" }, new grpc.Metadata(), {}, resolve));
+      expect(error?.code).toBe(grpc.status.NOT_FOUND);
+      await eventually(() => ctx?.signal.aborted === true);
+      expect(ctx?.signal.reason).toEqual({ code: grpc.status.NOT_FOUND, details: "no such service" });
     } finally {
       client.close();
       server.forceShutdown();

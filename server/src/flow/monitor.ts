@@ -20,6 +20,7 @@ import type { EventBus } from "../bus/event-bus.js";
 import type { Logger } from "../logger.js";
 import type { BusMetrics } from "../telemetry/metrics.js";
 import { FLOW_SLOW_ALERT, MONITOR_SOURCE, RATE_SPIKE_ALERT, type FlowMonitorRules } from "./monitor-rules.js";
+import { FifoMap } from "../fifo-map.js";
 import { compileTypeGlobs } from "./type-glob.js";
 
 /** Most flows tracked at once; the oldest are dropped beyond it. */
@@ -59,8 +60,10 @@ export class FlowMonitor {
   readonly #metrics: BusMetrics | undefined;
   readonly #isTerminal: (type: string) => boolean;
   readonly #isStart: (type: string) => boolean;
-  readonly #flows = new Map<string, OpenFlow>();
-  readonly #finished = new Set<string>();
+  // Both drop their oldest entries when full (FifoMap: in O(1), where a Map's
+  // `keys().next()` walks every slot deleted before it).
+  readonly #flows = new FifoMap<string, OpenFlow>();
+  readonly #finished = new FifoMap<string, true>();
   readonly #current = new Map<string, number>();
   readonly #history = new Map<string, RateHistory>();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -136,26 +139,21 @@ export class FlowMonitor {
     }
     if (!this.#isStart(event.type)) return;
     this.#flows.set(id, { startMs: now, firstId: event.id, firstType: event.type, count: 1, lastType: event.type });
-    if (this.#flows.size > MAX_TRACKED_FLOWS) {
-      const oldest = this.#flows.keys().next().value;
-      if (oldest !== undefined) this.#flows.delete(oldest);
-    }
+    if (this.#flows.size > MAX_TRACKED_FLOWS) this.#flows.shift();
   }
 
   #finish(id: string): void {
-    this.#finished.add(id);
-    if (this.#finished.size > MAX_FINISHED_FLOWS) {
-      const oldest = this.#finished.values().next().value;
-      if (oldest !== undefined) this.#finished.delete(oldest);
-    }
+    this.#finished.set(id, true);
+    if (this.#finished.size > MAX_FINISHED_FLOWS) this.#finished.shift();
   }
 
   #checkFlows(now: number): void {
     // Flows are in the order they started: stop at the first young one.
-    for (const [id, flow] of this.#flows) {
+    for (let oldest = this.#flows.oldest(); oldest !== undefined; oldest = this.#flows.oldest()) {
+      const [id, flow] = oldest;
       const age = now - flow.startMs;
       if (age < this.#rules.slowFlowAfterMs) break;
-      this.#flows.delete(id);
+      this.#flows.shift();
       this.#finish(id);
       this.#raise("flow_slow", {
         type: FLOW_SLOW_ALERT,

@@ -11,8 +11,13 @@
  * `(...)`, `(?:...)`, `(?<name>...)`, inline flags `(?i)`. Refused:
  * lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`) and
  * backreferences (`\1`, `\k<name>`), which no linear-time engine can run.
+ *
+ * Simple expressions that a backtracking engine also runs in linear time
+ * (`^t-[0-9]+$`, see backtrack-free.ts) run on the engine's own RegExp,
+ * with the same results.
  */
 import { RE2JS } from "re2js";
+import { backtrackFreeRegExp } from "./backtrack-free.js";
 import { thrownError } from "../thrown-error.js";
 
 /** A compiled expression: `test` finds a match anywhere in the input, as `RegExp.prototype.test` does. */
@@ -55,6 +60,9 @@ export function compileLinearRegex(source: string, maxSize: number): LinearRegex
   }
   const size = compiled.programSize();
   if (size > maxSize) throw new RegexError(`compiles to ${size} RE2 instructions, over the limit of ${maxSize}`, true);
+  // RE2 compiled it first either way: what is refused, and why, does not depend on the engine that runs it.
+  const native = backtrackFreeRegExp(source);
+  if (native !== undefined) return { source, test: (input) => native.test(input) };
   return { source, test: (input) => compiled.test(input) };
 }
 

@@ -13,7 +13,7 @@
  * instance is replaced after a bounded amount of compiling: a compiled
  * validator keeps its own instance alive, and nothing else does.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { _, Ajv, type CodeKeywordDefinition, type ErrorObject, type KeywordCxt, type KeywordErrorDefinition, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import formatsModule from "ajv-formats";
 import type { FormatsPlugin } from "ajv-formats";
@@ -26,7 +26,16 @@ const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).de
 
 // Patterns were checked against the size limit before compiling (json-schema-limits.ts);
 // here RE2 only has to run them. A stored schema is compiled the same way.
-const re2Engine = Object.assign((pattern: string) => compileLinearRegex(pattern, Number.MAX_SAFE_INTEGER), { code: "compileLinearRegex" });
+// ajv keeps one compiled expression per `toString()` of what this returns, for
+// the life of the instance: each must name its own pattern, or every pattern
+// compiled after the first would run the first.
+const re2Engine = Object.assign(
+  (pattern: string) => {
+    const regex = compileLinearRegex(pattern, Number.MAX_SAFE_INTEGER);
+    return { test: regex.test, toString: () => `/${pattern}/` };
+  },
+  { code: "compileLinearRegex" },
+);
 
 const OPTIONS = { allErrors: true, strict: false, validateFormats: true, code: { regExp: re2Engine } } as const;
 
@@ -159,26 +168,132 @@ interface StringFormat {
   compare?: (a: string, b: string) => number | undefined;
 }
 
-const dateFormat = fullFormats.date as StringFormat;
-const timeFormat = fullFormats.time as StringFormat;
 const dateTimeFormat = fullFormats["date-time"] as StringFormat;
 const DATE_TIME_SEPARATOR = /[t\s]/i;
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number of the two ASCII digits at `at`, or -1 when either is no digit (or past the end). */
+function twoDigits(value: string, at: number): number {
+  const tens = value.charCodeAt(at) - 48;
+  const ones = value.charCodeAt(at + 1) - 48;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
+}
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
 
 /**
- * ajv-formats' `date-time`, without its `split` (an array and two strings
- * per value, half of what the format cost): that format holds when the
- * value splits at `t`, `T` or whitespace into exactly two parts, a `date`
- * and a `time`. A `date` is exactly 10 characters, none of them a
- * separator, and a `time` has no separator either, so the value must have
- * its one separator at index 10: the same parts, checked by the same two
- * functions (test/registry/date-time-format.test.ts compares both).
+ * ajv-formats' `date-time` (full mode, a time zone required), read
+ * character by character instead of with its three regular expressions,
+ * an array and two strings per value (most of what validating a small
+ * record cost). That format holds when the value splits at `t`, `T` or
+ * whitespace into exactly two parts: a `date` (`YYYY-MM-DD`, a day that
+ * month has) and a `time` (`hh:mm:ss`, an optional fraction, then `Z` or
+ * an offset `+hh`, `+hhmm` or `+hh:mm`; a leap second only at 23:59 UTC).
+ * Neither part holds a separator, so the value has its one separator at
+ * index 10. The same checks in the same order, with the same numbers
+ * (test/registry/date-time-format.test.ts compares both on thousands of
+ * values).
  */
 export function isDateTime(value: string): boolean {
-  return value.length > 11 && DATE_TIME_SEPARATOR.test(value.charAt(10)) && dateFormat.validate(value.slice(0, 10)) && timeFormat.validate(value.slice(11));
+  const length = value.length;
+  if (length <= 11) return false;
+  const separator = value.charCodeAt(10);
+  if (separator !== 0x54 && separator !== 0x74 && separator !== 0x20 && !DATE_TIME_SEPARATOR.test(value.charAt(10))) return false;
+  // The date: YYYY-MM-DD.
+  const century = twoDigits(value, 0);
+  const yearOfCentury = twoDigits(value, 2);
+  const month = twoDigits(value, 5);
+  const day = twoDigits(value, 8);
+  if (century < 0 || yearOfCentury < 0 || month < 0 || day < 0 || value.charCodeAt(4) !== 0x2d || value.charCodeAt(7) !== 0x2d) return false;
+  if (month < 1 || month > 12 || day < 1 || day > (month === 2 && isLeapYear(century * 100 + yearOfCentury) ? 29 : (DAYS_IN_MONTH[month] as number))) return false;
+  // The time: hh:mm:ss[.f+] then the zone.
+  const hour = twoDigits(value, 11);
+  const minute = twoDigits(value, 14);
+  let second = twoDigits(value, 17);
+  if (hour < 0 || minute < 0 || second < 0 || value.charCodeAt(13) !== 0x3a || value.charCodeAt(16) !== 0x3a) return false;
+  let at = 19;
+  if (value.charCodeAt(at) === 0x2e) {
+    let end = at + 1;
+    for (let c = value.charCodeAt(end); c >= 0x30 && c <= 0x39; c = value.charCodeAt(end)) end += 1;
+    if (end === at + 1) return false;
+    // The seconds as the format reads them: a fraction may round up to 60.
+    second = Number(value.slice(17, end));
+    at = end;
+  }
+  let zoneSign = 1;
+  let zoneHour = 0;
+  let zoneMinute = 0;
+  const zone = value.charCodeAt(at);
+  if (zone === 0x5a || zone === 0x7a) {
+    at += 1;
+  } else if (zone === 0x2b || zone === 0x2d) {
+    zoneSign = zone === 0x2d ? -1 : 1;
+    zoneHour = twoDigits(value, at + 1);
+    if (zoneHour < 0) return false;
+    at += 3;
+    if (at < length) {
+      if (value.charCodeAt(at) === 0x3a) at += 1;
+      zoneMinute = twoDigits(value, at);
+      if (zoneMinute < 0) return false;
+      at += 2;
+    }
+  } else {
+    return false;
+  }
+  if (at !== length || zoneHour > 23 || zoneMinute > 59) return false;
+  if (hour <= 23 && minute <= 59 && second < 60) return true;
+  // A leap second: 23:59:60 in UTC.
+  const utcMinute = minute - zoneMinute * zoneSign;
+  const utcHour = hour - zoneHour * zoneSign - (utcMinute < 0 ? 1 : 0);
+  return (utcHour === 23 || utcHour === -1) && (utcMinute === 59 || utcMinute === -1) && second < 61;
 }
 
 /** ajv-formats' own `date-time` check, for the test that compares it with {@link isDateTime}. */
 export const formatsDateTime = (value: string): boolean => dateTimeFormat.validate(value);
+
+/** The length of a string in code points (a surrogate pair counts once), as ajv's `ucs2length` counts it. */
+function codePointLength(text: string): number {
+  let pairs = 0;
+  for (let i = 0; i + 1 < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      pairs += 1;
+      i += 1;
+    }
+  }
+  return text.length - pairs;
+}
+
+/**
+ * `maxLength` and `minLength` as ajv defines them (code points, its own
+ * error), counting the code points only near the limit: a string has at
+ * most as many code points as UTF-16 units and at least half as many, so
+ * one of `length` at most the maximum or at least twice the minimum holds
+ * without a walk over it (ajv walks every string twice when both are set,
+ * a third of what validating a small record cost).
+ */
+function stringLengthKeyword(error: KeywordErrorDefinition | undefined): CodeKeywordDefinition {
+  return {
+    keyword: ["maxLength", "minLength"],
+    type: "string",
+    schemaType: "number",
+    $data: true,
+    ...(error !== undefined ? { error } : {}),
+    // Where ajv has it among the string keywords, so that errors keep their order.
+    before: "pattern",
+    code(cxt: KeywordCxt) {
+      const { keyword, data, schemaCode, gen } = cxt;
+      const count = gen.scopeValue("func", { ref: codePointLength });
+      cxt.fail$data(
+        keyword === "maxLength"
+          ? _`${data}.length > ${schemaCode} && ${count}(${data}) > ${schemaCode}`
+          : _`${data}.length < 2 * ${schemaCode} && ${count}(${data}) < ${schemaCode}`,
+      );
+    },
+  };
+}
 
 function newInstance(draft2020: boolean): Ajv | Ajv2020 {
   const ajv = draft2020 ? new Ajv2020(OPTIONS) : new Ajv(OPTIONS);
@@ -186,6 +301,10 @@ function newInstance(draft2020: boolean): Ajv | Ajv2020 {
   ajv.addFormat("date-time", { type: "string", validate: isDateTime, ...(dateTimeFormat.compare !== undefined ? { compare: dateTimeFormat.compare } : {}) });
   ajv.removeKeyword("uniqueItems");
   ajv.addKeyword({ keyword: "uniqueItems", type: "array", schemaType: "boolean", validate: uniqueItems, errors: true });
+  const lengthError = (ajv.getKeyword("maxLength") as CodeKeywordDefinition).error;
+  ajv.removeKeyword("maxLength");
+  ajv.removeKeyword("minLength");
+  ajv.addKeyword(stringLengthKeyword(lengthError));
   return ajv;
 }
 

@@ -4,9 +4,13 @@
  * created (a failure is thrown), read again when a file changes and on
  * `reload()` (SIGHUP). A read that fails later is logged and the value in
  * force stays; a new value is logged and handed to every listener.
+ *
+ * The files are stamped just before every read and the watch compares them
+ * with that stamp, so a change at any moment after a read began (during it,
+ * or before the watch's first poll) is read in turn.
  */
 import type { Logger } from "../logger.js";
-import { watchFiles } from "./file-watch.js";
+import { WatchedFiles } from "./file-watch.js";
 
 /** Options of {@link FileBackedValue}. */
 export interface FileBackedValueOptions<T> {
@@ -34,13 +38,21 @@ export class FileBackedValue<T> {
   readonly #options: FileBackedValueOptions<T>;
   #current: T;
   readonly #listeners = new Set<(value: T) => void>();
-  readonly #stopWatching: () => void;
+  readonly #files: WatchedFiles | undefined;
 
   /** Reads the files; throws what `read` throws. */
   constructor(options: FileBackedValueOptions<T>) {
     this.#options = options;
+    const { watchIntervalMs, logger, logFields } = options;
+    // Stamped before the first read: a change after this moment differs from the stamp.
+    this.#files = watchIntervalMs > 0 ? new WatchedFiles(options.paths) : undefined;
     this.#current = options.read();
-    this.#stopWatching = options.watchIntervalMs > 0 ? watchFiles(options.paths, options.watchIntervalMs, () => this.reload()) : () => {};
+    // A failed read is logged by reload(); what else throws (a listener) is logged here, never thrown out of a timer.
+    this.#files?.watch(
+      watchIntervalMs,
+      () => this.reload(),
+      (error) => logger.error("reload after a file change failed", { ...logFields, error }),
+    );
   }
 
   /** The value in force. */
@@ -57,6 +69,7 @@ export class FileBackedValue<T> {
   /** Reads the files again; on failure keeps the value in force and logs why. Returns whether a new value is in force. */
   reload(): boolean {
     const { logger, logFields } = this.#options;
+    this.#files?.restamp();
     let next: T;
     try {
       next = this.#options.read();
@@ -73,6 +86,6 @@ export class FileBackedValue<T> {
 
   /** Stops watching the files. */
   close(): void {
-    this.#stopWatching();
+    this.#files?.close();
   }
 }

@@ -43,7 +43,10 @@ export interface CallContext {
   readonly peerCertificate?: PeerCertificate;
   /** When the call must be over; absent when the client set no deadline. */
   readonly deadline?: Date;
-  /** Aborted when the call ends for any reason (status sent, cancelled, deadline passed). */
+  /**
+   * Aborted when the call ends for any reason (status sent, cancelled,
+   * deadline passed); its `reason` is the call's final {@link CallStatus}.
+   */
   readonly signal: AbortSignal;
   /** Who is calling; set by an authentication interceptor. */
   principal?: Principal;
