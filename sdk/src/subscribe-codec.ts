@@ -172,8 +172,9 @@ function varintField(message: Event, field: number, value: number): void {
 type StringField = "id" | "source" | "type" | "specVersion" | "subject" | "dataContentType" | "dataSchema" | "correlationId" | "causationId" | "orderingKey" | "traceparent" | "tracestate";
 
 // The singular string fields of `Event` by field number: those events of one stream usually repeat, and the others.
-const SHARED_STRINGS: Partial<Record<number, StringField>> = { 2: "source", 3: "type", 4: "specVersion", 7: "dataContentType", 8: "dataSchema" };
-const OWN_STRINGS: Partial<Record<number, StringField>> = { 1: "id", 6: "subject", 10: "correlationId", 11: "causationId", 15: "orderingKey", 16: "traceparent", 17: "tracestate" };
+// The trace context repeats too: every event of one traced SDK publish call carries its one `send` span's.
+const SHARED_STRINGS: Partial<Record<number, StringField>> = { 2: "source", 3: "type", 4: "specVersion", 7: "dataContentType", 8: "dataSchema", 16: "traceparent", 17: "tracestate" };
+const OWN_STRINGS: Partial<Record<number, StringField>> = { 1: "id", 6: "subject", 10: "correlationId", 11: "causationId", 15: "orderingKey" };
 
 /** Per field number (to 21): the string field's name and whether its values are shared; undefined for other fields. */
 const STRING_FIELDS: ReadonlyArray<{ readonly name: StringField; readonly shared: boolean } | undefined> = Array.from({ length: 22 }, (_, field) => {

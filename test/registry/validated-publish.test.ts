@@ -107,6 +107,18 @@ describe("validated publish", () => {
     expect(error.message).toContain("events[0].data.task.priority: must be <= 9");
   });
 
+  it("names a field that is not an identifier, or an array element at the top of the payload, right after data", async () => {
+    const { t, registry } = await start();
+    await registry.register("agent.note.added", { jsonSchema: { type: "object", required: ["meta-size"], properties: { "meta-size": { type: "integer" } } } });
+    await registry.register("agent.scores.added", { jsonSchema: { type: "array", items: { type: "integer" } } });
+    const missing = await rejection(t.client.publish({ type: "agent.note.added", data: {} }));
+    expect(fields(missing)).toEqual({ 'events[0].data["meta-size"]': "is required" });
+    const wrong = await rejection(t.client.publish({ type: "agent.note.added", data: { "meta-size": "big" } }));
+    expect(fields(wrong)).toEqual({ 'events[0].data["meta-size"]': "must be integer" });
+    const element = await rejection(t.client.publish({ type: "agent.scores.added", data: [1, "two", 3] }));
+    expect(fields(element)).toEqual({ "events[0].data[1]": "must be integer" });
+  });
+
   it("rejects a whole batch for one bad event, stores nothing of it, and accepts the good events after", async () => {
     const { t, registry } = await start();
     await registry.register("agent.job.created", { jsonSchema: jsonFixture("task-created.v1.json") });

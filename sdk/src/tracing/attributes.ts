@@ -76,7 +76,15 @@ export function batchAttributes(events: readonly MessageFields[], operation: { r
   };
   const first = events[0];
   if (first === undefined) return attributes;
-  if (first.type !== "" && events.every((e) => e.type === first.type)) attributes[Attr.destinationName] = first.type;
-  if (first.correlationId !== "" && events.every((e) => e.correlationId === first.correlationId)) attributes[Attr.conversationId] = first.correlationId;
+  // One pass for both: this runs for every traced publish call, on both sides.
+  let type = first.type;
+  let correlationId = first.correlationId;
+  for (const event of events) {
+    if (type !== "" && event.type !== type) type = "";
+    if (correlationId !== "" && event.correlationId !== correlationId) correlationId = "";
+    if (type === "" && correlationId === "") break;
+  }
+  if (type !== "") attributes[Attr.destinationName] = type;
+  if (correlationId !== "") attributes[Attr.conversationId] = correlationId;
   return attributes;
 }

@@ -30,10 +30,11 @@ interface Result {
 export async function publishWithSpan(events: readonly Event[], publish: () => Promise<Result[]>): Promise<Result[]> {
   const tracer = activeTracer();
   if (tracer === undefined) return publish();
-  const first = events[0] as Event;
-  const type = events.every((e) => e.type === first.type) ? first.type : "";
+  const attributes = sendAttributes(events);
+  // The attributes name the type when every event has the same one.
+  const type = attributes[Attr.destinationName];
   const active = context.active();
-  const span = tracer.startSpan(type === "" ? "send" : `send ${type}`, { kind: SpanKind.PRODUCER, attributes: sendAttributes(events), links: creationLinks(events) }, active);
+  const span = tracer.startSpan(typeof type === "string" ? `send ${type}` : "send", { kind: SpanKind.PRODUCER, attributes, links: creationLinks(events) }, active);
   // Injected once, then copied into each envelope that has no context yet.
   const carrier: Pick<Event, "traceparent" | "tracestate" | "attributes"> = { traceparent: "", tracestate: "", attributes: {} };
   propagation.inject(trace.setSpan(active, span), carrier, envelopeSetter);

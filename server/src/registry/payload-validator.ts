@@ -266,7 +266,8 @@ export class SchemaValidator implements PublishValidator {
         schemaVersions[i] = resolved.schema.version;
         for (const v of resolved.check(event.dataContentType, event.data)) {
           violations.push({
-            field: v.path === "" ? `events[${i}].data` : `events[${i}].data.${v.path}`,
+            // `items[0]`-style paths start with a name; a top-level index or a quoted key (`[1]`, `["meta-size"]`) with a bracket.
+            field: v.path === "" || v.path.startsWith("[") ? `events[${i}].data${v.path}` : `events[${i}].data.${v.path}`,
             description: v.description,
             reason: v.keyword.toUpperCase(),
           });

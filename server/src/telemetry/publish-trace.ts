@@ -23,8 +23,8 @@ const activeTracer = tracerSource("@protobus/server", VERSION);
 /** The events of one call that share a trace context, and the span they get. */
 interface ContextGroup {
   readonly parent: Context;
-  /** Indexes into the call's events. */
-  readonly indexes: number[];
+  /** Indexes into the call's events; undefined when the group is all of them (an SDK batch). */
+  readonly indexes: readonly number[] | undefined;
 }
 
 /** One publish span of a call, with the context its step spans start in. */
@@ -60,8 +60,10 @@ export class PublishTrace {
       if (tracer === undefined) return undefined;
       const spans: PublishSpan[] = [];
       for (const group of groupByContext(events, callContext)) {
-        const span = tracer.startSpan(spanName(events, group.indexes), { kind: SpanKind.SERVER, attributes: groupAttributes(events, group.indexes) }, group.parent);
-        const only = group.indexes.length === 1 ? group.indexes[0] : undefined;
+        const members = group.indexes === undefined ? events : group.indexes.map((i) => events[i] as Event);
+        const attributes = groupAttributes(members, events.length);
+        const span = tracer.startSpan(spanName(attributes), { kind: SpanKind.SERVER, attributes }, group.parent);
+        const only = members.length !== 1 ? undefined : (group.indexes?.[0] ?? 0);
         spans.push({ span, context: trace.setSpan(group.parent, span), only });
       }
       return new PublishTrace(tracer, spans);
@@ -124,9 +126,9 @@ export class PublishTrace {
 function groupByContext(events: readonly Event[], callContext: Context | undefined): ContextGroup[] {
   const first = events[0] as Event;
   if (events.every((e) => e.traceparent === first.traceparent && e.tracestate === first.tracestate)) {
-    return [{ parent: contextOf(first, callContext), indexes: events.map((_, i) => i) }];
+    return [{ parent: contextOf(first, callContext), indexes: undefined }];
   }
-  const groups = new Map<string, ContextGroup>();
+  const groups = new Map<string, { parent: Context; indexes: number[] }>();
   events.forEach((event, i) => {
     const key = `${event.traceparent} ${event.tracestate}`;
     const group = groups.get(key);
@@ -141,36 +143,23 @@ function contextOf(event: Event, callContext: Context | undefined): Context {
   return event.traceparent === "" ? (callContext ?? ROOT_CONTEXT) : propagation.extract(ROOT_CONTEXT, event, envelopeGetter);
 }
 
-/** `publish <type>` when the span's events share a type, else `publish`. */
-function spanName(events: readonly Event[], indexes: readonly number[]): string {
-  const type = sharedValue(events, indexes, (e) => e.type);
-  return type === undefined || type === "" ? "publish" : `publish ${type}`;
+/** `publish <type>` when the span's events share a type (the attributes name it then), else `publish`. */
+function spanName(attributes: Attributes): string {
+  const type = attributes[Attr.destinationName];
+  return typeof type === "string" ? `publish ${type}` : "publish";
 }
 
 /**
- * The attributes of a publish span: an event's own when the span is about
- * one event; for several, what they share (`batchAttributes`).
- * `messaging.batch.message_count` is the size of the call.
+ * The attributes of a publish span about `members`: an event's own when
+ * the span is about one event; for several, what they share
+ * (`batchAttributes`). `messaging.batch.message_count` is the size of the
+ * call, `callSize`.
  */
-function groupAttributes(events: readonly Event[], indexes: readonly number[]): Attributes {
-  const attributes =
-    indexes.length === 1
-      ? messageAttributes(events[indexes[0] as number] as Event, PUBLISH, events.length)
-      : batchAttributes(
-          indexes.map((i) => events[i] as Event),
-          PUBLISH,
-          events.length,
-        );
+function groupAttributes(members: readonly Event[], callSize: number): Attributes {
+  const attributes = members.length === 1 ? messageAttributes(members[0] as Event, PUBLISH, callSize) : batchAttributes(members, PUBLISH, callSize);
   attributes["rpc.system"] = "grpc";
   attributes["rpc.service"] = "protobus.v1.EventBus";
   return attributes;
 }
 
 const PUBLISH = { type: "receive", name: "publish" } as const;
-
-/** The value `field` has for every event of `indexes`, or undefined when they differ. */
-function sharedValue(events: readonly Event[], indexes: readonly number[], field: (event: Event) => string): string | undefined {
-  const value = field(events[indexes[0] as number] as Event);
-  for (const i of indexes) if (field(events[i] as Event) !== value) return undefined;
-  return value;
-}
