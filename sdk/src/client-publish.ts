@@ -4,9 +4,10 @@
  * a typed event by definition or by type string. Correlation and trace
  * context are filled here, so that every path carries them.
  */
-import type { EventBusClient, PublishResult } from "./gen/protobus/v1/bus.pb.js";
+import { EventBusService, type EventBusClient, type PublishResponse, type PublishResult } from "./gen/protobus/v1/bus.pb.js";
 import type { Event } from "./gen/protobus/v1/event.pb.js";
 import type { BatchingPublisher } from "./batching-publisher.js";
+import { encodeEvent, encodePublishRequest } from "./event-encoder.js";
 import { toEnvelope, type EventInput } from "./event-input.js";
 import { Code, ProtobusError } from "./protobus-error.js";
 import type { UnaryCaller } from "./read-and-admin-calls.js";
@@ -59,7 +60,11 @@ export function createPublish(deps: PublishDependencies): PublishFunction {
       return result as PublishResult;
     }
     const results = (await publishWithSpan(events, async () => {
-      const response = await unaryCall<{ results: PublishResult[] }>((md, opts, cb) => raw.publish({ events }, md, opts, cb));
+      const response = await unaryCall<PublishResponse>((md, opts, cb) =>
+        raw.makeUnaryRequest(EventBusService.publish.path, serializePublishRequest, EventBusService.publish.responseDeserialize, events, md, opts, (error, response) =>
+          cb(error, response as PublishResponse),
+        ),
+      );
       return response.results;
     })) as PublishResult[];
     if (Array.isArray(input)) return results;
@@ -68,4 +73,16 @@ export function createPublish(deps: PublishDependencies): PublishFunction {
     return first;
   };
   return publish;
+}
+
+/**
+ * The `PublishRequest` of a batch, written by the encoder the batching
+ * publisher uses: the generated encoder's bytes for every valid envelope,
+ * in about a quarter of its time (the generated writer encodes each string
+ * into an array of its own, the `traceparent` every traced event carries
+ * included). grpc-js calls it as the call's serializer, so an envelope
+ * that cannot be encoded fails the call as before.
+ */
+function serializePublishRequest(events: readonly Event[]): Buffer {
+  return encodePublishRequest(events.map(encodeEvent));
 }
