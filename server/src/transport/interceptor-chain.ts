@@ -99,11 +99,11 @@ class ChainedCall {
   // never do, and creating and aborting one per call costs a unary call
   // about a tenth of its server CPU.
   #abort: AbortController | undefined;
+  /** The status the call ended with; undefined while it runs. */
   #final: CallStatus | undefined;
   readonly call: ServerInterceptingCall;
   #ctx: CallContext | undefined;
   #messages: Promise<void> | undefined;
-  #ended = false;
 
   constructor(interceptors: readonly Interceptor[], method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface, logger: Logger) {
     this.#interceptors = interceptors;
@@ -190,6 +190,11 @@ class ChainedCall {
     return deadline !== undefined && deadline.getTime() <= Date.now();
   }
 
+  /** Whether the call is over (its final status is known). */
+  get #ended(): boolean {
+    return this.#final !== undefined;
+  }
+
   /** The call's abort signal: aborted, with the final status as its reason, once the call ends. */
   #signal(): AbortSignal {
     if (this.#abort === undefined) {
@@ -206,7 +211,6 @@ class ChainedCall {
 
   #end(status: { code?: grpcStatus; details?: string }): void {
     if (this.#ended) return;
-    this.#ended = true;
     const ctx = this.#ctx;
     const final: CallStatus = { code: status.code ?? grpcStatus.UNKNOWN, ...(status.details !== undefined ? { details: status.details } : {}) };
     this.#final = final;
