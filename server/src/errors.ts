@@ -22,17 +22,79 @@ function toProto(v: FieldViolation): BadRequest_FieldViolation {
   return { field: v.field, description: v.description, reason: v.reason ?? "", localizedMessage: undefined };
 }
 
-/** INVALID_ARGUMENT with a `BadRequest` detail listing every violation. */
+/**
+ * What one error may carry of the violations it lists, in characters: its
+ * message and details travel in the call's trailers, which every stock
+ * client must be able to read (gRPC's C core accepts 8 KiB of metadata by
+ * default, Node's HTTP/2 64 KiB). A payload can fail thousands of
+ * schema checks, and a field path repeats a key the payload chose, of any
+ * length: unbounded, the trailers were dropped with the connection, and
+ * every call sharing it waited for that.
+ */
+const LISTED_TEXT_BUDGET = 3_000;
+/** Most characters of one field path, subject or description listed. */
+const MAX_LISTED_TEXT = 300;
+/** Most characters of an error's message. */
+const MAX_MESSAGE = 1_000;
+
+/** `text`, cut to `max` characters with an ellipsis (never inside a surrogate pair). */
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/**
+ * The violations one error lists: the first ones, as many as fit
+ * {@link LISTED_TEXT_BUDGET} (at least one), their texts clipped. A client
+ * that fixes them and retries is told about the rest then.
+ */
+function listed<T>(violations: readonly T[], texts: (v: T) => readonly string[], clipped: (v: T) => T): T[] {
+  const out: T[] = [];
+  let used = 0;
+  for (const v of violations) {
+    const one = clipped(v);
+    used += texts(one).reduce((n, text) => n + text.length, 0);
+    if (out.length > 0 && used > LISTED_TEXT_BUDGET) break;
+    out.push(one);
+  }
+  return out;
+}
+
+/** The message of an error about `total` violations of which `shown` are listed, `shown` being their texts. */
+function listMessage(total: number, noun: string, shown: readonly string[]): string {
+  const which = shown.length < total ? ` (the first ${shown.length} listed)` : "";
+  return clip(`${total} ${noun}${which}: ${shown.join("; ")}`, MAX_MESSAGE);
+}
+
+/** INVALID_ARGUMENT with a `BadRequest` detail listing the violations (the first ones, when they are many). */
 export function invalidArgument(violations: readonly FieldViolation[], summary?: string): ProtobusError {
-  const first = violations[0];
+  const shown = listed(
+    violations,
+    (v) => [v.field, v.description, v.reason ?? ""],
+    // A limit's own description is what is clipped: the limit it names stays whole.
+    (v) => ({
+      ...v,
+      field: clip(v.field, MAX_LISTED_TEXT),
+      description: v.limit !== undefined ? limitDescription({ ...v.limit, description: clip(v.limit.description, MAX_LISTED_TEXT) }) : clip(v.description, MAX_LISTED_TEXT),
+    }),
+  );
+  const first = shown[0];
   const message =
-    summary ??
-    (violations.length === 1 && first !== undefined
-      ? `${first.field}: ${first.description}`
-      : `${violations.length} invalid fields: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`);
-  const limits = violations.flatMap((v) => (v.limit !== undefined ? [limitInfo(v.limit)] : []));
+    summary !== undefined
+      ? clip(summary, MAX_MESSAGE)
+      : violations.length === 1 && first !== undefined
+        ? clip(`${first.field}: ${first.description}`, MAX_MESSAGE)
+        : listMessage(
+            violations.length,
+            "invalid fields",
+            shown.map((v) => `${v.field}: ${v.description}`),
+          );
+  const limits = shown.flatMap((v) => (v.limit !== undefined ? [limitInfo(v.limit)] : []));
   return new ProtobusError(Code.INVALID_ARGUMENT, message, [
-    { type: "BadRequest", value: { fieldViolations: violations.map(toProto) } },
+    { type: "BadRequest", value: { fieldViolations: shown.map(toProto) } },
     ...limits,
   ]);
 }
@@ -65,14 +127,18 @@ export interface PreconditionViolation {
 }
 
 /**
- * FAILED_PRECONDITION with a `PreconditionFailure` detail listing every
- * violation: the request is well formed but the system is not in a state
- * where it can be accepted (an incompatible schema, an unregistered type).
+ * FAILED_PRECONDITION with a `PreconditionFailure` detail listing the
+ * violations (the first ones when they are many, as {@link invalidArgument}):
+ * the request is well formed but the system is not in a state where it can
+ * be accepted (an incompatible schema, an unregistered type).
  */
 export function failedPrecondition(message: string, violations: readonly PreconditionViolation[]): ProtobusError {
-  return new ProtobusError(Code.FAILED_PRECONDITION, message, [
-    { type: "PreconditionFailure", value: { violations: violations.map((v) => ({ type: v.type, subject: v.subject, description: v.description })) } },
-  ]);
+  const shown = listed(
+    violations,
+    (v) => [v.type, v.subject, v.description],
+    (v) => ({ type: clip(v.type, MAX_LISTED_TEXT), subject: clip(v.subject, MAX_LISTED_TEXT), description: clip(v.description, MAX_LISTED_TEXT) }),
+  );
+  return new ProtobusError(Code.FAILED_PRECONDITION, clip(message, MAX_MESSAGE), [{ type: "PreconditionFailure", value: { violations: shown } }]);
 }
 
 /** A configured limit a request ran into. */

@@ -119,6 +119,31 @@ describe("validated publish", () => {
     expect(fields(element)).toEqual({ "events[0].data[1]": "must be integer" });
   });
 
+  it("lists the first violations of a payload that fails thousands of checks, in trailers every client reads, and the connection keeps serving", async () => {
+    const { t, registry } = await start();
+    await registry.register("agent.tags.added", {
+      jsonSchema: { type: "object", additionalProperties: false, properties: { tags: { type: "array", items: { type: "string", pattern: "^[a-z]+(-[a-z]+)*$" } } } },
+    });
+    // 5,000 items failing their pattern, and a key of 100,000 characters that the path repeats.
+    const data = { tags: Array.from({ length: 5_000 }, () => "abc-def!"), ["k".repeat(100_000)]: 1 };
+    const error = await rejection(t.client.publish({ type: "agent.tags.added", data }));
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.message).toMatch(/^\[INVALID_ARGUMENT\] 5001 invalid fields \(the first \d+ listed\): /);
+    expect(error.rawMessage.length).toBeLessThanOrEqual(1_000);
+    const listed = Object.keys(fields(error));
+    expect(listed.length).toBeGreaterThan(1);
+    expect(listed.length).toBeLessThan(100);
+    // The key's path, clipped; then the items, first ones first.
+    expect(listed).toContain(`events[0].data.${"k".repeat(284)}…`);
+    expect(listed).toContain("events[0].data.tags[0]");
+    for (const field of listed) expect(field.length).toBeLessThanOrEqual(300);
+    // The same client (and connection) is answered at once afterwards.
+    expect((await t.client.info()).headSequence).toBe(0n);
+    // A client that mends what it was told is told about the rest.
+    const again = await rejection(t.client.publish({ type: "agent.tags.added", data: { tags: ["ok", "abc-def!"] } }));
+    expect(fields(again)).toEqual({ "events[0].data.tags[1]": 'must match pattern "^[a-z]+(-[a-z]+)*$"' });
+  });
+
   it("rejects a whole batch for one bad event, stores nothing of it, and accepts the good events after", async () => {
     const { t, registry } = await start();
     await registry.register("agent.job.created", { jsonSchema: jsonFixture("task-created.v1.json") });
