@@ -156,6 +156,46 @@ describe("PostgreSQL outbox", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("writes through prepared statements of a few rows, also across a reinstall of the table; preparedStatements: false prepares none", async () => {
+    const s = await setup();
+    const relay = relayOf(s);
+    const db = await s.pool.connect();
+    cleanups.push(() => db.release());
+    const prepared = async (): Promise<string[]> =>
+      ((await db.query("SELECT name FROM pg_prepared_statements ORDER BY name")).rows as Array<{ name: string }>).map((r) => r.name);
+    const write = async (outbox: PostgresOutbox, count: number, from: number): Promise<void> => {
+      await db.query("BEGIN");
+      await outbox.publish(db, Array.from({ length: count }, (_, i) => ({ type: "shop.prepared.added", data: { n: from + i } })));
+      await db.query("COMMIT");
+    };
+    await write(s.outbox, 1, 0);
+    await write(s.outbox, 3, 1);
+    await write(s.outbox, 1, 4);
+    await write(s.outbox, 20, 5);
+    const prefix = `protobus_outbox public.${s.table}`;
+    // One statement per row count up to eight; a write of 20 rows is parsed each time.
+    expect(await prepared()).toEqual([`${prefix} insert 1`, `${prefix} insert 3`]);
+    await waitFor(() => relay.stats.published === 25, 10_000, "25 published");
+    await relay.stop();
+    // The table goes and comes back: the connection's statements are planned again against the new one.
+    await s.outbox.uninstall(s.pool);
+    await s.outbox.install(s.pool);
+    await write(s.outbox, 1, 25);
+    await write(s.outbox, 3, 26);
+    const plain = createPostgresOutbox({ table: `${s.table}_plain`, source: "orders", preparedStatements: false });
+    await plain.install(s.pool);
+    cleanups.push(() => plain.uninstall(s.pool));
+    await write(plain, 1, 29);
+    await write(plain, 2, 30);
+    expect(await prepared()).toEqual([`${prefix} insert 1`, `${prefix} insert 3`]);
+    const again = relayOf(s);
+    const plainRelay = createOutboxRelay({ store: plain.relayStore(POSTGRES_URL), client: s.client });
+    cleanups.push(() => plainRelay.stop());
+    await waitFor(() => again.stats.published === 4 && plainRelay.stats.published === 3, 10_000, "the rest published");
+    const events = await busEvents(s.client, "shop.prepared.added");
+    expect(events.map((e) => json(e).n)).toEqual(Array.from({ length: 32 }, (_, n) => n));
+  });
+
   it("two relays on one table publish each event once; the second takes over when the first stops", async () => {
     const s = await setup();
     const a = relayOf(s, { batchSize: 100 });

@@ -39,9 +39,28 @@ import { lockKey, sqlIdentifier } from "./sql-names.js";
 /** Rows per INSERT statement of `publish` (four parameters each, within PostgreSQL's 65,535). */
 const MAX_ROWS_PER_INSERT = 1_000;
 
-/** What `publish` needs of a connection: node-postgres' `query` (a `pg.Client` or `pg.PoolClient` inside `BEGIN`). */
+/**
+ * Writes of up to this many events go through a prepared statement of
+ * their row count (at most this many statements per connection and table);
+ * larger ones are parsed each time, as their shapes vary.
+ */
+const MAX_PREPARED_ROWS = 8;
+
+/** A query with a statement name: node-postgres prepares it once per connection. */
+export interface PostgresNamedQuery {
+  readonly name: string;
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+/**
+ * What `publish` needs of a connection: node-postgres' `query` (a
+ * `pg.Client` or `pg.PoolClient` inside `BEGIN`), with a text or, unless
+ * `preparedStatements: false`, a named query.
+ */
 export interface PostgresQueryable {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(query: PostgresNamedQuery): Promise<{ rows: unknown[] }>;
 }
 
 /** Options of {@link createPostgresOutbox}. */
@@ -60,6 +79,14 @@ export interface PostgresOutboxOptions {
    * Applied by `install` (which replaces the trigger function).
    */
   readonly commitOrder?: "stamp" | "serialized";
+  /**
+   * Whether `publish` and the relay use prepared statements (default
+   * true): PostgreSQL then parses and plans a write of a few events once
+   * per connection instead of once per transaction. Set false behind a
+   * pooler that cannot keep them (PgBouncer in transaction mode before
+   * 1.21).
+   */
+  readonly preparedStatements?: boolean;
 }
 
 /** How a relay connects: a connection string, or node-postgres client options. */
@@ -119,6 +146,8 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
   const INSTALL_LOCK = 0x70627303;
   const WAIT_LOCK = 0x70627304;
   const key = lockKey(qualified);
+  // Statement names carry the table: one connection may write several outboxes.
+  const statementPrefix = options.preparedStatements === false ? undefined : `protobus_outbox ${qualified}`;
 
   const installSql = `
     CREATE SEQUENCE IF NOT EXISTS ${sequence};
@@ -164,7 +193,7 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
     const list = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
     if (list.length === 0) return [];
     const envelopes = outboxEnvelopes(list, source);
-    await insertEnvelopes(tx, table, envelopes);
+    await insertEnvelopes(tx, table, envelopes, statementPrefix);
     const ids = envelopes.map((e) => e.id);
     return Array.isArray(input) ? ids : (ids[0] as string);
   }
@@ -182,7 +211,14 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
     },
     publish: publish as PostgresOutbox["publish"],
     relayStore(connection) {
-      return new PostgresRelayStore(connection, { table, qualified, channel, leadLock: [LEAD_LOCK, key], waitLock: [WAIT_LOCK, key] });
+      return new PostgresRelayStore(connection, {
+        table,
+        qualified,
+        channel,
+        leadLock: [LEAD_LOCK, key],
+        waitLock: [WAIT_LOCK, key],
+        statementPrefix,
+      });
     },
   };
 }
@@ -190,16 +226,29 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
 /**
  * Inserts envelopes as plain VALUES rows: each envelope goes as a binary
  * parameter, with no array to build, escape and parse on either side.
+ * With a statement prefix, writes of up to {@link MAX_PREPARED_ROWS} rows
+ * use a prepared statement named after their row count.
  */
-async function insertEnvelopes(tx: PostgresQueryable, table: string, envelopes: readonly OutboxEnvelope[]): Promise<void> {
+async function insertEnvelopes(
+  tx: PostgresQueryable,
+  table: string,
+  envelopes: readonly OutboxEnvelope[],
+  statementPrefix: string | undefined,
+): Promise<void> {
   for (let start = 0; start < envelopes.length; start += MAX_ROWS_PER_INSERT) {
     const values: unknown[] = [];
     const rows = envelopes.slice(start, start + MAX_ROWS_PER_INSERT).map((e) => {
       const n = values.push(e.id, e.type, e.orderingKey, Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength));
       return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
     });
-    await tx.query(`INSERT INTO ${table} (event_id, event_type, ordering_key, envelope) VALUES ${rows.join(", ")}`, values);
+    const text = `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope) VALUES ${rows.join(", ")}`;
+    await runQuery(tx, rows.length <= MAX_PREPARED_ROWS ? statementPrefix : undefined, `insert ${rows.length}`, text, values);
   }
+}
+
+/** Runs a query, as the prepared statement `<prefix> <name>` when there is a prefix. */
+function runQuery(db: PostgresQueryable, statementPrefix: string | undefined, name: string, text: string, values: unknown[]): Promise<{ rows: unknown[] }> {
+  return statementPrefix === undefined ? db.query(text, values) : db.query({ name: `${statementPrefix} ${name}`, text, values });
 }
 
 /** The part of a node-postgres `Client` the relay uses. */
@@ -217,6 +266,7 @@ class PostgresRelayStore implements OutboxStore {
   readonly #channel: string;
   readonly #leadLock: readonly [number, number];
   readonly #waitLock: readonly [number, number];
+  readonly #statementPrefix: string | undefined;
   #client: PgClient | undefined;
   #connecting: Promise<PgClient> | undefined;
   #leading = false;
@@ -225,7 +275,14 @@ class PostgresRelayStore implements OutboxStore {
 
   constructor(
     connection: PostgresConnection,
-    names: { table: string; qualified: string; channel: string; leadLock: readonly [number, number]; waitLock: readonly [number, number] },
+    names: {
+      table: string;
+      qualified: string;
+      channel: string;
+      leadLock: readonly [number, number];
+      waitLock: readonly [number, number];
+      statementPrefix: string | undefined;
+    },
   ) {
     this.name = names.qualified;
     this.#connection = connection;
@@ -233,6 +290,7 @@ class PostgresRelayStore implements OutboxStore {
     this.#channel = names.channel;
     this.#leadLock = names.leadLock;
     this.#waitLock = names.waitLock;
+    this.#statementPrefix = names.statementPrefix;
   }
 
   async #db(): Promise<PgClient> {
@@ -271,7 +329,10 @@ class PostgresRelayStore implements OutboxStore {
   async read(limit: number): Promise<OutboxRow[]> {
     const db = await this.#db();
     this.#notified = false;
-    const result = await db.query(
+    const result = await runQuery(
+      db,
+      this.#statementPrefix,
+      "read",
       // Ordered by the columns, not by the text alias of id ("10" < "9").
       `SELECT o.id::text AS row_id, o.envelope, o.created_at FROM ${this.#table} AS o
        WHERE o.published_at IS NULL AND o.commit_seq IS NOT NULL ORDER BY o.commit_seq, o.id LIMIT $1`,
@@ -287,7 +348,10 @@ class PostgresRelayStore implements OutboxStore {
   async settle(outcomes: readonly OutboxOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     const db = await this.#db();
-    await db.query(
+    await runQuery(
+      db,
+      this.#statementPrefix,
+      "settle",
       `UPDATE ${this.#table} AS o SET published_at = clock_timestamp(), sequence = v.seq, error = v.err
        FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(id, seq, err) WHERE o.id = v.id`,
       [
