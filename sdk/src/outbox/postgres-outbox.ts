@@ -114,42 +114,28 @@ export interface PostgresOutbox {
   relayStore(connection: PostgresConnection): OutboxStore;
 }
 
-/**
- * Describes an outbox table on PostgreSQL. Nothing is created until
- * `install`.
- *
- * @example
- * const outbox = createPostgresOutbox({ table: "orders_outbox" });
- * await outbox.install(pool);
- * const tx = await pool.connect();
- * await tx.query("BEGIN");
- * await tx.query("INSERT INTO orders (id) VALUES ($1)", ["o-1"]);
- * await outbox.publish(tx, { type: "shop.order.placed", data: { orderId: "o-1" }, orderingKey: "o-1" });
- * await tx.query("COMMIT");
- */
-export function createPostgresOutbox(options: PostgresOutboxOptions = {}): PostgresOutbox {
-  const tableName = sqlIdentifier(options.table ?? "protobus_outbox", "outbox table");
-  const schemaName = sqlIdentifier(options.schema ?? "public", "outbox schema");
-  const source = options.source ?? "protobus-outbox";
-  const q = (name: string): string => `"${schemaName}"."${name}"`;
-  const table = q(tableName);
-  const sequence = q(`${tableName}_commit_seq`);
-  const stampFunction = q(`${tableName}_stamp`);
-  const qualified = `${schemaName}.${tableName}`;
-  const channel = `protobus_outbox_${lockKey(qualified)}`;
-  // Two-key advisory locks: (namespace, table hash).
-  const STAMP_LOCK = 0x70627301;
-  const serialized = options.commitOrder === "serialized";
-  // The transaction's stamp, kept for its later rows in a transaction-local setting.
-  const stampSetting = `protobus.outbox_stamp_${lockKey(qualified)}`;
-  const LEAD_LOCK = 0x70627302;
-  const INSTALL_LOCK = 0x70627303;
-  const WAIT_LOCK = 0x70627304;
-  const key = lockKey(qualified);
-  // Statement names carry the table: one connection may write several outboxes.
-  const statementPrefix = options.preparedStatements === false ? undefined : `protobus_outbox ${qualified}`;
+// Two-key advisory locks: (namespace, table hash).
+const STAMP_LOCK = 0x70627301;
+const LEAD_LOCK = 0x70627302;
+const INSTALL_LOCK = 0x70627303;
+const WAIT_LOCK = 0x70627304;
 
-  const installSql = `
+/** The names an outbox table's SQL is written with. */
+interface OutboxNames {
+  readonly q: (name: string) => string;
+  readonly tableName: string;
+  readonly table: string;
+  readonly sequence: string;
+  readonly stampFunction: string;
+  readonly stampSetting: string;
+  readonly channel: string;
+  readonly key: number;
+  readonly serialized: boolean;
+}
+
+/** What `install` runs: the table, its sequence, index and stamping trigger. */
+function installStatements({ q, tableName, table, sequence, stampFunction, stampSetting, channel, key, serialized }: OutboxNames): string {
+  return `
     CREATE SEQUENCE IF NOT EXISTS ${sequence};
     CREATE TABLE IF NOT EXISTS ${table} (
       id bigserial PRIMARY KEY,
@@ -188,6 +174,39 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
     CREATE CONSTRAINT TRIGGER "${tableName}_stamp" AFTER INSERT ON ${table}
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${stampFunction}();
   `;
+}
+
+/**
+ * Describes an outbox table on PostgreSQL. Nothing is created until
+ * `install`.
+ *
+ * @example
+ * const outbox = createPostgresOutbox({ table: "orders_outbox" });
+ * await outbox.install(pool);
+ * const tx = await pool.connect();
+ * await tx.query("BEGIN");
+ * await tx.query("INSERT INTO orders (id) VALUES ($1)", ["o-1"]);
+ * await outbox.publish(tx, { type: "shop.order.placed", data: { orderId: "o-1" }, orderingKey: "o-1" });
+ * await tx.query("COMMIT");
+ */
+export function createPostgresOutbox(options: PostgresOutboxOptions = {}): PostgresOutbox {
+  const tableName = sqlIdentifier(options.table ?? "protobus_outbox", "outbox table");
+  const schemaName = sqlIdentifier(options.schema ?? "public", "outbox schema");
+  const source = options.source ?? "protobus-outbox";
+  const q = (name: string): string => `"${schemaName}"."${name}"`;
+  const table = q(tableName);
+  const sequence = q(`${tableName}_commit_seq`);
+  const stampFunction = q(`${tableName}_stamp`);
+  const qualified = `${schemaName}.${tableName}`;
+  const channel = `protobus_outbox_${lockKey(qualified)}`;
+  const serialized = options.commitOrder === "serialized";
+  // The transaction's stamp, kept for its later rows in a transaction-local setting.
+  const stampSetting = `protobus.outbox_stamp_${lockKey(qualified)}`;
+  const key = lockKey(qualified);
+  // Statement names carry the table: one connection may write several outboxes.
+  const statementPrefix = options.preparedStatements === false ? undefined : `protobus_outbox ${qualified}`;
+
+  const installSql = installStatements({ q, tableName, table, sequence, stampFunction, stampSetting, channel, key, serialized });
 
   async function publish(tx: PostgresQueryable, input: EventInput | readonly EventInput[]): Promise<string | string[]> {
     const list = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
