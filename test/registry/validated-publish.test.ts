@@ -185,6 +185,15 @@ describe("validated publish", () => {
     expect(both.fieldViolations.map((v) => v.field).sort()).toEqual(["events[0].data.task", "events[0].subject"]);
     const ok = await t.client.publish({ type: "agent.task.updated", source: "agent/x", subject: "task-1", data: { task: 1 } });
     expect((await t.client.getEvent(ok.id)).schemaVersion).toBe(1);
+
+    // A violation below a field keeps its path: the field's proto name, then map keys as they are, dots and capitals included.
+    await registry.register("_base", {
+      jsonSchema: { type: "object", properties: { dataContentType: { const: "application/json" }, attributes: { additionalProperties: { maxLength: 3 } } } },
+    });
+    const nested = await rejection(
+      t.client.publish({ type: "other.thing.happened", dataContentType: "text/plain", attributes: { "Team.Lead": "toolong", ok: "abc" }, data: "x" }),
+    );
+    expect(Object.keys(fields(nested)).sort()).toEqual(['events[0].attributes["Team.Lead"]', "events[0].data_content_type"]);
   });
 
   it("applies a new version at once", async () => {

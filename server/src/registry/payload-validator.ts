@@ -112,6 +112,16 @@ function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/**
+ * A base schema violation's path into the envelope's JSON, with its first
+ * name as the proto field (`dataContentType` → `data_content_type`); the
+ * rest, keys of maps such as `attributes["Team.Lead"]` included, as it is.
+ */
+function envelopeFieldPath(path: string): string {
+  const head = /^[A-Za-z_][A-Za-z0-9_]*/.exec(path)?.[0] ?? "";
+  return snake(head) + path.slice(head.length);
+}
+
 /** The envelope as canonical proto JSON (fields at their default are left out), for the base schema. */
 export function envelopeJson(event: Event): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -275,8 +285,7 @@ export class SchemaValidator implements PublishValidator {
       }
       if (index.base !== undefined) {
         for (const v of index.base(envelopeJson(event))) {
-          const [head = "", ...rest] = v.path.split(".");
-          const field = [snake(head), ...rest].filter((s) => s !== "").join(".");
+          const field = envelopeFieldPath(v.path);
           violations.push({
             field: field === "" ? `events[${i}]` : `events[${i}].${field}`,
             description: `${v.description} (base schema '${BASE_SUBJECT}')`,
