@@ -3,7 +3,7 @@
  * delivered events and forgets older ones, oldest first, for as long as
  * the server runs (well past the first eviction).
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { OutcomeRecorder, StoredEvent } from "@protobus/server";
 import { OutcomeState } from "@protobus/sdk/proto";
 
@@ -55,5 +55,90 @@ describe("OutcomeRecorder capacity", () => {
     recorder.delivered(stored(15), 1, consumer);
     expect(recorder.outcomes(5n)).toEqual([]);
     expect(recorder.outcomes(15n)).toHaveLength(1);
+  });
+
+  afterEach(() => vi.useRealTimers());
+
+  it.each([1, 2, 3])("matches a plain model over random deliveries, acks, nacks and dead letters of several consumers (seed %i)", (seed) => {
+    vi.useFakeTimers();
+    const capacity = 16;
+    const recorder = new OutcomeRecorder(capacity);
+    interface ModelEntry {
+      group: string;
+      subscriptionId: string;
+      state: OutcomeState;
+      attempts: number;
+      retries: number;
+      first: number;
+      updated: number;
+    }
+    // The model: per slot the sequence that holds it and its consumers' outcomes, in arrival order.
+    const slots = new Map<number, { seq: number; byKey: Map<string, ModelEntry> }>();
+    const consumers = [
+      { group: "workers", subscriptionId: "s-1" },
+      { group: "workers", subscriptionId: "s-2" },
+      { group: "", subscriptionId: "s-3" },
+      { group: "auditors", subscriptionId: "s-4" },
+    ];
+    const model = (seq: number, c: (typeof consumers)[number]): ModelEntry => {
+      const now = Date.now();
+      const key = c.group !== "" ? `g:${c.group}` : `s:${c.subscriptionId}`;
+      let slot = slots.get(seq % capacity);
+      if (slot?.seq !== seq) slots.set(seq % capacity, (slot = { seq, byKey: new Map() }));
+      let entry = slot.byKey.get(key);
+      if (entry === undefined) {
+        entry = { group: c.group, subscriptionId: c.subscriptionId, state: OutcomeState.OUTCOME_STATE_DELIVERED, attempts: 0, retries: 0, first: now, updated: now };
+        slot.byKey.set(key, entry);
+      }
+      entry.updated = now;
+      return entry;
+    };
+    let x = seed;
+    const random = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    let head = 1;
+    for (let step = 0; step < 5_000; step++) {
+      vi.advanceTimersByTime(random(3));
+      if (random(4) === 0) head += 1;
+      const seq = Math.max(1, head - random(capacity + 4));
+      const c = consumers[random(consumers.length)] as (typeof consumers)[number];
+      const attempt = 1 + random(3);
+      const op = random(10);
+      if (op < 5) {
+        recorder.delivered(stored(seq), attempt, c);
+        const e = model(seq, c);
+        e.subscriptionId = c.subscriptionId;
+        e.attempts = Math.max(e.attempts, attempt);
+        e.retries = Math.max(e.retries, attempt - 1);
+        if (e.state !== OutcomeState.OUTCOME_STATE_ACKED) e.state = OutcomeState.OUTCOME_STATE_DELIVERED;
+      } else if (op < 8) {
+        recorder.acked(stored(seq), attempt, c);
+        const e = model(seq, c);
+        e.subscriptionId = c.subscriptionId;
+        e.state = OutcomeState.OUTCOME_STATE_ACKED;
+      } else if (op < 9) {
+        recorder.nacked(stored(seq), attempt, c);
+        const e = model(seq, c);
+        e.retries += 1;
+        if (e.state !== OutcomeState.OUTCOME_STATE_ACKED) e.state = OutcomeState.OUTCOME_STATE_RETRYING;
+      } else {
+        recorder.deadLettered(stored(seq), attempt, c);
+        const e = model(seq, c);
+        e.state = OutcomeState.OUTCOME_STATE_DEAD_LETTERED;
+        e.retries = Math.max(0, Math.min(e.retries, e.attempts - 1));
+      }
+      if (step % 50 === 0 || step === 4_999) {
+        for (let s = Math.max(1, head - capacity - 8); s <= head; s++) {
+          const slot = slots.get(s % capacity);
+          const expected = slot?.seq === s ? [...slot.byKey.values()] : [];
+          const got = recorder.outcomes(BigInt(s));
+          expect(got.map((o) => [o.group, o.subscriptionId, o.state, o.attempts, o.retries, o.firstDeliveryTime?.getTime(), o.updateTime?.getTime()])).toEqual(
+            expected.map((e) => [e.group, e.subscriptionId, e.state, e.attempts, e.retries, e.first, e.updated]),
+          );
+        }
+      }
+    }
   });
 });

@@ -64,6 +64,9 @@ export class OutcomeRecorder implements DeliveryObserver {
   readonly #cursor: { -readonly [K in keyof Entry]: Entry[K] } & { slot: number };
   /** Each consumer's key, built once per subscription instead of per call. */
   readonly #keys = new WeakMap<Consumer, string>();
+  /** The consumer last seen and its key: a group's deliveries and acks come in runs of one consumer. */
+  #lastConsumer: Consumer | undefined;
+  #lastKey = "";
 
   constructor(capacity = DEFAULT_OUTCOME_CAPACITY) {
     this.#capacity = capacity;
@@ -97,6 +100,24 @@ export class OutcomeRecorder implements DeliveryObserver {
   }
 
   delivered(stored: StoredEvent, attempt: number, consumer: Consumer): void {
+    if (attempt === 1) {
+      // The common case, a first delivery to the slot's first consumer, written straight into the columns.
+      const seq = Number(stored.sequence);
+      const slot = seq % this.#capacity;
+      if (this.#seq[slot] !== seq && this.#more.size === 0) {
+        const now = Date.now();
+        this.#seq[slot] = seq;
+        this.#key[slot] = this.#keyOf(consumer);
+        this.#group[slot] = consumer.group;
+        this.#subscriptionId[slot] = consumer.subscriptionId;
+        this.#state[slot] = OutcomeState.OUTCOME_STATE_DELIVERED;
+        this.#attempts[slot] = 1;
+        this.#retries[slot] = 0;
+        this.#firstDelivery[slot] = now;
+        this.#updated[slot] = now;
+        return;
+      }
+    }
     const entry = this.#entry(stored.sequence, consumer);
     entry.subscriptionId = consumer.subscriptionId;
     entry.attempts = Math.max(entry.attempts, attempt);
@@ -107,6 +128,15 @@ export class OutcomeRecorder implements DeliveryObserver {
   }
 
   acked(stored: StoredEvent, _attempt: number, consumer: Consumer): void {
+    const seq = Number(stored.sequence);
+    const slot = seq % this.#capacity;
+    if (this.#seq[slot] === seq && this.#key[slot] === this.#keyOf(consumer)) {
+      // The slot's first consumer: three columns change.
+      this.#subscriptionId[slot] = consumer.subscriptionId;
+      this.#state[slot] = OutcomeState.OUTCOME_STATE_ACKED;
+      this.#updated[slot] = Date.now();
+      return;
+    }
     const entry = this.#entry(stored.sequence, consumer);
     entry.subscriptionId = consumer.subscriptionId;
     entry.state = OutcomeState.OUTCOME_STATE_ACKED;
@@ -137,7 +167,7 @@ export class OutcomeRecorder implements DeliveryObserver {
     let entry: Entry;
     if (this.#seq[slot] !== seq) {
       // Empty, or an older sequence's: the new sequence takes the slot over.
-      this.#more.delete(slot);
+      if (this.#more.size !== 0) this.#more.delete(slot);
       entry = this.#fresh(slot, seq, key, consumer, now);
     } else if (this.#key[slot] === key) {
       entry = this.#load(slot);
@@ -206,11 +236,14 @@ export class OutcomeRecorder implements DeliveryObserver {
   // A group is one consumer whichever member handled it; a broadcast
   // subscription is its own consumer.
   #keyOf(consumer: Consumer): string {
+    if (consumer === this.#lastConsumer) return this.#lastKey;
     let key = this.#keys.get(consumer);
     if (key === undefined) {
       key = consumer.group !== "" ? `g:${consumer.group}` : `s:${consumer.subscriptionId}`;
       this.#keys.set(consumer, key);
     }
+    this.#lastConsumer = consumer;
+    this.#lastKey = key;
     return key;
   }
 }
