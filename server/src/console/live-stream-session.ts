@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { status as GrpcStatus, type ClientDuplexStream, type StatusObject } from "@grpc/grpc-js";
-import { Event, Opened, SubscribeRequest, SubscribeResponse, type Delivery } from "@protobus/sdk/proto";
+import { Event, Opened, type Delivery, type SubscribeRequest, type SubscribeResponse } from "@protobus/sdk/proto";
+import { encodeSubscribeRequest, subscribeResponseDecoder } from "@protobus/sdk/internal";
 import type { ContractRoute } from "./contract-routes.js";
 import { connectErrorBody } from "./connect-error.js";
 import { forwardedMetadata } from "./grpc-forwarder.js";
@@ -68,7 +69,7 @@ export class LiveStreamSession {
   }
 
   #send(message: SubscribeRequest): void {
-    this.#call?.write(Buffer.from(SubscribeRequest.encode(message).finish()));
+    this.#call?.write(encodeSubscribeRequest(message));
   }
 
   #grant(): void {
@@ -113,8 +114,10 @@ export class LiveStreamSession {
     this.#call = current;
     this.#credit = 0;
     this.#behind = false;
+    // The SDK's decoder of subscription streams, with string caches of this stream's own.
+    const decode = subscribeResponseDecoder();
     current.on("data", (message: Buffer) => {
-      if (current === this.#call) this.#receive(SubscribeResponse.decode(message).response, skippedFrom);
+      if (current === this.#call) this.#receive(decode(message).response, skippedFrom);
     });
     // The status comes after the last message, whatever order the stream's
     // own end and error events take.
@@ -134,7 +137,7 @@ export class LiveStreamSession {
       manualCredit: true,
       batchDeliveries: true,
     };
-    current.write(Buffer.from(SubscribeRequest.encode({ request: { $case: "open", open } }).finish()));
+    current.write(encodeSubscribeRequest({ request: { $case: "open", open } }));
   }
 
   /** One message of the current subscription; deliveries are acked as they come. */
