@@ -10,7 +10,7 @@ export interface ConfigKey<C> {
   readonly key: keyof C & string;
   /** Name in protobus.yaml (and the flag, in kebab-case). */
   readonly yaml: string;
-  /** The `PROTOBUS_*` environment variable. */
+  /** The `PROTOBUS_*` environment variable: see {@link envVariable}. */
   readonly env: string;
   /** Parses the text of one source; `from` names the source in the error. */
   readonly parse: (raw: string, from: string) => C[keyof C];
@@ -29,4 +29,17 @@ export interface ConfigKey<C> {
  */
 export function widenKeys<Whole extends Part, Part>(keys: readonly ConfigKey<Part>[]): readonly ConfigKey<Whole>[] {
   return keys as unknown as readonly ConfigKey<Whole>[];
+}
+
+/** A {@link ConfigKey} as a table declares it: its environment variable follows from its yaml name. */
+export type ConfigKeySpec<C> = Omit<ConfigKey<C>, "env">;
+
+/** The environment variable of the key named `yaml` in protobus.yaml: `PROTOBUS_` and the name in upper snake case. */
+export function envVariable(yaml: string): string {
+  return `PROTOBUS_${yaml.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** The keys of a table, each with its environment variable. */
+export function defineConfigKeys<C>(specs: readonly ConfigKeySpec<C>[]): readonly ConfigKey<C>[] {
+  return specs.map((spec) => ({ ...spec, env: envVariable(spec.yaml) }));
 }

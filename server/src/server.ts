@@ -23,6 +23,7 @@ import { createServerInterceptor, type SecurityInterceptors } from "./transport/
 import { SERVED_DEFINITIONS, SERVED_SERVICES } from "./transport/services.js";
 import { StreamRegistry } from "./transport/stream-registry.js";
 import { VERSION } from "./version.js";
+import { stripUndefined } from "./strip-undefined.js";
 
 /** Options of {@link startServer}: any part of the config, plus injectables. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -165,8 +166,4 @@ function logListening(
     ...(metricsServer !== undefined ? { metrics: `${metricsServer.scheme}://${config.metricsHost}:${metricsServer.port}/metrics` } : {}),
     ...(consoleServer !== undefined ? { console: consoleServer.url } : {}),
   });
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -15,6 +15,7 @@
  * Events of `protobus.*` types are not watched. State is in memory and
  * bounded.
  */
+import { toEnvelope } from "@protobus/sdk";
 import type { Event, PublishResult } from "@protobus/sdk/proto";
 import type { EventBus } from "../bus/event-bus.js";
 import type { Logger } from "../logger.js";
@@ -225,29 +226,10 @@ export class FlowMonitor {
   #raise(kind: string, alert: { type: string; correlationId: string; causationId: string; data: Record<string, unknown> }): void {
     this.#metrics?.recordAlert(kind);
     this.#logger.warn(`alert ${alert.type}`, alert.data);
-    const event: Event = {
-      id: "",
-      source: MONITOR_SOURCE,
-      type: alert.type,
-      specVersion: "",
-      time: new Date(),
-      subject: "",
-      dataContentType: "application/json",
-      dataSchema: "",
-      data: Buffer.from(JSON.stringify(alert.data), "utf8"),
-      correlationId: alert.correlationId,
-      causationId: alert.causationId,
-      priority: 1,
-      tags: ["alert"],
-      expireTime: undefined,
-      orderingKey: "",
-      traceparent: "",
-      tracestate: "",
-      attributes: {},
-      sequence: 0n,
-      publishTime: undefined,
-      schemaVersion: 0,
-    };
+    const event = toEnvelope(
+      { type: alert.type, data: alert.data, correlationId: alert.correlationId, causationId: alert.causationId, priority: 1, tags: ["alert"] },
+      { source: MONITOR_SOURCE },
+    );
     this.#bus.publish([event], { system: true }).catch((error: unknown) => {
       this.#logger.warn("could not publish an alert", { type: alert.type, error: error instanceof Error ? error.message : String(error) });
     });

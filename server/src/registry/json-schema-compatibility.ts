@@ -14,6 +14,7 @@
  * JSON_FORMAT_CHANGED, JSON_SCHEMA_FALSE.
  */
 import type { JsonSchema } from "./schema-definition.js";
+import { BreakCollector } from "./break-collector.js";
 
 /** One incompatibility between two JSON Schemas. */
 export interface JsonSchemaBreak {
@@ -63,23 +64,14 @@ function describe(value: unknown): string {
   return value === undefined ? "(none)" : JSON.stringify(value);
 }
 
-class Collector {
-  readonly breaks: JsonSchemaBreak[] = [];
-  constructor(
-    readonly fromLabel: string,
-    readonly toLabel: string,
-  ) {}
-  add(rule: string, path: string, description: string): void {
-    this.breaks.push({ rule, path: path === "" ? "/" : path, description });
-  }
-}
+type Collector = BreakCollector<{ readonly label: string }>;
 
 // A lower bound `to` is tighter than `from` when it exists and is greater.
 function lowerBound(c: Collector, rule: string, keyword: string, path: string, from: SchemaObject, to: SchemaObject): void {
   const a = num(from[keyword]);
   const b = num(to[keyword]);
   if (b !== undefined && (a === undefined || b > a)) {
-    c.add(rule, `${path}/${keyword}`, `${keyword} is ${describe(a)} in ${c.fromLabel} but ${b} in ${c.toLabel}`);
+    c.add(rule, `${path}/${keyword}`, `${keyword} is ${describe(a)} in ${c.from.label} but ${b} in ${c.to.label}`);
   }
 }
 
@@ -87,14 +79,14 @@ function upperBound(c: Collector, rule: string, keyword: string, path: string, f
   const a = num(from[keyword]);
   const b = num(to[keyword]);
   if (b !== undefined && (a === undefined || b < a)) {
-    c.add(rule, `${path}/${keyword}`, `${keyword} is ${describe(a)} in ${c.fromLabel} but ${b} in ${c.toLabel}`);
+    c.add(rule, `${path}/${keyword}`, `${keyword} is ${describe(a)} in ${c.from.label} but ${b} in ${c.to.label}`);
   }
 }
 
 function compare(c: Collector, fromSchema: unknown, toSchema: unknown, path: string): void {
   if (toSchema === true || toSchema === undefined) return;
   if (toSchema === false) {
-    if (fromSchema !== false) c.add("JSON_SCHEMA_FALSE", path, `${c.toLabel} accepts nothing here, ${c.fromLabel} did`);
+    if (fromSchema !== false) c.add("JSON_SCHEMA_FALSE", path, `${c.to.label} accepts nothing here, ${c.from.label} did`);
     return;
   }
   const to = asObject(toSchema);
@@ -118,22 +110,22 @@ function compareValues(c: Collector, from: SchemaObject, to: SchemaObject, path:
     c.add(
       "JSON_TYPE_CHANGED",
       `${path}/type`,
-      `type is ${describe(from.type ?? "any")} in ${c.fromLabel} but ${describe(to.type)} in ${c.toLabel} (no longer accepts ${lost.join(", ")})`,
+      `type is ${describe(from.type ?? "any")} in ${c.from.label} but ${describe(to.type)} in ${c.to.label} (no longer accepts ${lost.join(", ")})`,
     );
   }
 
   if (Array.isArray(to.enum)) {
     if (!Array.isArray(from.enum)) {
-      c.add("JSON_ENUM_VALUE_REMOVED", `${path}/enum`, `${c.fromLabel} accepts any value here, ${c.toLabel} only ${describe(to.enum)}`);
+      c.add("JSON_ENUM_VALUE_REMOVED", `${path}/enum`, `${c.from.label} accepts any value here, ${c.to.label} only ${describe(to.enum)}`);
     } else {
       const removed = from.enum.filter((v) => !(to.enum as unknown[]).some((w) => same(v, w)));
       if (removed.length > 0) {
-        c.add("JSON_ENUM_VALUE_REMOVED", `${path}/enum`, `values ${removed.map(describe).join(", ")} of ${c.fromLabel} are not in ${c.toLabel}`);
+        c.add("JSON_ENUM_VALUE_REMOVED", `${path}/enum`, `values ${removed.map(describe).join(", ")} of ${c.from.label} are not in ${c.to.label}`);
       }
     }
   }
   if ("const" in to && !("const" in from && same(from.const, to.const))) {
-    c.add("JSON_CONST_CHANGED", `${path}/const`, `const is ${describe(from.const)} in ${c.fromLabel} but ${describe(to.const)} in ${c.toLabel}`);
+    c.add("JSON_CONST_CHANGED", `${path}/const`, `const is ${describe(from.const)} in ${c.from.label} but ${describe(to.const)} in ${c.to.label}`);
   }
 
   lowerBound(c, "JSON_MINIMUM_TIGHTENED", "minimum", path, from, to);
@@ -147,10 +139,10 @@ function compareValues(c: Collector, from: SchemaObject, to: SchemaObject, path:
   lowerBound(c, "JSON_MIN_PROPERTIES_TIGHTENED", "minProperties", path, from, to);
   upperBound(c, "JSON_MAX_PROPERTIES_TIGHTENED", "maxProperties", path, from, to);
   if (typeof to.pattern === "string" && to.pattern !== from.pattern) {
-    c.add("JSON_PATTERN_CHANGED", `${path}/pattern`, `pattern is ${describe(from.pattern)} in ${c.fromLabel} but ${describe(to.pattern)} in ${c.toLabel}`);
+    c.add("JSON_PATTERN_CHANGED", `${path}/pattern`, `pattern is ${describe(from.pattern)} in ${c.from.label} but ${describe(to.pattern)} in ${c.to.label}`);
   }
   if (typeof to.format === "string" && to.format !== from.format) {
-    c.add("JSON_FORMAT_CHANGED", `${path}/format`, `format is ${describe(from.format)} in ${c.fromLabel} but ${describe(to.format)} in ${c.toLabel}`);
+    c.add("JSON_FORMAT_CHANGED", `${path}/format`, `format is ${describe(from.format)} in ${c.from.label} but ${describe(to.format)} in ${c.to.label}`);
   }
 }
 
@@ -165,7 +157,7 @@ function compareObjects(c: Collector, from: SchemaObject, to: SchemaObject, path
       c.add(
         "JSON_REQUIRED_ADDED",
         `${path}/properties/${escapePointer(name)}`,
-        `property "${name}" is required in ${c.toLabel} but not in ${c.fromLabel}`,
+        `property "${name}" is required in ${c.to.label} but not in ${c.from.label}`,
       );
     }
   }
@@ -176,7 +168,7 @@ function compareObjects(c: Collector, from: SchemaObject, to: SchemaObject, path
     if (name in propsTo) {
       compare(c, propsFrom[name], propsTo[name], pointer);
     } else if (closedTo) {
-      c.add("JSON_PROPERTY_REMOVED", pointer, `property "${name}" of ${c.fromLabel} is not allowed by ${c.toLabel} (additionalProperties: false)`);
+      c.add("JSON_PROPERTY_REMOVED", pointer, `property "${name}" of ${c.from.label} is not allowed by ${c.to.label} (additionalProperties: false)`);
     } else if (asObject(to.additionalProperties) !== undefined) {
       compare(c, propsFrom[name], to.additionalProperties, `${path}/additionalProperties`);
     }
@@ -185,7 +177,7 @@ function compareObjects(c: Collector, from: SchemaObject, to: SchemaObject, path
     c.add(
       "JSON_ADDITIONAL_PROPERTIES_NARROWED",
       `${path}/additionalProperties`,
-      `${c.fromLabel} accepts properties it does not list, ${c.toLabel} does not (additionalProperties: false)`,
+      `${c.from.label} accepts properties it does not list, ${c.to.label} does not (additionalProperties: false)`,
     );
   } else if (!closedTo && asObject(to.additionalProperties) !== undefined) {
     compare(c, from.additionalProperties, to.additionalProperties, `${path}/additionalProperties`);
@@ -194,7 +186,8 @@ function compareObjects(c: Collector, from: SchemaObject, to: SchemaObject, path
 
 /** Where `to` rejects values `from` accepts; empty when `to` accepts everything `from` does. */
 export function jsonSchemaBreaks(from: JsonSchema, to: JsonSchema, fromLabel: string, toLabel: string): JsonSchemaBreak[] {
-  const c = new Collector(fromLabel, toLabel);
+  const c: Collector = new BreakCollector({ label: fromLabel }, { label: toLabel });
   compare(c, from, to, "");
-  return c.breaks;
+  // The schema's root is "/" in the pointers violations show.
+  return c.breaks.map((b) => (b.path === "" ? { ...b, path: "/" } : b));
 }

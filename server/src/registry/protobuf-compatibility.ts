@@ -13,6 +13,7 @@
  */
 import type { DescEnum, DescField, DescFile, DescMessage, FileRegistry } from "@bufbuild/protobuf";
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type } from "@bufbuild/protobuf/wkt";
+import { BreakCollector } from "./break-collector.js";
 
 /** A Protobuf schema ready for comparison: its registry and event message. */
 export interface ProtobufSchema {
@@ -176,16 +177,7 @@ function defaultText(field: DescField): string {
   return value instanceof Uint8Array ? Buffer.from(value).toString("base64") : String(value);
 }
 
-class Collector {
-  readonly breaks: ProtobufBreak[] = [];
-  constructor(
-    readonly from: ProtobufSchema,
-    readonly to: ProtobufSchema,
-  ) {}
-  add(rule: string, path: string, description: string): void {
-    this.breaks.push({ rule, path, description });
-  }
-}
+type Collector = BreakCollector<ProtobufSchema>;
 
 interface TypeRef {
   /** FieldDescriptorProto.Type number. */
@@ -362,7 +354,7 @@ function compareEnums(c: Collector, a: DescEnum, b: DescEnum): void {
  * Empty when `to` can read it all, in binary and in canonical JSON.
  */
 export function protobufBreaks(from: ProtobufSchema, to: ProtobufSchema): ProtobufBreak[] {
-  const c = new Collector(from, to);
+  const c = new BreakCollector(from, to);
   if (from.message.typeName !== to.message.typeName) {
     c.add(
       "MESSAGE_SAME_NAME",

@@ -10,6 +10,7 @@
  * of events): past the bound, records are still logged and the number not
  * published is logged once per second.
  */
+import { toEnvelope } from "@protobus/sdk";
 import type { Event, PublishResult } from "@protobus/sdk/proto";
 import type { Logger } from "../logger.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -77,29 +78,17 @@ export class AuditLog {
       return;
     }
     this.#bucket.take(1, now);
-    const event: Event = {
-      id: "",
-      source: AUDIT_SOURCE,
-      type: denied ? AUDIT_DENIED_TYPE : AUDIT_ADMIN_TYPE,
-      specVersion: "",
-      time: new Date(),
-      subject: record.principal,
-      dataContentType: "application/json",
-      dataSchema: "",
-      data: Buffer.from(JSON.stringify(record), "utf8"),
-      correlationId: "",
-      causationId: "",
-      priority: 2,
-      tags: ["audit"],
-      expireTime: undefined,
-      orderingKey: "",
-      traceparent: "",
-      tracestate: "",
-      attributes: { action: record.action, outcome: record.outcome },
-      sequence: 0n,
-      publishTime: undefined,
-      schemaVersion: 0,
-    };
+    const event = toEnvelope(
+      {
+        type: denied ? AUDIT_DENIED_TYPE : AUDIT_ADMIN_TYPE,
+        subject: record.principal,
+        data: record,
+        priority: 2,
+        tags: ["audit"],
+        attributes: { action: record.action, outcome: record.outcome },
+      },
+      { source: AUDIT_SOURCE },
+    );
     publish([event]).catch((error: unknown) => {
       this.#options.logger.warn("could not publish an audit event", { action: record.action, error: error instanceof Error ? error.message : String(error) });
     });

@@ -6,6 +6,7 @@
  * backend is a folder with a descriptor, added to {@link BACKENDS}.
  */
 import { widenKeys, type ConfigKey } from "../config-key.js";
+import { stripUndefined } from "../strip-undefined.js";
 import type { StorageBackend } from "./backend.js";
 import type { BackendDescriptor, SharedBackendSettings } from "./backend-descriptor.js";
 import { jetstreamDescriptor } from "./jetstream/descriptor.js";
@@ -46,6 +47,5 @@ export type BackendConfig = { readonly store: StoreKind } & Partial<BackendSetti
 export async function createBackend(config: BackendConfig): Promise<StorageBackend> {
   const descriptor = BACKENDS.find((b) => b.name === config.store) as BackendDescriptor<string, object> | undefined;
   if (descriptor === undefined) throw new RangeError(`unknown store '${config.store}' (known: ${STORE_KINDS.join(", ")})`);
-  const given = Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined));
-  return descriptor.create({ ...descriptor.defaults, ...given });
+  return descriptor.create({ ...descriptor.defaults, ...stripUndefined(config) });
 }

@@ -9,17 +9,16 @@ import { compilePatterns } from "@protobus/sdk/internal";
 import { limitExceeded, notFound } from "../../errors.js";
 import { MemoryBudget } from "../memory-budget.js";
 import {
-  DEFAULT_GROUP_SETTINGS,
   type DeadLetter,
   type DeadLetterQuery,
   type DeadLetterSelection,
   type GroupDefinition,
   type GroupHandle,
-  type GroupSettings,
   type GroupStats,
   type GroupStore,
   type OpenGroupRequest,
 } from "../group-store.js";
+import { definitionDiffers, groupDefinitionConflict, mergeSettings, newGroupDefinition, settingsChanged } from "./group-definition.js";
 import { brokenGroupError, brokenStats, definitionProblem, type BrokenGroup } from "./broken-group.js";
 import { readDeadLetters } from "./dead-letter-reader.js";
 import type { EventSource } from "./event-source.js";
@@ -73,33 +72,6 @@ export function groupStoreOptions(options: GroupMemoryOptions): EngineGroupStore
 
 /** Default of `--max-groups`. */
 export const DEFAULT_MAX_GROUPS = 10_000;
-
-/** True when two pattern lists hold the same patterns, in any order. */
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  const x = [...a].sort();
-  const y = [...b].sort();
-  return x.length === y.length && x.every((v, i) => v === y[i]);
-}
-
-/** True when `requested` sets a field to a value other than the stored one. */
-export function settingsChanged(stored: GroupSettings, requested: Partial<GroupSettings>): boolean {
-  return (Object.keys(requested) as Array<keyof GroupSettings>).some((k) => requested[k] !== undefined && requested[k] !== stored[k]);
-}
-
-/** The error of opening an existing group with other patterns or another filter. */
-export function groupDefinitionConflict(definition: GroupDefinition): ProtobusError {
-  return new ProtobusError(
-    Code.FAILED_PRECONDITION,
-    `consumer group '${definition.name}' exists with patterns [${definition.patterns.join(", ")}]` +
-      `${definition.filter === "" ? "" : ` and filter '${definition.filter}'`}; open it with the same ones, or delete it first`,
-    [{ type: "PreconditionFailure", value: { violations: [{ type: "GROUP", subject: definition.name, description: "patterns or filter differ" }] } }],
-  );
-}
-
-/** True when an open request names other patterns or another filter than the stored group. */
-export function definitionDiffers(definition: GroupDefinition, request: OpenGroupRequest): boolean {
-  return !sameList(definition.patterns, request.patterns) || definition.filter !== request.filter;
-}
 
 /**
  * Consumer groups run by the in-process engine. A group's engine (its
@@ -161,7 +133,7 @@ export class EngineGroupStore implements GroupStore {
     if (definitionDiffers(definition, request)) throw groupDefinitionConflict(definition);
     const engine = this.#engines.get(request.name) ?? this.#load(request.name);
     if (settingsChanged(definition.settings, request.settings)) {
-      const settings = { ...definition.settings, ...stripUndefined(request.settings) };
+      const settings = mergeSettings(definition.settings, request.settings);
       this.#persistence.updateSettings(request.name, settings);
       this.#stored.set(request.name, { ...definition, settings });
       engine.updateSettings(settings);
@@ -172,13 +144,7 @@ export class EngineGroupStore implements GroupStore {
   /** Creates a group and loads its engine. */
   #create(request: OpenGroupRequest): GroupEngine {
     this.#assertRoom(request.name);
-    const definition = {
-      name: request.name,
-      patterns: [...request.patterns],
-      filter: request.filter,
-      settings: { ...DEFAULT_GROUP_SETTINGS, ...stripUndefined(request.settings) },
-      createdAt: new Date(this.#options.now()),
-    };
+    const definition = newGroupDefinition(request, new Date(this.#options.now()));
     const floor = Number(request.startAfter);
     this.#persistence.create(definition, floor);
     this.#stored.set(definition.name, definition);
@@ -316,9 +282,4 @@ export class EngineGroupStore implements GroupStore {
   #assertOpen(): void {
     if (this.#closed) throw new ProtobusError(Code.UNAVAILABLE, "the store is closed");
   }
-}
-
-/** `value` without its undefined fields. */
-export function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,5 +1,5 @@
 /** The jetstream backend as the registry offers it: its settings, their defaults and keys. */
-import type { ConfigKey } from "../../config-key.js";
+import { defineConfigKeys } from "../../config-key.js";
 import { integer, parseDurationMs, text } from "../../config-parsers.js";
 import type { BackendDescriptor, SharedBackendSettings } from "../backend-descriptor.js";
 import { createJetStreamBackend } from "./index.js";
@@ -53,50 +53,45 @@ function subjectToken(raw: string, from: string): string {
   return raw;
 }
 
-const CONFIG_KEYS: readonly ConfigKey<JetStreamSettings>[] = [
+const CONFIG_KEYS = defineConfigKeys<JetStreamSettings>([
   {
     key: "natsUrl",
     yaml: "nats-url",
-    env: "PROTOBUS_NATS_URL",
     parse: natsUrls,
     description: "NATS server URLs of the jetstream store, comma-separated (nats://host:4222,nats://host2:4222)",
   },
-  { key: "natsUser", yaml: "nats-user", env: "PROTOBUS_NATS_USER", parse: text, description: "NATS user name" },
-  { key: "natsPassword", yaml: "nats-password", env: "PROTOBUS_NATS_PASSWORD", parse: text, description: "NATS password" },
-  { key: "natsToken", yaml: "nats-token", env: "PROTOBUS_NATS_TOKEN", parse: text, description: "NATS authentication token" },
-  { key: "natsCreds", yaml: "nats-creds", env: "PROTOBUS_NATS_CREDS", parse: text, description: "path of a NATS .creds file" },
-  { key: "natsTlsCa", yaml: "nats-tls-ca", env: "PROTOBUS_NATS_TLS_CA", parse: text, description: "CA file for NATS TLS (turns TLS on)" },
-  { key: "natsTlsCert", yaml: "nats-tls-cert", env: "PROTOBUS_NATS_TLS_CERT", parse: text, description: "client certificate for NATS TLS" },
-  { key: "natsTlsKey", yaml: "nats-tls-key", env: "PROTOBUS_NATS_TLS_KEY", parse: text, description: "key of the NATS client certificate" },
+  { key: "natsUser", yaml: "nats-user", parse: text, description: "NATS user name" },
+  { key: "natsPassword", yaml: "nats-password", parse: text, description: "NATS password" },
+  { key: "natsToken", yaml: "nats-token", parse: text, description: "NATS authentication token" },
+  { key: "natsCreds", yaml: "nats-creds", parse: text, description: "path of a NATS .creds file" },
+  { key: "natsTlsCa", yaml: "nats-tls-ca", parse: text, description: "CA file for NATS TLS (turns TLS on)" },
+  { key: "natsTlsCert", yaml: "nats-tls-cert", parse: text, description: "client certificate for NATS TLS" },
+  { key: "natsTlsKey", yaml: "nats-tls-key", parse: text, description: "key of the NATS client certificate" },
   {
     key: "jetstreamStream",
     yaml: "jetstream-stream",
-    env: "PROTOBUS_JETSTREAM_STREAM",
     parse: streamName,
     description: "JetStream stream of the events (created when missing)",
   },
   {
     key: "jetstreamSubjectPrefix",
     yaml: "jetstream-subject-prefix",
-    env: "PROTOBUS_JETSTREAM_SUBJECT_PREFIX",
     parse: subjectToken,
     description: "first token of every NATS subject protobus uses",
   },
   {
     key: "jetstreamReplicas",
     yaml: "jetstream-replicas",
-    env: "PROTOBUS_JETSTREAM_REPLICAS",
     parse: integer(1, 5),
     description: "replicas of the stream and buckets the jetstream store creates (1, or 3 on a cluster)",
   },
   {
     key: "jetstreamMaxAgeMs",
     yaml: "jetstream-max-age",
-    env: "PROTOBUS_JETSTREAM_MAX_AGE",
     parse: parseDurationMs,
     description: "the jetstream store drops events older than this (0 keeps them forever)",
   },
-];
+]);
 
 /** Creates the backend; settings left empty are not passed on. */
 function create(settings: JetStreamSettings & SharedBackendSettings) {

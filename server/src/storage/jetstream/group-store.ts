@@ -22,7 +22,7 @@ import {
   type GroupStore,
   type OpenGroupRequest,
 } from "../group-store.js";
-import { definitionDiffers, groupDefinitionConflict, settingsChanged, stripUndefined } from "../groups/engine-group-store.js";
+import { definitionDiffers, groupDefinitionConflict, mergeSettings, newGroupDefinition, settingsChanged } from "../groups/group-definition.js";
 import { brokenGroupError, brokenStats, definitionProblem, type BrokenGroup } from "../groups/broken-group.js";
 import { zeroCounters, type GroupCounters } from "../groups/group-persistence.js";
 import { notFound } from "../../errors.js";
@@ -86,13 +86,8 @@ export class JetStreamGroupStore implements GroupStore {
       for (;;) {
         const entry = await kv.get(key);
         if (entry === null || entry.operation !== "PUT") {
-          const definition: DefinitionRecord = {
-            name: request.name,
-            patterns: [...request.patterns],
-            filter: request.filter,
-            settings: { ...DEFAULT_GROUP_SETTINGS, ...stripUndefined(request.settings) },
-            createdAt: Date.now(),
-          };
+          const created = newGroupDefinition(request, new Date());
+          const definition: DefinitionRecord = { ...created, createdAt: created.createdAt.getTime() };
           // The state first: a definition is never visible without its state.
           // Servers creating the group at the same time keep the first state
           // written; a state in use is never overwritten.
@@ -119,7 +114,7 @@ export class JetStreamGroupStore implements GroupStore {
         if (definitionDiffers(definition, request)) throw groupDefinitionConflict(definition);
         const handle = this.#handle(definition);
         if (settingsChanged(definition.settings, request.settings)) {
-          const settings = { ...definition.settings, ...stripUndefined(request.settings) };
+          const settings = mergeSettings(definition.settings, request.settings);
           try {
             await kv.update(key, JSON.stringify({ ...entry.json<DefinitionRecord>(), settings }), entry.revision);
           } catch (error) {

@@ -1,5 +1,6 @@
 /** The sqlite backend as the registry offers it: its settings, their defaults and keys. */
 import type { BackendDescriptor } from "../backend-descriptor.js";
+import { defineConfigKeys } from "../../config-key.js";
 import { oneOf, text } from "../../config-parsers.js";
 import { createSqliteBackend } from "./index.js";
 import { pickGroupMemory } from "../groups/engine-group-store.js";
@@ -18,23 +19,21 @@ export interface SqliteSettings {
 /** `--store sqlite`, the default. */
 export const sqliteDescriptor: BackendDescriptor<"sqlite", SqliteSettings> = {
   name: "sqlite",
-  configKeys: [
-    { key: "dataDir", yaml: "data-dir", env: "PROTOBUS_DATA_DIR", parse: text, description: "directory of the sqlite store", path: true },
+  configKeys: defineConfigKeys([
+    { key: "dataDir", yaml: "data-dir", parse: text, description: "directory of the sqlite store", path: true },
     {
       key: "sqliteSynchronous",
       yaml: "sqlite-synchronous",
-      env: "PROTOBUS_SQLITE_SYNCHRONOUS",
       parse: oneOf(["normal", "full"] as const),
       description: "normal: a commit survives a server crash; full: also a machine crash (slower)",
     },
     {
       key: "sqliteIntegrityCheck",
       yaml: "sqlite-integrity-check",
-      env: "PROTOBUS_SQLITE_INTEGRITY_CHECK",
       parse: oneOf(INTEGRITY_CHECKS),
       description: "check of the sqlite file before it is served: quick (PRAGMA quick_check), full (integrity_check, slower) or off",
     },
-  ],
+  ]),
   defaults: { dataDir: "./.protobus", sqliteSynchronous: "normal", sqliteIntegrityCheck: "quick" },
   create: async (settings) =>
     createSqliteBackend({
