@@ -14,26 +14,17 @@ const DELIVERY_ATTEMPT = fieldTag(DeliveryField.attempt, WireType.Varint);
 const RESPONSE_BATCH = fieldTag(SubscribeResponseField.batch, WireType.LengthDelimited);
 const BATCH_DELIVERY = fieldTag(DeliveryBatchField.deliveries, WireType.LengthDelimited);
 
-interface Encoded {
-  readonly deliveryId: string;
-  readonly attempt: number;
-  readonly bytes: Uint8Array;
-}
-
-// The last delivery encoded for each event. Delivery ids depend only on the
-// event and the attempt, so every broadcast subscriber of an event sends the
-// same bytes: the first one encodes them, the others reuse them.
-const lastEncoded = new WeakMap<StoredEvent, Encoded>();
-
 /**
  * The encoded `SubscribeResponse` carrying one delivery of `stored`, shared
- * with every other subscriber that sends the same delivery (broadcast).
+ * with every other subscriber that sends the same delivery (broadcast):
+ * delivery ids depend only on the event and the attempt, so the first
+ * subscriber encodes the bytes and the event keeps them for the others.
  */
 export function encodeDelivery(stored: StoredEvent, deliveryId: string, attempt: number): Uint8Array {
-  const cached = lastEncoded.get(stored);
+  const cached = stored.lastDelivery;
   if (cached !== undefined && cached.deliveryId === deliveryId && cached.attempt === attempt) return cached.bytes;
   const bytes = encodeUniqueDelivery(stored, deliveryId, attempt);
-  lastEncoded.set(stored, { deliveryId, attempt, bytes });
+  stored.lastDelivery = { deliveryId, attempt, bytes };
   return bytes;
 }
 

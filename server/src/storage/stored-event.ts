@@ -149,6 +149,15 @@ export class StoredEvent {
   #priority: number;
   #orderingKey: string | undefined;
   #firstDeliveryId: string | undefined;
+  /**
+   * The last delivery of this event encoded for subscribers, kept by the
+   * bus's delivery encoding (bus/delivery-encoding.ts) so that every
+   * broadcast subscriber sending the same delivery sends the same bytes.
+   * A field of the event, not an entry of a WeakMap: it goes with the event,
+   * where a weak table's entries wait for the collector and cost each
+   * young-generation collection a walk over them.
+   */
+  lastDelivery: { readonly deliveryId: string; readonly attempt: number; readonly bytes: Uint8Array } | undefined = undefined;
 
   constructor(
     /** Position in the bus, strictly increasing. */

@@ -15,7 +15,18 @@ import { WireType, fieldTag, isStorableEnvelope, readVarint } from "../wire.js";
 // `PublishRequest.events` is field 1, length-delimited (one tag byte).
 const EVENTS_TAG = fieldTag(1, WireType.LengthDelimited);
 
-const encodedOf = new WeakMap<PublishRequest, (Uint8Array | undefined)[]>();
+/**
+ * A request decoded here: the generated codec's `PublishRequest` and the
+ * publisher's bytes of each event, carried by the request itself (a
+ * WeakMap from requests to them kept one entry per request until the
+ * collector cleared it, and each young-generation collection walked them).
+ */
+class DecodedPublishRequest implements PublishRequest {
+  constructor(
+    readonly events: Event[],
+    readonly encoded: readonly (Uint8Array | undefined)[],
+  ) {}
+}
 
 // One decoder for every stream: its caches hold the last short value of each repeated string field.
 const decodeEnvelope = envelopeDecoder();
@@ -44,12 +55,10 @@ export function decodePublishRequest(bytes: Uint8Array): PublishRequest {
     encoded.push(isStorableEnvelope(slice) ? slice : undefined);
     pos += length;
   }
-  const request: PublishRequest = { events };
-  encodedOf.set(request, encoded);
-  return request;
+  return new DecodedPublishRequest(events, encoded);
 }
 
 /** The publisher's encoded events of a request decoded by {@link decodePublishRequest}, in order; undefined for any other. */
 export function encodedEvents(request: PublishRequest): readonly (Uint8Array | undefined)[] | undefined {
-  return encodedOf.get(request);
+  return request instanceof DecodedPublishRequest ? request.encoded : undefined;
 }
