@@ -61,6 +61,7 @@ function createContext(
     kind: callKind(method),
     metadata,
     peer: call.getPeer(),
+    startedAt: performance.now(),
     ...(hasCertificate ? { peerCertificate: certificate } : {}),
     ...(deadline instanceof Date ? { deadline } : Number.isFinite(deadline) ? { deadline: new Date(deadline) } : {}),
     get signal() {

@@ -41,6 +41,8 @@ export interface CallContext {
   readonly peer: string;
   /** The client's TLS certificate, when the connection is TLS and the client presented one. */
   readonly peerCertificate?: PeerCertificate;
+  /** When the call began (its metadata arrived), on the `performance.now()` clock. */
+  readonly startedAt: number;
   /** When the call must be over; absent when the client set no deadline. */
   readonly deadline?: Date;
   /**

@@ -6,19 +6,14 @@
  */
 import { codeName } from "@protobus/sdk";
 import type { BusMetrics } from "../../telemetry/metrics.js";
-import type { CallContext, Interceptor } from "../interceptor.js";
+import type { Interceptor } from "../interceptor.js";
 
 /** An interceptor recording `protobus_rpcs_total` and `protobus_rpc_duration_seconds`. */
 export function metricsInterceptor(metrics: BusMetrics): Interceptor {
-  const started = new WeakMap<CallContext, number>();
   return {
     name: "metrics",
-    onCall(ctx) {
-      if (ctx.kind === "unary") started.set(ctx, performance.now());
-    },
     onEnd(ctx, status) {
-      const start = started.get(ctx);
-      const seconds = start === undefined ? undefined : (performance.now() - start) / 1000;
+      const seconds = ctx.kind === "unary" ? (performance.now() - ctx.startedAt) / 1000 : undefined;
       metrics.recordRpc(ctx.service, ctx.method, codeName(status.code), seconds);
     },
   };
