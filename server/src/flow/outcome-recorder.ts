@@ -100,24 +100,6 @@ export class OutcomeRecorder implements DeliveryObserver {
   }
 
   delivered(stored: StoredEvent, attempt: number, consumer: Consumer): void {
-    if (attempt === 1) {
-      // The common case, a first delivery to the slot's first consumer, written straight into the columns.
-      const seq = Number(stored.sequence);
-      const slot = seq % this.#capacity;
-      if (this.#seq[slot] !== seq && this.#more.size === 0) {
-        const now = Date.now();
-        this.#seq[slot] = seq;
-        this.#key[slot] = this.#keyOf(consumer);
-        this.#group[slot] = consumer.group;
-        this.#subscriptionId[slot] = consumer.subscriptionId;
-        this.#state[slot] = OutcomeState.OUTCOME_STATE_DELIVERED;
-        this.#attempts[slot] = 1;
-        this.#retries[slot] = 0;
-        this.#firstDelivery[slot] = now;
-        this.#updated[slot] = now;
-        return;
-      }
-    }
     const entry = this.#entry(stored.sequence, consumer);
     entry.subscriptionId = consumer.subscriptionId;
     entry.attempts = Math.max(entry.attempts, attempt);
