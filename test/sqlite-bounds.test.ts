@@ -3,14 +3,16 @@
  * events push the oldest ones out of its in-memory cache of recent events
  * (readers behind it read from the database, and get every event, in
  * order, unchanged), and the WAL file is cut back after a commit larger
- * than its limit instead of keeping that size on disk.
+ * than its limit instead of keeping that size on disk. A burst of large
+ * appends arriving together is committed over several turns of the event
+ * loop, each append whole, so that other work is served in between.
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Event } from "@protobus/sdk/proto";
 import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
-import { WAL_SIZE_LIMIT } from "../server/src/storage/sqlite/index.js";
+import { MAX_EVENTS_PER_COMMIT, WAL_SIZE_LIMIT } from "../server/src/storage/sqlite/index.js";
 import { tempDir, waitFor } from "./support/test-server.js";
 
 const KIB = 1024;
@@ -35,6 +37,38 @@ describe("the sqlite store's bounds", () => {
     cleanups.push(() => store.close());
     return { store, dir: dir.path };
   }
+
+  it("commits a burst of large appends over several turns, at most MAX_EVENTS_PER_COMMIT events each unless one append is larger, every append whole and in order", async () => {
+    const { store } = open();
+    const sizes = [3_000, 3_000, 1_000, 5_000, 200, 200];
+    const heads: bigint[] = [];
+    store.onAppend((head) => heads.push(head));
+    // Appended in one turn: before, they all went into one transaction.
+    const appends = sizes.map((size, a) =>
+      store.append(
+        Array.from({ length: size }, (_, i) => Event.fromPartial({ id: `burst-${a}-${i}`, source: "test/sqlite-bounds", type: "bulk.item.added", data: Buffer.from([a]) })),
+        { dedupeWindowMs: 60_000 },
+      ),
+    );
+    // Work queued behind the burst runs before its last commit.
+    let servedBetween = false;
+    setImmediate(() => setImmediate(() => (servedBetween = heads.length > 0 && heads.at(-1) !== 12_400n)));
+    const results = await Promise.all(appends);
+    expect(servedBetween).toBe(true);
+    // Commits: [3,000] (the next would pass the bound), [3,000 + 1,000], [5,000] (one append, larger than the bound), [200 + 200].
+    expect(MAX_EVENTS_PER_COMMIT).toBe(4_096);
+    expect(heads).toEqual([3_000n, 7_000n, 12_000n, 12_400n]);
+    let next = 1n;
+    results.forEach((result, a) => {
+      expect(result).toHaveLength(sizes[a] as number);
+      for (const r of result) {
+        expect(r.duplicate).toBe(false);
+        expect(r.sequence).toBe(next);
+        next += 1n;
+      }
+    });
+    expect(await store.headSequence()).toBe(12_400n);
+  });
 
   it("serves every event in order to readers behind the cache of recent events", async () => {
     const { store } = open();
