@@ -32,6 +32,12 @@ function toProto(v: FieldViolation): BadRequest_FieldViolation {
  * every call sharing it waited for that.
  */
 const LISTED_TEXT_BUDGET = 3_000;
+/**
+ * Most violations one error lists (the text budget usually ends the list
+ * sooner). Whoever finds violations need describe no more than this many,
+ * and count the rest: see {@link invalidArgument}'s `total`.
+ */
+export const MAX_LISTED_VIOLATIONS = 128;
 /** Most characters of one field path, subject or description listed. */
 const MAX_LISTED_TEXT = 300;
 /** Most characters of an error's message. */
@@ -55,6 +61,7 @@ function listed<T>(violations: readonly T[], texts: (v: T) => readonly string[],
   const out: T[] = [];
   let used = 0;
   for (const v of violations) {
+    if (out.length === MAX_LISTED_VIOLATIONS) break;
     const one = clipped(v);
     used += texts(one).reduce((n, text) => n + text.length, 0);
     if (out.length > 0 && used > LISTED_TEXT_BUDGET) break;
@@ -69,8 +76,16 @@ function listMessage(total: number, noun: string, shown: readonly string[]): str
   return clip(`${total} ${noun}${which}: ${shown.join("; ")}`, MAX_MESSAGE);
 }
 
+/** Options of {@link invalidArgument}. */
+export interface InvalidArgumentOptions {
+  /** The message, instead of one made of the violations. */
+  readonly summary?: string;
+  /** How many violations there are in all, when `violations` holds only the first ones (default: its length). */
+  readonly total?: number;
+}
+
 /** INVALID_ARGUMENT with a `BadRequest` detail listing the violations (the first ones, when they are many). */
-export function invalidArgument(violations: readonly FieldViolation[], summary?: string): ProtobusError {
+export function invalidArgument(violations: readonly FieldViolation[], { summary, total = violations.length }: InvalidArgumentOptions = {}): ProtobusError {
   const shown = listed(
     violations,
     (v) => [v.field, v.description, v.reason ?? ""],
@@ -85,10 +100,10 @@ export function invalidArgument(violations: readonly FieldViolation[], summary?:
   const message =
     summary !== undefined
       ? clip(summary, MAX_MESSAGE)
-      : violations.length === 1 && first !== undefined
+      : total === 1 && first !== undefined
         ? clip(`${first.field}: ${first.description}`, MAX_MESSAGE)
         : listMessage(
-            violations.length,
+            total,
             "invalid fields",
             shown.map((v) => `${v.field}: ${v.description}`),
           );

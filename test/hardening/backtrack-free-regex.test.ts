@@ -95,12 +95,13 @@ describe("backtrack-free expressions", () => {
   it("keep a JSON Schema pattern of ^(a+)+$ from stalling validation", () => {
     const validate = compileJsonSchema({ type: "object", properties: { name: { type: "string", pattern: "^(a+)+$" }, id: { type: "string", pattern: "^t-[0-9]+$" } } });
     const name = `${"a".repeat(50_000)}!`;
-    let violations: ReturnType<typeof validate> = [];
+    let violations: ReturnType<typeof validate> = { first: [], count: 0 };
     expect(timed(() => (violations = validate({ name, id: `t-${"1".repeat(50_000)}x` })))).toBeLessThan(1000);
-    expect(violations).toEqual([
+    expect(violations.first).toEqual([
       { path: "name", description: 'must match pattern "^(a+)+$"', keyword: "pattern" },
       { path: "id", description: 'must match pattern "^t-[0-9]+$"', keyword: "pattern" },
     ]);
-    expect(validate({ name: "aaaa", id: "t-1" })).toEqual([]);
+    expect(violations.count).toBe(2);
+    expect(validate({ name: "aaaa", id: "t-1" })).toEqual({ first: [], count: 0 });
   });
 });

@@ -46,7 +46,7 @@ describe("string length keywords", () => {
         };
         const ours = compileJsonSchema(schema);
         const theirs = reference(schema, draft2020);
-        for (const value of values) expect(ours(value).map((v) => ({ keyword: v.keyword, description: v.description })), JSON.stringify(value)).toEqual(theirs(value));
+        for (const value of values) expect(ours(value).first.map((v) => ({ keyword: v.keyword, description: v.description })), JSON.stringify(value)).toEqual(theirs(value));
       }),
       { numRuns: 150, seed: 20_261_206 },
     );
@@ -60,7 +60,19 @@ describe("string length keywords", () => {
     };
     const theirs = reference(schema, false);
     const value = { name: "2026-11-23T12:00:00", tags: ["ab", "c", "😀😀", 7] };
-    expect(compileJsonSchema(schema)(value).map((v) => ({ keyword: v.keyword, description: v.description }))).toEqual(theirs(value));
+    expect(compileJsonSchema(schema)(value).first.map((v) => ({ keyword: v.keyword, description: v.description }))).toEqual(theirs(value));
     expect(theirs(value).length).toBe(6);
+  });
+
+  it("describe only the first errors when asked for fewer, and count them all", () => {
+    const schema = { type: "object", properties: { tags: { type: "array", items: { type: "string", maxLength: 1 } } } };
+    const value = { tags: Array.from({ length: 12_000 }, () => "ab") };
+    const all = compileJsonSchema(schema)(value);
+    const some = compileJsonSchema(schema)(value, 3);
+    expect(all.count).toBe(12_000);
+    expect(all.first).toHaveLength(12_000);
+    expect(some.count).toBe(12_000);
+    expect(some.first).toEqual(all.first.slice(0, 3));
+    expect(compileJsonSchema(schema)(value, 0)).toEqual({ first: [], count: 12_000 });
   });
 });

@@ -8,7 +8,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ProtobusError, createRegistryClient, type EventInput, type RegistryClient } from "@protobus/sdk";
-import { startTestServer, tempDir, type TestServer } from "../support/test-server.js";
+import { MAX_LISTED_VIOLATIONS } from "../../server/src/errors.js";
+import { freePort, startTestServer, tempDir, type TestServer } from "../support/test-server.js";
+import { parsePrometheusText } from "../tracing/prometheus-text.js";
 import { TASK_CREATED, fixtureDescriptorSet, fixtureMessage, jsonFixture } from "./support.js";
 
 let t: TestServer | undefined;
@@ -142,6 +144,34 @@ describe("validated publish", () => {
     // A client that mends what it was told is told about the rest.
     const again = await rejection(t.client.publish({ type: "agent.tags.added", data: { tags: ["ok", "abc-def!"] } }));
     expect(fields(again)).toEqual({ "events[0].data.tags[1]": 'must match pattern "^[a-z]+(-[a-z]+)*$"' });
+  });
+
+  it("describes only the first violations of a batch failing 15,000 checks, counts them all, and counts every invalid event", async () => {
+    const { t, registry } = await start({ store: "memory", metricsPort: await freePort() });
+    await registry.register("agent.scores.set", { jsonSchema: { type: "object", properties: { n: { type: "array", items: { type: "integer", maximum: 9 } } } } });
+    // 150 of 300 events hold 100 items over the maximum each.
+    const batch = Array.from({ length: 300 }, (_, i): EventInput => ({ type: "agent.scores.set", data: { n: Array.from({ length: 100 }, (_, k) => (i % 2 === 0 ? 10 + k : k % 10)) } }));
+    const error = await rejection(t.client.publish(batch));
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.message).toMatch(/^\[INVALID_ARGUMENT\] 15000 invalid fields \(the first \d+ listed\): events\[0\]\.data\.n\[0\]: must be <= 9; /);
+    const listed = error.fieldViolations.map((v) => v.field);
+    expect(listed.slice(0, 3)).toEqual(["events[0].data.n[0]", "events[0].data.n[1]", "events[0].data.n[2]"]);
+    expect(listed.length).toBeLessThanOrEqual(MAX_LISTED_VIOLATIONS);
+    expect((await t.client.info()).headSequence).toBe(0n);
+    const response = await fetch(`http://127.0.0.1:${t.server.metricsPort}/metrics`);
+    const metrics = parsePrometheusText(await response.text());
+    expect(metrics.value("protobus_validation_failures_total", { type: "agent.scores.set" })).toBe(150);
+  });
+
+  it("counts every unregistered type of a large batch under --require-schemas, listing the first", async () => {
+    const { t } = await start({ store: "memory", requireSchemas: true });
+    const batch = Array.from({ length: 1_000 }, (_, i): EventInput => ({ type: `agent.unknown${i}.created`, data: {} }));
+    const error = await rejection(t.client.publish(batch));
+    expect(error.code).toBe(Code.FAILED_PRECONDITION);
+    expect(error.rawMessage).toMatch(/^1000 events may not be published \(the first 128: events\[0\]\.type: no schema is registered for event type 'agent\.unknown0\.created'/);
+    expect(error.preconditionViolations.length).toBeGreaterThan(0);
+    expect(error.preconditionViolations.length).toBeLessThanOrEqual(MAX_LISTED_VIOLATIONS);
+    expect(error.preconditionViolations[0]?.subject).toBe("events[0].type");
   });
 
   it("rejects a whole batch for one bad event, stores nothing of it, and accepts the good events after", async () => {

@@ -7,7 +7,7 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import { compilePatterns } from "@protobus/sdk/internal";
 import type { Context } from "@opentelemetry/api";
 import type { BusInfo, Event, OpenSubscription, PublishResult, QueryEventsRequest, QueryEventsResponse } from "@protobus/sdk/proto";
-import { failedPrecondition, invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
+import { invalidArgument, notFound, unavailable, type FieldViolation } from "../errors.js";
 import type { StorageBackend } from "../storage/backend.js";
 import type { GroupHandle } from "../storage/group-store.js";
 import { combineObservers, type DeliveryObserver } from "../telemetry/delivery-observer.js";
@@ -32,7 +32,7 @@ import { publishedEnvelopes } from "./published-envelopes.js";
  * result says `duplicate` were not stored again.
  */
 export type AcceptedListener = (events: readonly Event[], results: readonly PublishResult[]) => void;
-import type { PublishValidator } from "./publish-validator.js";
+import { eventsNamed, preconditionsFailed, type PublishValidator } from "./publish-validator.js";
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from "../limits.js";
 
 /** Settings of the bus. */
@@ -245,12 +245,10 @@ export class EventBus {
       const pending = validator.validate(completed);
       const checked = pending instanceof Promise ? await pending : pending;
       let error: ProtobusError | undefined;
-      if (checked.violations.length > 0) error = invalidArgument(checked.violations);
-      else if (checked.preconditions.length > 0) {
-        error = failedPrecondition(checked.preconditions.map((p) => `${p.subject}: ${p.description}`).join("; "), checked.preconditions);
-      }
+      if (checked.violations.length > 0) error = invalidArgument(checked.violations, { total: checked.violationCount ?? checked.violations.length });
+      else if (checked.preconditions.length > 0) error = preconditionsFailed(checked);
       if (error !== undefined) {
-        this.#recordFailures(completed, checked.violations.length > 0 ? checked.violations : undefined);
+        this.#recordFailures(completed, checked.violations.length > 0 ? (checked.invalidEvents ?? eventsNamed(checked.violations)) : undefined);
         spans?.endStep(validating, error);
         throw error;
       }
@@ -289,20 +287,17 @@ export class EventBus {
    * violation (`events[i]...`), or every event of the batch when the
    * rejection names none.
    */
-  #recordFailures(events: readonly Event[], violations: readonly FieldViolation[] | undefined): void {
+  /** Counts a validation failure for each invalid event (`invalid`: their indexes; every event when none is named). */
+  #recordFailures(events: readonly Event[], invalid: readonly number[] | undefined): void {
     const metrics = this.#options.metrics;
     if (metrics === undefined) return;
-    const indexes = new Set<number>();
-    for (const v of violations ?? []) {
-      const match = /^events\[(\d+)\]/.exec(v.field);
-      if (match !== null) indexes.add(Number(match[1]));
-    }
-    if (indexes.size === 0) for (let i = 0; i < events.length; i++) indexes.add(i);
+    const indexes = invalid !== undefined && invalid.length > 0 ? invalid : events.map((_, i) => i);
     for (const i of indexes) {
       const event = events[i];
       if (event !== undefined) metrics.recordValidationFailure(event.type);
     }
   }
+
 
   #notifyAccepted(completed: readonly Event[], results: readonly PublishResult[]): void {
     const metrics = this.#options.metrics;

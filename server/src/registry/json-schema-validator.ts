@@ -341,8 +341,23 @@ export interface JsonViolation {
   readonly keyword: string;
 }
 
-/** A compiled schema: returns every violation of a value, empty when it is valid. */
-export type JsonValidator = (value: unknown) => JsonViolation[];
+/** What a value was found to violate: the first violations, and how many there are in all. */
+export interface JsonViolations {
+  /** The first violations, in ajv's order: all of them, or `limit` when there are more. */
+  readonly first: readonly JsonViolation[];
+  /** How many there are in all (0 when the value is valid). */
+  readonly count: number;
+}
+
+/**
+ * A compiled schema: checks a value and describes the first `limit` of its
+ * violations (default: all of them). A payload can break thousands of
+ * rules; describing each costs far more than finding it, and an error lists
+ * only the first few (see `MAX_LISTED_VIOLATIONS`).
+ */
+export type JsonValidator = (value: unknown, limit?: number) => JsonViolations;
+
+const VALID: JsonViolations = { first: [], count: 0 };
 
 function appendPath(path: string, segment: string): string {
   if (/^\d+$/.test(segment)) return `${path}[${segment}]`;
@@ -395,12 +410,15 @@ export function compileJsonSchema(schema: JsonSchema, sizeHint = 0): JsonValidat
   } finally {
     if (typeof schema === "object") ajv.removeSchema(schema);
   }
-  return (value) => {
+  return (value, limit = Number.POSITIVE_INFINITY) => {
     try {
-      return validate(value) ? [] : (validate.errors ?? []).map(toViolation);
+      if (validate(value)) return VALID;
+      const errors = validate.errors ?? [];
+      const described = errors.length <= limit ? errors : errors.slice(0, Math.max(0, limit));
+      return { first: described.map(toViolation), count: errors.length };
     } catch (error) {
       // A recursive schema over a deeply nested value runs out of stack.
-      if (error instanceof RangeError) return [{ path: "", description: "is nested too deeply to validate against its schema", keyword: "depth" }];
+      if (error instanceof RangeError) return { first: [{ path: "", description: "is nested too deeply to validate against its schema", keyword: "depth" }], count: 1 };
       throw error;
     }
   };

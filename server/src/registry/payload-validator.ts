@@ -14,12 +14,12 @@ import type { Event } from "@protobus/sdk/proto";
 import type { PublishValidation, PublishValidator } from "../bus/publish-validator.js";
 import type { FieldViolation, PreconditionViolation } from "../errors.js";
 import type { StoredSchema } from "../storage/schema-store.js";
-import { compileJsonSchema, type JsonValidator } from "./json-schema-validator.js";
+import { compileJsonSchema, type JsonValidator, type JsonViolations } from "./json-schema-validator.js";
 import { checkProtobufBinary, checkProtobufJson, type PayloadViolation } from "./protobuf-payload.js";
 import { BASE_SUBJECT, type SchemaRegistry } from "./schema-registry.js";
 import { createVersionCache } from "./version-cache.js";
 import { jsonNestingDepth } from "./json-schema-limits.js";
-import { LIMIT_EXCEEDED } from "../errors.js";
+import { LIMIT_EXCEEDED, MAX_LISTED_VIOLATIONS } from "../errors.js";
 import { putExtensionsJson } from "../envelope-extensions-json.js";
 
 /** Options of {@link SchemaValidator}. */
@@ -28,7 +28,13 @@ export interface SchemaValidatorOptions {
   readonly requireSchemas: boolean;
 }
 
-type PayloadCheck = (contentType: string, data: Uint8Array) => PayloadViolation[];
+/** Checks a payload, describing at least its first `limit` violations when it has any (it may describe more). */
+type PayloadCheck = (contentType: string, data: Uint8Array, limit: number) => JsonViolations;
+
+/** Violations that were all described. */
+function found(violations: readonly PayloadViolation[]): JsonViolations {
+  return { first: violations, count: violations.length };
+}
 
 interface Resolved {
   readonly schema: StoredSchema;
@@ -218,27 +224,27 @@ export class SchemaValidator implements PublishValidator {
       const desc = parsed.message;
       check = (contentType, data) => {
         const media = mediaType(contentType);
-        if (media === "" || PROTOBUF_TYPES.has(media)) return checkProtobufBinary(desc, data);
-        if (isJson(media)) return tooDeep(data, maxDepth) ?? checkProtobufJson(desc, data);
-        return [{ path: "", description: `has content type '${contentType}', but ${desc.typeName} payloads must be application/protobuf or application/json`, keyword: "content_type" }];
+        if (media === "" || PROTOBUF_TYPES.has(media)) return found(checkProtobufBinary(desc, data));
+        if (isJson(media)) return found(tooDeep(data, maxDepth) ?? checkProtobufJson(desc, data));
+        return found([{ path: "", description: `has content type '${contentType}', but ${desc.typeName} payloads must be application/protobuf or application/json`, keyword: "content_type" }]);
       };
     } else {
       const validate = compileJsonSchema(parsed.schema, schema.definition.length);
       const decoder = new TextDecoder("utf-8", { fatal: true });
-      check = (contentType, data) => {
+      check = (contentType, data, limit) => {
         const media = mediaType(contentType);
         if (media !== "" && !isJson(media)) {
-          return [{ path: "", description: `has content type '${contentType}', but schema '${schema.subject}' is a JSON Schema: send application/json`, keyword: "content_type" }];
+          return found([{ path: "", description: `has content type '${contentType}', but schema '${schema.subject}' is a JSON Schema: send application/json`, keyword: "content_type" }]);
         }
         const deep = tooDeep(data, maxDepth);
-        if (deep !== undefined) return deep;
+        if (deep !== undefined) return found(deep);
         let value: unknown;
         try {
           value = JSON.parse(decoder.decode(data));
         } catch (error) {
-          return [{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }];
+          return found([{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }]);
         }
-        return validate(value);
+        return validate(value, limit);
       };
     }
     this.#compiled.set(key, { check, bytes: schema.definition.length });
@@ -258,14 +264,15 @@ export class SchemaValidator implements PublishValidator {
   }
 
   #validateWith(index: Index, events: readonly Event[]): PublishValidation {
-    const violations: FieldViolation[] = [];
+    const found = new FoundViolations();
     const preconditions: PreconditionViolation[] = [];
+    let preconditionCount = 0;
     const schemaVersions: number[] = new Array<number>(events.length).fill(0);
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as Event;
       const resolved = this.#resolve(index, event.type);
       if (resolved === null) {
-        if (this.#requireSchemas) {
+        if (this.#requireSchemas && preconditionCount++ < MAX_LISTED_VIOLATIONS) {
           preconditions.push({
             type: "SCHEMA_REQUIRED",
             subject: `events[${i}].type`,
@@ -274,26 +281,46 @@ export class SchemaValidator implements PublishValidator {
         }
       } else {
         schemaVersions[i] = resolved.schema.version;
-        for (const v of resolved.check(event.dataContentType, event.data)) {
-          violations.push({
-            // `items[0]`-style paths start with a name; a top-level index or a quoted key (`[1]`, `["meta-size"]`) with a bracket.
-            field: v.path === "" || v.path.startsWith("[") ? `events[${i}].data${v.path}` : `events[${i}].data.${v.path}`,
-            description: v.description,
-            reason: v.keyword.toUpperCase(),
-          });
-        }
+        const payload = resolved.check(event.dataContentType, event.data, found.room);
+        // `items[0]`-style paths start with a name; a top-level index or a quoted key (`[1]`, `["meta-size"]`) with a bracket.
+        if (payload.count > 0) found.add(i, payload, (path) => (path === "" || path.startsWith("[") ? `events[${i}].data${path}` : `events[${i}].data.${path}`));
       }
       if (index.base !== undefined) {
-        for (const v of index.base(envelopeJson(event))) {
-          const field = envelopeFieldPath(v.path);
-          violations.push({
-            field: field === "" ? `events[${i}]` : `events[${i}].${field}`,
-            description: `${v.description} (base schema '${BASE_SUBJECT}')`,
-            reason: v.keyword.toUpperCase(),
-          });
+        const envelope = index.base(envelopeJson(event), found.room);
+        if (envelope.count > 0) {
+          found.add(i, envelope, (path) => {
+            const field = envelopeFieldPath(path);
+            return field === "" ? `events[${i}]` : `events[${i}].${field}`;
+          }, ` (base schema '${BASE_SUBJECT}')`);
         }
       }
     }
-    return { violations, preconditions, schemaVersions };
+    return { violations: found.listed, violationCount: found.count, invalidEvents: found.events, preconditions, preconditionCount, schemaVersions };
+  }
+}
+
+/**
+ * The violations of a batch: the first {@link MAX_LISTED_VIOLATIONS}
+ * described, every one counted, and which events had any. Describing a
+ * violation (its path, its text) costs far more than finding it, and a
+ * hostile batch can hold millions.
+ */
+class FoundViolations {
+  readonly listed: FieldViolation[] = [];
+  readonly events: number[] = [];
+  count = 0;
+
+  /** How many more violations are worth describing. */
+  get room(): number {
+    return MAX_LISTED_VIOLATIONS - this.listed.length;
+  }
+
+  add(event: number, found: JsonViolations, field: (path: string) => string, suffix = ""): void {
+    if (this.events[this.events.length - 1] !== event) this.events.push(event);
+    this.count += found.count;
+    for (const v of found.first) {
+      if (this.listed.length >= MAX_LISTED_VIOLATIONS) break;
+      this.listed.push({ field: field(v.path), description: `${v.description}${suffix}`, reason: v.keyword.toUpperCase() });
+    }
   }
 }
