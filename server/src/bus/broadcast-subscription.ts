@@ -86,7 +86,10 @@ export class BroadcastSubscription extends BaseSubscription {
     this.listen(
       this.#store.onAppend((head) => {
         if (head > this.#knownHead) this.#knownHead = head;
-        this.schedule();
+        // New events need room: a subscription without credit, with a full
+        // window or at its byte bound is woken by the grant, ack or
+        // released budget that makes room, not by every append meanwhile.
+        if (this.#room(true) > 0) this.schedule();
       }),
     );
     this.schedule();

@@ -36,6 +36,8 @@ export class LiveStreamSession {
   #credit = 0;
   #lastSequence = 0n;
   #behind = false;
+  /** Since when the browser's socket has held `maxUnsentBytes` or more; undefined while it takes what it is sent. */
+  #blockedSince: number | undefined;
   #sentOpened = false;
   #timer: NodeJS.Timeout | undefined;
 
@@ -185,14 +187,45 @@ export class LiveStreamSession {
       this.#lastWrite = Date.now();
       this.#response.write(": keep-alive\n\n");
     }
-    if (this.#behind && this.#response.writableLength < limits.maxUnsentBytes) {
-      // Too far behind to be live: start again at the newest event.
-      const old = this.#call;
-      this.#call = undefined;
-      old?.cancel();
+    if (this.#blocked(Date.now())) return;
+    if (this.#call === undefined || this.#behind) {
+      // Too far behind to be live, or stopped while the browser was not
+      // reading: start again at the newest event.
+      this.#stopSubscription();
       this.#subscribe();
       return;
     }
     this.#grant();
+  }
+
+  /**
+   * True while the browser's socket is full. Once it has been full for
+   * `maxLagMs`, anything the subscription could deliver when the browser
+   * reads again would be too old to show: it is stopped now instead of
+   * being read, decoded and dropped then, and opened again at the newest
+   * event once the browser has taken what it was sent.
+   */
+  #blocked(now: number): boolean {
+    const limits = this.#context.limits;
+    if (this.#response.writableLength < limits.maxUnsentBytes) {
+      this.#blockedSince = undefined;
+      return false;
+    }
+    this.#blockedSince ??= now;
+    if (now - this.#blockedSince >= limits.maxLagMs) this.#stopSubscription();
+    return true;
+  }
+
+  /**
+   * Ends the subscription in use, if any, as a subscriber that is done
+   * (half-close: the server ends it with OK); what it still sends is
+   * ignored. Its last sequence stays, so that the next subscription counts
+   * what was skipped.
+   */
+  #stopSubscription(): void {
+    const old = this.#call;
+    this.#call = undefined;
+    this.#credit = 0;
+    old?.end();
   }
 }

@@ -10,9 +10,14 @@
  * `maxUnsentBytes` it has not taken; each delivery is acked as it arrives.
  * A subscription that falls more than `maxLagMs` behind (the browser was
  * slow, or the bus faster than a person can read) is opened again at the
- * newest event. The events it skipped (counted by sequence: with a pattern
- * or filter that is an upper bound) and any that did not fit are dropped,
- * counted, and the count is sent with the next flush and shown by the page.
+ * newest event. While the browser's socket stays full for longer than
+ * `maxLagMs`, whatever the subscription could deliver would be too old to
+ * show by the time the browser reads: it is closed meanwhile (the bus does
+ * nothing for this browser), and opened at the newest event once the
+ * browser has taken what it was sent. The events it skipped (counted by
+ * sequence: with a pattern or filter that is an upper bound) and any that
+ * did not fit are dropped, counted, and the count is sent with the next
+ * flush and shown by the page.
  *
  * Messages: `opened` (the `Opened` message), `events` (a JSON array of
  * `Event`s), `status` (`{delivered, dropped}`), `error` (a Connect error
