@@ -9,10 +9,11 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient, type ProtobusClient } from "@protobus/sdk";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Event, PublishRequest, QueryEventsRequest, Timestamp } from "@protobus/sdk/proto";
+import { Event, PublishRequest, PublishResponse, QueryEventsRequest, Timestamp } from "@protobus/sdk/proto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createToken, startServer } from "@protobus/server";
+import { LARGE_REQUEST_BYTES } from "../../server/src/transport/request-lane.js";
 import { tempDir } from "../support/test-server.js";
 import { expectInvalid, expectLimitError, rejection, startHardeningServer, type HardeningServer } from "./support.js";
 
@@ -90,6 +91,17 @@ describe("malformed requests and numeric overflow", () => {
         );
         expect(error?.code, `${path}: ${error?.message}`).toBe(grpc.status.INVALID_ARGUMENT);
       }
+      // A large request reaches authorization decoded, in its turn.
+      const large = (type: string) =>
+        Buffer.from(PublishRequest.encode({ events: Array.from({ length: 1_000 }, () => Event.fromPartial({ type, source: "raw", data: Buffer.alloc(100) })) }).finish());
+      const send = (body: Buffer) =>
+        new Promise<grpc.ServiceError | undefined>((resolve) =>
+          client.makeUnaryRequest("/protobus.v1.EventBus/Publish", (b: Buffer) => b, (b: Buffer) => b, body, metadata, {}, (e) => resolve(e ?? undefined)),
+        );
+      expect(large("agent.turn.done").length).toBeGreaterThanOrEqual(LARGE_REQUEST_BYTES);
+      const denied = await send(large("other.turn.done"));
+      expect(denied?.code, denied?.message).toBe(grpc.status.PERMISSION_DENIED);
+      expect(await send(large("agent.turn.done"))).toBeUndefined();
       // Without credentials the call is refused before anything is read.
       const anonymous = await rawUnary(client, "/protobus.v1.EventBus/Publish", GARBAGE);
       expect(anonymous?.code).toBe(grpc.status.UNAUTHENTICATED);
@@ -98,6 +110,46 @@ describe("malformed requests and numeric overflow", () => {
       await secured.shutdown();
       dir.dispose();
     }
+  });
+
+  it("decodes large requests in their turn: undecodable ones are INVALID_ARGUMENT, a stream of large and small batches keeps its order", async () => {
+    // Over LARGE_REQUEST_BYTES, the bytes are decoded later, by the interceptor chain.
+    const garbage = Buffer.concat([GARBAGE, Buffer.alloc(LARGE_REQUEST_BYTES)]);
+    const unary = await rawUnary(raw, "/protobus.v1.EventBus/Publish", garbage);
+    expect(unary?.code, unary?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(unary?.details).toContain("is not a valid");
+    const batch = (tag: string, count: number) =>
+      Buffer.from(PublishRequest.encode({ events: Array.from({ length: count }, (_, i) => Event.fromPartial({ type: "hard.turns.stored", source: "raw", subject: `${tag}-${i}`, data: Buffer.alloc(100) })) }).finish());
+    const large = batch("large", 1_000);
+    expect(large.length).toBeGreaterThanOrEqual(LARGE_REQUEST_BYTES);
+    const messages = [large, batch("small-a", 2), batch("large-b", 1_000), batch("small-b", 1), large];
+    const answers: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = raw.makeBidiStreamRequest("/protobus.v1.EventBus/PublishStream", (b: Buffer) => b, (b: Buffer) => b);
+      call.on("data", (bytes: Buffer) => answers.push(PublishResponse.decode(bytes).results.length));
+      call.on("error", reject);
+      call.on("end", () => resolve());
+      for (const message of messages) call.write(message);
+      call.end();
+    });
+    expect(answers).toEqual([1_000, 2, 1_000, 1, 1_000]);
+    const storedSubjects = async (): Promise<string[]> => {
+      const out: string[] = [];
+      let pageToken = "";
+      do {
+        const page = await client.query({ patterns: ["hard.turns.stored"], limit: 1_000, pageToken });
+        out.push(...page.events.map((e) => e.subject));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      return out;
+    };
+    const subjects = await storedSubjects();
+    expect(subjects).toHaveLength(3_003);
+    expect(subjects.slice(999, 1_003)).toEqual(["large-999", "small-a-0", "small-a-1", "large-b-0"]);
+    expect(subjects.slice(2_001, 2_004)).toEqual(["large-b-999", "small-b-0", "large-0"]);
+    const garbageStream = await rawStream(raw, "/protobus.v1.EventBus/PublishStream", [batch("small-c", 1), garbage, batch("small-d", 1)]);
+    expect(garbageStream?.code, garbageStream?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await storedSubjects()).slice(3_003)).toEqual(["small-c-0"]);
   });
 
   it("refuses sequences and page tokens at or past 2^63", async () => {

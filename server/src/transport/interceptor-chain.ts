@@ -10,6 +10,7 @@
  * in the same tick unless a hook returns a promise.
  */
 import { isRefusedRequest } from "./request-guard.js";
+import { isDeferredRequest, requestLane } from "./request-lane.js";
 import {
   ServerInterceptingCall,
   status as grpcStatus,
@@ -138,12 +139,18 @@ class ChainedCall {
     );
   }
 
-  #onMessage(message: unknown, pass: (message: unknown) => void): void {
+  #onMessage(received: unknown, pass: (message: unknown) => void): void {
     const ctx = this.#ctx;
     if (this.#ended || ctx === undefined) return;
-    // A request the guard refused has no fields to look at: its handler answers INVALID_ARGUMENT.
-    const inspect = isRefusedRequest(message) ? () => undefined : () => runInOrder(this.#interceptors, (i) => i.onMessage?.(ctx, message));
-    const run = (): void | Promise<void> => this.#guard(inspect, () => pass(message));
+    const check = (message: unknown): void | Promise<void> => {
+      // A request the guard refused has no fields to look at: its handler answers INVALID_ARGUMENT.
+      const inspect = isRefusedRequest(message) ? () => undefined : () => runInOrder(this.#interceptors, (i) => i.onMessage?.(ctx, message));
+      return this.#guard(inspect, () => pass(message));
+    };
+    // A large request is decoded, inspected and handed on in its turn (request-lane.ts).
+    const run = isDeferredRequest(received)
+      ? () => requestLane.run(() => (this.#ended ? undefined : check(received.decode())))
+      : () => check(received);
     if (this.#messages !== undefined) {
       const queued = this.#messages.then(run);
       this.#messages = queued;

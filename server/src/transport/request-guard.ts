@@ -6,10 +6,13 @@
  * carrying the error, and the wrapped handler answers with it. A cap is
  * checked on the raw bytes, so a multi-megabyte request over it is never
  * decoded (decoding and copying it is what would hold up other callers).
+ * A large request within its cap is decoded later, in its turn (see
+ * request-lane.ts).
  */
 import type { Metadata, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { Code, type ProtobusError } from "@protobus/sdk";
 import { invalidArgument, limitExceeded } from "../errors.js";
+import { DeferredRequest, LARGE_REQUEST_BYTES, isDeferredRequest } from "./request-lane.js";
 
 /** A size cap of one method, on its encoded request, and the limit to name when it is exceeded. */
 export interface RequestCap {
@@ -48,6 +51,21 @@ type MethodDefinition = ServiceDefinition[string] & { readonly originalName?: st
 
 function guardDeserializer(name: string, method: MethodDefinition, cap: RequestCap | undefined): (bytes: Buffer) => unknown {
   const decode = method.requestDeserialize;
+  const guarded = (bytes: Buffer): unknown => {
+    try {
+      return decode(bytes);
+    } catch (error) {
+      return {
+        [REFUSED]: invalidArgument([
+          {
+            field: "request",
+            description: `is not a valid ${name} request message (${bytes.length} bytes): ${error instanceof Error ? error.message : String(error)}`,
+            reason: "MALFORMED",
+          },
+        ]),
+      } satisfies Refused;
+    }
+  };
   return (bytes) => {
     if (cap !== undefined && bytes.length > cap.maxBytes) {
       return {
@@ -63,20 +81,14 @@ function guardDeserializer(name: string, method: MethodDefinition, cap: RequestC
         ),
       } satisfies Refused;
     }
-    try {
-      return decode(bytes);
-    } catch (error) {
-      return {
-        [REFUSED]: invalidArgument([
-          {
-            field: "request",
-            description: `is not a valid ${name} request message (${bytes.length} bytes): ${error instanceof Error ? error.message : String(error)}`,
-            reason: "MALFORMED",
-          },
-        ]),
-      } satisfies Refused;
-    }
+    // A large request is decoded in its turn (request-lane.ts), by the interceptor chain.
+    return bytes.length >= LARGE_REQUEST_BYTES ? new DeferredRequest(bytes, guarded) : guarded(bytes);
   };
+}
+
+/** A request as the handler must see it: a deferred one that reached it without its turn is decoded now. */
+function decoded(message: unknown): unknown {
+  return isDeferredRequest(message) ? message.decode() : message;
 }
 
 type StreamCall = { emit(event: string | symbol, ...args: unknown[]): boolean; request?: unknown };
@@ -85,12 +97,14 @@ function guardHandler(method: MethodDefinition, handler: UntypedHandleCall): Unt
   if (!method.requestStream) {
     if (!method.responseStream) {
       return ((call: { request: unknown }, callback: (error: Status | null) => void) => {
+        call.request = decoded(call.request);
         const error = refusal(call.request);
         if (error !== undefined) callback(error.toServiceStatus());
         else (handler as (call: unknown, callback: unknown) => void)(call, callback);
       }) as UntypedHandleCall;
     }
     return ((call: StreamCall) => {
+      call.request = decoded(call.request);
       const error = refusal(call.request);
       if (error !== undefined) call.emit("error", error.toServiceStatus());
       else (handler as (call: unknown) => void)(call);
@@ -103,11 +117,13 @@ function guardHandler(method: MethodDefinition, handler: UntypedHandleCall): Unt
     call.emit = (event: string | symbol, ...args: unknown[]): boolean => {
       if (event === "data") {
         if (refused) return true;
-        const error = refusal(args[0]);
+        const message = decoded(args[0]);
+        const error = refusal(message);
         if (error !== undefined) {
           refused = true;
           return emit("error", error.toServiceStatus());
         }
+        return emit(event, message);
       }
       return emit(event, ...args);
     };

@@ -1,0 +1,59 @@
+/**
+ * The request lane (request-lane.ts): jobs run in the order they were
+ * queued, one per turn of the event loop, so that timers and I/O that
+ * became due during one job are served before the next job runs.
+ */
+import { describe, expect, it } from "vitest";
+import { TurnLane } from "../../server/src/transport/request-lane.js";
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // Holds the event loop, as decoding a large request does.
+  }
+}
+
+describe("TurnLane", () => {
+  it("runs queued jobs in order, one per turn: a timer due after the first job fires before the second", async () => {
+    const lane = new TurnLane();
+    const seen: string[] = [];
+    const jobs = [1, 2, 3].map((n) =>
+      lane.run(() => {
+        seen.push(`job ${n}`);
+        if (n === 1) setTimeout(() => seen.push("timer"), 0);
+        busy(5);
+        return n * 10;
+      }),
+    );
+    expect(lane.waiting).toBe(3);
+    expect(await Promise.all(jobs)).toEqual([10, 20, 30]);
+    expect(seen).toEqual(["job 1", "timer", "job 2", "job 3"]);
+    expect(lane.waiting).toBe(0);
+  });
+
+  it("serves I/O between two jobs", async () => {
+    const lane = new TurnLane();
+    const seen: string[] = [];
+    const first = lane.run(() => {
+      seen.push("job 1");
+      // A file read completes during the busy wait; its callback is I/O.
+      void import("node:fs").then(({ readFile }) => readFile(new URL(import.meta.url), () => seen.push("io")));
+    });
+    await first;
+    const later = Array.from({ length: 200 }, (_, i) => lane.run(() => (busy(2), seen.push(`job ${i + 2}`))));
+    await Promise.all(later);
+    expect(seen[0]).toBe("job 1");
+    expect(seen.indexOf("io")).toBeGreaterThan(0);
+    expect(seen.indexOf("io")).toBeLessThan(seen.length - 1);
+  });
+
+  it("rejects the promise of a job that throws, and runs the jobs after it", async () => {
+    const lane = new TurnLane();
+    const failed = lane.run(() => {
+      throw new Error("bad job");
+    });
+    const next = lane.run(() => "next");
+    await expect(failed).rejects.toThrow("bad job");
+    await expect(next).resolves.toBe("next");
+  });
+});
