@@ -283,11 +283,9 @@ export class EventBus {
   }
 
   /**
-   * Counts a validation failure for each rejected event: the ones named by a
-   * violation (`events[i]...`), or every event of the batch when the
-   * rejection names none.
+   * Counts a validation failure for each rejected event: the ones `invalid`
+   * names (their indexes), or every event of the batch when it names none.
    */
-  /** Counts a validation failure for each invalid event (`invalid`: their indexes; every event when none is named). */
   #recordFailures(events: readonly Event[], invalid: readonly number[] | undefined): void {
     const metrics = this.#options.metrics;
     if (metrics === undefined) return;
@@ -297,7 +295,6 @@ export class EventBus {
       if (event !== undefined) metrics.recordValidationFailure(event.type);
     }
   }
-
 
   #notifyAccepted(completed: readonly Event[], results: readonly PublishResult[]): void {
     const metrics = this.#options.metrics;
