@@ -13,7 +13,7 @@ import { Event, PublishRequest, PublishResponse, QueryEventsRequest, Timestamp }
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createToken, startServer } from "@protobus/server";
-import { LARGE_REQUEST_BYTES } from "../../server/src/transport/request-lane.js";
+import { LARGE_REQUEST_BYTES, requestLane } from "../../server/dist/transport/request-lane.js";
 import { tempDir } from "../support/test-server.js";
 import { expectInvalid, expectLimitError, rejection, startHardeningServer, type HardeningServer } from "./support.js";
 
@@ -102,6 +102,7 @@ describe("malformed requests and numeric overflow", () => {
       const denied = await send(large("other.turn.done"));
       expect(denied?.code, denied?.message).toBe(grpc.status.PERMISSION_DENIED);
       expect(await send(large("agent.turn.done"))).toBeUndefined();
+      expect(requestLane.held).toBe(0);
       // Without credentials the call is refused before anything is read.
       const anonymous = await rawUnary(client, "/protobus.v1.EventBus/Publish", GARBAGE);
       expect(anonymous?.code).toBe(grpc.status.UNAUTHENTICATED);
@@ -150,6 +151,8 @@ describe("malformed requests and numeric overflow", () => {
     const garbageStream = await rawStream(raw, "/protobus.v1.EventBus/PublishStream", [batch("small-c", 1), garbage, batch("small-d", 1)]);
     expect(garbageStream?.code, garbageStream?.message).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await storedSubjects()).slice(3_003)).toEqual(["small-c-0"]);
+    // Every large request was answered: none holds the lane's bytes (the server runs from dist).
+    expect(requestLane.held).toBe(0);
   });
 
   it("refuses sequences and page tokens at or past 2^63", async () => {

@@ -1,7 +1,8 @@
 /**
  * The request lane (request-lane.ts): jobs run in the order they were
  * queued, one per turn of the event loop, so that timers and I/O that
- * became due during one job are served before the next job runs.
+ * became due during one job are served before the next job runs; jobs
+ * hold bytes until released, and wait while the lane's limit is reached.
  */
 import { describe, expect, it } from "vitest";
 import { TurnLane } from "../../server/src/transport/request-lane.js";
@@ -18,7 +19,7 @@ describe("TurnLane", () => {
     const lane = new TurnLane();
     const seen: string[] = [];
     const jobs = [1, 2, 3].map((n) =>
-      lane.run(() => {
+      lane.run(0, () => {
         seen.push(`job ${n}`);
         if (n === 1) setTimeout(() => seen.push("timer"), 0);
         busy(5);
@@ -34,13 +35,13 @@ describe("TurnLane", () => {
   it("serves I/O between two jobs", async () => {
     const lane = new TurnLane();
     const seen: string[] = [];
-    const first = lane.run(() => {
+    const first = lane.run(0, () => {
       seen.push("job 1");
       // A file read completes during the busy wait; its callback is I/O.
       void import("node:fs").then(({ readFile }) => readFile(new URL(import.meta.url), () => seen.push("io")));
     });
     await first;
-    const later = Array.from({ length: 200 }, (_, i) => lane.run(() => (busy(2), seen.push(`job ${i + 2}`))));
+    const later = Array.from({ length: 200 }, (_, i) => lane.run(0, () => (busy(2), seen.push(`job ${i + 2}`))));
     await Promise.all(later);
     expect(seen[0]).toBe("job 1");
     expect(seen.indexOf("io")).toBeGreaterThan(0);
@@ -49,11 +50,40 @@ describe("TurnLane", () => {
 
   it("rejects the promise of a job that throws, and runs the jobs after it", async () => {
     const lane = new TurnLane();
-    const failed = lane.run(() => {
+    const failed = lane.run(0, () => {
       throw new Error("bad job");
     });
-    const next = lane.run(() => "next");
+    const next = lane.run(0, () => "next");
     await expect(failed).rejects.toThrow("bad job");
     await expect(next).resolves.toBe("next");
+  });
+
+  it("starts a job only when its bytes fit beside those held, one always when none are held, in order", async () => {
+    const lane = new TurnLane(100);
+    const started: string[] = [];
+    const a = lane.run(60, () => started.push("a"));
+    const b = lane.run(60, () => started.push("b"));
+    const c = lane.run(10, () => started.push("c"));
+    await a;
+    // b does not fit beside a; c, which would, waits behind b (arrival order).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(started).toEqual(["a"]);
+    expect(lane.held).toBe(60);
+    expect(lane.waiting).toBe(2);
+    lane.release(60);
+    await Promise.all([b, c]);
+    expect(started).toEqual(["a", "b", "c"]);
+    expect(lane.held).toBe(70);
+    lane.release(60);
+    lane.release(10);
+    // Larger than the whole limit: it runs alone.
+    await lane.run(500, () => started.push("huge"));
+    expect(lane.held).toBe(500);
+    const after = lane.run(1, () => started.push("after"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(started.at(-1)).toBe("huge");
+    lane.release(500);
+    await after;
+    expect(started.at(-1)).toBe("after");
   });
 });

@@ -106,6 +106,8 @@ class ChainedCall {
   readonly call: ServerInterceptingCall;
   #ctx: CallContext | undefined;
   #messages: Promise<void> | undefined;
+  /** The encoded sizes of this call's large requests that hold the request lane's bytes, oldest first. */
+  #held: number[] | undefined;
 
   constructor(interceptors: readonly Interceptor[], method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface, logger: Logger) {
     this.#interceptors = interceptors;
@@ -119,6 +121,12 @@ class ChainedCall {
           onReceiveMessage: (message, pass) => this.#onMessage(message, pass),
           onCancel: () => this.#end(this.#pastDeadline() ? DEADLINE_EXCEEDED : CANCELLED),
         }),
+      sendMessage: (message, pass) => {
+        // A response answers the oldest large request of the call still held.
+        const bytes = this.#held?.shift();
+        if (bytes !== undefined) requestLane.release(bytes);
+        pass(message);
+      },
       sendStatus: (status, pass) => {
         // A status sent after the client cancelled never reaches it (grpc-js
         // drops it): the call ended CANCELLED, whatever the handler said.
@@ -147,9 +155,15 @@ class ChainedCall {
       const inspect = isRefusedRequest(message) ? () => undefined : () => runInOrder(this.#interceptors, (i) => i.onMessage?.(ctx, message));
       return this.#guard(inspect, () => pass(message));
     };
-    // A large request is decoded, inspected and handed on in its turn (request-lane.ts).
+    // A large request is decoded, inspected and handed on in its turn (request-lane.ts),
+    // holding its bytes until the call answers it or ends.
     const run = isDeferredRequest(received)
-      ? () => requestLane.run(() => (this.#ended ? undefined : check(received.decode())))
+      ? () =>
+          requestLane.run(received.bytes.length, () => {
+            if (this.#ended) return requestLane.release(received.bytes.length);
+            (this.#held ??= []).push(received.bytes.length);
+            return check(received.decode());
+          })
       : () => check(received);
     if (this.#messages !== undefined) {
       const queued = this.#messages.then(run);
@@ -222,6 +236,7 @@ class ChainedCall {
     const ctx = this.#ctx;
     const final: CallStatus = { code: status.code ?? grpcStatus.UNKNOWN, ...(status.details !== undefined ? { details: status.details } : {}) };
     this.#final = final;
+    for (const bytes of this.#held?.splice(0) ?? []) requestLane.release(bytes);
     // A reason of our own: aborting without one builds a DOMException with its stack.
     this.#abort?.abort(final);
     if (ctx === undefined) return;

@@ -11,6 +11,14 @@
  * large request per turn of the event loop, in arrival order. Calls in
  * between (small requests, acks, health checks) are read and answered
  * between two large requests. Small requests are not delayed at all.
+ *
+ * The lane also bounds the memory of large requests in progress: a
+ * request holds its encoded size from its turn until its call answers it
+ * (a response message, or the call's end), and requests past
+ * {@link MAX_LARGE_BYTES_IN_PROGRESS} wait as bytes, not decoded: a
+ * decoded request takes about ten times its encoded size, and the SQLite
+ * store commits at most 4,096 events a turn while the lane decodes a whole
+ * request a turn.
  */
 
 /** Requests of at least this many encoded bytes are decoded in turns (see the module comment). */
@@ -40,41 +48,86 @@ export function isDeferredRequest(message: unknown): message is DeferredRequest 
 }
 
 /**
+ * Most encoded bytes of large requests in progress at once (decoded and
+ * not yet answered): a decoded request takes several times its encoded
+ * size, and it stays in memory until stored. Past this, large requests
+ * wait, as bytes, for earlier ones to be answered; one always proceeds.
+ */
+export const MAX_LARGE_BYTES_IN_PROGRESS = 8 * 2 ** 20;
+
+interface Job {
+  readonly bytes: number;
+  readonly start: () => void;
+}
+
+/**
  * Runs jobs one per turn of the event loop, in the order they were
  * queued: a job runs in a `setImmediate` callback (its microtasks drain
  * right after it), and the next job's callback is scheduled from there,
- * which Node runs only after the next poll for I/O.
+ * which Node runs only after the next poll for I/O. Each job holds a number
+ * of bytes from when it starts until it is released; a job waits while the
+ * bytes held and its own would exceed the lane's limit, unless none are held.
  */
 export class TurnLane {
-  readonly #queue: Array<() => void> = [];
+  readonly #limit: number;
+  readonly #queue: Job[] = [];
   #scheduled = false;
+  #held = 0;
+
+  constructor(limit: number = MAX_LARGE_BYTES_IN_PROGRESS) {
+    this.#limit = limit;
+  }
 
   /** Jobs waiting for their turn. */
   get waiting(): number {
     return this.#queue.length;
   }
 
-  /** Runs `job` in its turn; resolves with what it returns (a promise it returns is followed). */
-  run<T>(job: () => T | Promise<T>): Promise<T> {
+  /** Bytes held by jobs started and not released. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * Runs `job` in its turn, holding `bytes` from then until `release(bytes)`;
+   * resolves with what it returns (a promise it returns is followed).
+   */
+  run<T>(bytes: number, job: () => T | Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push(() => {
+      const start = (): void => {
         try {
           resolve(job());
         } catch (error) {
           reject(error);
         }
-      });
-      if (!this.#scheduled) this.#schedule();
+      };
+      this.#queue.push({ bytes, start });
+      this.#wake();
     });
   }
 
-  #schedule(): void {
+  /** Gives back bytes a job held, letting waiting jobs start. */
+  release(bytes: number): void {
+    this.#held = Math.max(0, this.#held - bytes);
+    this.#wake();
+  }
+
+  #fits(job: Job): boolean {
+    return this.#held === 0 || this.#held + job.bytes <= this.#limit;
+  }
+
+  #wake(): void {
+    const head = this.#queue[0];
+    if (this.#scheduled || head === undefined || !this.#fits(head)) return;
     this.#scheduled = true;
     setImmediate(() => {
-      const job = this.#queue.shift();
-      job?.();
-      if (this.#queue.length > 0) this.#schedule();
-      else this.#scheduled = false;
+      this.#scheduled = false;
+      const job = this.#queue[0];
+      if (job === undefined || !this.#fits(job)) return;
+      this.#queue.shift();
+      this.#held += job.bytes;
+      job.start();
+      this.#wake();
     });
   }
 }
