@@ -163,6 +163,21 @@ describe("validated publish", () => {
     expect(metrics.value("protobus_validation_failures_total", { type: "agent.scores.set" })).toBe(150);
   });
 
+  it("counts every unknown field of a Protobuf payload, binary or JSON, describing only the first", async () => {
+    const { t, registry } = await start({ store: "memory" });
+    await registry.register("agent.task.created", protobufSchema());
+    const writer = new BinaryWriter().tag(1, WireType.LengthDelimited).string("t1");
+    for (let i = 0; i < 50_000; i++) writer.tag(50, WireType.Varint).uint32(1);
+    const binary = await rejection(t.client.publish({ type: "agent.task.created", data: writer.finish(), dataContentType: "application/protobuf" }));
+    expect(binary.code).toBe(Code.INVALID_ARGUMENT);
+    expect(binary.message).toMatch(/^\[INVALID_ARGUMENT\] 50000 invalid fields \(the first \d+ listed\): events\[0\]\.data: has field number 50 \(varint\)/);
+    expect(binary.fieldViolations.length).toBeLessThanOrEqual(MAX_LISTED_VIOLATIONS);
+    const keys = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`extra${i}`, i]));
+    const json = await rejection(t.client.publish({ type: "agent.task.created", data: { taskId: "t2", ...keys } }));
+    expect(json.message).toMatch(/^\[INVALID_ARGUMENT\] 300 invalid fields \(the first \d+ listed\): events\[0\]\.data\.extra0: is not a field of /);
+    expect((await t.client.info()).headSequence).toBe(0n);
+  });
+
   it("counts every unregistered type of a large batch under --require-schemas, listing the first", async () => {
     const { t } = await start({ store: "memory", requireSchemas: true });
     const batch = Array.from({ length: 1_000 }, (_, i): EventInput => ({ type: `agent.unknown${i}.created`, data: {} }));

@@ -222,10 +222,13 @@ export class SchemaValidator implements PublishValidator {
     const parsed = this.#registry.parsed(schema);
     if (parsed.format === "PROTOBUF") {
       const desc = parsed.message;
-      check = (contentType, data) => {
+      check = (contentType, data, limit) => {
         const media = mediaType(contentType);
-        if (media === "" || PROTOBUF_TYPES.has(media)) return found(checkProtobufBinary(desc, data));
-        if (isJson(media)) return found(tooDeep(data, maxDepth) ?? checkProtobufJson(desc, data));
+        if (media === "" || PROTOBUF_TYPES.has(media)) return checkProtobufBinary(desc, data, limit);
+        if (isJson(media)) {
+          const deep = tooDeep(data, maxDepth);
+          return deep !== undefined ? found(deep) : checkProtobufJson(desc, data, limit);
+        }
         return found([{ path: "", description: `has content type '${contentType}', but ${desc.typeName} payloads must be application/protobuf or application/json`, keyword: "content_type" }]);
       };
     } else {

@@ -6,7 +6,7 @@
  * payload.
  */
 import { fromBinary, fromJson, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import type { JsonViolation } from "./json-schema-validator.js";
+import type { JsonViolation, JsonViolations } from "./json-schema-validator.js";
 import { isCertainlyValidBinary } from "./protobuf-wire-check.js";
 
 /** One violation, path relative to the payload (empty for the payload itself). */
@@ -21,6 +21,31 @@ interface WalkPlan {
 }
 
 const plans = new WeakMap<DescMessage, WalkPlan>();
+
+/**
+ * The violations of one payload: every one counted, the first `limit`
+ * described (a payload of a megabyte can hold half a million unknown
+ * fields; describing each cost more than decoding them all).
+ */
+class Found implements JsonViolations {
+  readonly first: PayloadViolation[] = [];
+  count = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Counts a violation, and describes it while fewer than `limit` are. */
+  add(describe: () => PayloadViolation): void {
+    this.count += 1;
+    if (this.first.length < this.limit) this.first.push(describe());
+  }
+}
+
+/** One violation of the payload as a whole. */
+function whole(violation: PayloadViolation): JsonViolations {
+  return { first: [violation], count: 1 };
+}
+
+const VALID: JsonViolations = { first: [], count: 0 };
 
 function holdsMessages(field: DescField): boolean {
   return (
@@ -53,7 +78,7 @@ function join(path: string, name: string): string {
 
 const WIRE_TYPES = ["varint", "fixed64", "length-delimited", "start-group", "end-group", "fixed32"];
 
-function walkField(field: DescField, value: unknown, path: string, out: PayloadViolation[]): void {
+function walkField(field: DescField, value: unknown, path: string, out: Found): void {
   if (value === undefined || value === null || field.message === undefined) return;
   if (field.fieldKind === "list") {
     (value as Plain[]).forEach((item, i) => findUnknown(field.message as DescMessage, item, `${path}[${i}]`, out));
@@ -64,15 +89,15 @@ function walkField(field: DescField, value: unknown, path: string, out: PayloadV
   }
 }
 
-function findUnknown(desc: DescMessage, message: Plain, path: string, out: PayloadViolation[]): void {
+function findUnknown(desc: DescMessage, message: Plain, path: string, out: Found): void {
   const unknown = message.$unknown;
   if (unknown !== undefined) {
     for (const u of unknown) {
-      out.push({
+      out.add(() => ({
         path,
         description: `has field number ${u.no} (${WIRE_TYPES[u.wireType] ?? `wire type ${u.wireType}`}) that ${desc.typeName} does not define (an unknown field, or trailing bytes)`,
         keyword: "unknown_field",
-      });
+      }));
     }
   }
   const plan = planOf(desc);
@@ -84,17 +109,20 @@ function findUnknown(desc: DescMessage, message: Plain, path: string, out: Paylo
   }
 }
 
-/** Checks binary Protobuf: it must decode, and hold no field the message does not define. */
-export function checkProtobufBinary(desc: DescMessage, data: Uint8Array): PayloadViolation[] {
+/**
+ * Checks binary Protobuf: it must decode, and hold no field the message
+ * does not define. Describes the first `limit` violations (default: all).
+ */
+export function checkProtobufBinary(desc: DescMessage, data: Uint8Array, limit = Number.POSITIVE_INFINITY): JsonViolations {
   // Nearly every payload is valid: the wire walk says so without building the message.
-  if (isCertainlyValidBinary(desc, data)) return [];
+  if (isCertainlyValidBinary(desc, data)) return VALID;
   let message: Plain;
   try {
     message = fromBinary(desc, data, { readUnknownFields: true }) as unknown as Plain;
   } catch (error) {
-    return [{ path: "", description: `is not a valid binary ${desc.typeName}: ${(error as Error).message}`, keyword: "decode" }];
+    return whole({ path: "", description: `is not a valid binary ${desc.typeName}: ${(error as Error).message}`, keyword: "decode" });
   }
-  const out: PayloadViolation[] = [];
+  const out = new Found(limit);
   findUnknown(desc, message, "", out);
   return out;
 }
@@ -117,7 +145,7 @@ function keysOf(desc: DescMessage): Map<string, DescField> {
   return keys;
 }
 
-function findUnknownKeys(desc: DescMessage, value: unknown, path: string, out: PayloadViolation[]): void {
+function findUnknownKeys(desc: DescMessage, value: unknown, path: string, out: Found): void {
   // Well-known types have their own JSON forms; fromJson checks those.
   if (desc.typeName.startsWith(WELL_KNOWN)) return;
   if (typeof value !== "object" || value === null || Array.isArray(value)) return;
@@ -125,7 +153,7 @@ function findUnknownKeys(desc: DescMessage, value: unknown, path: string, out: P
   for (const [key, item] of Object.entries(value)) {
     const field = keys.get(key);
     if (field === undefined) {
-      out.push({ path: join(path, key), description: `is not a field of ${desc.typeName}`, keyword: "unknown_field" });
+      out.add(() => ({ path: join(path, key), description: `is not a field of ${desc.typeName}`, keyword: "unknown_field" }));
       continue;
     }
     if (item === null || field.message === undefined) continue;
@@ -172,22 +200,25 @@ function pathFromJsonError(desc: DescMessage, value: unknown, message: string): 
   return locateField(desc, value, match[1] ?? "", "") ?? "";
 }
 
-/** Checks canonical proto JSON: it must parse as JSON, name only known fields, and decode. */
-export function checkProtobufJson(desc: DescMessage, data: Uint8Array): PayloadViolation[] {
+/**
+ * Checks canonical proto JSON: it must parse as JSON, name only known
+ * fields, and decode. Describes the first `limit` violations (default: all).
+ */
+export function checkProtobufJson(desc: DescMessage, data: Uint8Array, limit = Number.POSITIVE_INFINITY): JsonViolations {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(data));
   } catch (error) {
-    return [{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }];
+    return whole({ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" });
   }
-  const out: PayloadViolation[] = [];
+  const out = new Found(limit);
   findUnknownKeys(desc, value, "", out);
-  if (out.length > 0) return out;
+  if (out.count > 0) return out;
   try {
     fromJson(desc, value as JsonValue, { ignoreUnknownFields: false });
   } catch (error) {
     const message = (error as Error).message;
-    return [{ path: pathFromJsonError(desc, value, message), description: `is not valid proto JSON for ${desc.typeName}: ${message}`, keyword: "decode" }];
+    return whole({ path: pathFromJsonError(desc, value, message), description: `is not valid proto JSON for ${desc.typeName}: ${message}`, keyword: "decode" });
   }
-  return out;
+  return VALID;
 }
