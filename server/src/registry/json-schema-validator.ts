@@ -357,7 +357,13 @@ export interface JsonViolations {
  */
 export type JsonValidator = (value: unknown, limit?: number) => JsonViolations;
 
-const VALID: JsonViolations = { first: [], count: 0 };
+/** A value without violations. */
+export const NO_VIOLATIONS: JsonViolations = { first: [], count: 0 };
+
+/** Violations that are all described (a payload that is not JSON, one nested too deep, ...). */
+export function allDescribed(violations: readonly JsonViolation[]): JsonViolations {
+  return { first: violations, count: violations.length };
+}
 
 function appendPath(path: string, segment: string): string {
   if (/^\d+$/.test(segment)) return `${path}[${segment}]`;
@@ -412,13 +418,13 @@ export function compileJsonSchema(schema: JsonSchema, sizeHint = 0): JsonValidat
   }
   return (value, limit = Number.POSITIVE_INFINITY) => {
     try {
-      if (validate(value)) return VALID;
+      if (validate(value)) return NO_VIOLATIONS;
       const errors = validate.errors ?? [];
       const described = errors.length <= limit ? errors : errors.slice(0, Math.max(0, limit));
       return { first: described.map(toViolation), count: errors.length };
     } catch (error) {
       // A recursive schema over a deeply nested value runs out of stack.
-      if (error instanceof RangeError) return { first: [{ path: "", description: "is nested too deeply to validate against its schema", keyword: "depth" }], count: 1 };
+      if (error instanceof RangeError) return allDescribed([{ path: "", description: "is nested too deeply to validate against its schema", keyword: "depth" }]);
       throw error;
     }
   };

@@ -14,7 +14,7 @@ import type { Event } from "@protobus/sdk/proto";
 import type { PublishValidation, PublishValidator } from "../bus/publish-validator.js";
 import type { FieldViolation, PreconditionViolation } from "../errors.js";
 import type { StoredSchema } from "../storage/schema-store.js";
-import { compileJsonSchema, type JsonValidator, type JsonViolations } from "./json-schema-validator.js";
+import { allDescribed, compileJsonSchema, type JsonValidator, type JsonViolations } from "./json-schema-validator.js";
 import { checkProtobufBinary, checkProtobufJson, type PayloadViolation } from "./protobuf-payload.js";
 import { BASE_SUBJECT, type SchemaRegistry } from "./schema-registry.js";
 import { createVersionCache } from "./version-cache.js";
@@ -30,11 +30,6 @@ export interface SchemaValidatorOptions {
 
 /** Checks a payload, describing at least its first `limit` violations when it has any (it may describe more). */
 type PayloadCheck = (contentType: string, data: Uint8Array, limit: number) => JsonViolations;
-
-/** Violations that were all described. */
-function found(violations: readonly PayloadViolation[]): JsonViolations {
-  return { first: violations, count: violations.length };
-}
 
 interface Resolved {
   readonly schema: StoredSchema;
@@ -227,9 +222,9 @@ export class SchemaValidator implements PublishValidator {
         if (media === "" || PROTOBUF_TYPES.has(media)) return checkProtobufBinary(desc, data, limit);
         if (isJson(media)) {
           const deep = tooDeep(data, maxDepth);
-          return deep !== undefined ? found(deep) : checkProtobufJson(desc, data, limit);
+          return deep !== undefined ? allDescribed(deep) : checkProtobufJson(desc, data, limit);
         }
-        return found([{ path: "", description: `has content type '${contentType}', but ${desc.typeName} payloads must be application/protobuf or application/json`, keyword: "content_type" }]);
+        return allDescribed([{ path: "", description: `has content type '${contentType}', but ${desc.typeName} payloads must be application/protobuf or application/json`, keyword: "content_type" }]);
       };
     } else {
       const validate = compileJsonSchema(parsed.schema, schema.definition.length);
@@ -237,15 +232,15 @@ export class SchemaValidator implements PublishValidator {
       check = (contentType, data, limit) => {
         const media = mediaType(contentType);
         if (media !== "" && !isJson(media)) {
-          return found([{ path: "", description: `has content type '${contentType}', but schema '${schema.subject}' is a JSON Schema: send application/json`, keyword: "content_type" }]);
+          return allDescribed([{ path: "", description: `has content type '${contentType}', but schema '${schema.subject}' is a JSON Schema: send application/json`, keyword: "content_type" }]);
         }
         const deep = tooDeep(data, maxDepth);
-        if (deep !== undefined) return found(deep);
+        if (deep !== undefined) return allDescribed(deep);
         let value: unknown;
         try {
           value = JSON.parse(decoder.decode(data));
         } catch (error) {
-          return found([{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }]);
+          return allDescribed([{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }]);
         }
         return validate(value, limit);
       };

@@ -6,7 +6,7 @@
  * payload.
  */
 import { fromBinary, fromJson, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import type { JsonViolation, JsonViolations } from "./json-schema-validator.js";
+import { NO_VIOLATIONS, allDescribed, type JsonViolation, type JsonViolations } from "./json-schema-validator.js";
 import { isCertainlyValidBinary } from "./protobuf-wire-check.js";
 
 /** One violation, path relative to the payload (empty for the payload itself). */
@@ -39,13 +39,6 @@ class Found implements JsonViolations {
     if (this.first.length < this.limit) this.first.push(describe());
   }
 }
-
-/** One violation of the payload as a whole. */
-function whole(violation: PayloadViolation): JsonViolations {
-  return { first: [violation], count: 1 };
-}
-
-const VALID: JsonViolations = { first: [], count: 0 };
 
 function holdsMessages(field: DescField): boolean {
   return (
@@ -115,12 +108,12 @@ function findUnknown(desc: DescMessage, message: Plain, path: string, out: Found
  */
 export function checkProtobufBinary(desc: DescMessage, data: Uint8Array, limit = Number.POSITIVE_INFINITY): JsonViolations {
   // Nearly every payload is valid: the wire walk says so without building the message.
-  if (isCertainlyValidBinary(desc, data)) return VALID;
+  if (isCertainlyValidBinary(desc, data)) return NO_VIOLATIONS;
   let message: Plain;
   try {
     message = fromBinary(desc, data, { readUnknownFields: true }) as unknown as Plain;
   } catch (error) {
-    return whole({ path: "", description: `is not a valid binary ${desc.typeName}: ${(error as Error).message}`, keyword: "decode" });
+    return allDescribed([{ path: "", description: `is not a valid binary ${desc.typeName}: ${(error as Error).message}`, keyword: "decode" }]);
   }
   const out = new Found(limit);
   findUnknown(desc, message, "", out);
@@ -209,7 +202,7 @@ export function checkProtobufJson(desc: DescMessage, data: Uint8Array, limit = N
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(data));
   } catch (error) {
-    return whole({ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" });
+    return allDescribed([{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }]);
   }
   const out = new Found(limit);
   findUnknownKeys(desc, value, "", out);
@@ -218,7 +211,7 @@ export function checkProtobufJson(desc: DescMessage, data: Uint8Array, limit = N
     fromJson(desc, value as JsonValue, { ignoreUnknownFields: false });
   } catch (error) {
     const message = (error as Error).message;
-    return whole({ path: pathFromJsonError(desc, value, message), description: `is not valid proto JSON for ${desc.typeName}: ${message}`, keyword: "decode" });
+    return allDescribed([{ path: pathFromJsonError(desc, value, message), description: `is not valid proto JSON for ${desc.typeName}: ${message}`, keyword: "decode" }]);
   }
-  return VALID;
+  return NO_VIOLATIONS;
 }
