@@ -19,6 +19,7 @@ import { checkProtobufBinary, checkProtobufJson, type PayloadViolation } from ".
 import { BASE_SUBJECT, type SchemaRegistry } from "./schema-registry.js";
 import { createVersionCache } from "./version-cache.js";
 import { jsonNestingDepth } from "./json-schema-limits.js";
+import { NotJson, parseJsonPayload } from "./json-payload.js";
 import { LIMIT_EXCEEDED, MAX_LISTED_VIOLATIONS } from "../errors.js";
 import { putExtensionsJson } from "../envelope-extensions-json.js";
 
@@ -228,7 +229,6 @@ export class SchemaValidator implements PublishValidator {
       };
     } else {
       const validate = compileJsonSchema(parsed.schema, schema.definition.length);
-      const decoder = new TextDecoder("utf-8", { fatal: true });
       check = (contentType, data, limit) => {
         const media = mediaType(contentType);
         if (media !== "" && !isJson(media)) {
@@ -236,13 +236,8 @@ export class SchemaValidator implements PublishValidator {
         }
         const deep = tooDeep(data, maxDepth);
         if (deep !== undefined) return allDescribed(deep);
-        let value: unknown;
-        try {
-          value = JSON.parse(decoder.decode(data));
-        } catch (error) {
-          return allDescribed([{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }]);
-        }
-        return validate(value, limit);
+        const value = parseJsonPayload(data);
+        return value instanceof NotJson ? allDescribed([value.violation]) : validate(value, limit);
       };
     }
     this.#compiled.set(key, { check, bytes: schema.definition.length });

@@ -8,6 +8,7 @@
 import { fromBinary, fromJson, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { NO_VIOLATIONS, allDescribed, type JsonViolation, type JsonViolations } from "./json-schema-validator.js";
 import { isCertainlyValidBinary } from "./protobuf-wire-check.js";
+import { NotJson, parseJsonPayload } from "./json-payload.js";
 
 /** One violation, path relative to the payload (empty for the payload itself). */
 export type PayloadViolation = JsonViolation;
@@ -198,12 +199,8 @@ function pathFromJsonError(desc: DescMessage, value: unknown, message: string): 
  * fields, and decode. Describes the first `limit` violations (default: all).
  */
 export function checkProtobufJson(desc: DescMessage, data: Uint8Array, limit = Number.POSITIVE_INFINITY): JsonViolations {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(data));
-  } catch (error) {
-    return allDescribed([{ path: "", description: `is not valid JSON: ${(error as Error).message}`, keyword: "decode" }]);
-  }
+  const value = parseJsonPayload(data);
+  if (value instanceof NotJson) return allDescribed([value.violation]);
   const out = new Found(limit);
   findUnknownKeys(desc, value, "", out);
   if (out.count > 0) return out;
