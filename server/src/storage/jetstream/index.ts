@@ -30,17 +30,7 @@ import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { MemoryBudget } from "../memory-budget.js";
 import { DEFAULT_GROUP_READ_AHEAD_BYTES } from "../groups/group-memory.js";
 import { Listeners } from "../listeners.js";
-import type {
-  AppendListener,
-  AppendOptions,
-  AppendResult,
-  BackendInfo,
-  HistoryPage,
-  HistoryQuery,
-  ReadRequest,
-  ReadResult,
-  StorageBackend,
-} from "../backend.js";
+import type * as backend from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
 import type { StoredEvent } from "../stored-event.js";
 import type { EventSource } from "../groups/event-source.js";
@@ -110,8 +100,8 @@ const READ_CONSUMER_TIMEOUT_MS = 1500;
 /** How long a live read waits for the tail to catch up before reading the stream itself. */
 const TAIL_WAIT_MS = 2000;
 
-class JetStreamBackend implements StorageBackend, EventSource {
-  readonly info: BackendInfo;
+class JetStreamBackend implements backend.StorageBackend, EventSource {
+  readonly info: backend.BackendInfo;
   readonly groups: JetStreamGroupStore;
   readonly schemas: JetStreamSchemaStore;
   readonly #nc: NatsConnection;
@@ -236,7 +226,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     }
   }
 
-  async append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
+  async append(events: readonly Event[], options: backend.AppendOptions): Promise<backend.AppendResult[]> {
     this.#checkOpen();
     const dedupe = options.dedupeWindowMs > 0;
     // Index of the first event of the batch with the same id, for repeats.
@@ -266,7 +256,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     const settled = await Promise.allSettled(acks.filter((ack) => ack !== undefined));
     const failed = settled.find((outcome) => outcome.status === "rejected");
     if (failed !== undefined) throw jetstreamError("publish", failed.reason);
-    const results: AppendResult[] = new Array<AppendResult>(events.length);
+    const results: backend.AppendResult[] = new Array<backend.AppendResult>(events.length);
     let head = 0n;
     let k = 0;
     for (let i = 0; i < events.length; i++) {
@@ -279,7 +269,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     }
     for (let i = 0; i < events.length; i++) {
       const first = repeatOf[i] as number;
-      if (first !== -1) results[i] = { id: (events[i] as Event).id, sequence: (results[first] as AppendResult).sequence, duplicate: true };
+      if (first !== -1) results[i] = { id: (events[i] as Event).id, sequence: (results[first] as backend.AppendResult).sequence, duplicate: true };
     }
     if (head > 0n) {
       if (head > this.#knownHead) this.#knownHead = head;
@@ -288,7 +278,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     return results;
   }
 
-  async read(request: ReadRequest): Promise<ReadResult> {
+  async read(request: backend.ReadRequest): Promise<backend.ReadResult> {
     this.#checkOpen();
     const target = request.afterSequence + 1n;
     const scanLimit = Math.max(request.limit * 16, 4096);
@@ -306,7 +296,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     return this.#readStream(request, scanLimit);
   }
 
-  async #readStream(request: ReadRequest, scanLimit: number): Promise<ReadResult> {
+  async #readStream(request: backend.ReadRequest, scanLimit: number): Promise<backend.ReadResult> {
     const filter = this.#subjects.filterFor(request.matcher);
     const headBefore = this.#knownHead;
     const events: StoredEvent[] = [];
@@ -331,7 +321,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     }
   }
 
-  async query(query: HistoryQuery): Promise<HistoryPage> {
+  async query(query: backend.HistoryQuery): Promise<backend.HistoryPage> {
     this.#checkOpen();
     const filter = this.#subjects.filterFor(query.matcher);
     let from = query.fromSequence < 1n ? 1n : query.fromSequence;
@@ -408,7 +398,7 @@ class JetStreamBackend implements StorageBackend, EventSource {
     }
   }
 
-  onAppend(listener: AppendListener): () => void {
+  onAppend(listener: backend.AppendListener): () => void {
     this.#checkOpen();
     this.#startTail();
     return this.#notifier.add(listener);
@@ -529,7 +519,7 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
  * Fails with UNAVAILABLE when the cluster cannot be reached and
  * FAILED_PRECONDITION when JetStream is off or the stream holds other subjects.
  */
-export async function createJetStreamBackend(options: JetStreamBackendOptions): Promise<StorageBackend> {
+export async function createJetStreamBackend(options: JetStreamBackendOptions): Promise<backend.StorageBackend> {
   const nc = await connectNats(options);
   try {
     const jsm = await jetstreamManager(nc, { timeout: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs });

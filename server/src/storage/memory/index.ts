@@ -9,17 +9,7 @@ import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
 import { EngineGroupStore, groupStoreOptions, type GroupMemoryOptions } from "../groups/engine-group-store.js";
 import { MemoryGroupPersistence } from "../groups/memory-group-persistence.js";
-import type {
-  AppendListener,
-  AppendOptions,
-  AppendResult,
-  BackendInfo,
-  HistoryPage,
-  HistoryQuery,
-  ReadRequest,
-  ReadResult,
-  StorageBackend,
-} from "../backend.js";
+import type * as backend from "../backend.js";
 import { matchesHistoryQuery } from "../history-filter.js";
 import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
 import { MemorySchemaStore } from "./schema-store.js";
@@ -30,8 +20,8 @@ export interface MemoryBackendOptions extends GroupMemoryOptions {
   readonly now?: () => Date;
 }
 
-class MemoryBackend implements StorageBackend {
-  readonly info: BackendInfo = { kind: "memory", durable: false, location: "" };
+class MemoryBackend implements backend.StorageBackend {
+  readonly info: backend.BackendInfo = { kind: "memory", durable: false, location: "" };
   readonly groups: GroupStore & { close(): void };
   // events[i] has sequence i + 1.
   readonly #events: StoredEvent[] = [];
@@ -77,11 +67,11 @@ class MemoryBackend implements StorageBackend {
     this.schemas = new MemorySchemaStore(this.#now);
   }
 
-  async append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
+  async append(events: readonly Event[], options: backend.AppendOptions): Promise<backend.AppendResult[]> {
     // Publish times never go backwards along the sequence, even if the clock does.
     this.#lastPublishMs = Math.max(this.#lastPublishMs, this.#now().getTime());
     const now = new Date(this.#lastPublishMs);
-    const results: AppendResult[] = [];
+    const results: backend.AppendResult[] = [];
     const accepted: Event[] = [];
     const published: (PublishedEnvelope | undefined)[] = [];
     const batchIds = new Map<string, bigint>();
@@ -149,7 +139,7 @@ class MemoryBackend implements StorageBackend {
     return this.#publishMs[Number(sequence) - 1];
   }
 
-  async read(request: ReadRequest): Promise<ReadResult> {
+  async read(request: backend.ReadRequest): Promise<backend.ReadResult> {
     const events: StoredEvent[] = [];
     const head = this.#events.length;
     let index = Number(request.afterSequence);
@@ -163,7 +153,7 @@ class MemoryBackend implements StorageBackend {
     return { events, scannedTo: BigInt(Math.max(index, Number(request.afterSequence))) };
   }
 
-  async query(query: HistoryQuery): Promise<HistoryPage> {
+  async query(query: backend.HistoryQuery): Promise<backend.HistoryPage> {
     const out: StoredEvent[] = [];
     const first = Math.max(0, Number(query.fromSequence) - 1);
     const end = Math.min(this.#events.length, first + (query.scanLimit ?? Infinity));
@@ -196,7 +186,7 @@ class MemoryBackend implements StorageBackend {
     return BigInt(lo + 1);
   }
 
-  onAppend(listener: AppendListener): () => void {
+  onAppend(listener: backend.AppendListener): () => void {
     return this.#notifier.add(listener);
   }
 
@@ -208,6 +198,6 @@ class MemoryBackend implements StorageBackend {
 }
 
 /** Creates a memory backend. */
-export function createMemoryBackend(options: MemoryBackendOptions = {}): StorageBackend {
+export function createMemoryBackend(options: MemoryBackendOptions = {}): backend.StorageBackend {
   return new MemoryBackend(options);
 }

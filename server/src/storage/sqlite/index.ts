@@ -13,17 +13,7 @@ import type { PatternMatcher } from "@protobus/sdk/internal";
 import { Listeners } from "../listeners.js";
 import type { GroupStore } from "../group-store.js";
 import { EngineGroupStore, groupStoreOptions, type GroupMemoryOptions } from "../groups/engine-group-store.js";
-import type {
-  AppendListener,
-  AppendOptions,
-  AppendResult,
-  BackendInfo,
-  HistoryPage,
-  HistoryQuery,
-  ReadRequest,
-  ReadResult,
-  StorageBackend,
-} from "../backend.js";
+import type * as backend from "../backend.js";
 import { MAX_SEQUENCE } from "../backend.js";
 import { EventRowInserter } from "./event-row-inserter.js";
 import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
@@ -139,14 +129,14 @@ interface EventRow {
 /** An append waiting for its group commit. */
 interface PendingAppend {
   readonly events: readonly Event[];
-  readonly options: AppendOptions;
-  resolve(results: AppendResult[]): void;
+  readonly options: backend.AppendOptions;
+  resolve(results: backend.AppendResult[]): void;
   reject(error: unknown): void;
 }
 
 /** What one append stored, in its transaction. */
 interface AppendOutcome {
-  readonly results: AppendResult[];
+  readonly results: backend.AppendResult[];
   readonly added: StoredEvent[];
 }
 
@@ -155,7 +145,7 @@ function fromRow(row: EventRow): StoredEvent {
 }
 
 /** The SQLite backend, with what it tells about its backlog reads. */
-export interface SqliteStorageBackend extends StorageBackend {
+export interface SqliteStorageBackend extends backend.StorageBackend {
   /**
    * How many reads behind the recent cache the backlog reader thread
    * answered, and that thread's id (never the main thread's): these reads
@@ -167,7 +157,7 @@ export interface SqliteStorageBackend extends StorageBackend {
 }
 
 class SqliteBackend implements SqliteStorageBackend {
-  readonly info: BackendInfo;
+  readonly info: backend.BackendInfo;
   readonly groups: GroupStore & { close(): void };
   readonly schemas: SqliteSchemaStore;
   readonly #db: Database.Database;
@@ -296,8 +286,8 @@ class SqliteBackend implements SqliteStorageBackend {
   }
 
   /** Inserts one append's events after `head`, inside the open transaction. */
-  #insertRows(events: readonly Event[], options: AppendOptions, now: Date, head: bigint): AppendOutcome {
-    const results: AppendResult[] = [];
+  #insertRows(events: readonly Event[], options: backend.AppendOptions, now: Date, head: bigint): AppendOutcome {
+    const results: backend.AppendResult[] = [];
     const accepted: Event[] = [];
     const published: (PublishedEnvelope | undefined)[] = [];
     const batchIds = new Map<string, bigint>();
@@ -382,7 +372,7 @@ class SqliteBackend implements SqliteStorageBackend {
    * several requests of one stream) share one transaction, a group commit:
    * each resolves once the commit that holds it is done.
    */
-  append(events: readonly Event[], options: AppendOptions): Promise<AppendResult[]> {
+  append(events: readonly Event[], options: backend.AppendOptions): Promise<backend.AppendResult[]> {
     this.#assertOpen();
     return new Promise((resolve, reject) => {
       this.#pending.push({ events, options, resolve, reject });
@@ -495,7 +485,7 @@ class SqliteBackend implements SqliteStorageBackend {
     this.#recentBytes = bytes;
   }
 
-  async read(request: ReadRequest): Promise<ReadResult> {
+  async read(request: backend.ReadRequest): Promise<backend.ReadResult> {
     this.#assertOpen();
     // Nothing after the head: no need to ask the database (a reopened store has an empty cache).
     if (request.afterSequence >= this.#head) return { events: [], scannedTo: request.afterSequence };
@@ -509,7 +499,7 @@ class SqliteBackend implements SqliteStorageBackend {
     return this.#backlog.read(request.afterSequence, request.limit, request.matcher);
   }
 
-  #readRecent(request: ReadRequest, firstSequence: bigint): ReadResult {
+  #readRecent(request: backend.ReadRequest, firstSequence: bigint): backend.ReadResult {
     const events: StoredEvent[] = [];
     let index = Number(request.afterSequence - firstSequence + 1n);
     let scannedTo = request.afterSequence;
@@ -523,7 +513,7 @@ class SqliteBackend implements SqliteStorageBackend {
     return { events, scannedTo };
   }
 
-  async query(query: HistoryQuery): Promise<HistoryPage> {
+  async query(query: backend.HistoryQuery): Promise<backend.HistoryPage> {
     this.#assertOpen();
     // Publish times follow the sequence: a time bound is a sequence bound (sequence-at-time.ts).
     let fromSequence = query.fromSequence;
@@ -617,7 +607,7 @@ class SqliteBackend implements SqliteStorageBackend {
     }
   }
 
-  onAppend(listener: AppendListener): () => void {
+  onAppend(listener: backend.AppendListener): () => void {
     return this.#notifier.add(listener);
   }
 
