@@ -3,28 +3,20 @@
  * engine paths as a durable backend, with nothing surviving a restart.
  */
 import type { GroupDefinition, GroupSettings } from "../group-store.js";
-import {
-  zeroCounters,
-  type DeadRecord,
-  type DeadSelection,
-  type GroupBatch,
-  type GroupCounters,
-  type GroupPersistence,
-  type PersistedGroup,
-  type RetryRecord,
-} from "./group-persistence.js";
+import { zeroCounters } from "./group-persistence.js";
+import type * as persistence from "./group-persistence.js";
 
 interface MemoryGroup {
   definition: GroupDefinition;
   floor: number;
-  counters: GroupCounters;
+  counters: persistence.GroupCounters;
   readonly settled: Set<number>;
-  readonly retries: Map<number, RetryRecord>;
-  readonly dead: Map<number, DeadRecord>;
+  readonly retries: Map<number, persistence.RetryRecord>;
+  readonly dead: Map<number, persistence.DeadRecord>;
 }
 
 /** A group as the engine loads it. */
-function persistedOf(g: MemoryGroup): PersistedGroup {
+function persistedOf(g: MemoryGroup): persistence.PersistedGroup {
   return {
     definition: g.definition,
     floor: g.floor,
@@ -36,14 +28,14 @@ function persistedOf(g: MemoryGroup): PersistedGroup {
 }
 
 /** In-process {@link GroupPersistence}. */
-export class MemoryGroupPersistence implements GroupPersistence {
+export class MemoryGroupPersistence implements persistence.GroupPersistence {
   readonly #groups = new Map<string, MemoryGroup>();
 
-  loadAll(): PersistedGroup[] {
+  loadAll(): persistence.PersistedGroup[] {
     return [...this.#groups.values()].map((g) => persistedOf(g));
   }
 
-  load(name: string): PersistedGroup | undefined {
+  load(name: string): persistence.PersistedGroup | undefined {
     const group = this.#groups.get(name);
     return group === undefined ? undefined : persistedOf(group);
   }
@@ -64,7 +56,7 @@ export class MemoryGroupPersistence implements GroupPersistence {
     if (group !== undefined) group.definition = { ...group.definition, settings };
   }
 
-  commit(name: string, batch: GroupBatch): void {
+  commit(name: string, batch: persistence.GroupBatch): void {
     const group = this.#groups.get(name);
     if (group === undefined) return;
     group.floor = batch.floor;
@@ -80,7 +72,7 @@ export class MemoryGroupPersistence implements GroupPersistence {
     this.#groups.delete(name);
   }
 
-  listDead(name: string, afterSequence: number, limit: number): DeadRecord[] {
+  listDead(name: string, afterSequence: number, limit: number): persistence.DeadRecord[] {
     const group = this.#groups.get(name);
     if (group === undefined) return [];
     return [...group.dead.values()]
@@ -97,11 +89,11 @@ export class MemoryGroupPersistence implements GroupPersistence {
     return fn();
   }
 
-  takeDead(name: string, selection: DeadSelection): DeadRecord[] {
+  takeDead(name: string, selection: persistence.DeadSelection): persistence.DeadRecord[] {
     const group = this.#groups.get(name);
     if (group === undefined) return [];
     const sequences = "all" in selection ? [...group.dead.keys()] : selection.sequences;
-    const taken: DeadRecord[] = [];
+    const taken: persistence.DeadRecord[] = [];
     for (const seq of sequences) {
       const record = group.dead.get(seq);
       if (record === undefined) continue;

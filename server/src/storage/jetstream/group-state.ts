@@ -14,16 +14,8 @@ import { Code, ProtobusError } from "@protobus/sdk";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { GroupDefinition, GroupSettings } from "../group-store.js";
-import {
-  zeroCounters,
-  type DeadRecord,
-  type DeadSelection,
-  type GroupBatch,
-  type GroupCounters,
-  type GroupPersistence,
-  type PersistedGroup,
-  type RetryRecord,
-} from "../groups/group-persistence.js";
+import { zeroCounters } from "../groups/group-persistence.js";
+import type * as persistence from "../groups/group-persistence.js";
 import { MemoryGroupPersistence } from "../groups/memory-group-persistence.js";
 import { jetstreamError } from "./errors.js";
 import { isRevisionConflict } from "./kv-util.js";
@@ -47,9 +39,9 @@ export interface GroupStateLocation {
 /** The state entry as stored. */
 export interface StateRecord {
   readonly floor: number;
-  readonly counters: GroupCounters;
+  readonly counters: persistence.GroupCounters;
   readonly settled: readonly number[];
-  readonly retries: readonly RetryRecord[];
+  readonly retries: readonly persistence.RetryRecord[];
 }
 
 interface DeadBody {
@@ -67,8 +59,8 @@ export function lostOwnership(name: string): ProtobusError {
 }
 
 /** Reads a group's dead letters from the dead-letter stream. */
-async function loadDead(location: GroupStateLocation): Promise<DeadRecord[]> {
-  const dead: DeadRecord[] = [];
+async function loadDead(location: GroupStateLocation): Promise<persistence.DeadRecord[]> {
+  const dead: persistence.DeadRecord[] = [];
   await scanStream(location.readJsm, location.js, location.dlqStream, {
     fromSequence: 1n,
     filterSubject: `${location.dlqSubject}.*`,
@@ -84,7 +76,7 @@ async function loadDead(location: GroupStateLocation): Promise<DeadRecord[]> {
 }
 
 /** A {@link GroupPersistence} for one group, mirrored in memory and written to JetStream. */
-export class JetStreamGroupState implements GroupPersistence {
+export class JetStreamGroupState implements persistence.GroupPersistence {
   readonly #location: GroupStateLocation;
   readonly #name: string;
   readonly #mirror = new MemoryGroupPersistence();
@@ -114,7 +106,7 @@ export class JetStreamGroupState implements GroupPersistence {
     location: GroupStateLocation,
     definition: GroupDefinition,
     onLost: () => void,
-  ): Promise<{ state: JetStreamGroupState; persisted: PersistedGroup }> {
+  ): Promise<{ state: JetStreamGroupState; persisted: persistence.PersistedGroup }> {
     const entry = await location.kv.get(location.stateKey);
     if (entry === null || entry.operation !== "PUT") {
       throw new ProtobusError(Code.NOT_FOUND, `consumer group '${definition.name}' does not exist`);
@@ -137,15 +129,15 @@ export class JetStreamGroupState implements GroupPersistence {
       if (isRevisionConflict(error)) throw lostOwnership(definition.name);
       throw error;
     }
-    const persisted = (state.#mirror.loadAll()[0] as PersistedGroup);
+    const persisted = (state.#mirror.loadAll()[0] as persistence.PersistedGroup);
     return { state, persisted };
   }
 
-  loadAll(): PersistedGroup[] {
+  loadAll(): persistence.PersistedGroup[] {
     return this.#mirror.loadAll();
   }
 
-  load(name: string): PersistedGroup | undefined {
+  load(name: string): persistence.PersistedGroup | undefined {
     return this.#mirror.load(name);
   }
 
@@ -157,7 +149,7 @@ export class JetStreamGroupState implements GroupPersistence {
     this.#mirror.updateSettings(name, settings);
   }
 
-  commit(name: string, batch: GroupBatch): Promise<void> {
+  commit(name: string, batch: persistence.GroupBatch): Promise<void> {
     this.#mirror.commit(name, batch);
     for (const record of batch.dead) {
       const body: DeadBody = { attempts: record.attempts, reason: record.reason, deadAt: record.deadAt };
@@ -170,7 +162,7 @@ export class JetStreamGroupState implements GroupPersistence {
     this.#mirror.delete(name);
   }
 
-  listDead(name: string, afterSequence: number, limit: number): DeadRecord[] {
+  listDead(name: string, afterSequence: number, limit: number): persistence.DeadRecord[] {
     return this.#mirror.listDead(name, afterSequence, limit);
   }
 
@@ -184,7 +176,7 @@ export class JetStreamGroupState implements GroupPersistence {
     return fn();
   }
 
-  takeDead(name: string, selection: DeadSelection): DeadRecord[] {
+  takeDead(name: string, selection: persistence.DeadSelection): persistence.DeadRecord[] {
     const taken = this.#mirror.takeDead(name, selection);
     if (taken.length > 0) {
       const { jsm } = this.#location;

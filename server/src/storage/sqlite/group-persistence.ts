@@ -7,16 +7,8 @@
  */
 import type Database from "better-sqlite3";
 import { DEFAULT_GROUP_SETTINGS, type GroupDefinition, type GroupSettings } from "../group-store.js";
-import {
-  zeroCounters,
-  type DeadRecord,
-  type DeadSelection,
-  type GroupBatch,
-  type GroupCounters,
-  type GroupPersistence,
-  type PersistedGroup,
-  type RetryRecord,
-} from "../groups/group-persistence.js";
+import { zeroCounters } from "../groups/group-persistence.js";
+import type * as persistence from "../groups/group-persistence.js";
 import { sqliteError } from "./errors.js";
 
 /** The tables, created when missing. */
@@ -65,7 +57,7 @@ function parseStringList(json: string): string[] {
   return value;
 }
 
-function deadRecord(row: DeadRow): DeadRecord {
+function deadRecord(row: DeadRow): persistence.DeadRecord {
   return { sequence: Number(row.seq), attempts: Number(row.attempts), reason: row.reason, deadAt: Number(row.dead_at) };
 }
 
@@ -93,10 +85,10 @@ function prepareStatements(db: Database.Database) {
 }
 
 /** {@link GroupPersistence} in a better-sqlite3 database (schema from {@link GROUP_SCHEMA}). */
-export class SqliteGroupPersistence implements GroupPersistence {
+export class SqliteGroupPersistence implements persistence.GroupPersistence {
   readonly #db: Database.Database;
   readonly #s: ReturnType<typeof prepareStatements>;
-  readonly #commitTx: (name: string, batch: GroupBatch) => void;
+  readonly #commitTx: (name: string, batch: persistence.GroupBatch) => void;
   readonly #afterCommit: () => void;
 
   /** `afterCommit` is told after each commit of group state (the store checkpoints its WAL after writes). */
@@ -105,7 +97,7 @@ export class SqliteGroupPersistence implements GroupPersistence {
     this.#afterCommit = afterCommit;
     db.exec(GROUP_SCHEMA);
     this.#s = prepareStatements(db);
-    this.#commitTx = db.transaction((name: string, batch: GroupBatch) => {
+    this.#commitTx = db.transaction((name: string, batch: persistence.GroupBatch) => {
       const s = this.#s;
       s.progress.run(batch.floor, JSON.stringify(batch.counters), name);
       s.pruneSettled.run(name, batch.floor);
@@ -124,14 +116,14 @@ export class SqliteGroupPersistence implements GroupPersistence {
     }
   }
 
-  loadAll(): PersistedGroup[] {
+  loadAll(): persistence.PersistedGroup[] {
     return this.#run("load groups", () => {
       const rows = this.#db.prepare("SELECT * FROM groups ORDER BY name").all() as GroupRow[];
       return rows.map((row) => this.#persisted(row));
     });
   }
 
-  load(name: string): PersistedGroup | undefined {
+  load(name: string): persistence.PersistedGroup | undefined {
     return this.#run("load group", () => {
       const row = this.#db.prepare("SELECT * FROM groups WHERE name = ?").get(name) as GroupRow | undefined;
       return row === undefined ? undefined : this.#persisted(row);
@@ -139,12 +131,12 @@ export class SqliteGroupPersistence implements GroupPersistence {
   }
 
   /** A stored row with its settled sequences, dead letters above the floor and retries. */
-  #persisted(row: GroupRow): PersistedGroup {
+  #persisted(row: GroupRow): persistence.PersistedGroup {
     const floor = Number(row.floor);
     const settled = (this.#s.settledOf.all(row.name, floor) as Array<{ seq: bigint }>).map((r) => Number(r.seq));
     const dead = (this.#s.deadAbove.all(row.name, floor) as Array<{ seq: bigint }>).map((r) => Number(r.seq));
     const retries = (this.#s.retriesOf.all(row.name) as Array<{ seq: bigint; attempts: bigint; due_at: bigint; reason: string }>).map(
-      (r): RetryRecord => ({ sequence: Number(r.seq), attempts: Number(r.attempts), dueAt: Number(r.due_at), reason: r.reason }),
+      (r): persistence.RetryRecord => ({ sequence: Number(r.seq), attempts: Number(r.attempts), dueAt: Number(r.due_at), reason: r.reason }),
     );
     try {
       const definition: GroupDefinition = {
@@ -154,7 +146,7 @@ export class SqliteGroupPersistence implements GroupPersistence {
         settings: { ...DEFAULT_GROUP_SETTINGS, ...(JSON.parse(row.settings) as Partial<GroupSettings>) },
         createdAt: new Date(Number(row.created)),
       };
-      const counters = { ...zeroCounters(), ...(JSON.parse(row.counters) as Partial<GroupCounters>) };
+      const counters = { ...zeroCounters(), ...(JSON.parse(row.counters) as Partial<persistence.GroupCounters>) };
       return { definition, floor, counters, settled, deadAboveFloor: dead, retries };
     } catch (error) {
       // One unreadable row makes one broken group, not a server that cannot start.
@@ -188,7 +180,7 @@ export class SqliteGroupPersistence implements GroupPersistence {
     this.#run("update group", () => this.#s.settings.run(JSON.stringify(settings), name));
   }
 
-  commit(name: string, batch: GroupBatch): void {
+  commit(name: string, batch: persistence.GroupBatch): void {
     this.#run("commit group state", () => this.#commitTx(name, batch));
     this.#afterCommit();
   }
@@ -203,7 +195,7 @@ export class SqliteGroupPersistence implements GroupPersistence {
     );
   }
 
-  listDead(name: string, afterSequence: number, limit: number): DeadRecord[] {
+  listDead(name: string, afterSequence: number, limit: number): persistence.DeadRecord[] {
     return this.#run("list dead letters", () => (this.#s.listDead.all(name, afterSequence, limit) as DeadRow[]).map(deadRecord));
   }
 
@@ -215,7 +207,7 @@ export class SqliteGroupPersistence implements GroupPersistence {
     return this.#run("group transaction", () => this.#db.transaction(fn)());
   }
 
-  takeDead(name: string, selection: DeadSelection): DeadRecord[] {
+  takeDead(name: string, selection: persistence.DeadSelection): persistence.DeadRecord[] {
     return this.#run("take dead letters", () =>
       this.#db.transaction(() => {
         if ("all" in selection) {
@@ -223,7 +215,7 @@ export class SqliteGroupPersistence implements GroupPersistence {
           this.#s.dropAllDead.run(name);
           return rows;
         }
-        const taken: DeadRecord[] = [];
+        const taken: persistence.DeadRecord[] = [];
         for (const seq of selection.sequences) {
           const row = this.#s.oneDead.get(name, seq) as DeadRow | undefined;
           if (row === undefined) continue;
