@@ -71,6 +71,7 @@ export { COMPATIBILITY_MODES, SchemaFormat } from "./storage/schema-store.js";
 export type {
   CompatibilityMode,
   RegistrationContext,
+  RegistrationDecider,
   RegistrationDecision,
   RegistrationOutcome,
   SchemaChangeListener,

@@ -65,6 +65,13 @@ export type RegistrationDecision<V> =
   | { readonly kind: "existing"; readonly version: number }
   | { readonly kind: "reject"; readonly violations: readonly V[] };
 
+/**
+ * The registry's check of a draft, run by the store inside its atomic step.
+ * It must be pure and synchronous: a store with optimistic concurrency may
+ * call it again on a conflict.
+ */
+export type RegistrationDecider<V> = (context: RegistrationContext) => RegistrationDecision<V>;
+
 /** What a registration did. */
 export type RegistrationOutcome<V> =
   | { readonly kind: "inserted"; readonly schema: StoredSchema }
@@ -84,11 +91,11 @@ export interface SchemaStore {
    * Registers a draft under a subject atomically: reads the context, calls
    * `decide`, and when it says `insert` stores the draft as version
    * max(existing, deleted included) + 1, all without any other registration
-   * or mode change of the subject in between. `decide` must be pure and
-   * synchronous: a store with optimistic concurrency may call it again on a
-   * conflict. Nothing is stored unless the outcome is `inserted`.
+   * or mode change of the subject in between (see {@link RegistrationDecider}
+   * for what `decide` must be). Nothing is stored unless the outcome is
+   * `inserted`.
    */
-  register<V>(subject: string, draft: SchemaDraft, decide: (context: RegistrationContext) => RegistrationDecision<V>): Promise<RegistrationOutcome<V>>;
+  register<V>(subject: string, draft: SchemaDraft, decide: RegistrationDecider<V>): Promise<RegistrationOutcome<V>>;
 
   /** The given version (deleted or not), or the latest live one when `version` is absent. */
   get(subject: string, version?: number): Promise<StoredSchema | undefined>;

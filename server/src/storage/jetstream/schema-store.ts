@@ -13,8 +13,7 @@ import { KvWatchInclude, type KV } from "@nats-io/kv";
 import { Listeners } from "../listeners.js";
 import {
   type CompatibilityMode,
-  type RegistrationContext,
-  type RegistrationDecision,
+  type RegistrationDecider,
   type RegistrationOutcome,
   type SchemaChangeListener,
   type SchemaDraft,
@@ -99,11 +98,7 @@ export class JetStreamSchemaStore implements SchemaStore {
     this.#now = now;
   }
 
-  async register<V>(
-    subject: string,
-    draft: SchemaDraft,
-    decide: (context: RegistrationContext) => RegistrationDecision<V>,
-  ): Promise<RegistrationOutcome<V>> {
+  async register<V>(subject: string, draft: SchemaDraft, decide: RegistrationDecider<V>): Promise<RegistrationOutcome<V>> {
     const key = encodeKey(SUBJECT_PREFIX, subject);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const [loaded, global] = await Promise.all([this.#load<SubjectRecord>(key), this.#load<GlobalRecord>(GLOBAL_KEY)]);

@@ -6,8 +6,7 @@
 import { Listeners } from "../listeners.js";
 import type {
   CompatibilityMode,
-  RegistrationContext,
-  RegistrationDecision,
+  RegistrationDecider,
   RegistrationOutcome,
   SchemaChangeListener,
   SchemaDraft,
@@ -29,11 +28,7 @@ export class MemorySchemaStore implements SchemaStore {
     this.#now = now;
   }
 
-  async register<V>(
-    subject: string,
-    draft: SchemaDraft,
-    decide: (context: RegistrationContext) => RegistrationDecision<V>,
-  ): Promise<RegistrationOutcome<V>> {
+  async register<V>(subject: string, draft: SchemaDraft, decide: RegistrationDecider<V>): Promise<RegistrationOutcome<V>> {
     const all = this.#subjects.get(subject) ?? [];
     const versions = all.filter((s) => !s.deleted);
     const decision = decide({ versions, subjectMode: this.#modes.get(subject), globalMode: this.#globalMode });

@@ -10,8 +10,7 @@ import { asCompatibilityMode } from "@protobus/sdk/internal";
 import { registrationOutcome } from "../schema-registration.js";
 import type {
   CompatibilityMode,
-  RegistrationContext,
-  RegistrationDecision,
+  RegistrationDecider,
   RegistrationOutcome,
   SchemaChangeListener,
   SchemaDraft,
@@ -100,11 +99,7 @@ export class SqliteSchemaStore implements SchemaStore {
     return asCompatibilityMode((this.#getMode.get(subject) as { mode: string } | undefined)?.mode);
   }
 
-  async register<V>(
-    subject: string,
-    draft: SchemaDraft,
-    decide: (context: RegistrationContext) => RegistrationDecision<V>,
-  ): Promise<RegistrationOutcome<V>> {
+  async register<V>(subject: string, draft: SchemaDraft, decide: RegistrationDecider<V>): Promise<RegistrationOutcome<V>> {
     const run = this.#db.transaction((): RegistrationOutcome<V> => {
       const all = (this.#allVersions.all(subject) as SchemaRow[]).map(fromRow);
       const decision = decide({
