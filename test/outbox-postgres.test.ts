@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type pg from "pg";
 import type { Event, ProtobusClient } from "@protobus/sdk";
-import { createOutboxRelay, createPostgresOutbox, type OutboxRelay, type PostgresOutbox } from "@protobus/sdk/outbox";
+import { createOutboxRelay, createPostgresOutbox, type OutboxRelay, type PostgresOutbox, type PostgresQueryable } from "@protobus/sdk/outbox";
 import { POSTGRES_URL, testPool, uniqueTable } from "./support/postgres.js";
 import { startTestServer, waitFor } from "./support/test-server.js";
 
@@ -59,6 +59,16 @@ function prng(seed: number): () => number {
     x ^= x << 5;
     return (x >>> 0) / 2 ** 32;
   };
+}
+
+/** `db`, counting the queries sent through it. */
+function counted(db: pg.PoolClient): { db: PostgresQueryable; queries: () => number } {
+  let queries = 0;
+  const query = (q: unknown, values?: unknown[]): Promise<{ rows: unknown[] }> => {
+    queries += 1;
+    return (db.query as (q: unknown, values?: unknown[]) => Promise<{ rows: unknown[] }>).call(db, q, values);
+  };
+  return { db: { query: query as PostgresQueryable["query"] }, queries: () => queries };
 }
 
 describe("PostgreSQL outbox", () => {
@@ -142,6 +152,73 @@ describe("PostgreSQL outbox", () => {
     // Every event keeps what the writer put in: source, correlation shared by its transaction.
     expect(events.every((e) => e.source === "orders" && e.correlationId !== "")).toBe(true);
     expect(relay.stats.lagMs).toBe(0);
+  });
+
+  it("publishAndCommit writes and commits in one query; quotes, backslashes and SQL in ids and keys arrive as written", async () => {
+    const s = await setup();
+    const relay = relayOf(s);
+    await s.pool.query(`CREATE TABLE ${s.table}_orders (id text PRIMARY KEY)`);
+    cleanups.push(() => s.pool.query(`DROP TABLE IF EXISTS ${s.table}_orders`));
+    const db = await s.pool.connect();
+    cleanups.push(() => db.release());
+    const keys = ["o'1", "o\\'); DROP TABLE orders; --", "E'\\x00\\\\'", "naïve ✓ 𝄞", ""];
+    const inputs = keys.map((key, i) => ({ id: `${key}#${i}`, type: "shop.order.placed", orderingKey: key, data: { i } }));
+    await db.query("BEGIN");
+    await db.query(`INSERT INTO ${s.table}_orders (id) VALUES ($1)`, ["o-1"]);
+    const tx = counted(db);
+    const ids = await s.outbox.publishAndCommit(tx.db, inputs);
+    expect(tx.queries()).toBe(1);
+    expect(ids).toEqual(inputs.map((e) => e.id));
+    // Committed: another connection sees the business row and the outbox rows, texts as written.
+    expect((await s.pool.query(`SELECT id FROM ${s.table}_orders`)).rows).toEqual([{ id: "o-1" }]);
+    const rows = await s.pool.query(`SELECT event_id, event_type, ordering_key FROM ${s.outbox.table} ORDER BY id`);
+    expect(rows.rows).toEqual(inputs.map((e) => ({ event_id: e.id, event_type: e.type, ordering_key: e.orderingKey })));
+    await waitFor(() => relay.stats.published === inputs.length, 10_000, "the rows published");
+    const events = await busEvents(s.client, "shop.>");
+    expect(events.map((e) => [e.id, e.orderingKey, json(e).i])).toEqual(inputs.map((e) => [e.id, e.orderingKey, e.data.i]));
+    // No events: the transaction is committed all the same.
+    await db.query("BEGIN");
+    await db.query(`INSERT INTO ${s.table}_orders (id) VALUES ($1)`, ["o-2"]);
+    expect(await s.outbox.publishAndCommit(db, [])).toEqual([]);
+    expect((await s.pool.query(`SELECT count(*)::int AS n FROM ${s.table}_orders`)).rows).toEqual([{ n: 2 }]);
+  });
+
+  it("publishAndCommit that fails commits nothing: a failed write leaves the transaction to roll back, a failed commit has ended it", async () => {
+    const s = await setup();
+    await s.pool.query(`CREATE TABLE ${s.table}_tree (id int PRIMARY KEY, parent int REFERENCES ${s.table}_tree (id) DEFERRABLE INITIALLY DEFERRED)`);
+    cleanups.push(() => s.pool.query(`DROP TABLE IF EXISTS ${s.table}_tree`));
+    const db = await s.pool.connect();
+    cleanups.push(() => db.release());
+    const event = { type: "shop.order.placed", data: { n: 1 } };
+    const outboxRows = async (): Promise<number> => ((await s.pool.query(`SELECT count(*)::int AS n FROM ${s.outbox.table}`)).rows[0] as { n: number }).n;
+
+    // The write fails (the transaction is already aborted): it stays open until rolled back.
+    await db.query("BEGIN");
+    await expect(db.query("SELECT 1 / 0")).rejects.toThrow(/division by zero/);
+    await expect(s.outbox.publishAndCommit(db, event)).rejects.toThrow(/current transaction is aborted/);
+    await expect(db.query("SELECT 1")).rejects.toThrow(/current transaction is aborted/);
+    await db.query("ROLLBACK");
+
+    // The commit fails (a deferred foreign key): the transaction has ended, rolled back.
+    await db.query("BEGIN");
+    await db.query(`INSERT INTO ${s.table}_tree (id, parent) VALUES (1, 99)`);
+    await expect(s.outbox.publishAndCommit(db, event)).rejects.toThrow(/foreign key/);
+    expect((await db.query(`SELECT count(*)::int AS n FROM ${s.table}_tree`)).rows).toEqual([{ n: 0 }]);
+
+    // A NUL in an id goes the parameter way and is refused there, as publish is.
+    await db.query("BEGIN");
+    await expect(s.outbox.publishAndCommit(db, { ...event, id: "a\0b" })).rejects.toThrow(/0x00/);
+    await db.query("ROLLBACK");
+    expect(await outboxRows()).toBe(0);
+
+    // More than 1 MiB of envelopes: publish, then COMMIT.
+    await db.query("BEGIN");
+    const large = counted(db);
+    const big = Array.from({ length: 3 }, (_, i) => ({ type: "shop.order.placed", data: Buffer.alloc(400_000, 97 + i) }));
+    const ids = await s.outbox.publishAndCommit(large.db, big);
+    expect(large.queries()).toBe(2);
+    const stored = await s.pool.query(`SELECT event_id, length(envelope) > 400000 AS whole FROM ${s.outbox.table} ORDER BY id`);
+    expect(stored.rows).toEqual(ids.map((id) => ({ event_id: id, whole: true })));
   });
 
   it("wakes an idle relay by NOTIFY, not by its poll", async () => {

@@ -1,6 +1,7 @@
 // The transactional outbox end to end on PostgreSQL: `writers` loops, each
 // committing a transaction that inserts a business row and its event.
-// Mode `outbox`: the event goes into the outbox table in the transaction and
+// Mode `outbox`: the event goes into the outbox table in the transaction
+// (`publishAndCommit`: its row and the COMMIT in one round trip) and
 // a relay in this process publishes committed rows (the counter is what the
 // relay got stored on the server). Mode `naive`: the loop commits the row,
 // then awaits a unary publish of the event (what an application without an
@@ -33,8 +34,8 @@ export async function start({ address, writers = 16, mode = "outbox" }) {
         await db.query("BEGIN");
         await db.query(`INSERT INTO ${orders} (total) VALUES ($1)`, [42]);
         if (relay !== undefined) {
-          await outbox.publish(db, { type: EVENT_TYPE, data });
-          await db.query("COMMIT");
+          // The event's row and the COMMIT in one round trip.
+          await outbox.publishAndCommit(db, { type: EVENT_TYPE, data });
         } else {
           await db.query("COMMIT");
           await client.publish({ type: EVENT_TYPE, data });

@@ -33,11 +33,18 @@ import { Buffer } from "node:buffer";
 import type { EventInput } from "../event-input.js";
 import { outboxEnvelopes, type OutboxEnvelope } from "./outbox-envelope.js";
 import type { OutboxBacklog, OutboxOutcome, OutboxRow, OutboxStore } from "./outbox-store.js";
-import { lockKey, sqlIdentifier } from "./sql-names.js";
+import { lockKey, sqlByteaLiteral, sqlIdentifier, sqlLiteral } from "./sql-names.js";
 
 
 /** Rows per INSERT statement of `publish` (four parameters each, within PostgreSQL's 65,535). */
 const MAX_ROWS_PER_INSERT = 1_000;
+
+/**
+ * `publishAndCommit` writes envelopes of up to this many bytes in all as
+ * literals in its one query string (hex doubles them); larger writes go as
+ * `publish` (binary parameters), then `COMMIT`.
+ */
+const MAX_LITERAL_BYTES = 1 << 20;
 
 /**
  * Writes of up to this many events go through a prepared statement of
@@ -107,6 +114,20 @@ export interface PostgresOutbox {
    */
   publish(tx: PostgresQueryable, event: EventInput): Promise<string>;
   publish(tx: PostgresQueryable, events: readonly EventInput[]): Promise<string[]>;
+  /**
+   * `publish(tx, events)` and then `COMMIT`, in one round trip to the
+   * database instead of two: the rows go as escaped literals in one query
+   * string `INSERT ...; COMMIT`, which node-postgres sends with the simple
+   * query protocol (`query(text)` without values). Resolves to the ids once
+   * the transaction has committed. When it rejects, what happened is what
+   * happens after a failed statement or a failed `COMMIT`: a failed write
+   * leaves the transaction open and aborted (roll it back); a failed
+   * commit has ended it. Writes of more than 1 MiB of envelopes, or with a
+   * NUL character in an id, type or ordering key (which PostgreSQL refuses
+   * in text), go as `publish` followed by `COMMIT`.
+   */
+  publishAndCommit(tx: PostgresQueryable, event: EventInput): Promise<string>;
+  publishAndCommit(tx: PostgresQueryable, events: readonly EventInput[]): Promise<string[]>;
   /**
    * The relay's side of the table, on a connection of its own (needed for
    * the leader lock and LISTEN); pass it to `createOutboxRelay`.
@@ -217,6 +238,20 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
     return Array.isArray(input) ? ids : (ids[0] as string);
   }
 
+  async function publishAndCommit(tx: PostgresQueryable, input: EventInput | readonly EventInput[]): Promise<string | string[]> {
+    const list = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
+    const envelopes = outboxEnvelopes(list, source);
+    const text = literalInsert(table, envelopes);
+    if (text === undefined) {
+      await insertEnvelopes(tx, table, envelopes, statementPrefix);
+      await tx.query("COMMIT");
+    } else {
+      await tx.query(`${text}COMMIT`);
+    }
+    const ids = envelopes.map((e) => e.id);
+    return Array.isArray(input) ? ids : (ids[0] as string);
+  }
+
   return {
     table,
     async install(db) {
@@ -229,6 +264,7 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
       await db.query(`DROP TABLE IF EXISTS ${table}; DROP FUNCTION IF EXISTS ${stampFunction}(); DROP SEQUENCE IF EXISTS ${sequence};`);
     },
     publish: publish as PostgresOutbox["publish"],
+    publishAndCommit: publishAndCommit as PostgresOutbox["publishAndCommit"],
     relayStore(connection) {
       return new PostgresRelayStore(connection, {
         table,
@@ -263,6 +299,27 @@ async function insertEnvelopes(
     const text = `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope) VALUES ${rows.join(", ")}`;
     await runQuery(tx, rows.length <= MAX_PREPARED_ROWS ? statementPrefix : undefined, `insert ${rows.length}`, text, values);
   }
+}
+
+/**
+ * The INSERT statements of `envelopes` as SQL text with literal values,
+ * each ended by `;` (none for no envelopes); undefined when they are too
+ * large for one query string or hold a NUL character.
+ */
+function literalInsert(table: string, envelopes: readonly OutboxEnvelope[]): string | undefined {
+  let bytes = 0;
+  for (const e of envelopes) {
+    bytes += e.bytes.byteLength;
+    if (bytes > MAX_LITERAL_BYTES || e.id.includes("\0") || e.type.includes("\0") || e.orderingKey.includes("\0")) return undefined;
+  }
+  let text = "";
+  for (let start = 0; start < envelopes.length; start += MAX_ROWS_PER_INSERT) {
+    const rows = envelopes
+      .slice(start, start + MAX_ROWS_PER_INSERT)
+      .map((e) => `(${sqlLiteral(e.id)}, ${sqlLiteral(e.type)}, ${sqlLiteral(e.orderingKey)}, ${sqlByteaLiteral(e.bytes)})`);
+    text += `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope) VALUES ${rows.join(", ")}; `;
+  }
+  return text;
 }
 
 /** Runs a query, as the prepared statement `<prefix> <name>` when there is a prefix. */

@@ -1,7 +1,9 @@
 /**
- * Table and schema names an outbox is configured with end up in SQL text:
- * they are checked against a plain identifier pattern, never escaped.
+ * SQL text an outbox writes. Table and schema names it is configured with
+ * are checked against a plain identifier pattern, never escaped; values
+ * written as literals (see `publishAndCommit`) are escaped-string literals.
  */
+import { Buffer } from "node:buffer";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
 
@@ -21,4 +23,18 @@ export function lockKey(name: string): number {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash & 0x7fffffff;
+}
+
+/**
+ * A PostgreSQL escape-string literal of `text` (`E'...'`: quotes and
+ * backslashes doubled), read the same whatever `standard_conforming_strings`
+ * says. The text must not hold NUL, which no PostgreSQL text can.
+ */
+export function sqlLiteral(text: string): string {
+  return `E'${text.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+/** A PostgreSQL `bytea` literal of `bytes`, in hex. */
+export function sqlByteaLiteral(bytes: Uint8Array): string {
+  return `E'\\\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}'::bytea`;
 }
