@@ -6,14 +6,17 @@
  * closed enums and groups, maps, oneofs, packed repeats), with filled-in
  * messages, the descriptor set itself, and every truncation and many byte
  * flips of them; valid payloads of open messages must be accepted, so the
- * fast path is taken.
+ * fast path is taken. Payloads with unknown fields at their top level are
+ * judged by the walk too, with the same violations, in the same order, as
+ * the full decode names.
  */
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ScalarType, create, createFileRegistry, equals, fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { isCertainlyValidBinary } from "../server/src/registry/protobuf-wire-check.js";
+import { isCertainlyValidBinary, topLevelUnknownFields } from "../server/src/registry/protobuf-wire-check.js";
+import { checkProtobufBinary, checkProtobufBinaryByDecode } from "../server/src/registry/protobuf-payload.js";
 
 const require = createRequire(import.meta.url);
 const descriptorSet = readFileSync(require.resolve("@protobus/sdk/descriptor"));
@@ -132,5 +135,58 @@ describe("the Protobuf wire walk", () => {
     for (const variant of variants(data.subarray(0, 400))) {
       if (isCertainlyValidBinary(desc, variant)) expect(fullDecodeAccepts(desc, variant)).toBe(true);
     }
+  });
+
+  it("names the top-level unknown fields of a payload exactly as the full decode does, in its order, all counted", () => {
+    // Unknown fields of every skippable wire type, and two the walk leaves to the full decode (a group, wire type 7).
+    const unknowns = [
+      [0xf8, 0xff, 0x03, 0x96, 0x01], // field 8191, varint
+      [0xf9, 0xff, 0x03, 1, 2, 3, 4, 5, 6, 7, 8], // fixed64
+      [0xfa, 0xff, 0x03, 0x03, 0x61, 0x62, 0x63], // length-delimited
+      [0xfd, 0xff, 0x03, 9, 9, 9, 9], // fixed32
+      [0xfb, 0xff, 0x03, 0xfc, 0xff, 0x03], // an empty group
+      [0xff, 0xff, 0x03, 0x00], // wire type 7
+    ];
+    let byWalk = 0;
+    for (const desc of messages) {
+      const data = toBinary(desc, filled(desc) as never);
+      const payloads: Uint8Array[] = [];
+      for (const unknown of unknowns) {
+        payloads.push(Uint8Array.from([...unknown, ...data]), Uint8Array.from([...data, ...unknown, ...unknown]));
+      }
+      payloads.push(Uint8Array.from([...unknowns[0]!, ...data, ...unknowns[2]!, ...unknowns[3]!, ...unknowns[1]!]));
+      // Each payload, and flips of bytes in it (the last variants are those).
+      for (const [payload, limits] of [...payloads.map((p) => [p, [2, Infinity]] as const), ...payloads.flatMap((p) => variants(p).slice(-8).map((v) => [v, [Infinity]] as const))]) {
+        for (const limit of limits) {
+          const decoded = checkProtobufBinaryByDecode(desc, payload, limit);
+          const checked = checkProtobufBinary(desc, payload, limit);
+          expect({ first: checked.first, count: checked.count }, `${desc.typeName} ${Buffer.from(payload).toString("hex")}`).toEqual({
+            first: decoded.first,
+            count: decoded.count,
+          });
+          if ((topLevelUnknownFields(desc, payload, limit)?.count ?? 0) > 0) byWalk += 1;
+        }
+      }
+    }
+    // The fast path did the judging for most of them.
+    expect(byWalk).toBeGreaterThan(500);
+  });
+
+  it("counts the 333,333 unknown fields of a megabyte without building the message, describing the first ones", () => {
+    const desc = registry.getMessage("protobus.v1.Event") as DescMessage;
+    const payload = new Uint8Array(999_999);
+    // Field 2047 (two-byte tag, varint) with the value 0, over and over.
+    for (let i = 0; i + 3 <= payload.length; i += 3) payload.set([0xf8, 0x7f, 0x00], i);
+    const walk = topLevelUnknownFields(desc, payload, 128);
+    expect(walk?.count).toBe(333_333);
+    expect(walk?.first).toHaveLength(128);
+    const checked = checkProtobufBinary(desc, payload, 128);
+    expect(checked.count).toBe(333_333);
+    expect(checked.first).toHaveLength(128);
+    expect(checked.first[0]?.description).toBe(
+      "has field number 2047 (varint) that protobus.v1.Event does not define (an unknown field, or trailing bytes)",
+    );
+    const decoded = checkProtobufBinaryByDecode(desc, payload, 128);
+    expect({ first: decoded.first, count: decoded.count }).toEqual({ first: checked.first, count: checked.count });
   });
 });

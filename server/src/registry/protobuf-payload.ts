@@ -7,7 +7,7 @@
  */
 import { fromBinary, fromJson, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { NO_VIOLATIONS, allDescribed, type JsonViolation, type JsonViolations } from "./json-schema-validator.js";
-import { isCertainlyValidBinary } from "./protobuf-wire-check.js";
+import { topLevelUnknownFields } from "./protobuf-wire-check.js";
 import { NotJson, parseJsonPayload } from "./json-payload.js";
 
 /** One violation, path relative to the payload (empty for the payload itself). */
@@ -39,6 +39,15 @@ class Found implements JsonViolations {
     this.count += 1;
     if (this.first.length < this.limit) this.first.push(describe());
   }
+}
+
+/** The violation of an unknown field (or of trailing bytes read as one) in a message of `desc` at `path`. */
+function unknownField(desc: DescMessage, path: string, no: number, wireType: number): PayloadViolation {
+  return {
+    path,
+    description: `has field number ${no} (${WIRE_TYPES[wireType] ?? `wire type ${wireType}`}) that ${desc.typeName} does not define (an unknown field, or trailing bytes)`,
+    keyword: "unknown_field",
+  };
 }
 
 function holdsMessages(field: DescField): boolean {
@@ -86,13 +95,7 @@ function walkField(field: DescField, value: unknown, path: string, out: Found): 
 function findUnknown(desc: DescMessage, message: Plain, path: string, out: Found): void {
   const unknown = message.$unknown;
   if (unknown !== undefined) {
-    for (const u of unknown) {
-      out.add(() => ({
-        path,
-        description: `has field number ${u.no} (${WIRE_TYPES[u.wireType] ?? `wire type ${u.wireType}`}) that ${desc.typeName} does not define (an unknown field, or trailing bytes)`,
-        keyword: "unknown_field",
-      }));
-    }
+    for (const u of unknown) out.add(() => unknownField(desc, path, u.no, u.wireType));
   }
   const plan = planOf(desc);
   for (const field of plan.fields) walkField(field, message[field.localName], join(path, field.name), out);
@@ -108,8 +111,16 @@ function findUnknown(desc: DescMessage, message: Plain, path: string, out: Found
  * does not define. Describes the first `limit` violations (default: all).
  */
 export function checkProtobufBinary(desc: DescMessage, data: Uint8Array, limit = Number.POSITIVE_INFINITY): JsonViolations {
-  // Nearly every payload is valid: the wire walk says so without building the message.
-  if (isCertainlyValidBinary(desc, data)) return NO_VIOLATIONS;
+  // Nearly every payload is valid, and a payload of unknown fields is
+  // judged as well: the wire walk says so without building the message.
+  const unknown = topLevelUnknownFields(desc, data, limit);
+  if (unknown === undefined) return checkProtobufBinaryByDecode(desc, data, limit);
+  if (unknown.count === 0) return NO_VIOLATIONS;
+  return { first: unknown.first.map((u) => unknownField(desc, "", u.no, u.wireType)), count: unknown.count };
+}
+
+/** {@link checkProtobufBinary} by the full decode alone; what the wire walk must agree with. */
+export function checkProtobufBinaryByDecode(desc: DescMessage, data: Uint8Array, limit = Number.POSITIVE_INFINITY): JsonViolations {
   let message: Plain;
   try {
     message = fromBinary(desc, data, { readUnknownFields: true }) as unknown as Plain;

@@ -1,11 +1,15 @@
 /**
  * A check of binary Protobuf payloads on the wire, without building the
  * message: every field is walked by its tag, as the descriptor says it is
- * encoded. It answers only "certainly valid": a payload it accepts decodes
- * with `fromBinary` and holds no unknown field. Anything unusual (unknown
- * fields, wire types other than the field's own, groups, closed enums,
+ * encoded. It answers only what is certain: a payload it accepts decodes
+ * with `fromBinary`, and its only violations are the unknown fields it
+ * found at the top level (none for nearly every payload), in the order
+ * `fromBinary` reads them. Anything else unusual (unknown fields in nested
+ * messages, wire types other than the field's own, groups, closed enums,
  * invalid UTF-8, truncation, deep nesting) is left to the full decode,
- * which names the violation, so results are the same either way.
+ * which names the violation, so results are the same either way. A
+ * payload of a megabyte can hold half a million unknown fields: the full
+ * decode builds a message holding each of them, the walk counts them.
  */
 import { isUtf8 } from "node:buffer";
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
@@ -77,6 +81,26 @@ function planOf(desc: DescMessage): Map<number, FieldRead | undefined> {
   return plan;
 }
 
+/** A field number `desc` does not define, with the wire type it came with. */
+export interface UnknownField {
+  readonly no: number;
+  readonly wireType: number;
+}
+
+/** The unknown fields of a payload's top level: all counted, the first `limit` kept. */
+export interface UnknownFields {
+  count: number;
+  readonly first: UnknownField[];
+  readonly limit: number;
+}
+
+// The wire types an unknown field may come with and still be skipped here
+// exactly as fromBinary skips it (groups, and types 6 and 7, are left to it).
+const SKIPPABLE = [true, true, true, false, false, true, false, false];
+
+// How an unknown value is read: by its wire type alone (LEN: any bytes).
+const OPAQUE: FieldRead = { wireType: LEN };
+
 /** A cursor over one buffer; every read returns false (or -1) instead of throwing. */
 class Walk {
   pos = 0;
@@ -115,15 +139,22 @@ class Walk {
     return ok && this.pos === end;
   }
 
-  /** The fields of a `desc` up to `end`. */
-  message(desc: DescMessage, end: number, depth: number): boolean {
+  /** The fields of a `desc` up to `end`; unknown fields are gathered into `unknown` when given, else not certainly valid. */
+  message(desc: DescMessage, end: number, depth: number, unknown?: UnknownFields): boolean {
     const plan = planOf(desc);
     while (this.pos < end) {
       const tag = this.varint(5);
       if (tag < 1 || tag > 0xffffffff) return false;
       const wireType = tag & 7;
-      const read = plan.get(Math.floor(tag / 8));
-      if (read === undefined) return false;
+      const no = Math.floor(tag / 8);
+      const read = plan.get(no);
+      if (read === undefined) {
+        // Not a field of `desc` (number 0 is no field at all, and some fields only the full decode may judge): skipped as its wire type says.
+        if (unknown === undefined || no === 0 || plan.has(no) || !SKIPPABLE[wireType] || !this.value(OPAQUE, wireType, depth)) return false;
+        unknown.count += 1;
+        if (unknown.first.length < unknown.limit) unknown.first.push({ no, wireType });
+        continue;
+      }
       // A repeated numeric field may come packed (LEN) or one by one.
       if (wireType !== read.wireType && !(read.packed !== undefined && wireType === LEN)) return false;
       if (!this.value(read, wireType, depth)) return false;
@@ -149,4 +180,15 @@ class Walk {
  */
 export function isCertainlyValidBinary(desc: DescMessage, data: Uint8Array): boolean {
   return new Walk(data).message(desc, data.length, 1);
+}
+
+/**
+ * The unknown fields at the top level of `data` (the first `limit` of
+ * them, and how many in all) when that is certainly all the full decode
+ * would find wrong with it: none at all for a valid payload. Undefined
+ * says only that the full decode must judge it.
+ */
+export function topLevelUnknownFields(desc: DescMessage, data: Uint8Array, limit: number): UnknownFields | undefined {
+  const unknown: UnknownFields = { count: 0, first: [], limit };
+  return new Walk(data).message(desc, data.length, 1, unknown) ? unknown : undefined;
 }
