@@ -229,24 +229,16 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
 
   const installSql = installStatements({ q, tableName, table, sequence, stampFunction, stampSetting, channel, key, serialized });
 
-  async function publish(tx: PostgresQueryable, input: EventInput | readonly EventInput[]): Promise<string | string[]> {
+  /** Writes `input` into the outbox inside `tx`; with `commit`, also commits `tx` (in the same round trip when it can). */
+  async function write(tx: PostgresQueryable, input: EventInput | readonly EventInput[], commit: boolean): Promise<string | string[]> {
     const list = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
-    if (list.length === 0) return [];
-    const envelopes = outboxEnvelopes(list, source);
-    await insertEnvelopes(tx, table, envelopes, statementPrefix);
-    const ids = envelopes.map((e) => e.id);
-    return Array.isArray(input) ? ids : (ids[0] as string);
-  }
-
-  async function publishAndCommit(tx: PostgresQueryable, input: EventInput | readonly EventInput[]): Promise<string | string[]> {
-    const list = Array.isArray(input) ? (input as readonly EventInput[]) : [input as EventInput];
-    const envelopes = outboxEnvelopes(list, source);
-    const text = literalInsert(table, envelopes);
-    if (text === undefined) {
-      await insertEnvelopes(tx, table, envelopes, statementPrefix);
-      await tx.query("COMMIT");
+    const envelopes = list.length === 0 ? [] : outboxEnvelopes(list, source);
+    const literal = commit ? literalInsert(table, envelopes) : undefined;
+    if (literal !== undefined) {
+      await tx.query(`${literal}COMMIT`);
     } else {
-      await tx.query(`${text}COMMIT`);
+      await insertEnvelopes(tx, table, envelopes, statementPrefix);
+      if (commit) await tx.query("COMMIT");
     }
     const ids = envelopes.map((e) => e.id);
     return Array.isArray(input) ? ids : (ids[0] as string);
@@ -263,8 +255,8 @@ export function createPostgresOutbox(options: PostgresOutboxOptions = {}): Postg
     async uninstall(db) {
       await db.query(`DROP TABLE IF EXISTS ${table}; DROP FUNCTION IF EXISTS ${stampFunction}(); DROP SEQUENCE IF EXISTS ${sequence};`);
     },
-    publish: publish as PostgresOutbox["publish"],
-    publishAndCommit: publishAndCommit as PostgresOutbox["publishAndCommit"],
+    publish: ((tx, input) => write(tx, input, false)) as PostgresOutbox["publish"],
+    publishAndCommit: ((tx, input) => write(tx, input, true)) as PostgresOutbox["publishAndCommit"],
     relayStore(connection) {
       return new PostgresRelayStore(connection, {
         table,
@@ -296,30 +288,31 @@ async function insertEnvelopes(
       const n = values.push(e.id, e.type, e.orderingKey, Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength));
       return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
     });
-    const text = `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope) VALUES ${rows.join(", ")}`;
+    const text = `${insertInto(table)} VALUES ${rows.join(", ")}`;
     await runQuery(tx, rows.length <= MAX_PREPARED_ROWS ? statementPrefix : undefined, `insert ${rows.length}`, text, values);
   }
 }
 
+/** The start of an INSERT of outbox rows into `table`, up to its VALUES. */
+function insertInto(table: string): string {
+  return `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope)`;
+}
+
 /**
- * The INSERT statements of `envelopes` as SQL text with literal values,
- * each ended by `;` (none for no envelopes); undefined when they are too
- * large for one query string or hold a NUL character.
+ * The INSERT of `envelopes` as SQL text with literal values, ended by `;`
+ * (empty for no envelopes; literals have no parameter limit, so one
+ * statement holds them all); undefined when they are too large for one
+ * query string or hold a NUL character.
  */
 function literalInsert(table: string, envelopes: readonly OutboxEnvelope[]): string | undefined {
+  if (envelopes.length === 0) return "";
   let bytes = 0;
   for (const e of envelopes) {
     bytes += e.bytes.byteLength;
     if (bytes > MAX_LITERAL_BYTES || e.id.includes("\0") || e.type.includes("\0") || e.orderingKey.includes("\0")) return undefined;
   }
-  let text = "";
-  for (let start = 0; start < envelopes.length; start += MAX_ROWS_PER_INSERT) {
-    const rows = envelopes
-      .slice(start, start + MAX_ROWS_PER_INSERT)
-      .map((e) => `(${sqlLiteral(e.id)}, ${sqlLiteral(e.type)}, ${sqlLiteral(e.orderingKey)}, ${sqlByteaLiteral(e.bytes)})`);
-    text += `INSERT INTO ${table} (event_id, event_type, ordering_key, envelope) VALUES ${rows.join(", ")}; `;
-  }
-  return text;
+  const rows = envelopes.map((e) => `(${sqlLiteral(e.id)}, ${sqlLiteral(e.type)}, ${sqlLiteral(e.orderingKey)}, ${sqlByteaLiteral(e.bytes)})`);
+  return `${insertInto(table)} VALUES ${rows.join(", ")}; `;
 }
 
 /** Runs a query, as the prepared statement `<prefix> <name>` when there is a prefix. */
