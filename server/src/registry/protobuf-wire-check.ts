@@ -174,15 +174,6 @@ class Walk {
 }
 
 /**
- * True when `data` is certainly a valid binary `desc` with no unknown
- * field: `fromBinary` would decode it and find nothing to report. False
- * says only that the full decode must judge it.
- */
-export function isCertainlyValidBinary(desc: DescMessage, data: Uint8Array): boolean {
-  return new Walk(data).message(desc, data.length, 1);
-}
-
-/**
  * The unknown fields at the top level of `data` (the first `limit` of
  * them, and how many in all) when that is certainly all the full decode
  * would find wrong with it: none at all for a valid payload. Undefined
