@@ -29,23 +29,33 @@ describe("the sqlite store's lookups by time", () => {
     return store;
   }
 
-  it("drops the time index of a store written with one, and answers the same", async () => {
+  /**
+   * A store in a new directory, written and closed: `commits` commits of two
+   * events each, the clock moving on by `stepMs` from `startMs` before each.
+   * Returns its directory and the clock at the last commit.
+   */
+  async function writtenStore(commits: number, startMs: number, stepMs: number): Promise<{ path: string; clock: number }> {
     const dir = tempDir();
     cleanups.push(() => dir.dispose());
-    let clock = 1_000_000;
-    const first = createSqliteBackend({ dataDir: dir.path, now: () => new Date(clock) });
-    for (let i = 0; i < 10; i++) {
-      clock += 10;
-      await first.append([event(2 * i), event(2 * i + 1)], { dedupeWindowMs: 0 });
+    let clock = startMs;
+    const store = createSqliteBackend({ dataDir: dir.path, now: () => new Date(clock) });
+    for (let i = 0; i < commits; i++) {
+      clock += stepMs;
+      await store.append([event(2 * i), event(2 * i + 1)], { dedupeWindowMs: 0 });
     }
-    await first.close();
+    await store.close();
+    return { path: dir.path, clock };
+  }
+
+  it("drops the time index of a store written with one, and answers the same", async () => {
+    const written = await writtenStore(10, 1_000_000, 10);
     // The index a store of an earlier version has.
-    const path = join(dir.path, "events.db");
+    const path = join(written.path, "events.db");
     const raw = new Database(path);
     raw.exec("CREATE INDEX IF NOT EXISTS events_by_time ON events (publish_time)");
     raw.close();
 
-    const store = open(dir.path, () => new Date(clock));
+    const store = open(written.path, () => new Date(written.clock));
     const check = new Database(path, { readonly: true });
     const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>;
     check.close();
@@ -60,18 +70,9 @@ describe("the sqlite store's lookups by time", () => {
   });
 
   it("reopens at the newest row's sequence and publish time: later events neither reuse a sequence nor go back in time when the clock does", async () => {
-    const dir = tempDir();
-    cleanups.push(() => dir.dispose());
-    let clock = 5_000_000;
-    const first = createSqliteBackend({ dataDir: dir.path, now: () => new Date(clock) });
-    for (let i = 0; i < 5; i++) {
-      clock += 1_000;
-      await first.append([event(2 * i), event(2 * i + 1)], { dedupeWindowMs: 0 });
-    }
-    await first.close();
+    const written = await writtenStore(5, 5_000_000, 1_000);
     // The clock went back an hour while the server was down.
-    clock -= 3_600_000;
-    const store = open(dir.path, () => new Date(clock));
+    const store = open(written.path, () => new Date(written.clock - 3_600_000));
     expect(await store.headSequence()).toBe(10n);
     const [added] = await store.append([event(100)], { dedupeWindowMs: 0 });
     expect(added?.sequence).toBe(11n);
