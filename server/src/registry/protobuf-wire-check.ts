@@ -108,13 +108,21 @@ class Walk {
 
   /** An unsigned varint of at most `maxBytes` bytes, or -1. Values past 2^53 lose precision, which no check here needs. */
   varint(maxBytes: number): number {
+    const bytes = this.bytes;
+    const end = Math.min(bytes.length, this.pos + maxBytes);
+    let pos = this.pos;
     let value = 0;
-    for (let i = 0; i < maxBytes; i++) {
-      if (this.pos >= this.bytes.length) return -1;
-      const byte = this.bytes[this.pos++] as number;
-      value += (byte & 0x7f) * 2 ** (7 * i);
-      if (byte < 0x80) return value;
+    let scale = 1;
+    while (pos < end) {
+      const byte = bytes[pos++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        this.pos = pos;
+        return value;
+      }
+      scale *= 128;
     }
+    this.pos = pos;
     return -1;
   }
 
