@@ -24,7 +24,8 @@ export interface PublishValidation {
 
 /**
  * Checks the payloads of a batch. Answers synchronously when it can (every
- * schema already compiled), so that validation adds no await to a publish.
+ * schema already compiled, and the checks fit in one turn of the event
+ * loop), so that validation adds no await to an ordinary publish.
  */
 export interface PublishValidator {
   validate(events: readonly Event[]): PublishValidation | Promise<PublishValidation>;

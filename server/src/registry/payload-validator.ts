@@ -8,7 +8,8 @@
  * resolved for each event type and the validator compiled for each schema
  * version are cached, so a publish of known types runs synchronously; any
  * change in the store drops the index and the type resolutions (compiled
- * versions stay, they never change).
+ * versions stay, they never change). A batch whose checks outlast a turn
+ * slice (large payloads) goes on in later turns of the event loop.
  */
 import type { Event } from "@protobus/sdk/proto";
 import type { PublishValidation, PublishValidator } from "../bus/publish-validator.js";
@@ -22,11 +23,14 @@ import { jsonNestingDepth } from "./json-schema-limits.js";
 import { NotJson, parseJsonPayload } from "./json-payload.js";
 import { LIMIT_EXCEEDED, MAX_LISTED_VIOLATIONS } from "../errors.js";
 import { putExtensionsJson } from "../envelope-extensions-json.js";
+import { TURN_SLICE_MS, TurnSlice } from "../turn-slice.js";
 
 /** Options of {@link SchemaValidator}. */
 export interface SchemaValidatorOptions {
   /** Reject events whose type has no schema (FAILED_PRECONDITION); otherwise only their envelope is checked. */
   readonly requireSchemas: boolean;
+  /** How long checking one batch may hold the event loop before it goes on in a later turn (default {@link TURN_SLICE_MS}). */
+  readonly turnSliceMs?: number;
 }
 
 /** Checks a payload, describing at least its first `limit` violations when it has any (it may describe more). */
@@ -145,6 +149,7 @@ export function envelopeJson(event: Event): Record<string, unknown> {
 export class SchemaValidator implements PublishValidator {
   readonly #registry: SchemaRegistry;
   readonly #requireSchemas: boolean;
+  readonly #turnSliceMs: number;
   readonly #compiled: ReturnType<typeof createVersionCache<Compiled>>;
   readonly #byType = new Map<string, Resolved | null>();
   #index: Index | undefined;
@@ -155,6 +160,7 @@ export class SchemaValidator implements PublishValidator {
   constructor(registry: SchemaRegistry, options: SchemaValidatorOptions) {
     this.#registry = registry;
     this.#requireSchemas = options.requireSchemas;
+    this.#turnSliceMs = options.turnSliceMs ?? TURN_SLICE_MS;
     this.#compiled = createVersionCache<Compiled>(registry.limits.schemaCacheBytes, (c) => c.bytes);
     this.#unsubscribe = registry.store.onChange(() => this.invalidate());
   }
@@ -256,52 +262,77 @@ export class SchemaValidator implements PublishValidator {
     return resolved;
   }
 
-  #validateWith(index: Index, events: readonly Event[]): PublishValidation {
-    const found = new FoundViolations();
-    const preconditions: PreconditionViolation[] = [];
-    let preconditionCount = 0;
-    const schemaVersions: number[] = new Array<number>(events.length).fill(0);
-    for (let i = 0; i < events.length; i++) {
+  #validateWith(index: Index, events: readonly Event[]): PublishValidation | Promise<PublishValidation> {
+    return this.#validateFrom(index, events, new BatchFindings(events.length), 0, new TurnSlice(this.#turnSliceMs));
+  }
+
+  /**
+   * Checks the events from `start` on; when the slice is spent before the
+   * last, goes on in a later turn of the event loop (see turn-slice.ts), so
+   * a batch of large payloads does not hold up every other call.
+   */
+  #validateFrom(index: Index, events: readonly Event[], found: BatchFindings, start: number, slice: TurnSlice): PublishValidation | Promise<PublishValidation> {
+    for (let i = start; i < events.length; i++) {
       const event = events[i] as Event;
-      const resolved = this.#resolve(index, event.type);
-      if (resolved === null) {
-        if (this.#requireSchemas && preconditionCount++ < MAX_LISTED_VIOLATIONS) {
-          preconditions.push({
-            type: "SCHEMA_REQUIRED",
-            subject: `events[${i}].type`,
-            description: `no schema is registered for event type '${event.type}' or a pattern matching it, and this server requires one (register it with \`protobus schema push\`)`,
-          });
-        }
-      } else {
-        schemaVersions[i] = resolved.schema.version;
-        const payload = resolved.check(event.dataContentType, event.data, found.room);
-        // `items[0]`-style paths start with a name; a top-level index or a quoted key (`[1]`, `["meta-size"]`) with a bracket.
-        if (payload.count > 0) found.add(i, payload, (path) => (path === "" || path.startsWith("[") ? `events[${i}].data${path}` : `events[${i}].data.${path}`));
-      }
-      if (index.base !== undefined) {
-        const envelope = index.base(envelopeJson(event), found.room);
-        if (envelope.count > 0) {
-          found.add(i, envelope, (path) => {
-            const field = envelopeFieldPath(path);
-            return field === "" ? `events[${i}]` : `events[${i}].${field}`;
-          }, ` (base schema '${BASE_SUBJECT}')`);
-        }
+      this.#validateEvent(index, event, i, found);
+      if (i + 1 < events.length && slice.spent(event.data.byteLength)) {
+        return slice.next().then(() => this.#validateFrom(index, events, found, i + 1, slice));
       }
     }
-    return { violations: found.listed, violationCount: found.count, invalidEvents: found.events, preconditions, preconditionCount, schemaVersions };
+    return found.validation();
+  }
+
+  #validateEvent(index: Index, event: Event, i: number, found: BatchFindings): void {
+    const resolved = this.#resolve(index, event.type);
+    if (resolved === null) {
+      if (this.#requireSchemas && found.preconditionCount++ < MAX_LISTED_VIOLATIONS) {
+        found.preconditions.push({
+          type: "SCHEMA_REQUIRED",
+          subject: `events[${i}].type`,
+          description: `no schema is registered for event type '${event.type}' or a pattern matching it, and this server requires one (register it with \`protobus schema push\`)`,
+        });
+      }
+    } else {
+      found.schemaVersions[i] = resolved.schema.version;
+      const payload = resolved.check(event.dataContentType, event.data, found.room);
+      // `items[0]`-style paths start with a name; a top-level index or a quoted key (`[1]`, `["meta-size"]`) with a bracket.
+      if (payload.count > 0) found.add(i, payload, (path) => (path === "" || path.startsWith("[") ? `events[${i}].data${path}` : `events[${i}].data.${path}`));
+    }
+    if (index.base !== undefined) {
+      const envelope = index.base(envelopeJson(event), found.room);
+      if (envelope.count > 0) {
+        found.add(i, envelope, (path) => {
+          const field = envelopeFieldPath(path);
+          return field === "" ? `events[${i}]` : `events[${i}].${field}`;
+        }, ` (base schema '${BASE_SUBJECT}')`);
+      }
+    }
   }
 }
 
 /**
- * The violations of a batch: the first {@link MAX_LISTED_VIOLATIONS}
- * described, every one counted, and which events had any. Describing a
- * violation (its path, its text) costs far more than finding it, and a
- * hostile batch can hold millions.
+ * What the checks of a batch found so far: the first
+ * {@link MAX_LISTED_VIOLATIONS} violations described, every one counted,
+ * and which events had any; the preconditions likewise; each event's schema
+ * version. Describing a violation (its path, its text) costs far more than
+ * finding it, and a hostile batch can hold millions.
  */
-class FoundViolations {
+class BatchFindings {
   readonly listed: FieldViolation[] = [];
   readonly events: number[] = [];
   count = 0;
+  readonly preconditions: PreconditionViolation[] = [];
+  preconditionCount = 0;
+  readonly schemaVersions: number[];
+
+  constructor(size: number) {
+    this.schemaVersions = new Array<number>(size).fill(0);
+  }
+
+  validation(): PublishValidation {
+    const { listed, count, events, preconditions, preconditionCount, schemaVersions } = this;
+    return { violations: listed, violationCount: count, invalidEvents: events, preconditions, preconditionCount, schemaVersions };
+  }
 
   /** How many more violations are worth describing. */
   get room(): number {

@@ -21,6 +21,8 @@
  * request a turn.
  */
 
+import { TurnLane } from "../turn-lane.js";
+
 /** Requests of at least this many encoded bytes are decoded in turns (see the module comment). */
 export const LARGE_REQUEST_BYTES = 64 * 1024;
 
@@ -55,82 +57,5 @@ export function isDeferredRequest(message: unknown): message is DeferredRequest 
  */
 export const MAX_LARGE_BYTES_IN_PROGRESS = 8 * 2 ** 20;
 
-interface Job {
-  readonly bytes: number;
-  readonly start: () => void;
-}
-
-/**
- * Runs jobs one per turn of the event loop, in the order they were
- * queued: a job runs in a `setImmediate` callback (its microtasks drain
- * right after it), and the next job's callback is scheduled from there,
- * which Node runs only after the next poll for I/O. Each job holds a number
- * of bytes from when it starts until it is released; a job waits while the
- * bytes held and its own would exceed the lane's limit, unless none are held.
- */
-export class TurnLane {
-  readonly #limit: number;
-  readonly #queue: Job[] = [];
-  #scheduled = false;
-  #held = 0;
-
-  constructor(limit: number = MAX_LARGE_BYTES_IN_PROGRESS) {
-    this.#limit = limit;
-  }
-
-  /** Jobs waiting for their turn. */
-  get waiting(): number {
-    return this.#queue.length;
-  }
-
-  /** Bytes held by jobs started and not released. */
-  get held(): number {
-    return this.#held;
-  }
-
-  /**
-   * Runs `job` in its turn, holding `bytes` from then until `release(bytes)`;
-   * resolves with what it returns (a promise it returns is followed).
-   */
-  run<T>(bytes: number, job: () => T | Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const start = (): void => {
-        try {
-          resolve(job());
-        } catch (error) {
-          reject(error);
-        }
-      };
-      this.#queue.push({ bytes, start });
-      this.#wake();
-    });
-  }
-
-  /** Gives back bytes a job held, letting waiting jobs start. */
-  release(bytes: number): void {
-    this.#held = Math.max(0, this.#held - bytes);
-    this.#wake();
-  }
-
-  #fits(job: Job): boolean {
-    return this.#held === 0 || this.#held + job.bytes <= this.#limit;
-  }
-
-  #wake(): void {
-    const head = this.#queue[0];
-    if (this.#scheduled || head === undefined || !this.#fits(head)) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      const job = this.#queue[0];
-      if (job === undefined || !this.#fits(job)) return;
-      this.#queue.shift();
-      this.#held += job.bytes;
-      job.start();
-      this.#wake();
-    });
-  }
-}
-
 /** The lane every server of this process shares, as they share its event loop. */
-export const requestLane = new TurnLane();
+export const requestLane = new TurnLane(MAX_LARGE_BYTES_IN_PROGRESS);

@@ -1,11 +1,11 @@
 /**
- * The request lane (request-lane.ts): jobs run in the order they were
+ * The turn lane (server/src/turn-lane.ts): jobs run in the order they were
  * queued, one per turn of the event loop, so that timers and I/O that
  * became due during one job are served before the next job runs; jobs
  * hold bytes until released, and wait while the lane's limit is reached.
  */
 import { describe, expect, it } from "vitest";
-import { TurnLane } from "../../server/src/transport/request-lane.js";
+import { TurnLane } from "../server/src/turn-lane.js";
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
