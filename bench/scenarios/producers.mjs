@@ -2,6 +2,7 @@
 // unary paths, its end-to-end latency against a raw grpc-js stream, and the
 // transactional outbox against committing and then publishing.
 import { protobus, rawGrpc, ratioAtLeast } from "./sides.mjs";
+import { LATENCY_WARMUP_FACTOR } from "./latency.mjs";
 
 const CONCURRENT = { workload: "publish", options: { mode: "batching", batch: 1, inflight: 256 } };
 
@@ -28,6 +29,7 @@ export const sdkBatchingLatency = {
   kind: "latency",
   unit: "ms",
   windowFactor: 2,
+  warmupFactor: LATENCY_WARMUP_FACTOR,
   smokeOptions: { rate: 200 },
   target: {
     text: "p99 ≤1.5x the raw stream's p99",
