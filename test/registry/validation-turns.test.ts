@@ -10,7 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
-import type { Event } from "@protobus/sdk/proto";
+import { Event } from "@protobus/sdk/proto";
 import { SchemaRegistry } from "../../server/src/registry/schema-registry.js";
 import { SchemaValidator } from "../../server/src/registry/payload-validator.js";
 import { MemorySchemaStore } from "../../server/src/storage/memory/schema-store.js";
@@ -22,26 +22,7 @@ const JSON_TYPE = "turns.task.created";
 const MiB = 2 ** 20;
 
 function event(type: string, data: Uint8Array, dataContentType: string): Event {
-  return {
-    id: "",
-    source: "test",
-    type,
-    specVersion: "1.0",
-    time: undefined,
-    subject: "",
-    dataContentType,
-    dataSchema: "",
-    data,
-    attributes: {},
-    traceparent: "",
-    tracestate: "",
-    correlationId: "",
-    causationId: "",
-    sequence: 0n,
-    publishTime: undefined,
-    schemaVersion: 0,
-    orderingKey: "",
-  } as Event;
+  return Event.fromPartial({ source: "test", type, specVersion: "1.0", dataContentType, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
 }
 
 /** About `bytes` of unknown field 2047 (varint 0) repeated: valid wire format, every field unknown to TaskCreated. */
