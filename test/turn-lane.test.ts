@@ -1,8 +1,9 @@
 /**
- * The turn lane (server/src/turn-lane.ts): jobs run in the order they were
- * queued, one per turn of the event loop, so that timers and I/O that
- * became due during one job are served before the next job runs; jobs
- * hold bytes until released, and wait while the lane's limit is reached.
+ * The turn lane (server/src/turn-lane.ts): jobs run one per turn of the
+ * event loop, so that timers and I/O that became due during one job are
+ * served before the next job runs; jobs of one key run in the order they
+ * were queued and keys take turns; jobs hold bytes until released, and
+ * wait while the lane's limit is reached.
  */
 import { describe, expect, it } from "vitest";
 import { TurnLane } from "../server/src/turn-lane.js";
@@ -85,5 +86,34 @@ describe("TurnLane", () => {
     lane.release(500);
     await after;
     expect(started.at(-1)).toBe("after");
+  });
+
+  it("lets keys take turns, one job of each waiting key per round, and runs each key's jobs in order", async () => {
+    const lane = new TurnLane();
+    const started: string[] = [];
+    const queue = (key: string, n: number) => Array.from({ length: n }, (_, i) => lane.run(0, () => started.push(`${key}${i + 1}`), key));
+    const jobs = [...queue("a", 4), ...queue("b", 2), ...queue("c", 1)];
+    expect(lane.waiting).toBe(7);
+    await Promise.all(jobs);
+    expect(started).toEqual(["a1", "b1", "c1", "a2", "b2", "a3", "a4"]);
+    // A key that comes back joins the turns at their end.
+    const more = [...queue("a", 2), ...queue("d", 1)];
+    await Promise.all(more);
+    expect(started.slice(7)).toEqual(["a1", "d1", "a2"]);
+  });
+
+  it("keeps the byte limit across keys: the job whose turn it is waits, and no other key passes it", async () => {
+    const lane = new TurnLane(100);
+    const started: string[] = [];
+    const a1 = lane.run(80, () => started.push("a1"), "a");
+    const b1 = lane.run(80, () => started.push("b1"), "b");
+    const c1 = lane.run(10, () => started.push("c1"), "c");
+    await a1;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(started).toEqual(["a1"]);
+    lane.release(80);
+    await Promise.all([b1, c1]);
+    expect(started).toEqual(["a1", "b1", "c1"]);
+    expect(lane.held).toBe(90);
   });
 });

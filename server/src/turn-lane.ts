@@ -12,16 +12,29 @@ interface Job {
 }
 
 /**
- * Runs jobs one per turn of the event loop, in the order they were
- * queued: a job runs in a `setImmediate` callback (its microtasks drain
- * right after it), and the next job's callback is scheduled from there,
- * which Node runs only after the next poll for I/O. Each job holds a number
- * of bytes from when it starts until it is released; a job waits while the
- * bytes held and its own would exceed the lane's limit, unless none are held.
+ * Runs jobs one per turn of the event loop: a job runs in a `setImmediate`
+ * callback (its microtasks drain right after it), and the next job's
+ * callback is scheduled from there, which Node runs only after the next
+ * poll for I/O.
+ *
+ * Jobs are queued by key (the transport's key is the connection), and the
+ * keys with waiting jobs take turns: one job of each key per round, the
+ * jobs of one key in the order they were queued. A client that queues many
+ * large requests therefore delays another connection's request by about
+ * one job per busy connection, not by all of its own: with a single queue
+ * in arrival order, a second client's request waited behind every request
+ * the first had sent before it.
+ *
+ * Each job holds a number of bytes from when it starts until it is
+ * released; the next job waits while the bytes held and its own would
+ * exceed the lane's limit, unless none are held. Later jobs do not pass
+ * it, so a large job is never starved by smaller ones.
  */
 export class TurnLane {
   readonly #limit: number;
-  readonly #queue: Job[] = [];
+  // Waiting jobs by key; the map's order is the keys' order of turns.
+  readonly #queues = new Map<string, Job[]>();
+  #waiting = 0;
   #scheduled = false;
   #held = 0;
 
@@ -32,7 +45,7 @@ export class TurnLane {
 
   /** Jobs waiting for their turn. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#waiting;
   }
 
   /** Bytes held by jobs started and not released. */
@@ -43,8 +56,9 @@ export class TurnLane {
   /**
    * Runs `job` in its turn, holding `bytes` from then until `release(bytes)`;
    * resolves with what it returns (a promise it returns is followed).
+   * Jobs of one `key` run in order; keys take turns.
    */
-  run<T>(bytes: number, job: () => T | Promise<T>): Promise<T> {
+  run<T>(bytes: number, job: () => T | Promise<T>, key = ""): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const start = (): void => {
         try {
@@ -53,7 +67,10 @@ export class TurnLane {
           reject(error);
         }
       };
-      this.#queue.push({ bytes, start });
+      const queue = this.#queues.get(key);
+      if (queue === undefined) this.#queues.set(key, [{ bytes, start }]);
+      else queue.push({ bytes, start });
+      this.#waiting += 1;
       this.#wake();
     });
   }
@@ -64,21 +81,35 @@ export class TurnLane {
     this.#wake();
   }
 
+  /** The key whose turn it is and its first job. */
+  #next(): { key: string; queue: Job[]; job: Job } | undefined {
+    for (const [key, queue] of this.#queues) {
+      const job = queue[0];
+      if (job !== undefined) return { key, queue, job };
+    }
+    return undefined;
+  }
+
   #fits(job: Job): boolean {
     return this.#held === 0 || this.#held + job.bytes <= this.#limit;
   }
 
   #wake(): void {
-    const head = this.#queue[0];
-    if (this.#scheduled || head === undefined || !this.#fits(head)) return;
+    if (this.#scheduled) return;
+    const next = this.#next();
+    if (next === undefined || !this.#fits(next.job)) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      const job = this.#queue[0];
-      if (job === undefined || !this.#fits(job)) return;
-      this.#queue.shift();
-      this.#held += job.bytes;
-      job.start();
+      const turn = this.#next();
+      if (turn === undefined || !this.#fits(turn.job)) return;
+      turn.queue.shift();
+      this.#waiting -= 1;
+      // The key goes to the back of the turns, or leaves them when it has no more jobs.
+      this.#queues.delete(turn.key);
+      if (turn.queue.length > 0) this.#queues.set(turn.key, turn.queue);
+      this.#held += turn.job.bytes;
+      turn.job.start();
       this.#wake();
     });
   }

@@ -156,14 +156,18 @@ class ChainedCall {
       return this.#guard(inspect, () => pass(message));
     };
     // A large request is decoded, inspected and handed on in its turn (request-lane.ts),
-    // holding its bytes until the call answers it or ends.
+    // holding its bytes until the call answers it or ends; connections take turns.
     const run = isDeferredRequest(received)
       ? () =>
-          requestLane.run(received.bytes.length, () => {
-            if (this.#ended) return requestLane.release(received.bytes.length);
-            (this.#held ??= []).push(received.bytes.length);
-            return check(received.decode());
-          })
+          requestLane.run(
+            received.bytes.length,
+            () => {
+              if (this.#ended) return requestLane.release(received.bytes.length);
+              (this.#held ??= []).push(received.bytes.length);
+              return check(received.decode());
+            },
+            ctx.peer,
+          )
       : () => check(received);
     if (this.#messages !== undefined) {
       const queued = this.#messages.then(run);

@@ -8,9 +8,13 @@
  * or more is therefore not decoded when it arrives: the request guard
  * wraps its bytes in a {@link DeferredRequest}, and the interceptor chain
  * decodes and passes it on in the {@link requestLane}'s next turn, one
- * large request per turn of the event loop, in arrival order. Calls in
- * between (small requests, acks, health checks) are read and answered
- * between two large requests. Small requests are not delayed at all.
+ * large request per turn of the event loop. Connections take turns (the
+ * requests of one call, and of one connection, in arrival order), so a
+ * client that sends many large requests at once delays another
+ * connection's large request by about one request, not by all of its own.
+ * Calls in between (small requests, acks, health checks) are read and
+ * answered between two large requests. Small requests are not delayed at
+ * all.
  *
  * The lane also bounds the memory of large requests in progress: a
  * request holds its encoded size from its turn until its call answers it
