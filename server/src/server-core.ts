@@ -14,7 +14,9 @@ import { SchemaRegistry } from "./registry/schema-registry.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
 import { BusMetrics } from "./telemetry/metrics.js";
+import { registerLaneGauges } from "./telemetry/lane-gauges.js";
 import { registerMemoryGauges } from "./telemetry/memory-gauges.js";
+import { requestLane } from "./transport/request-lane.js";
 import type { MemoryBudget } from "./storage/memory-budget.js";
 import { VERSION } from "./version.js";
 
@@ -39,7 +41,10 @@ export interface ServerCore {
 /** Builds the domain parts of a server over `backend`. */
 export function createServerCore(config: ServerConfig, backend: StorageBackend, logger: Logger, budget: MemoryBudget): ServerCore {
   const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
-  if (metrics !== undefined) registerMemoryGauges(metrics.registry, budget);
+  if (metrics !== undefined) {
+    registerMemoryGauges(metrics.registry, budget);
+    registerLaneGauges(metrics.registry, requestLane);
+  }
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const observer = combineObservers([metrics, outcomes]);
   const limits = pickInputLimits(config);

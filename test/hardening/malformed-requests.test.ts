@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { createToken, startServer } from "@protobus/server";
 import { LARGE_REQUEST_BYTES, requestLane } from "../../server/dist/transport/request-lane.js";
 import { tempDir } from "../support/test-server.js";
-import { expectInvalid, expectLimitError, rejection, startHardeningServer, type HardeningServer } from "./support.js";
+import { expectInvalid, expectLimitError, metricValue, rejection, startHardeningServer, type HardeningServer } from "./support.js";
 
 const BEYOND = 2n ** 63n;
 const GARBAGE = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x0a, 0xff, 0xff]);
@@ -151,8 +151,9 @@ describe("malformed requests and numeric overflow", () => {
     const garbageStream = await rawStream(raw, "/protobus.v1.EventBus/PublishStream", [batch("small-c", 1), garbage, batch("small-d", 1)]);
     expect(garbageStream?.code, garbageStream?.message).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await storedSubjects()).slice(3_003)).toEqual(["small-c-0"]);
-    // Every large request was answered: none holds the lane's bytes (the server runs from dist).
-    expect(requestLane.held).toBe(0);
+    // Every large request was answered: none holds the lane's bytes, none waits.
+    expect(await metricValue(server.metricsPort, "protobus_large_request_bytes_in_progress")).toBe(0);
+    expect(await metricValue(server.metricsPort, "protobus_large_requests_waiting")).toBe(0);
   });
 
   it("refuses sequences and page tokens at or past 2^63", async () => {

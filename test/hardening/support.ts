@@ -154,16 +154,21 @@ export async function startLatencyProbe(address: string, serverPid?: number): Pr
   };
 }
 
+/** The value of an unlabelled metric on the server's `/metrics`. */
+export async function metricValue(metricsPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  if (match === null) throw new Error(`the server exports no ${name}`);
+  return Number(match[1]);
+}
+
 /**
  * The longest the server's event loop was held up since the last call, in
  * ms: Node's own event-loop delay monitor, as the server exports it on
  * `/metrics` (`nodejs_eventloop_lag_max_seconds`, reset at each scrape).
  */
 export async function eventLoopLagMaxMs(metricsPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const match = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
-  if (match === null) throw new Error("the server exports no nodejs_eventloop_lag_max_seconds");
-  return Number(match[1]) * 1000;
+  return (await metricValue(metricsPort, "nodejs_eventloop_lag_max_seconds")) * 1000;
 }
 
 /**

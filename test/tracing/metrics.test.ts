@@ -30,6 +30,8 @@ describe("Prometheus metrics", () => {
     expect(before.types.get("protobus_publish_duration_seconds")).toBe("histogram");
     expect(before.types.get("protobus_end_to_end_latency_seconds")).toBe("histogram");
     expect(before.types.get("protobus_group_backlog")).toBe("gauge");
+    expect(before.value("protobus_large_requests_waiting")).toBe(0);
+    expect(before.value("protobus_large_request_bytes_in_progress")).toBe(0);
     expect(before.value("protobus_active_subscriptions", { group: "" })).toBeUndefined();
 
     const handled: string[] = [];
