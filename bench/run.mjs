@@ -11,7 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { machineInfo, sampleForeignLoad } from "./lib/machine.mjs";
+import { machineInfo, sampleForeignLoad, STALL_MS } from "./lib/machine.mjs";
 import { forkSettings } from "./lib/procs.mjs";
 import { isUnavailable, measureOnce } from "./lib/measure.mjs";
 import { median, range } from "./lib/stats.mjs";
@@ -213,7 +213,9 @@ function describe(kind, m) {
   if (kind === "latency") {
     // The generator's own lateness says whether it kept the schedule at all.
     const lag = m.value.sent > 0 ? `; sent ${m.value.sent}, generator late p50 ${ms(m.value.sendLagP50)}, p99 ${ms(m.value.sendLagP99)}` : "";
-    return `p50 ${ms(m.value.p50)}, p99 ${ms(m.value.p99)}, p99.9 ${ms(m.value.p999)} (${m.value.samples} samples, ${Math.round(m.rate)}/s delivered${lag})`;
+    // How often an idle timer of the harness was held up in the same window (machine.mjs).
+    const stalls = m.stalls === undefined ? "" : `; harness timer late ≥${STALL_MS} ms ${m.stalls.count}×, longest ${ms(m.stalls.longestMs)}`;
+    return `p50 ${ms(m.value.p50)}, p99 ${ms(m.value.p99)}, p99.9 ${ms(m.value.p999)} (${m.value.samples} samples, ${Math.round(m.rate)}/s delivered${lag}${stalls})`;
   }
   if (kind === "memory") {
     const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;

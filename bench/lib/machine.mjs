@@ -65,6 +65,45 @@ export function startCpuMeter(pids) {
   };
 }
 
+/** A timer of the harness that fired this much later than asked counts as a stall (ms). */
+export const STALL_MS = 2;
+
+/**
+ * Watches how late a 1 ms timer of this (otherwise sleeping) process fires
+ * during a window, so that a latency figure can be read beside the stalls
+ * every process of the machine suffered in that window: a thread that is
+ * ready and gets no CPU for a few ms (the other processes of the benchmark
+ * hold both cores, or the machine stops all of them at once). Costs a timer
+ * callback per millisecond. `stop()` returns how many times the timer was
+ * late by {@link STALL_MS} or more, the longest and the summed lateness.
+ */
+export function startStallProbe() {
+  let count = 0;
+  let longestMs = 0;
+  let totalMs = 0;
+  let last = performance.now();
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    const now = performance.now();
+    const late = now - last - 1;
+    if (late >= STALL_MS) {
+      count += 1;
+      totalMs += late;
+      longestMs = Math.max(longestMs, late);
+    }
+    last = now;
+    setTimeout(tick, 1);
+  };
+  setTimeout(tick, 1);
+  return {
+    stop() {
+      running = false;
+      return { count, longestMs, totalMs };
+    },
+  };
+}
+
 /** How many cores other work keeps busy, sampled over `ms` while we are idle. */
 export async function sampleForeignLoad(ms, pids) {
   const meter = startCpuMeter(pids);

@@ -1,7 +1,7 @@
 // One measurement of one side: throughput over a fixed window after a
 // warm-up, latency percentiles, or server memory after a fixed load.
 import { join } from "node:path";
-import { processMemory, startCpuMeter } from "./machine.mjs";
+import { processMemory, startCpuMeter, startStallProbe } from "./machine.mjs";
 import { forkSettings } from "./procs.mjs";
 import { startRig } from "./rig.mjs";
 
@@ -61,6 +61,8 @@ async function measureRig(rig, kind, settings, label) {
     const profiling = forkSettings.profileDir !== undefined;
     if (profiling) await Promise.all(rig.roles.map((role) => role.call("profile-start")));
     const meter = startCpuMeter(rig.pids);
+    // Latency is read beside the stalls the machine imposed in its window.
+    const stallProbe = kind === "latency" ? startStallProbe() : undefined;
     const first = await rig.loadgen.call("snapshot");
     await sleep(settings.windowMs);
     let last = await rig.loadgen.call("snapshot");
@@ -72,6 +74,7 @@ async function measureRig(rig, kind, settings, label) {
       last = await rig.loadgen.call("snapshot");
     }
     const cpu = meter.stop();
+    const stalls = stallProbe?.stop();
     if (profiling) {
       const stamp = Date.now();
       await Promise.all(rig.roles.map((role) => role.call("profile-stop", { file: join(forkSettings.profileDir, `${role.name}-${stamp}.cpuprofile`) })));
@@ -85,7 +88,7 @@ async function measureRig(rig, kind, settings, label) {
     // then say how late the events are.)
     if (kind === "rate" && last.count - first.count <= 0) throw new Error(`${label}: nothing was counted in the measurement window`);
     const tracing = checkTracing(rig, label);
-    if (kind === "latency") return { value: latencies, rate, windowSeconds, idle, cpu, ...tracing };
+    if (kind === "latency") return { value: latencies, rate, windowSeconds, idle, cpu, stalls, ...tracing };
     const counted = last.count - first.count;
     // CPU time per unit of work, per process: unlike the rate, hardly moved
     // by other work sharing the machine (time spent waiting costs none).
