@@ -19,11 +19,10 @@ interface Job {
  *
  * Jobs are queued by key (the transport's key is the connection), and the
  * keys with waiting jobs take turns: one job of each key per round, the
- * jobs of one key in the order they were queued. A client that queues many
- * large requests therefore delays another connection's request by about
- * one job per busy connection, not by all of its own: with a single queue
- * in arrival order, a second client's request waited behind every request
- * the first had sent before it.
+ * jobs of one key in the order they were queued. A job waits behind about
+ * one job per other key with jobs waiting, not behind all of them: with a
+ * single queue in arrival order, a second connection's request waited
+ * behind every request the first had queued before it.
  *
  * Each job holds a number of bytes from when it starts until it is
  * released; the next job waits while the bytes held and its own would
@@ -81,13 +80,13 @@ export class TurnLane {
     this.#wake();
   }
 
-  /** The key whose turn it is and its first job. */
+  /** The key whose turn it is and its first job (a key leaves the turns when its queue empties). */
   #next(): { key: string; queue: Job[]; job: Job } | undefined {
-    for (const [key, queue] of this.#queues) {
-      const job = queue[0];
-      if (job !== undefined) return { key, queue, job };
-    }
-    return undefined;
+    const first = this.#queues.entries().next();
+    if (first.done === true) return undefined;
+    const [key, queue] = first.value;
+    const job = queue[0];
+    return job === undefined ? undefined : { key, queue, job };
   }
 
   #fits(job: Job): boolean {

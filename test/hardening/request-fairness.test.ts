@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Event, PublishRequest, PublishResponse } from "@protobus/sdk/proto";
 import { LARGE_REQUEST_BYTES, requestLane } from "../../server/dist/transport/request-lane.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { startTestServer, waitFor, type TestServer } from "../support/test-server.js";
 
 /** A client on a connection of its own (grpc-js otherwise shares one connection per target). */
 function connection(address: string): grpc.Client {
@@ -35,14 +35,6 @@ function publish(client: grpc.Client, body: Buffer): Promise<bigint> {
 function largePublish(type: string, count: number): Buffer {
   const events = Array.from({ length: count }, (_, i) => Event.fromPartial({ type, source: "fairness", subject: `e-${i}`, data: Buffer.alloc(1_000, 97) }));
   return Buffer.from(PublishRequest.encode({ events }).finish());
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 describe("large requests of different connections", () => {
@@ -72,7 +64,7 @@ describe("large requests of different connections", () => {
     await publish(other, largePublish("fair.warm", 1));
     const floodDone = Array.from({ length: FLOOD }, () => publish(flooder, flood));
     // Most of the flood waits in the lane (its byte limit lets a few start at once).
-    await until(() => requestLane.waiting >= FLOOD / 2, "the flood to queue");
+    await waitFor(() => requestLane.waiting >= FLOOD / 2, 20_000, "the flood to queue");
     const waitingBefore = requestLane.waiting;
     const mineAt = await publish(other, mine);
     const floodAt = await Promise.all(floodDone);

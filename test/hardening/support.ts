@@ -12,6 +12,7 @@ import { expect } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
 import { freePort } from "../support/free-port.js";
 import { REPO_ROOT, spawnServer, tempDir, type ServerProcess } from "../support/test-server.js";
+import { parsePrometheusText } from "../tracing/prometheus-text.js";
 
 /** The bound on a bystander's GetBusInfo while hostile input is handled, in ms. */
 export const STALL_BOUND_MS = 100;
@@ -156,10 +157,10 @@ export async function startLatencyProbe(address: string, serverPid?: number): Pr
 
 /** The value of an unlabelled metric on the server's `/metrics`. */
 export async function metricValue(metricsPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  if (match === null) throw new Error(`the server exports no ${name}`);
-  return Number(match[1]);
+  const exposition = parsePrometheusText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+  const value = exposition.value(name);
+  if (value === undefined) throw new Error(`the server exports no ${name}`);
+  return value;
 }
 
 /**

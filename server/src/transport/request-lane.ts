@@ -10,8 +10,10 @@
  * decodes and passes it on in the {@link requestLane}'s next turn, one
  * large request per turn of the event loop. Connections take turns (the
  * requests of one call, and of one connection, in arrival order), so a
- * client that sends many large requests at once delays another
- * connection's large request by about one request, not by all of its own.
+ * client's backlog of received large requests is not decoded in full
+ * before another connection's gets its turn. (Arriving is another matter:
+ * the server's HTTP/2 window is 64 KiB, so a large request arrives over
+ * several polls for I/O, one between two turns.)
  * Calls in between (small requests, acks, health checks) are read and
  * answered between two large requests. Small requests are not delayed at
  * all.
