@@ -181,8 +181,9 @@ export class BatchingPublisher {
         resetTimeout: 5_000,
         halfOpenMax: 1,
         ...options.circuitBreaker,
-        // Only failures of the connection count; a bad event is the caller's.
-        isFailure: (error) => error instanceof ProtobusError && TRANSIENT_CODES.has(error.code),
+        // Only failures of the connection count; a bad event is the caller's, and
+        // RESOURCE_EXHAUSTED a busy server's (waited out by its RetryInfo delay).
+        isFailure: (error) => error instanceof ProtobusError && TRANSIENT_CODES.has(error.code) && error.code !== Code.RESOURCE_EXHAUSTED,
       });
     }
   }

@@ -1,7 +1,8 @@
 /**
  * The statuses after which sending the same events again can succeed: what
- * the batching publisher retries and counts against its circuit breaker, and
- * what the outbox relay leaves in its table for a later round.
+ * the batching publisher retries and counts against its circuit breaker
+ * (but RESOURCE_EXHAUSTED: a busy server, not a failing one), and what the
+ * outbox relay leaves in its table for a later round.
  */
 import { Code } from "./protobus-error.js";
 

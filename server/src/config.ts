@@ -59,6 +59,8 @@ export interface ServerConfig extends InputLimits, BackendSettings, RateSpikeRul
   readonly handshakeTimeoutMs: number;
   /** Streams (calls) one connection may have open at once. */
   readonly maxStreamsPerConnection: number;
+  /** Encoded bytes of large requests (64 KiB and up) received and waiting for their turn, all connections together; one connection may have a quarter. */
+  readonly maxWaitingRequestBytes: number;
   /** How long shutdown waits for in-flight work before forcing, in ms. */
   readonly shutdownGraceMs: number;
   /** Log threshold. */
@@ -160,6 +162,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxGroups: 10_000,
   handshakeTimeoutMs: 10_000,
   maxStreamsPerConnection: 1000,
+  maxWaitingRequestBytes: 64 * 1024 * 1024,
   shutdownGraceMs: 10_000,
   logLevel: "info",
   logFormat: "text",
@@ -297,6 +300,13 @@ const SERVER_KEYS = defineConfigKeys<ServerConfig>([
     yaml: "max-streams-per-connection",
     parse: integer(1, 1_000_000),
     description: "streams (calls) one connection may have open at once; more wait for one to end",
+  },
+  {
+    key: "maxWaitingRequestBytes",
+    yaml: "max-waiting-request-bytes",
+    parse: integer(64 * 1024, 1024 * 1024 * 1024 * 1024),
+    description:
+      "bytes of large requests (64 KiB and up) received and waiting to be decoded, one connection at most a quarter of it; past it a large request gets RESOURCE_EXHAUSTED with a retry delay",
   },
   {
     key: "shutdownGraceMs",

@@ -117,7 +117,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   const streams = new StreamRegistry();
   const health = new HealthStatus(SERVED_SERVICES);
   const reflection = new DescriptorReflection(loadBundledDescriptorSet(), SERVED_SERVICES);
-  const interceptor = createServerInterceptor({ logger, ...security.links, ...options.interceptors, ...(metrics !== undefined ? { metrics } : {}) });
+  const interceptor = createServerInterceptor({
+    logger,
+    waiting: core.waiting,
+    ...security.links,
+    ...options.interceptors,
+    ...(metrics !== undefined ? { metrics } : {}),
+  });
   const server = createGrpcServer(config, { interceptor, core, streams, health, reflection, logger });
   const gate = await ConnectionGate.listen(server, {
     host: config.host,

@@ -32,12 +32,14 @@ function rawUnary(client: grpc.Client, path: string, body: Buffer): Promise<grpc
   });
 }
 
-function rawStream(client: grpc.Client, path: string, messages: readonly Buffer[]): Promise<grpc.ServiceError | undefined> {
+/** Writes `messages` on a stream; resolves to the status it failed with (if any) and the responses received before. */
+function rawStream(client: grpc.Client, path: string, messages: readonly Buffer[]): Promise<{ error?: grpc.ServiceError; answers: number }> {
   return new Promise((resolve) => {
     const call = client.makeBidiStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b);
-    call.on("data", () => undefined);
-    call.on("error", (error: grpc.ServiceError) => resolve(error));
-    call.on("end", () => resolve(undefined));
+    let answers = 0;
+    call.on("data", () => (answers += 1));
+    call.on("error", (error: grpc.ServiceError) => resolve({ error, answers }));
+    call.on("end", () => resolve({ answers }));
     for (const message of messages) call.write(message);
   });
 }
@@ -66,9 +68,11 @@ describe("malformed requests and numeric overflow", () => {
     }
     const good = Buffer.from(PublishRequest.encode({ events: [Event.fromPartial({ type: "hard.num.streamed", source: "raw" })] }).finish());
     const streamed = await rawStream(raw, "/protobus.v1.EventBus/PublishStream", [good, GARBAGE, good]);
-    expect(streamed?.code, streamed?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(streamed.error?.code, streamed.error?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    // The batch before the bad one was answered before the stream ended.
+    expect(streamed.answers).toBe(1);
     const subscribed = await rawStream(raw, "/protobus.v1.EventBus/Subscribe", [GARBAGE]);
-    expect(subscribed?.code, subscribed?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(subscribed.error?.code, subscribed.error?.message).toBe(grpc.status.INVALID_ARGUMENT);
     // The server is unharmed and the good message before the bad one was stored.
     const page = await client.query({ patterns: ["hard.num.streamed"] });
     expect(page.events.length).toBe(1);
@@ -149,11 +153,18 @@ describe("malformed requests and numeric overflow", () => {
     expect(subjects.slice(999, 1_003)).toEqual(["large-999", "small-a-0", "small-a-1", "large-b-0"]);
     expect(subjects.slice(2_001, 2_004)).toEqual(["large-b-999", "small-b-0", "large-0"]);
     const garbageStream = await rawStream(raw, "/protobus.v1.EventBus/PublishStream", [batch("small-c", 1), garbage, batch("small-d", 1)]);
-    expect(garbageStream?.code, garbageStream?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(garbageStream.error?.code, garbageStream.error?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(garbageStream.answers).toBe(1);
     expect((await storedSubjects()).slice(3_003)).toEqual(["small-c-0"]);
+    // A bad batch right behind a large one, still being stored: the large one is answered first.
+    const behindLarge = await rawStream(raw, "/protobus.v1.EventBus/PublishStream", [batch("large-c", 1_000), GARBAGE]);
+    expect(behindLarge.error?.code, behindLarge.error?.message).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(behindLarge.answers).toBe(1);
+    expect(await storedSubjects()).toHaveLength(4_004);
     // Every large request was answered: none holds the lane's bytes, none waits.
     expect(await metricValue(server.metricsPort, "protobus_large_request_bytes_in_progress")).toBe(0);
     expect(await metricValue(server.metricsPort, "protobus_large_requests_waiting")).toBe(0);
+    expect(await metricValue(server.metricsPort, "protobus_large_request_bytes_waiting")).toBe(0);
   });
 
   it("refuses sequences and page tokens at or past 2^63", async () => {

@@ -42,8 +42,10 @@ describe("large requests of different connections", () => {
   let flooder: grpc.Client;
   let other: grpc.Client;
   beforeAll(async () => {
-    // In process, so that the test sees the lane the server uses.
-    server = await startTestServer();
+    // In process, so that the test sees the lane the server uses. The flood
+    // (16 × 2 MB from one connection) fits the waiting budget's share of a
+    // connection: it is turns this test is about, not refusals.
+    server = await startTestServer({ maxWaitingRequestBytes: 256 * 2 ** 20 });
     flooder = connection(server.address);
     other = connection(server.address);
   });

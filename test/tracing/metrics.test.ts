@@ -32,6 +32,7 @@ describe("Prometheus metrics", () => {
     expect(before.types.get("protobus_group_backlog")).toBe("gauge");
     expect(before.value("protobus_large_requests_waiting")).toBe(0);
     expect(before.value("protobus_large_request_bytes_in_progress")).toBe(0);
+    expect(before.value("protobus_large_request_bytes_waiting")).toBe(0);
     expect(before.value("protobus_active_subscriptions", { group: "" })).toBeUndefined();
 
     const handled: string[] = [];

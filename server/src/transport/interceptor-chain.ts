@@ -9,7 +9,7 @@
  * Synchronous hooks cost no extra turn of the event loop: the call proceeds
  * in the same tick unless a hook returns a promise.
  */
-import { isRefusedRequest } from "./request-guard.js";
+import { isRefusedRequest, refusedRequest } from "./request-guard.js";
 import { isDeferredRequest, requestLane } from "./request-lane.js";
 import {
   ServerInterceptingCall,
@@ -23,6 +23,7 @@ import type { Logger } from "../logger.js";
 import { registerCallContext } from "./call-context.js";
 import type { CallContext, CallKind, CallStatus, Interceptor } from "./interceptor.js";
 import { failureStatus } from "./status.js";
+import type { WaitingRequests } from "./waiting-requests.js";
 
 type Hook = (interceptor: Interceptor) => void | Promise<void>;
 
@@ -89,6 +90,8 @@ function wasCancelled(call: ServerInterceptingCallInterface): boolean {
 export interface InterceptorChainOptions {
   /** Where failures without a status (bugs in an interceptor) are logged. */
   readonly logger: Logger;
+  /** Bounds the large requests waiting for their turn (see waiting-requests.ts); unbounded when absent. */
+  readonly waiting?: WaitingRequests;
 }
 
 /** One call going through the chain. */
@@ -97,6 +100,7 @@ class ChainedCall {
   readonly #method: ServerMethodDefinition<unknown, unknown>;
   readonly #next: ServerInterceptingCallInterface;
   readonly #logger: Logger;
+  readonly #waiting: WaitingRequests | undefined;
   // Created when a hook or handler first reads `ctx.signal`: most calls
   // never do, and creating and aborting one per call costs a unary call
   // about a tenth of its server CPU.
@@ -109,11 +113,12 @@ class ChainedCall {
   /** The encoded sizes of this call's large requests that hold the request lane's bytes, oldest first. */
   #held: number[] | undefined;
 
-  constructor(interceptors: readonly Interceptor[], method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface, logger: Logger) {
+  constructor(interceptors: readonly Interceptor[], method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface, options: InterceptorChainOptions) {
     this.#interceptors = interceptors;
     this.#method = method;
     this.#next = next;
-    this.#logger = logger;
+    this.#logger = options.logger;
+    this.#waiting = options.waiting;
     this.call = new ServerInterceptingCall(next, {
       start: (start) =>
         start({
@@ -155,20 +160,24 @@ class ChainedCall {
       const inspect = isRefusedRequest(message) ? () => undefined : () => runInOrder(this.#interceptors, (i) => i.onMessage?.(ctx, message));
       return this.#guard(inspect, () => pass(message));
     };
+    // A large request waits within the budget (waiting-requests.ts), or is refused in its place.
+    const refusal = isDeferredRequest(received) ? this.#waiting?.admit(ctx.peer, received.bytes.length) : undefined;
     // A large request is decoded, inspected and handed on in its turn (request-lane.ts),
     // holding its bytes until the call answers it or ends; connections take turns.
-    const run = isDeferredRequest(received)
-      ? () =>
-          requestLane.run(
-            received.bytes.length,
-            () => {
-              if (this.#ended) return requestLane.release(received.bytes.length);
-              (this.#held ??= []).push(received.bytes.length);
-              return check(received.decode());
-            },
-            ctx.peer,
-          )
-      : () => check(received);
+    const run =
+      refusal === undefined && isDeferredRequest(received)
+        ? () =>
+            requestLane.run(
+              received.bytes.length,
+              () => {
+                this.#waiting?.release(ctx.peer, received.bytes.length);
+                if (this.#ended) return requestLane.release(received.bytes.length);
+                (this.#held ??= []).push(received.bytes.length);
+                return check(received.decode());
+              },
+              ctx.peer,
+            )
+        : () => check(refusal === undefined ? received : refusedRequest(refusal));
     if (this.#messages !== undefined) {
       const queued = this.#messages.then(run);
       this.#messages = queued;
@@ -260,5 +269,5 @@ class ChainedCall {
  */
 export function interceptorChain(interceptors: readonly Interceptor[], options: InterceptorChainOptions): ServerInterceptor {
   const list = [...interceptors];
-  return (method, next) => new ChainedCall(list, method as ServerMethodDefinition<unknown, unknown>, next, options.logger).call;
+  return (method, next) => new ChainedCall(list, method as ServerMethodDefinition<unknown, unknown>, next, options).call;
 }

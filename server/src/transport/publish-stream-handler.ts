@@ -19,6 +19,7 @@ import type { Logger } from "../logger.js";
 import { callContext } from "./call-context.js";
 import { failureStatus } from "./status.js";
 import { encodedEvents } from "./publish-request-codec.js";
+import { requestRefusal } from "./request-guard.js";
 import type { StreamRegistry } from "./stream-registry.js";
 
 const PAUSE_AT = 64;
@@ -57,6 +58,9 @@ export function publishStreamHandler(bus: EventBus, streams: StreamRegistry, log
       handedOver = handed;
       const results = previous.then(() => {
         if (stopped || failed) return undefined;
+        // A batch the transport refused (malformed, or over the waiting budget) fails here, in its order.
+        const refused = requestRefusal(request);
+        if (refused !== undefined) throw refused;
         const encoded = encodedEvents(request);
         return bus.publish(request.events, { ...publishOptions, ...(encoded !== undefined ? { encoded } : {}), onStoring: release });
       });

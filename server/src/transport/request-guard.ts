@@ -32,8 +32,14 @@ interface Refused {
   readonly [REFUSED]: ProtobusError;
 }
 
-function refusal(value: unknown): ProtobusError | undefined {
+/** The refusal a request stands for, or undefined for a request to serve. */
+export function requestRefusal(value: unknown): ProtobusError | undefined {
   return typeof value === "object" && value !== null && REFUSED in value ? (value as Refused)[REFUSED] : undefined;
+}
+
+/** A request refused with `error`, in place of the request: its handler answers with the error. */
+export function refusedRequest(error: ProtobusError): unknown {
+  return { [REFUSED]: error } satisfies Refused;
 }
 
 /**
@@ -42,7 +48,7 @@ function refusal(value: unknown): ProtobusError | undefined {
  * to the handler, which answers with the refusal.
  */
 export function isRefusedRequest(message: unknown): boolean {
-  return refusal(message) !== undefined;
+  return requestRefusal(message) !== undefined;
 }
 
 type Status = { code: number; details: string; metadata: Metadata };
@@ -93,21 +99,29 @@ function decoded(message: unknown): unknown {
 
 type StreamCall = { emit(event: string | symbol, ...args: unknown[]): boolean; request?: unknown };
 
-function guardHandler(method: MethodDefinition, handler: UntypedHandleCall): UntypedHandleCall {
+function guardHandler(method: MethodDefinition, handler: UntypedHandleCall, inOrder: boolean): UntypedHandleCall {
   if (!method.requestStream) {
     if (!method.responseStream) {
       return ((call: { request: unknown }, callback: (error: Status | null) => void) => {
         call.request = decoded(call.request);
-        const error = refusal(call.request);
+        const error = requestRefusal(call.request);
         if (error !== undefined) callback(error.toServiceStatus());
         else (handler as (call: unknown, callback: unknown) => void)(call, callback);
       }) as UntypedHandleCall;
     }
     return ((call: StreamCall) => {
       call.request = decoded(call.request);
-      const error = refusal(call.request);
+      const error = requestRefusal(call.request);
       if (error !== undefined) call.emit("error", error.toServiceStatus());
       else (handler as (call: unknown) => void)(call);
+    }) as UntypedHandleCall;
+  }
+  // The handler fails a refused message in its order, after answering the ones before it.
+  if (inOrder) {
+    return ((call: StreamCall) => {
+      const emit = call.emit.bind(call);
+      call.emit = (event: string | symbol, ...args: unknown[]): boolean => (event === "data" ? emit(event, decoded(args[0])) : emit(event, ...args));
+      (handler as (call: unknown) => void)(call);
     }) as UntypedHandleCall;
   }
   // Streamed requests: a refused message ends the call with its status; later ones are dropped.
@@ -118,7 +132,7 @@ function guardHandler(method: MethodDefinition, handler: UntypedHandleCall): Unt
       if (event === "data") {
         if (refused) return true;
         const message = decoded(args[0]);
-        const error = refusal(message);
+        const error = requestRefusal(message);
         if (error !== undefined) {
           refused = true;
           return emit("error", error.toServiceStatus());
@@ -134,12 +148,16 @@ function guardHandler(method: MethodDefinition, handler: UntypedHandleCall): Unt
 /**
  * Wraps a service so that malformed requests get INVALID_ARGUMENT and
  * requests over `caps` (by method name, as in the definition: `registerSchema`)
- * a limit error, without reaching the handlers.
+ * a limit error, without reaching the handlers. The streaming methods named
+ * in `inOrder` get refused messages as requests (see {@link requestRefusal})
+ * and fail them in their order; on other streams a refused message ends the
+ * call at once.
  */
 export function guardService(
   definition: ServiceDefinition,
   implementation: UntypedServiceImplementation,
   caps: Readonly<Record<string, RequestCap>> = {},
+  inOrder: readonly string[] = [],
 ): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const guardedDefinition: Record<string, MethodDefinition> = {};
   const guardedImplementation: UntypedServiceImplementation = {};
@@ -147,7 +165,7 @@ export function guardService(
     const label = method.path.slice(method.path.lastIndexOf("/") + 1);
     guardedDefinition[name] = { ...method, requestDeserialize: guardDeserializer(label, method, caps[name]) };
     const handler = implementation[name];
-    if (handler !== undefined) guardedImplementation[name] = guardHandler(method, handler);
+    if (handler !== undefined) guardedImplementation[name] = guardHandler(method, handler, inOrder.includes(name));
   }
   return { definition: guardedDefinition as unknown as ServiceDefinition, implementation: guardedImplementation };
 }

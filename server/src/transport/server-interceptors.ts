@@ -11,6 +11,7 @@ import type { Interceptor } from "./interceptor.js";
 import { interceptorChain } from "./interceptor-chain.js";
 import { metricsInterceptor } from "./interceptors/metrics-interceptor.js";
 import { tracingInterceptor } from "./interceptors/tracing-interceptor.js";
+import type { WaitingRequests } from "./waiting-requests.js";
 
 /** The security links of the chain, each optional; they run in this order after metrics and tracing. */
 export interface SecurityInterceptors {
@@ -28,6 +29,8 @@ export interface ServerInterceptorOptions extends SecurityInterceptors {
   readonly logger: Logger;
   /** Where calls are counted; no metrics link when absent. */
   readonly metrics?: BusMetrics;
+  /** Bounds the large requests waiting for their turn; unbounded when absent. */
+  readonly waiting?: WaitingRequests;
 }
 
 /** The links of the chain, in the order they run. */
@@ -44,5 +47,5 @@ export function serverInterceptors(options: ServerInterceptorOptions): Intercept
 
 /** The chain as the one grpc-js server interceptor the server is created with. */
 export function createServerInterceptor(options: ServerInterceptorOptions): ServerInterceptor {
-  return interceptorChain(serverInterceptors(options), { logger: options.logger });
+  return interceptorChain(serverInterceptors(options), { logger: options.logger, ...(options.waiting !== undefined ? { waiting: options.waiting } : {}) });
 }

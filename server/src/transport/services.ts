@@ -45,8 +45,15 @@ export interface RequestCaps {
 
 // Every service sits behind the request guard: a request that does not decode is
 // INVALID_ARGUMENT, one over its method's cap a limit error, before any handler runs.
-function add<S extends UntypedServiceImplementation>(server: Server, definition: unknown, implementation: S, caps?: Readonly<Record<string, RequestCap>>): void {
-  const guarded = guardService(definition as ServiceDefinition, implementation, caps);
+// PublishStream fails a refused batch in its order, after answering the batches before it.
+function add<S extends UntypedServiceImplementation>(
+  server: Server,
+  definition: unknown,
+  implementation: S,
+  caps?: Readonly<Record<string, RequestCap>>,
+  inOrder?: readonly string[],
+): void {
+  const guarded = guardService(definition as ServiceDefinition, implementation, caps, inOrder);
   server.addService(guarded.definition, guarded.implementation);
 }
 
@@ -61,7 +68,7 @@ export const SERVED_DEFINITIONS: readonly ServiceDefinition[] = [
 
 /** Registers every service of {@link SERVED_SERVICES} on `server`. */
 export function registerServices(server: Server, services: ServiceImplementations, caps: RequestCaps = {}): void {
-  add(server, eventBusServiceDefinition, services.eventBus);
+  add(server, eventBusServiceDefinition, services.eventBus, {}, ["publishStream"]);
   add(server, SchemaRegistryService, services.schemaRegistry, caps.schemaRegistry);
   add(server, HealthService, services.health);
   add(server, ServerReflectionService, services.reflection);
