@@ -51,7 +51,7 @@ export { metadataInterceptor } from "./transport/metadata-interceptor.js";
 export type { CallHeaders } from "./transport/metadata-interceptor.js";
 export { bearerTokenInterceptor } from "./transport/credentials-interceptor.js";
 export type { TokenSource } from "./transport/credentials-interceptor.js";
-export { IDEMPOTENT_METHODS, retryInterceptor } from "./transport/retry-interceptor.js";
+export { IDEMPOTENT_METHODS, REFUSED_WHOLE_METHODS, retryInterceptor } from "./transport/retry-interceptor.js";
 export type { RetryOptions } from "./transport/retry-interceptor.js";
 export { tracingInterceptor } from "./transport/tracing-interceptor.js";
 export { retryDelayMs } from "./transport/retry-info.js";

@@ -6,13 +6,15 @@
  * delay, and nothing of them is stored, so sending them again after that
  * delay stores every event exactly once. A PublishStream refused mid-way
  * answers the batches before the refused one, which stay stored, and none
- * after it. The SDK's batching publisher waits such refusals out: every
- * publish resolves, each event is stored once, its breaker stays closed.
+ * after it. The SDK waits such refusals out: unary publishes are sent again
+ * after the delay, and with the batching publisher every publish resolves,
+ * each event is stored once, its breaker stays closed.
  */
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ProtobusError, createClient, type ProtobusClient } from "@protobus/sdk";
 import { Event, PublishRequest, PublishResponse } from "@protobus/sdk/proto";
+import { parsePrometheusText } from "../tracing/prometheus-text.js";
 import { metricValue, startHardeningServer, type HardeningServer } from "./support.js";
 
 const LIMIT = 1024 * 1024;
@@ -79,6 +81,12 @@ function sampleWaiting(metricsPort: number): { stop: () => Promise<number> } {
       return largest;
     },
   };
+}
+
+/** Large requests the server refused for the waiting budget so far. */
+async function throttled(metricsPort: number): Promise<number> {
+  const exposition = parsePrometheusText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+  return exposition.value("protobus_throttled_requests_total", { principal: "(connection)", limit: "max-waiting-request-bytes" }) ?? 0;
 }
 
 /** Every stored subject of events of `type`, in stored order. */
@@ -167,6 +175,23 @@ describe("the budget of large requests waiting for their turn", () => {
     // Exactly the answered batches, in order: none of the refused batch, none after it.
     const expected = Array.from({ length: answered }, (_, b) => Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => `s${stream}-b${b}-${i}`)).flat();
     expect(stored).toEqual(expected);
+  });
+
+  it("is waited out by unary publishes of the SDK, which send a refused request again after its delay", async () => {
+    const unary = createClient({ address: server.address, source: "budget-unary", batching: false, retry: { maxAttempts: 100 } });
+    try {
+      // 16 requests of ~200 KB at once on one connection: its share of the budget (256 KiB) holds one.
+      const batches = Array.from({ length: 16 }, (_, r) => Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => ({ type: "budget.unary", subject: `u${r}-${i}`, data: PAYLOAD })));
+      const refusedBefore = await throttled(server.metricsPort);
+      const results = await Promise.all(batches.map((events) => unary.publish(events)));
+      expect(results.flat().length).toBe(16 * EVENTS_PER_REQUEST);
+      expect(await throttled(server.metricsPort)).toBeGreaterThan(refusedBefore);
+    } finally {
+      await unary.close();
+    }
+    const subjects = await storedSubjects(client, "budget.unary");
+    expect(subjects.length).toBe(16 * EVENTS_PER_REQUEST);
+    expect(new Set(subjects).size).toBe(subjects.length);
   });
 
   it("is waited out by the batching publisher: every publish resolves, each event is stored once, the breaker stays closed", async () => {

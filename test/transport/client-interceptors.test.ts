@@ -1,7 +1,8 @@
 /**
  * The SDK's call layer against real servers: headers and a bearer token on
  * every call (unary and streams) from one interceptor chain, retries of
- * reads that honour the server's google.rpc.RetryInfo (and none of writes),
+ * reads that honour the server's google.rpc.RetryInfo (and of a unary
+ * publish only after a refusal with RetryInfo, which applied nothing),
  * and connections over TLS and mutual TLS with a throwaway CA made by
  * openssl in the test (test/support/certs.ts).
  */
@@ -138,6 +139,29 @@ describe("client interceptors", () => {
       expect(attempts.get("ListGroups")).toHaveLength(3);
       refusals.delete("ListGroups");
     } finally {
+      await client.close();
+    }
+  });
+
+  it("sends a unary publish again after a RESOURCE_EXHAUSTED with RetryInfo (refused whole), and after nothing else", async () => {
+    const client = createClient({ address: t.address, batching: false });
+    try {
+      attempts.delete("Publish");
+      refusals.set("Publish", { remaining: 2, error: () => new ProtobusError(Code.RESOURCE_EXHAUSTED, "busy", [retryInfo(100)]) });
+      const [result] = await client.publish([{ type: "retry.refused", data: { n: 1 } }]);
+      const times = attempts.get("Publish") ?? [];
+      expect(times).toHaveLength(3);
+      expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(90);
+      // Stored once, by the third attempt.
+      const stored = await client.query({ patterns: ["retry.refused"] });
+      expect(stored.events.map((e) => e.id)).toEqual([result?.id]);
+      // Without RetryInfo the server did not say it applied nothing: no second attempt.
+      attempts.delete("Publish");
+      refusals.set("Publish", { remaining: 1, error: () => new ProtobusError(Code.RESOURCE_EXHAUSTED, "quota") });
+      expect(((await client.publish([{ type: "retry.refused", data: {} }]).catch((e: unknown) => e)) as ProtobusError).code).toBe(Code.RESOURCE_EXHAUSTED);
+      expect(attempts.get("Publish")).toHaveLength(1);
+    } finally {
+      refusals.delete("Publish");
       await client.close();
     }
   });

@@ -3,8 +3,12 @@
  * tried again after the server's `google.rpc.RetryInfo` delay when it sent
  * one, else after an exponential backoff with jitter; RESOURCE_EXHAUSTED
  * and ABORTED are retried only when the server said when (RetryInfo). No
- * attempt starts after the call's deadline. Streams and calls not listed as
- * idempotent pass through untouched: a write is never sent twice.
+ * attempt starts after the call's deadline. A unary write the server refuses
+ * whole when it is busy (`Publish`: rate limits, the budget of large requests
+ * waiting) is sent again only after such a refusal, RESOURCE_EXHAUSTED with
+ * RetryInfo, which says that nothing of it was applied; after any other
+ * failure it is not. Streams and other calls pass through untouched: a
+ * write that may have been applied is never sent twice.
  */
 import {
   InterceptingCall,
@@ -36,6 +40,12 @@ export const IDEMPOTENT_METHODS: readonly string[] = [
   "/protobus.v1.SchemaRegistry/GetCompatibility",
 ];
 
+/**
+ * Unary writes the server refuses whole with RESOURCE_EXHAUSTED and
+ * RetryInfo (nothing of them applied): retried after such a refusal only.
+ */
+export const REFUSED_WHOLE_METHODS: readonly string[] = ["/protobus.v1.EventBus/Publish"];
+
 /** How calls are retried. */
 export interface RetryOptions {
   /** Attempts in all, the first included (default 3; 1 turns retries off). */
@@ -46,6 +56,8 @@ export interface RetryOptions {
   readonly maxBackoffMs?: number;
   /** Paths (`/package.Service/Method`) safe to send twice; {@link IDEMPOTENT_METHODS} by default. */
   readonly idempotentMethods?: readonly string[];
+  /** Paths of writes sent again after a RESOURCE_EXHAUSTED with RetryInfo only; {@link REFUSED_WHOLE_METHODS} by default. */
+  readonly refusedWholeMethods?: readonly string[];
 }
 
 interface Policy {
@@ -54,9 +66,14 @@ interface Policy {
   readonly maxBackoffMs: number;
 }
 
-/** The delay before attempt `attempt + 1`, or undefined when the failure is not to be retried. */
-export function retryDelay(policy: Policy, attempt: number, failure: Pick<StatusObject, "code" | "metadata">): number | undefined {
+/**
+ * The delay before attempt `attempt + 1`, or undefined when the failure is
+ * not to be retried; `refusalsOnly` retries RESOURCE_EXHAUSTED with
+ * RetryInfo and nothing else.
+ */
+export function retryDelay(policy: Policy, attempt: number, failure: Pick<StatusObject, "code" | "metadata">, refusalsOnly = false): number | undefined {
   if (attempt >= policy.maxAttempts) return undefined;
+  if (refusalsOnly && failure.code !== status.RESOURCE_EXHAUSTED) return undefined;
   const hinted = retryDelayMs(decodeStatusDetails(failure.metadata));
   if (failure.code === status.RESOURCE_EXHAUSTED || failure.code === status.ABORTED) return hinted;
   if (failure.code !== status.UNAVAILABLE) return undefined;
@@ -84,6 +101,7 @@ interface Received {
  */
 class RetryingCall {
   readonly #policy: Policy;
+  readonly #refusalsOnly: boolean;
   readonly #options: InterceptorOptions;
   readonly #nextCall: NextCall;
   #listener: InterceptingListener | undefined;
@@ -93,8 +111,9 @@ class RetryingCall {
   #timer: NodeJS.Timeout | undefined;
   #done = false;
 
-  constructor(policy: Policy, options: InterceptorOptions, nextCall: NextCall) {
+  constructor(policy: Policy, options: InterceptorOptions, nextCall: NextCall, refusalsOnly: boolean) {
     this.#policy = policy;
+    this.#refusalsOnly = refusalsOnly;
     this.#options = options;
     this.#nextCall = nextCall;
   }
@@ -132,7 +151,7 @@ class RetryingCall {
 
   #outcome(attempt: number, received: Received, final: StatusObject): void {
     this.#retry = undefined;
-    const delay = final.code === status.OK || this.#done ? undefined : retryDelay(this.#policy, attempt, final);
+    const delay = final.code === status.OK || this.#done ? undefined : retryDelay(this.#policy, attempt, final, this.#refusalsOnly);
     if (delay === undefined || Date.now() + delay >= deadlineMs(this.#options)) return this.#deliver(received, final);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -166,7 +185,7 @@ class RetryingCall {
   }
 }
 
-/** A grpc-js client interceptor retrying idempotent unary calls as described above. */
+/** A grpc-js client interceptor retrying unary calls as described above. */
 export function retryInterceptor(options: RetryOptions = {}): Interceptor {
   const policy: Policy = {
     maxAttempts: Math.max(1, options.maxAttempts ?? 3),
@@ -174,11 +193,13 @@ export function retryInterceptor(options: RetryOptions = {}): Interceptor {
     maxBackoffMs: options.maxBackoffMs ?? 2000,
   };
   const idempotent = new Set(options.idempotentMethods ?? IDEMPOTENT_METHODS);
+  const refusedWhole = new Set(options.refusedWholeMethods ?? REFUSED_WHOLE_METHODS);
   return (callOptions, nextCall) => {
     const method = callOptions.method_definition;
-    if (policy.maxAttempts === 1 || method.requestStream || method.responseStream || !idempotent.has(method.path)) {
+    const retried = idempotent.has(method.path) || refusedWhole.has(method.path);
+    if (policy.maxAttempts === 1 || method.requestStream || method.responseStream || !retried) {
       return new InterceptingCall(nextCall(callOptions));
     }
-    return new RetryingCall(policy, callOptions, nextCall).intercepting();
+    return new RetryingCall(policy, callOptions, nextCall, !idempotent.has(method.path)).intercepting();
   };
 }
