@@ -35,7 +35,7 @@ interface ScenarioResult {
 }
 
 const NEEDS_NATS = ["group-sqlite", "jetstream-publish"];
-const scenarios = ["unary-publish", "stream-100-sqlite", "validated-publish", "fanout-10", "e2e-latency", "e2e-latency-stream", "tracing", "stalled-subscriber"];
+const scenarios = ["unary-publish", "stream-100-sqlite", "validated-publish", "fanout-10", "e2e-latency", "e2e-latency-stream", "tracing", "stalled-subscriber", "large-request-flood"];
 if (natsServerAvailable()) scenarios.push(...NEEDS_NATS);
 
 describe("npm run bench -- --smoke", () => {
@@ -77,6 +77,12 @@ describe("npm run bench -- --smoke", () => {
       } else if (s.kind === "latency") {
         for (const key of ["p50", "p99", "p999"]) expect(subject[key]!.median, `${s.name} ${key}`).toBeGreaterThan(0);
         expect(subject.p50!.median).toBeLessThanOrEqual(subject.p999!.median);
+      } else if (s.name === "large-request-flood") {
+        // 2 connections × 2 publishes of 100 events: each stored or refused, none failed.
+        const [m] = subject.measurements as unknown as [{ stored: number; refused: number; failed: number; peakRss: number }];
+        expect(m.stored + m.refused).toBe(4);
+        expect(m.failed).toBe(0);
+        expect(m.peakRss).toBeGreaterThan(10 * 2 ** 20);
       } else {
         const [m] = subject.measurements;
         expect(m).toMatchObject({ published: 2000 });

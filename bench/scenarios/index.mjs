@@ -10,6 +10,7 @@ import { tracing } from "./tracing.mjs";
 import { validatedJson, validatedPublish } from "./validation.mjs";
 import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
+import { largeRequestFlood } from "./flood.mjs";
 import { stream100MemorySecure } from "./security.mjs";
 import { consoleSlowBrowser } from "./console.mjs";
 import { outboxPostgres, sdkBatchingLatency, sdkPublishConcurrent, sdkPublishVsUnary } from "./producers.mjs";
@@ -37,5 +38,6 @@ export const SCENARIOS = [
   outboxPostgres,
   tracing,
   stalledSubscriber,
+  largeRequestFlood,
   consoleSlowBrowser,
 ];
