@@ -140,13 +140,14 @@ describe("the budget of large requests waiting for their turn", () => {
     expect(await metricValue(server.metricsPort, "protobus_large_request_bytes_waiting")).toBe(0);
   });
 
-  it("answers a stream's batches before the refused one, stores them and none after it", async () => {
+  it("answers a stream's batches before the refused one, stores them and none after it", { timeout: 120_000 }, async () => {
     // Other connections keep the budget full while the stream sends.
     let flooding = true;
     const flood = connections.slice(1).map(async (c, n) => {
       for (let i = 0; flooding; i++) await publish(c, request("budget.noise", "noise", `n${n}-${i}`));
     });
     const streamer = connections[0] as grpc.Client;
+    const BATCHES = 20;
     let refused: { stream: number; answered: number; error: ProtobusError } | undefined;
     for (let stream = 0; refused === undefined && stream < 40; stream++) {
       const outcome = await new Promise<{ answered: number; error?: ProtobusError }>((resolve) => {
@@ -158,12 +159,12 @@ describe("the budget of large requests waiting for their turn", () => {
         });
         call.on("error", (error: grpc.ServiceError) => resolve({ answered, error: ProtobusError.from(error) }));
         call.on("end", () => resolve({ answered }));
-        for (let batch = 0; batch < 40; batch++) call.write(request("budget.stream", `stream-${stream}`, `s${stream}-b${batch}`));
+        for (let batch = 0; batch < BATCHES; batch++) call.write(request("budget.stream", `stream-${stream}`, `s${stream}-b${batch}`));
         call.end();
       });
       // A stream refused at its first batch shows nothing of the order: try another.
       if (outcome.error !== undefined && outcome.answered > 0) refused = { stream, answered: outcome.answered, error: outcome.error };
-      else if (outcome.error === undefined) expect(outcome.answered).toBe(40);
+      else if (outcome.error === undefined) expect(outcome.answered).toBe(BATCHES);
       else expectWaitRefusal(outcome.error);
     }
     flooding = false;
