@@ -14,10 +14,7 @@ import { SchemaRegistry } from "./registry/schema-registry.js";
 import type { StorageBackend } from "./storage/backend.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
 import { BusMetrics } from "./telemetry/metrics.js";
-import { registerLaneGauges } from "./telemetry/lane-gauges.js";
 import { registerMemoryGauges } from "./telemetry/memory-gauges.js";
-import { requestLane } from "./transport/request-lane.js";
-import { WAITING_LIMIT_NAME, WaitingRequests } from "./transport/waiting-requests.js";
 import type { MemoryBudget } from "./storage/memory-budget.js";
 import { VERSION } from "./version.js";
 
@@ -37,21 +34,12 @@ export interface ServerCore {
   readonly bus: EventBus;
   /** Watches flows and rates; started once the server listens. */
   readonly monitor: FlowMonitor;
-  /** The budget of large requests received and waiting for their turn (the transport's). */
-  readonly waiting: WaitingRequests;
 }
 
 /** Builds the domain parts of a server over `backend`. */
 export function createServerCore(config: ServerConfig, backend: StorageBackend, logger: Logger, budget: MemoryBudget): ServerCore {
   const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
-  const waiting = new WaitingRequests({
-    limit: config.maxWaitingRequestBytes,
-    onRefused: () => metrics?.recordThrottled("(connection)", WAITING_LIMIT_NAME),
-  });
-  if (metrics !== undefined) {
-    registerMemoryGauges(metrics.registry, budget);
-    registerLaneGauges(metrics.registry, requestLane, waiting);
-  }
+  if (metrics !== undefined) registerMemoryGauges(metrics.registry, budget);
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const observer = combineObservers([metrics, outcomes]);
   const limits = pickInputLimits(config);
@@ -86,5 +74,5 @@ export function createServerCore(config: ServerConfig, backend: StorageBackend, 
     ...(metrics !== undefined ? { metrics } : {}),
   });
   metrics?.addBacklogSource(async () => new Map((await backend.groups.list()).map((g) => [g.definition.name, g.backlog])));
-  return { metrics, outcomes, limits, registry, validator, bus, monitor, waiting };
+  return { metrics, outcomes, limits, registry, validator, bus, monitor };
 }

@@ -22,6 +22,10 @@ import { DescriptorReflection, loadBundledDescriptorSet } from "./transport/refl
 import { createServerInterceptor, type SecurityInterceptors } from "./transport/server-interceptors.js";
 import { SERVED_DEFINITIONS, SERVED_SERVICES } from "./transport/services.js";
 import { StreamRegistry } from "./transport/stream-registry.js";
+import { requestLane } from "./transport/request-lane.js";
+import { WAITING_LIMIT_NAME, WaitingRequests } from "./transport/waiting-requests.js";
+import { registerLaneGauges } from "./telemetry/lane-gauges.js";
+import type { BusMetrics } from "./telemetry/metrics.js";
 import { VERSION } from "./version.js";
 import { stripUndefined } from "./strip-undefined.js";
 
@@ -99,6 +103,13 @@ async function unwind(undo: ReadonlyArray<() => unknown>, error: unknown): Promi
   throw error;
 }
 
+/** The transport's budget of large requests waiting for their turn, with its gauges and the request lane's on `/metrics`. */
+function waitingRequests(limit: number, metrics: BusMetrics | undefined): WaitingRequests {
+  const waiting = new WaitingRequests({ limit, onRefused: () => metrics?.recordThrottled("(connection)", WAITING_LIMIT_NAME) });
+  if (metrics !== undefined) registerLaneGauges(metrics.registry, requestLane, waiting);
+  return waiting;
+}
+
 /** Creates, binds and starts a server. */
 export async function startServer(options: StartServerOptions = {}): Promise<ProtobusServer> {
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...stripUndefined(options) };
@@ -119,7 +130,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Pro
   const reflection = new DescriptorReflection(loadBundledDescriptorSet(), SERVED_SERVICES);
   const interceptor = createServerInterceptor({
     logger,
-    waiting: core.waiting,
+    waiting: waitingRequests(config.maxWaitingRequestBytes, metrics),
     ...security.links,
     ...options.interceptors,
     ...(metrics !== undefined ? { metrics } : {}),

@@ -33,7 +33,6 @@ export class TurnLane {
   readonly #limit: number;
   // Waiting jobs by key; the map's order is the keys' order of turns.
   readonly #queues = new Map<string, Job[]>();
-  #waiting = 0;
   #scheduled = false;
   #held = 0;
 
@@ -44,7 +43,9 @@ export class TurnLane {
 
   /** Jobs waiting for their turn. */
   get waiting(): number {
-    return this.#waiting;
+    let waiting = 0;
+    for (const queue of this.#queues.values()) waiting += queue.length;
+    return waiting;
   }
 
   /** Bytes held by jobs started and not released. */
@@ -69,7 +70,6 @@ export class TurnLane {
       const queue = this.#queues.get(key);
       if (queue === undefined) this.#queues.set(key, [{ bytes, start }]);
       else queue.push({ bytes, start });
-      this.#waiting += 1;
       this.#wake();
     });
   }
@@ -103,7 +103,6 @@ export class TurnLane {
       const turn = this.#next();
       if (turn === undefined || !this.#fits(turn.job)) return;
       turn.queue.shift();
-      this.#waiting -= 1;
       // The key goes to the back of the turns, or leaves them when it has no more jobs.
       this.#queues.delete(turn.key);
       if (turn.queue.length > 0) this.#queues.set(turn.key, turn.queue);

@@ -61,21 +61,21 @@ function guardDeserializer(name: string, method: MethodDefinition, cap: RequestC
     try {
       return decode(bytes);
     } catch (error) {
-      return {
-        [REFUSED]: invalidArgument([
+      return refusedRequest(
+        invalidArgument([
           {
             field: "request",
             description: `is not a valid ${name} request message (${bytes.length} bytes): ${error instanceof Error ? error.message : String(error)}`,
             reason: "MALFORMED",
           },
         ]),
-      } satisfies Refused;
+      );
     }
   };
   return (bytes) => {
     if (cap !== undefined && bytes.length > cap.maxBytes) {
-      return {
-        [REFUSED]: limitExceeded(
+      return refusedRequest(
+        limitExceeded(
           {
             field: cap.field,
             subject: cap.field,
@@ -85,7 +85,7 @@ function guardDeserializer(name: string, method: MethodDefinition, cap: RequestC
           },
           Code.INVALID_ARGUMENT,
         ),
-      } satisfies Refused;
+      );
     }
     // A large request is decoded in its turn (request-lane.ts), by the interceptor chain.
     return bytes.length >= LARGE_REQUEST_BYTES ? new DeferredRequest(bytes, guarded) : guarded(bytes);
