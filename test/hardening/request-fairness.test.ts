@@ -7,16 +7,12 @@
  * from when the answers reached the clients, which share this process's
  * event loop with the server.
  */
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Event, PublishRequest, PublishResponse } from "@protobus/sdk/proto";
 import { LARGE_REQUEST_BYTES, requestLane } from "../../server/dist/transport/request-lane.js";
+import { rawBusClient } from "../support/raw-stream.js";
 import { startTestServer, waitFor, type TestServer } from "../support/test-server.js";
-
-/** A client on a connection of its own (grpc-js otherwise shares one connection per target). */
-function connection(address: string): grpc.Client {
-  return new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
-}
 
 /** Publishes the encoded request; resolves to the sequence of its first event. */
 function publish(client: grpc.Client, body: Buffer): Promise<bigint> {
@@ -46,8 +42,8 @@ describe("large requests of different connections", () => {
     // (16 × 2 MB from one connection) fits the waiting budget's share of a
     // connection: it is turns this test is about, not refusals.
     server = await startTestServer({ maxWaitingRequestBytes: 256 * 2 ** 20 });
-    flooder = connection(server.address);
-    other = connection(server.address);
+    flooder = rawBusClient(server.address);
+    other = rawBusClient(server.address);
   });
   afterAll(async () => {
     flooder.close();

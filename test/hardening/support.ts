@@ -155,10 +155,14 @@ export async function startLatencyProbe(address: string, serverPid?: number): Pr
   };
 }
 
+/** The server's `/metrics`, parsed. */
+export async function scrapeMetrics(metricsPort: number): Promise<ReturnType<typeof parsePrometheusText>> {
+  return parsePrometheusText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+}
+
 /** The value of an unlabelled metric on the server's `/metrics`. */
 export async function metricValue(metricsPort: number, name: string): Promise<number> {
-  const exposition = parsePrometheusText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
-  const value = exposition.value(name);
+  const value = (await scrapeMetrics(metricsPort)).value(name);
   if (value === undefined) throw new Error(`the server exports no ${name}`);
   return value;
 }

@@ -10,12 +10,12 @@
  * after the delay, and with the batching publisher every publish resolves,
  * each event is stored once, its breaker stays closed.
  */
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ProtobusError, createClient, type ProtobusClient } from "@protobus/sdk";
+import { Code, ProtobusError, createClient, retryDelayMs, type ProtobusClient } from "@protobus/sdk";
 import { Event, PublishRequest, PublishResponse } from "@protobus/sdk/proto";
-import { parsePrometheusText } from "../tracing/prometheus-text.js";
-import { metricValue, startHardeningServer, type HardeningServer } from "./support.js";
+import { rawBusClient } from "../support/raw-stream.js";
+import { expectLimitError, metricValue, scrapeMetrics, startHardeningServer, type HardeningServer } from "./support.js";
 
 const LIMIT = 1024 * 1024;
 const CONNECTIONS = 8;
@@ -23,11 +23,6 @@ const PER_CONNECTION = 12;
 const EVENTS_PER_REQUEST = 20;
 /** 20 events of 10 KB: about 200 KB a request, over the 64 KiB of a large request. */
 const PAYLOAD = Buffer.alloc(10_000, 97);
-
-/** A client on a connection of its own (grpc-js otherwise shares one connection per target). */
-function connection(address: string): grpc.Client {
-  return new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
-}
 
 function request(type: string, source: string, name: string): Buffer {
   const events = Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => Event.fromPartial({ type, source, subject: `${name}-${i}`, data: PAYLOAD }));
@@ -47,19 +42,12 @@ function publish(client: grpc.Client, body: Buffer): Promise<ProtobusError | und
   });
 }
 
-function retryDelayMs(error: ProtobusError): number | undefined {
-  const info = error.details.find((d) => d.type === "RetryInfo");
-  const delay = info?.type === "RetryInfo" ? info.value.retryDelay : undefined;
-  return delay === undefined ? undefined : Number(delay.seconds) * 1000 + delay.nanos / 1e6;
-}
-
 /** Asserts that `error` is the waiting budget's refusal and returns its retry delay. */
 function expectWaitRefusal(error: ProtobusError): number {
-  expect(error.code, error.message).toBe(Code.RESOURCE_EXHAUSTED);
+  expectLimitError(error, Code.RESOURCE_EXHAUSTED, "max-waiting-request-bytes");
   expect(error.message).toContain("waiting to be decoded");
-  const quota = error.details.find((d) => d.type === "QuotaFailure");
-  expect(quota?.type === "QuotaFailure" ? quota.value.violations.map((v) => v.quotaId) : []).toEqual(["max-waiting-request-bytes"]);
-  const delay = retryDelayMs(error);
+  expect(error.quotaViolations.map((v) => v.quotaId)).toEqual(["max-waiting-request-bytes"]);
+  const delay = retryDelayMs(error.details);
   expect(delay, "a RetryInfo delay").toBeGreaterThan(0);
   return delay as number;
 }
@@ -85,8 +73,7 @@ function sampleWaiting(metricsPort: number): { stop: () => Promise<number> } {
 
 /** Large requests the server refused for the waiting budget so far. */
 async function throttled(metricsPort: number): Promise<number> {
-  const exposition = parsePrometheusText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
-  return exposition.value("protobus_throttled_requests_total", { principal: "(connection)", limit: "max-waiting-request-bytes" }) ?? 0;
+  return (await scrapeMetrics(metricsPort)).value("protobus_throttled_requests_total", { principal: "(connection)", limit: "max-waiting-request-bytes" }) ?? 0;
 }
 
 /** Every stored subject of events of `type`, in stored order. */
@@ -103,7 +90,7 @@ describe("the budget of large requests waiting for their turn", () => {
   beforeAll(async () => {
     server = await startHardeningServer(["--max-waiting-request-bytes", String(LIMIT)]);
     client = createClient({ address: server.address, source: "budget" });
-    connections = Array.from({ length: CONNECTIONS }, () => connection(server.address));
+    connections = Array.from({ length: CONNECTIONS }, () => rawBusClient(server.address));
   });
   afterAll(async () => {
     for (const c of connections) c.close();

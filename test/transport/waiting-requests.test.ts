@@ -7,24 +7,13 @@
  * waiting requests got their turn.
  */
 import { describe, expect, it } from "vitest";
-import { Code, type ProtobusError } from "@protobus/sdk";
+import { Code, retryDelayMs, type ProtobusError } from "@protobus/sdk";
 import { WAITING_LIMIT_NAME, WaitingRequests } from "../../server/src/transport/waiting-requests.js";
 
 const KiB = 1024;
 
-function retryDelayMs(error: ProtobusError): number | undefined {
-  for (const detail of error.details) {
-    if (detail.type === "RetryInfo") {
-      const delay = detail.value.retryDelay;
-      return delay === undefined ? undefined : Number(delay.seconds) * 1000 + delay.nanos / 1e6;
-    }
-  }
-  return undefined;
-}
-
-function quotaIds(error: ProtobusError): string[] {
-  return error.details.flatMap((d) => (d.type === "QuotaFailure" ? d.value.violations.map((v) => v.quotaId) : []));
-}
+/** The RetryInfo delay of a refusal, in ms. */
+const delayOf = (error: ProtobusError | undefined): number | undefined => retryDelayMs(error?.details ?? []);
 
 describe("WaitingRequests", () => {
   it("admits requests up to the limit across connections and refuses the one past it", () => {
@@ -34,8 +23,8 @@ describe("WaitingRequests", () => {
     const refusal = waiting.admit("e", 300 * KiB);
     expect(refusal?.code).toBe(Code.RESOURCE_EXHAUSTED);
     expect(refusal?.message).toContain(`${800 * KiB} bytes of large requests are waiting`);
-    expect(quotaIds(refusal as ProtobusError)).toEqual([WAITING_LIMIT_NAME]);
-    expect(retryDelayMs(refusal as ProtobusError)).toBeGreaterThan(0);
+    expect(refusal?.quotaViolations.map((v) => v.quotaId)).toEqual([WAITING_LIMIT_NAME]);
+    expect(delayOf(refusal)).toBeGreaterThan(0);
     // Nothing of the refused request is counted; a smaller one still fits.
     expect(waiting.bytes).toBe(800 * KiB);
     expect(waiting.refused).toBe(1);
@@ -71,7 +60,7 @@ describe("WaitingRequests", () => {
     const waiting = new WaitingRequests({ limit: 1024 * KiB, now: () => now, onRefused: () => refused.push(now) });
     // Before any request had its turn there is no rate: the shortest delay.
     expect(waiting.admit("a", 600 * KiB)).toBeUndefined();
-    expect(retryDelayMs(waiting.admit("b", 600 * KiB) as ProtobusError)).toBe(50);
+    expect(delayOf(waiting.admit("b", 600 * KiB))).toBe(50);
     now += 100;
     waiting.release("a", 600 * KiB);
     // Idle time does not count: the next turns come 100 ms apart, 128 KiB each.
@@ -84,7 +73,7 @@ describe("WaitingRequests", () => {
     for (let i = 0; i < 4; i++) expect(waiting.admit(`d${i}`, 200 * KiB)).toBeUndefined();
     const refusal = waiting.admit("late", 300 * KiB) as ProtobusError;
     // 800 KiB wait; the averages lean from 600 KiB per 100 ms towards 128 KiB per 100 ms.
-    const delay = retryDelayMs(refusal) as number;
+    const delay = delayOf(refusal) as number;
     expect(delay).toBeGreaterThan(200);
     expect(delay).toBeLessThan(625);
     expect(refused).toEqual([0, now]);
@@ -94,6 +83,6 @@ describe("WaitingRequests", () => {
       waiting.release(`d${i}`, 200 * KiB);
     }
     for (let i = 0; i < 5; i++) expect(waiting.admit(`e${i}`, 200 * KiB)).toBeUndefined();
-    expect(retryDelayMs(waiting.admit("later", 200 * KiB) as ProtobusError)).toBe(5_000);
+    expect(delayOf(waiting.admit("later", 200 * KiB))).toBe(5_000);
   });
 });
