@@ -5,6 +5,7 @@
  * killed with SIGKILL and restarted on the same port).
  */
 import { afterEach, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
 import {
   BatchingPublisher,
   CircuitState,
@@ -16,6 +17,7 @@ import {
   type ProtobusClient,
   type PublishResult,
 } from "@protobus/sdk";
+import { EventBusService, type PublishRequest, type PublishResponse } from "@protobus/sdk/proto";
 import { freePort } from "./support/free-port.js";
 import { spawnServer, startTestServer, tempDir, type ServerProcess, type TestServer } from "./support/test-server.js";
 
@@ -107,6 +109,51 @@ describe("batching publisher", () => {
     for (let i = 1; i < results.length; i++) expect(results[i]!.sequence).toBe(results[i - 1]!.sequence + 1n);
     expect(publisher.stats.batchesSent).toBeGreaterThanOrEqual(200);
     expect(publisher.stats.buffered).toBe(0);
+  });
+
+  it("sends at once while at most one batch is in flight; past that a batch gathers events for the linger", async () => {
+    // A real gRPC server whose PublishStream answers only when the test lets it,
+    // so that the batches sent stay in flight.
+    const received: number[] = [];
+    const held: Array<() => void> = [];
+    let holding = true;
+    let nextSequence = 1n;
+    const server = new grpc.Server();
+    server.addService(EventBusService as unknown as grpc.ServiceDefinition, {
+      publishStream: (call: grpc.ServerDuplexStream<PublishRequest, PublishResponse>) => {
+        call.on("data", (request: PublishRequest) => {
+          received.push(request.events.length);
+          const results = request.events.map((event) => ({ id: event.id, sequence: nextSequence++, duplicate: false }));
+          if (holding) held.push(() => call.write({ results }));
+          else call.write({ results });
+        });
+        call.on("end", () => call.end());
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    cleanups.push(() => server.forceShutdown());
+    // A linger far longer than the test: a batch that waits for it arrives only when answers free it.
+    const c = client(`127.0.0.1:${port}`, { batching: { lingerMs: 60_000, maxInFlightBatches: 8 } });
+    const calls: Promise<PublishResult>[] = [];
+    for (let n = 0; n < 6; n++) {
+      calls.push(c.publish({ type: "window.item.added", data: { n } }));
+      // Each publish in a turn of its own.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // With none and then one in flight, each went at once, alone: two batches of one event.
+    const deadline = Date.now() + 5_000;
+    while (received.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toEqual([1, 1]);
+    // The other four gathered behind two batches in flight; once answers leave
+    // at most one in flight they go at once, as one batch.
+    holding = false;
+    for (const answer of held.splice(0)) answer();
+    const results = await Promise.all(calls);
+    expect(received).toEqual([1, 1, 4]);
+    expect(results.map((r) => r.sequence)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
   });
 
   it("keeps each ordering key's order; a failed event pauses its key until resumePublishing", async () => {
