@@ -77,6 +77,9 @@ describe("npm run bench -- --smoke", () => {
       } else if (s.kind === "latency") {
         for (const key of ["p50", "p99", "p999"]) expect(subject[key]!.median, `${s.name} ${key}`).toBeGreaterThan(0);
         expect(subject.p50!.median).toBeLessThanOrEqual(subject.p999!.median);
+        // CPU per delivered event of the server and of the publisher with its receiver.
+        const cpu = (subject.measurements[0] as { cpuMicrosPerUnit: { server?: number; loadgen?: number } }).cpuMicrosPerUnit;
+        expect(Number.isFinite(cpu.server) && Number.isFinite(cpu.loadgen), `${s.name} CPU per event`).toBe(true);
       } else if (s.name === "large-request-flood") {
         // 2 connections × 2 publishes of 100 events: each stored or refused, none failed.
         const [m] = subject.measurements as unknown as [{ stored: number; refused: number; failed: number; peakRss: number }];

@@ -46,7 +46,7 @@ export function formatTable(results) {
       r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : "-",
       r.target ?? "-",
       r.met === undefined ? "-" : r.met ? "met" : "MISSED",
-      r.kind === "latency" || r.kind === "memory" ? "-" : `${cpuCell(r.subject)} | ${cpuCell(r.baseline)}`,
+      r.kind === "memory" ? "-" : `${cpuCell(r.subject)} | ${cpuCell(r.baseline)}`,
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

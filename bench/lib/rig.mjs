@@ -11,6 +11,7 @@ import { startNatsServer, startRole } from "./procs.mjs";
  */
 export async function startRig(side, label) {
   const processes = [];
+  const workloadPids = [];
   let server;
   let stopNats;
   let sink;
@@ -50,13 +51,18 @@ export async function startRig(side, label) {
       /** The entry point of the protobus server that runs, if one does. */
       serverPackage: server?.info.serverPackage,
       pids: () => processes.map((p) => p.pid),
+      /** Processes the workload started besides the load generator (a latency workload's receiver). */
+      workloadPids,
       loadgen,
       /** Starts the side's workload; options get the server's address or URL. */
       async start(extra = {}) {
         const info = await loadgen.call("start", { workload: side.workload, options: { ...side.options, ...target, ...extra } });
         // A workload that runs part of itself in processes of its own names
         // them, so that their CPU counts as ours, not as other work.
-        for (const pid of info?.pids ?? []) processes.push({ pid });
+        for (const pid of info?.pids ?? []) {
+          processes.push({ pid });
+          workloadPids.push(pid);
+        }
         return info;
       },
       /** What the OTLP sink received, when tracing is on. */
