@@ -39,6 +39,7 @@ export type {
   AppendOptions,
   AppendResult,
   BackendInfo,
+  BackendMetric,
   HistoryQuery,
   ReadRequest,
   ReadResult,

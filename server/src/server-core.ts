@@ -15,6 +15,7 @@ import type { StorageBackend } from "./storage/backend.js";
 import { combineObservers } from "./telemetry/delivery-observer.js";
 import { BusMetrics } from "./telemetry/metrics.js";
 import { registerMemoryGauges } from "./telemetry/memory-gauges.js";
+import { registerBackendMetrics } from "./telemetry/backend-metrics.js";
 import type { MemoryBudget } from "./storage/memory-budget.js";
 import { VERSION } from "./version.js";
 
@@ -39,7 +40,10 @@ export interface ServerCore {
 /** Builds the domain parts of a server over `backend`. */
 export function createServerCore(config: ServerConfig, backend: StorageBackend, logger: Logger, budget: MemoryBudget): ServerCore {
   const metrics = config.metricsPort > 0 ? new BusMetrics({ maxTypes: config.metricsMaxTypes }) : undefined;
-  if (metrics !== undefined) registerMemoryGauges(metrics.registry, budget);
+  if (metrics !== undefined) {
+    registerMemoryGauges(metrics.registry, budget);
+    registerBackendMetrics(metrics.registry, backend);
+  }
   const outcomes = config.flowOutcomes > 0 ? new OutcomeRecorder(config.flowOutcomes) : undefined;
   const observer = combineObservers([metrics, outcomes]);
   const limits = pickInputLimits(config);

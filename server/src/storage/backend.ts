@@ -174,6 +174,25 @@ export interface StorageBackend {
    */
   onAppend(listener: AppendListener): () => void;
 
+  /**
+   * Figures of the backend's own work for `/metrics`, read when scraped
+   * (the sqlite backend's checkpoints, say); a backend without any leaves
+   * it out.
+   */
+  readonly metrics?: readonly BackendMetric[];
+
   /** Flushes and releases everything; the backend is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** One figure a backend reports on `/metrics` (see {@link StorageBackend.metrics}). */
+export interface BackendMetric {
+  /** The Prometheus name, `protobus_<backend>_...` (a counter's ends in `_total`). */
+  readonly name: string;
+  /** What it counts, for the `# HELP` line. */
+  readonly help: string;
+  /** A counter only grows; a gauge is a level. */
+  readonly type: "counter" | "gauge";
+  /** Its value now. */
+  read(): number;
 }

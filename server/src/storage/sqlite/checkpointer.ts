@@ -65,6 +65,8 @@ export interface CheckpointStats {
   readonly checkpointedFrames: number;
   /** Checkpoints that held commits so that the WAL would restart (see the file comment). */
   readonly holds: number;
+  /** How long commits were held by them, in all, in ms. */
+  readonly heldMs: number;
   /** Checkpoints that failed (the writer's safety net still bounds the WAL). */
   readonly failures: number;
   /** The last failure's message. */
@@ -83,6 +85,9 @@ export class Checkpointer {
   /** Commits are held until the running checkpoint is done (see the file comment). */
   #holding = false;
   #holdTimer: NodeJS.Timeout | undefined;
+  /** When the hold under way began (`performance.now()`). */
+  #holdStart = 0;
+  #heldMs = 0;
   readonly #onRelease: () => void;
   #checkpoints = 0;
   #holds = 0;
@@ -116,7 +121,15 @@ export class Checkpointer {
 
   /** See {@link CheckpointStats}. */
   stats(): CheckpointStats {
-    return { checkpoints: this.#checkpoints, holds: this.#holds, checkpointedFrames: this.#checkpointedFrames, failures: this.#failures, lastError: this.#lastError };
+    const holding = this.#holding ? performance.now() - this.#holdStart : 0;
+    return {
+      checkpoints: this.#checkpoints,
+      holds: this.#holds,
+      heldMs: this.#heldMs + holding,
+      checkpointedFrames: this.#checkpointedFrames,
+      failures: this.#failures,
+      lastError: this.#lastError,
+    };
   }
 
   /** Stops the thread (a checkpoint under way ends with it; the writer's close checkpoints the rest). */
@@ -159,6 +172,7 @@ export class Checkpointer {
   #hold(): void {
     this.#holding = true;
     this.#holds += 1;
+    this.#holdStart = performance.now();
     this.#holdTimer = setTimeout(() => this.#release(), MAX_HOLD_MS);
     this.#holdTimer.unref();
     this.#run(performance.now());
@@ -167,6 +181,7 @@ export class Checkpointer {
   #release(): void {
     if (!this.#holding) return;
     this.#holding = false;
+    this.#heldMs += performance.now() - this.#holdStart;
     clearTimeout(this.#holdTimer);
     this.#holdTimer = undefined;
     this.#onRelease();

@@ -19,6 +19,7 @@ import { EventRowInserter } from "./event-row-inserter.js";
 import { StoredEvent, encodeStoredEnvelopes, type PublishedEnvelope } from "../stored-event.js";
 import { BacklogReader, type BacklogReadStats } from "./backlog-reader.js";
 import { Checkpointer, FALLBACK_CHECKPOINT_PAGES, type CheckpointStats } from "./checkpointer.js";
+import { checkpointMetrics } from "./checkpoint-metrics.js";
 import { scanLimit } from "./backlog-protocol.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import { sqliteError } from "./errors.js";
@@ -612,6 +613,8 @@ class SqliteBackend implements SqliteStorageBackend {
   onAppend(listener: backend.AppendListener): () => void {
     return this.#notifier.add(listener);
   }
+
+  readonly metrics = checkpointMetrics(() => this.#checkpointer.stats());
 
   backlogReadStats(): BacklogReadStats {
     return this.#backlog.stats();
