@@ -1,7 +1,7 @@
 /**
  * The sqlite backend's own figures on `/metrics`: its checkpointer thread's
- * checkpoints and failures, and the holds of commits that let the WAL
- * restart, with the time they held publishes. A backend without figures of
+ * checkpoints and failures, the WAL's size, and the holds of commits that
+ * let the WAL restart, with the time they held publishes. A backend without figures of
  * its own (memory) exports none of them.
  */
 import { afterEach, describe, expect, it } from "vitest";
@@ -28,6 +28,7 @@ describe("the sqlite backend's metrics", () => {
     const port = t.server.metricsPort as number;
     const before = await scrapeMetrics(port);
     for (const name of NAMES) expect(before.types.get(name), name).toBe("counter");
+    expect(before.types.get("protobus_sqlite_wal_frames")).toBe("gauge");
     for (let n = 0; n < 20; n++) {
       await t.client.publish(Array.from({ length: 50 }, (_, i) => ({ type: "metrics.item.added", data: { n, i } })));
     }
@@ -35,6 +36,10 @@ describe("the sqlite backend's metrics", () => {
     await waitFor(async () => ((await scrapeMetrics(port)).value("protobus_sqlite_checkpoints_total") ?? 0) > 0, 10_000, "a checkpoint counted");
     const after = await scrapeMetrics(port);
     expect(after.value("protobus_sqlite_checkpoint_failures_total")).toBe(0);
+    // 1,000 events of ~100 bytes in 20 commits: a few pages each, all still in the WAL or restarted.
+    const walFrames = after.value("protobus_sqlite_wal_frames") as number;
+    expect(walFrames).toBeGreaterThan(0);
+    expect(walFrames).toBeLessThan(4096);
     const holds = after.value("protobus_sqlite_commit_holds_total") as number;
     const held = after.value("protobus_sqlite_commit_held_seconds_total") as number;
     expect(holds).toBeGreaterThanOrEqual(0);
@@ -47,7 +52,7 @@ describe("the sqlite backend's metrics", () => {
     const t = await startTestServer({ store: "memory", metricsPort: await freePort() });
     servers.push(t);
     const metrics = await scrapeMetrics(t.server.metricsPort as number);
-    for (const name of NAMES) expect(metrics.types.has(name), name).toBe(false);
+    for (const name of [...NAMES, "protobus_sqlite_wal_frames"]) expect(metrics.types.has(name), name).toBe(false);
     // The server's own metrics are there.
     expect(metrics.types.get("protobus_memory_budget_bytes")).toBe("gauge");
   });

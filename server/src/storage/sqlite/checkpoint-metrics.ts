@@ -1,7 +1,7 @@
 /**
  * The sqlite backend's figures on `/metrics`: what its checkpointer thread
- * did, and how long it held commits so that the WAL could restart (see
- * `checkpointer.ts`). While commits are held every publish waits, so the
+ * did, how large the WAL was, and how long it held commits so that the WAL
+ * could restart (see `checkpointer.ts`). While commits are held every publish waits, so the
  * held time is a latency an operator can see: at 2,000 one-event commits
  * a second a hold came about every second and lasted a few ms (fsyncs).
  */
@@ -34,6 +34,12 @@ export function checkpointMetrics(stats: () => CheckpointStats): readonly Backen
       help: "Time commits were held for those checkpoints, in all; publishes wait meanwhile.",
       type: "counter",
       read: () => stats().heldMs / 1000,
+    },
+    {
+      name: "protobus_sqlite_wal_frames",
+      help: "Pages the WAL held when the last checkpoint ended (a hold restarts it past 4,096).",
+      type: "gauge",
+      read: () => stats().walFrames,
     },
   ];
 }

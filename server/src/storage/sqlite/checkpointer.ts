@@ -67,6 +67,8 @@ export interface CheckpointStats {
   readonly holds: number;
   /** How long commits were held by them, in all, in ms. */
   readonly heldMs: number;
+  /** Frames the WAL held when the last checkpoint ended (0 before the first). */
+  readonly walFrames: number;
   /** Checkpoints that failed (the writer's safety net still bounds the WAL). */
   readonly failures: number;
   /** The last failure's message. */
@@ -88,6 +90,7 @@ export class Checkpointer {
   /** When the hold under way began (`performance.now()`). */
   #holdStart = 0;
   #heldMs = 0;
+  #walFrames = 0;
   readonly #onRelease: () => void;
   #checkpoints = 0;
   #holds = 0;
@@ -126,6 +129,7 @@ export class Checkpointer {
       checkpoints: this.#checkpoints,
       holds: this.#holds,
       heldMs: this.#heldMs + holding,
+      walFrames: this.#walFrames,
       checkpointedFrames: this.#checkpointedFrames,
       failures: this.#failures,
       lastError: this.#lastError,
@@ -208,6 +212,7 @@ export class Checkpointer {
     if (reply.ok) {
       this.#checkpoints += 1;
       this.#checkpointedFrames += reply.checkpointedFrames;
+      this.#walFrames = reply.walFrames;
     } else {
       this.#failures += 1;
       this.#lastError = reply.message;
