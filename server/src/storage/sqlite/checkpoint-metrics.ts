@@ -1,12 +1,13 @@
 /**
  * The sqlite backend's figures on `/metrics`: what its checkpointer thread
  * did, how large the WAL was, and how long it held commits so that the WAL
- * could restart (see `checkpointer.ts`). While commits are held every publish waits, so the
- * held time is a latency an operator can see: at 2,000 one-event commits
- * a second a hold came about every second and lasted a few ms (fsyncs).
+ * could restart (see `checkpointer.ts`). While commits are held every
+ * publish waits, so the held time is a latency an operator can see: at
+ * 2,000 one-event commits a second a hold came about every second and
+ * lasted a few ms (fsyncs).
  */
 import type { BackendMetric } from "../backend.js";
-import type { CheckpointStats } from "./checkpointer.js";
+import { RESTART_FRAMES, type CheckpointStats } from "./checkpointer.js";
 
 /** The metrics of a checkpointer whose stats `stats` reads. */
 export function checkpointMetrics(stats: () => CheckpointStats): readonly BackendMetric[] {
@@ -37,7 +38,7 @@ export function checkpointMetrics(stats: () => CheckpointStats): readonly Backen
     },
     {
       name: "protobus_sqlite_wal_frames",
-      help: "Pages the WAL held when the last checkpoint ended (a hold restarts it past 4,096).",
+      help: `Pages the WAL held when the last checkpoint ended (a hold restarts it past ${RESTART_FRAMES}).`,
       type: "gauge",
       read: () => stats().walFrames,
     },
