@@ -8,6 +8,8 @@ import type { Event, ReceivedEvent } from "@protobus/sdk";
 import { plainEventBus, plainUnary } from "../support/plain-client.js";
 import { startTestServer, waitFor, type TestServer } from "../support/test-server.js";
 
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 describe("automatic correlation", () => {
   let t: TestServer;
   beforeAll(async () => {
@@ -29,7 +31,8 @@ describe("automatic correlation", () => {
     try {
       const placed = await t.client.publish({ type: "corr.order.placed", data: {} });
       const placedEvent = await byId(placed.id);
-      expect(placedEvent.correlationId).toMatch(/^[0-9a-f-]{36}$/);
+      // A new flow's id is a UUIDv7, so that the server's correlation index grows at its end.
+      expect(placedEvent.correlationId).toMatch(UUID_V7);
       expect(placedEvent.causationId).toBe("");
       let flow: Event[] = [];
       await waitFor(async () => {
@@ -43,7 +46,8 @@ describe("automatic correlation", () => {
 
       // A second publish outside any handler is a different flow.
       const other = await byId((await t.client.publish({ type: "corr.order.noted", data: {} })).id);
-      expect(other.correlationId).not.toBe(placedEvent.correlationId);
+      expect(other.correlationId).toMatch(UUID_V7);
+      expect(other.correlationId > placedEvent.correlationId).toBe(true);
       // A caller's own ids are kept.
       const own = await byId((await t.client.publish({ type: "corr.order.noted", correlationId: "mine", causationId: "cause" })).id);
       expect(own).toMatchObject({ correlationId: "mine", causationId: "cause" });

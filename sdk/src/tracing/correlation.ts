@@ -3,8 +3,14 @@
  * event's flow (same correlation id, causation id = the handled event's id);
  * outside a handler, each publish call starts a new flow unless the caller
  * names one.
+ *
+ * A new flow's id is a UUIDv7, like an event id: ids that increase with
+ * time go in at the end of the server's correlation index. Random (v4) ids
+ * went in all over it: a single-event publish stream on SQLite spent ~75
+ * against ~56 µs of CPU per event, copied 2.4 times the WAL pages into the
+ * database and held commits for its checkpoints 5–8 times as long.
  */
-import { randomUUID } from "node:crypto";
+import { newEventId } from "../event-id.js";
 import type { Event } from "../gen/protobus/v1/event.pb.js";
 import { currentHandledEvent } from "./handler-context.js";
 
@@ -21,7 +27,7 @@ export function applyCorrelation(events: Event[]): Event[] {
       if (event.causationId === "") event.causationId = handled.id;
     } else if (event.correlationId === "") {
       // One publish call is one action: a batch shares its new flow.
-      fresh ??= randomUUID();
+      fresh ??= newEventId();
       event.correlationId = fresh;
     }
   }
