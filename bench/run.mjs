@@ -11,7 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { machineInfo, sampleForeignLoad, STALL_MS } from "./lib/machine.mjs";
+import { machineInfo, sampleForeignLoad, staleProjects, STALL_MS } from "./lib/machine.mjs";
 import { forkSettings } from "./lib/procs.mjs";
 import { isUnavailable, measureOnce } from "./lib/measure.mjs";
 import { median, range } from "./lib/stats.mjs";
@@ -97,8 +97,16 @@ const settings = {
   },
 };
 
-// The packages run from dist/: make sure it is current.
-if (flags.build) execFileSync(join(ROOT, "node_modules", ".bin", "tsc"), ["-b"], { cwd: ROOT, stdio: "inherit" });
+// The packages run from dist/: make sure it is current. With --no-build,
+// say so when it is not: the run would measure an earlier build (say,
+// the other side of a --compare, which builds this checkout) while naming
+// this commit.
+const TSC = join(ROOT, "node_modules", ".bin", "tsc");
+if (flags.build) execFileSync(TSC, ["-b"], { cwd: ROOT, stdio: "inherit" });
+const staleBuilds = flags.build ? [] : staleProjects(execFileSync(TSC, ["-b", "--dry"], { cwd: ROOT, encoding: "utf8" }));
+if (staleBuilds.length > 0) {
+  process.stderr.write(`WARNING: --no-build, and dist/ is older than the sources of ${staleBuilds.join(", ")}: this run measures an earlier build\n`);
+}
 if (flags.profile) {
   forkSettings.profileDir = join(RESULTS, "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
   mkdirSync(forkSettings.profileDir, { recursive: true });
@@ -225,7 +233,7 @@ function describe(kind, m) {
   return `${Math.round(m.value).toLocaleString("en-US")}/s`;
 }
 
-const machine = machineInfo();
+const machine = { ...machineInfo(), ...(staleBuilds.length > 0 ? { staleBuilds } : {}) };
 console.log(`protobus bench: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, commit ${machine.commit}`);
 console.log(
   `${settings.repeats} repeats, ${flags.warmup} s warm-up + ${flags.window} s window each; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}`,

@@ -4,6 +4,9 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { execFileSync } from "node:child_process";
+import { relative } from "node:path";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -118,9 +121,12 @@ export function processMemory(pid) {
   return { rss: kb("VmRSS"), peakRss: kb("VmHWM") };
 }
 
+/** The checkout's commit, marked `-dirty` (as `git describe --dirty` does) when tracked files differ from it. */
 function gitCommit() {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const changed = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim();
+    return changed === "" ? commit : `${commit}-dirty`;
   } catch {
     return "unknown";
   }
@@ -140,4 +146,13 @@ export function machineInfo() {
     node: process.version,
     commit: gitCommit(),
   };
+}
+
+/**
+ * The projects that `tsc -b --dry`, whose output is `dryRun`, would compile
+ * again: their tsconfig paths, relative to `root`. A source touched but not
+ * changed is not one of them.
+ */
+export function staleProjects(dryRun, root = ROOT) {
+  return [...dryRun.matchAll(/would build project '([^']+)'/g)].map((match) => relative(root, match[1] ?? ""));
 }
