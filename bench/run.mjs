@@ -8,10 +8,10 @@
 // measurement. Prints a table and writes JSON with machine info to
 // bench/results/. With --compare, each scenario's protobus side runs on a
 // build of <git-rev> and on this checkout instead (see lib/compare.mjs).
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { machineInfo, sampleForeignLoad, staleProjects, STALL_MS } from "./lib/machine.mjs";
+import { machineInfo, sampleForeignLoad, STALL_MS } from "./lib/machine.mjs";
+import { prepareDist } from "./lib/build-state.mjs";
 import { forkSettings } from "./lib/procs.mjs";
 import { isUnavailable, measureOnce } from "./lib/measure.mjs";
 import { median, range } from "./lib/stats.mjs";
@@ -97,13 +97,8 @@ const settings = {
   },
 };
 
-// The packages run from dist/: make sure it is current. With --no-build,
-// say so when it is not: the run would measure an earlier build (say,
-// the other side of a --compare, which builds this checkout) while naming
-// this commit.
-const TSC = join(ROOT, "node_modules", ".bin", "tsc");
-if (flags.build) execFileSync(TSC, ["-b"], { cwd: ROOT, stdio: "inherit" });
-const staleBuilds = flags.build ? [] : staleProjects(execFileSync(TSC, ["-b", "--dry"], { cwd: ROOT, encoding: "utf8" }));
+// The packages run from dist/: it is built first, or with --no-build checked.
+const staleBuilds = prepareDist({ build: flags.build });
 if (staleBuilds.length > 0) {
   process.stderr.write(`WARNING: --no-build, and dist/ is older than the sources of ${staleBuilds.join(", ")}: this run measures an earlier build\n`);
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 // @ts-expect-error the bench is plain JavaScript without declarations
-import { staleProjects } from "../bench/lib/machine.mjs";
+import { staleProjects } from "../bench/lib/build-state.mjs";
 import { REPO_ROOT } from "./support/test-server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "protobus-bench-build-"));

@@ -4,9 +4,6 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { execFileSync } from "node:child_process";
-import { relative } from "node:path";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -146,13 +143,4 @@ export function machineInfo() {
     node: process.version,
     commit: gitCommit(),
   };
-}
-
-/**
- * The projects that `tsc -b --dry`, whose output is `dryRun`, would compile
- * again: their tsconfig paths, relative to `root`. A source touched but not
- * changed is not one of them.
- */
-export function staleProjects(dryRun, root = ROOT) {
-  return [...dryRun.matchAll(/would build project '([^']+)'/g)].map((match) => relative(root, match[1] ?? ""));
 }
