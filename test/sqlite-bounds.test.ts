@@ -5,14 +5,16 @@
  * order, unchanged), and the WAL file is cut back after a commit larger
  * than its limit instead of keeping that size on disk. A burst of large
  * appends arriving together is committed over several turns of the event
- * loop, each append whole, so that other work is served in between.
+ * loop, each append whole, so that other work is served in between: a
+ * commit takes at most so many events, and no further append once its
+ * time budget is spent.
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Event } from "@protobus/sdk/proto";
-import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
-import { MAX_EVENTS_PER_COMMIT, WAL_SIZE_LIMIT } from "../server/src/storage/sqlite/index.js";
+import { createSqliteBackend, type AppendResult, type SqliteStorageBackend } from "@protobus/server";
+import { COMMIT_BUDGET_MS, MAX_EVENTS_PER_COMMIT, WAL_SIZE_LIMIT } from "../server/src/storage/sqlite/index.js";
 import { tempDir, waitFor } from "./support/test-server.js";
 
 const KIB = 1024;
@@ -30,34 +32,28 @@ describe("the sqlite store's bounds", () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  function open(): { store: SqliteStorageBackend; dir: string } {
+  function open(commitBudgetMs?: number): { store: SqliteStorageBackend; dir: string } {
     const dir = tempDir();
     cleanups.push(() => dir.dispose());
-    const store = createSqliteBackend({ dataDir: dir.path });
+    const store = createSqliteBackend({ dataDir: dir.path, ...(commitBudgetMs !== undefined ? { commitBudgetMs } : {}) });
     cleanups.push(() => store.close());
     return { store, dir: dir.path };
   }
 
-  it("commits a burst of large appends over several turns, at most MAX_EVENTS_PER_COMMIT events each unless one append is larger, every append whole and in order", async () => {
-    const { store } = open();
-    const sizes = [3_000, 3_000, 1_000, 5_000, 200, 200];
-    const heads: bigint[] = [];
-    store.onAppend((head) => heads.push(head));
-    // Appended in one turn: before, they all went into one transaction.
-    const appends = sizes.map((size, a) =>
-      store.append(
-        Array.from({ length: size }, (_, i) => Event.fromPartial({ id: `burst-${a}-${i}`, source: "test/sqlite-bounds", type: "bulk.item.added", data: Buffer.from([a]) })),
-        { dedupeWindowMs: 60_000 },
+  /** Appends of `sizes` events each, all in one turn of the event loop. */
+  function burst(store: SqliteStorageBackend, sizes: readonly number[]): Promise<AppendResult[][]> {
+    return Promise.all(
+      sizes.map((size, a) =>
+        store.append(
+          Array.from({ length: size }, (_, i) => Event.fromPartial({ id: `burst-${a}-${i}`, source: "test/sqlite-bounds", type: "bulk.item.added", data: Buffer.from([a]) })),
+          { dedupeWindowMs: 60_000 },
+        ),
       ),
     );
-    // Work queued behind the burst runs before its last commit.
-    let servedBetween = false;
-    setImmediate(() => setImmediate(() => (servedBetween = heads.length > 0 && heads.at(-1) !== 12_400n)));
-    const results = await Promise.all(appends);
-    expect(servedBetween).toBe(true);
-    // Commits: [3,000] (the next would pass the bound), [3,000 + 1,000], [5,000] (one append, larger than the bound), [200 + 200].
-    expect(MAX_EVENTS_PER_COMMIT).toBe(4_096);
-    expect(heads).toEqual([3_000n, 7_000n, 12_000n, 12_400n]);
+  }
+
+  /** Every event of `results` stored once, in order of its append, from sequence 1. */
+  function expectInOrder(results: readonly AppendResult[][], sizes: readonly number[]): void {
     let next = 1n;
     results.forEach((result, a) => {
       expect(result).toHaveLength(sizes[a] as number);
@@ -67,6 +63,42 @@ describe("the sqlite store's bounds", () => {
         next += 1n;
       }
     });
+  }
+
+  it("ends a group commit once its time budget is spent: the appends waiting behind commit on later turns, each whole and in order", async () => {
+    // A budget of 0 is spent after the first append of every commit.
+    const { store } = open(0);
+    expect(COMMIT_BUDGET_MS).toBe(20);
+    const sizes = [50, 1, 300, 7, 7, 120];
+    const heads: bigint[] = [];
+    store.onAppend((head) => heads.push(head));
+    const results = await burst(store, sizes);
+    let head = 0;
+    expect(heads).toEqual(sizes.map((size) => BigInt((head += size))));
+    expectInOrder(results, sizes);
+    // Duplicates are still found across commits of one burst.
+    const again = await burst(store, [50, 1]);
+    expect(again.flat().every((r) => r.duplicate)).toBe(true);
+    expect(await store.headSequence()).toBe(BigInt(head));
+  });
+
+  it("commits a burst of large appends over several turns, at most MAX_EVENTS_PER_COMMIT events each unless one append is larger, every append whole and in order", async () => {
+    // No time budget: the commits are bounded by count alone.
+    const { store } = open(Number.POSITIVE_INFINITY);
+    const sizes = [3_000, 3_000, 1_000, 5_000, 200, 200];
+    const heads: bigint[] = [];
+    store.onAppend((head) => heads.push(head));
+    // Appended in one turn: before, they all went into one transaction.
+    const appended = burst(store, sizes);
+    // Work queued behind the burst runs before its last commit.
+    let servedBetween = false;
+    setImmediate(() => setImmediate(() => (servedBetween = heads.length > 0 && heads.at(-1) !== 12_400n)));
+    const results = await appended;
+    expect(servedBetween).toBe(true);
+    // Commits: [3,000] (the next would pass the bound), [3,000 + 1,000], [5,000] (one append, larger than the bound), [200 + 200].
+    expect(MAX_EVENTS_PER_COMMIT).toBe(4_096);
+    expect(heads).toEqual([3_000n, 7_000n, 12_000n, 12_400n]);
+    expectInOrder(results, sizes);
     expect(await store.headSequence()).toBe(12_400n);
   });
 
