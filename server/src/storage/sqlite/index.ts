@@ -28,6 +28,8 @@ import { SqliteGroupPersistence } from "./group-persistence.js";
 import { SqliteSchemaStore } from "./schema-store.js";
 import { SequenceAtTime } from "./sequence-at-time.js";
 import { TypeCounts, type TypeCount } from "./type-counts.js";
+import { HAS_TAG, INSERT_TAG, TagRows, tagKey } from "./tag-index.js";
+import { prepareEventLayout } from "./event-layout.js";
 
 /** Options of {@link createSqliteBackend}. */
 export interface SqliteBackendOptions extends GroupMemoryOptions {
@@ -62,8 +64,6 @@ export interface SqliteBackendOptions extends GroupMemoryOptions {
    */
   readonly commitBudgetMs?: number;
 }
-
-const SCHEMA_VERSION = 1;
 
 /**
  * Default number of events in the recent cache. Enough for readers that
@@ -121,24 +121,6 @@ export const WAL_SIZE_LIMIT = 64 * 2 ** 20;
 /** Upper bound of the encoded envelopes the recent cache holds, whatever their count (large events). */
 export const RECENT_CACHE_BYTES = 4 * 2 ** 20;
 
-/** The event tables, created when missing. */
-export const EVENT_TABLES = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL,
-  type TEXT NOT NULL,
-  source TEXT NOT NULL,
-  correlation_id TEXT NOT NULL,
-  publish_time INTEGER NOT NULL,
-  expire_time INTEGER NOT NULL,
-  body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
-CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
-CREATE INDEX IF NOT EXISTS events_by_correlation ON events (correlation_id, seq) WHERE correlation_id <> '';
-CREATE TABLE IF NOT EXISTS event_tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
-`;
 
 interface EventRow {
   seq: bigint;
@@ -203,6 +185,7 @@ class SqliteBackend implements SqliteStorageBackend {
 
   readonly #insertEvents: EventRowInserter;
   readonly #insertTag: Database.Statement;
+  readonly #tagRows = new TagRows();
   readonly #findById: Database.Statement;
   readonly #atTime: SequenceAtTime;
   readonly #bySequence: Database.Statement;
@@ -244,12 +227,7 @@ class SqliteBackend implements SqliteStorageBackend {
       // this connection checkpoints only if that thread falls far behind.
       db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
       db.pragma("busy_timeout = 0");
-      db.exec(EVENT_TABLES);
-      // Stores written before times were found by sequence (sequence-at-time.ts) kept an index on them.
-      db.exec("DROP INDEX IF EXISTS events_by_time");
-      db
-        .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING")
-        .run(String(SCHEMA_VERSION));
+      prepareEventLayout(db, path);
       db.function("protobus_type_matches", { deterministic: false }, (type: unknown) => (this.#queryMatcher?.matches(type as string) === true ? 1 : 0));
       this.#db = db;
     } catch (error) {
@@ -269,7 +247,7 @@ class SqliteBackend implements SqliteStorageBackend {
     this.#lastPublishMs = Number(newest?.publish_time ?? 0n);
 
     this.#insertEvents = new EventRowInserter(this.#db);
-    this.#insertTag = this.#db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
+    this.#insertTag = this.#db.prepare(INSERT_TAG);
     this.#findById = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1");
     this.#atTime = new SequenceAtTime(this.#db);
     this.#bySequence = this.#db.prepare("SELECT seq, type, expire_time, body FROM events WHERE seq = ?");
@@ -324,6 +302,7 @@ class SqliteBackend implements SqliteStorageBackend {
     let sequence = head;
     // Rows a failed transaction queued are not this append's.
     this.#insertEvents.clear();
+    this.#tagRows.clear();
     for (let i = 0; i < events.length; i++) {
       const input = events[i] as Event;
       // A server-assigned id is new: no index lookup for it.
@@ -346,11 +325,12 @@ class SqliteBackend implements SqliteStorageBackend {
     const added = accepted.map((event, i) => {
       const stored = new StoredEvent(event.sequence, event.type, envelopes[i] as Uint8Array, event.expireTime?.getTime() ?? 0, undefined, event);
       this.#insertEvents.add(event.sequence, event.id, event.type, event.source, event.correlationId, now.getTime(), stored.expireAtMs, stored.bytes);
-      for (const tag of new Set(event.tags)) this.#insertTag.run(tag, event.sequence);
+      this.#tagRows.add(event.tags, event.sequence);
       return stored;
     });
     // Written before the next append of the transaction looks up duplicates.
     this.#insertEvents.flush();
+    this.#tagRows.flush(this.#insertTag);
     return { results, added };
   }
 
@@ -587,8 +567,8 @@ class SqliteBackend implements SqliteStorageBackend {
       params.push(query.toTime.getTime(), until);
     }
     for (const tag of query.tags ?? []) {
-      where.push("seq IN (SELECT seq FROM event_tags WHERE tag = ?)");
-      params.push(tag);
+      where.push(HAS_TAG);
+      params.push(tagKey(tag));
     }
     const exact = query.matcher?.patterns.every((p) => !p.includes("*") && !p.includes(">")) === true;
     if (exact && query.matcher !== undefined) {

@@ -14,10 +14,11 @@ import Database from "better-sqlite3";
 import { Code, ProtobusError } from "@protobus/sdk";
 import { Event } from "@protobus/sdk/proto";
 import { DataDirLock } from "./data-dir-lock.js";
-import { EVENT_TABLES } from "./index.js";
+import { EVENT_TABLES } from "./event-layout.js";
 import { GROUP_SCHEMA } from "./group-persistence.js";
 import { SCHEMA_STORE_TABLES } from "./schema-store.js";
 import { integrityProblems } from "./integrity.js";
+import { INSERT_TAG, tagKey } from "./tag-index.js";
 
 /** Options of {@link recoverSqliteStore}. */
 export interface RecoverOptions {
@@ -118,7 +119,7 @@ function copyEvents(from: Database.Database, to: Database.Database): { events: n
   const insert = to.prepare(
     "INSERT INTO events (seq, id, type, source, correlation_id, publish_time, expire_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
   );
-  const insertTag = to.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
+  const insertTag = to.prepare(INSERT_TAG);
   const scan = from.prepare("SELECT seq, id, type, source, correlation_id, publish_time, expire_time, body FROM events WHERE seq > ? ORDER BY seq");
   const firstAtOrAfter = from.prepare("SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1");
   const max = highestSequence(from);
@@ -144,7 +145,7 @@ function copyEvents(from: Database.Database, to: Database.Database): { events: n
       } catch {
         // An envelope that does not decode keeps its row (reads report it); it has no tags to index.
       }
-      for (const tag of new Set(tags)) insertTag.run(tag, row.seq);
+      for (const tag of new Set(tags)) insertTag.run(tagKey(tag), row.seq);
     }
   });
   for (;;) {

@@ -1,0 +1,56 @@
+/**
+ * The layout of the events in `events.db`: its tables and indexes, its
+ * version, and the moves that bring a file written by an earlier version
+ * to this one when it is opened. Consumer groups and schemas keep tables
+ * of their own (`group-persistence.ts`, `schema-store.ts`).
+ */
+import type Database from "better-sqlite3";
+import { Code, ProtobusError } from "@protobus/sdk";
+import { TAG_TABLE, migrateTagTable } from "./tag-index.js";
+
+/**
+ * Version of the layout, kept in `meta` as `schema_version`. 2: the tag
+ * index holds keys, not the tags' text (`tag-index.ts`).
+ */
+export const SCHEMA_VERSION = 2;
+
+/** The event tables, created when missing. */
+export const EVENT_TABLES = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  source TEXT NOT NULL,
+  correlation_id TEXT NOT NULL,
+  publish_time INTEGER NOT NULL,
+  expire_time INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
+CREATE INDEX IF NOT EXISTS events_by_correlation ON events (correlation_id, seq) WHERE correlation_id <> '';
+${TAG_TABLE}`;
+
+/**
+ * Creates what is missing of the layout in `db` (the file at `path`) and
+ * moves a file of an earlier version to this one. A file of a later
+ * version is refused with FAILED_PRECONDITION, before anything in it
+ * changes: this server would not keep what that version's indexes hold.
+ */
+export function prepareEventLayout(db: Database.Database, path: string): void {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+  const stored = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined) : undefined;
+  if (stored !== undefined && Number(stored.value) > SCHEMA_VERSION) {
+    throw new ProtobusError(
+      Code.FAILED_PRECONDITION,
+      `${path} has layout version ${stored.value}, written by a newer protobus server; this one reads up to version ${SCHEMA_VERSION}: serve it with that newer version`,
+    );
+  }
+  db.exec(EVENT_TABLES);
+  // Stores written before times were found by sequence (sequence-at-time.ts) kept an index on them.
+  db.exec("DROP INDEX IF EXISTS events_by_time");
+  // Stores of version 1 indexed the tags' text.
+  migrateTagTable(db);
+  db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(SCHEMA_VERSION));
+}

@@ -1,0 +1,137 @@
+/**
+ * The SQLite store indexes tags by a fixed-size key (`tag-index.ts`), not
+ * by their text: reads by tag find exactly the events that carry the tag,
+ * whatever the tags hold; a store written when the index held the text is
+ * moved to keys when opened; and a store written by a newer layout is
+ * refused, untouched, with a status that says why.
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { Code, ProtobusError } from "@protobus/sdk";
+import { Event } from "@protobus/sdk/proto";
+import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
+import { tempDir } from "./support/test-server.js";
+
+const TAGS = ["urgent", "team/payments", "ünïcødé ✓", "x".repeat(256), "", "a b"];
+
+function tagged(n: number, tags: readonly string[]): Event {
+  return Event.fromPartial({ id: `tag-${n}`, source: "test/sqlite-tag-index", type: "tag.item.added", specVersion: "1.0", tags: [...tags] });
+}
+
+describe("the sqlite store's tag index", () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function newDir(): string {
+    const dir = tempDir();
+    cleanups.push(() => dir.dispose());
+    return dir.path;
+  }
+
+  function open(dataDir: string): SqliteStorageBackend {
+    const store = createSqliteBackend({ dataDir });
+    cleanups.push(() => store.close());
+    return store;
+  }
+
+  /** Ids of the events that carry every one of `tags`, read from the start. */
+  async function idsWithTags(store: SqliteStorageBackend, tags: readonly string[]): Promise<string[]> {
+    const page = await store.query({ fromSequence: 1n, limit: 10_000, tags });
+    return page.events.map((stored) => stored.event.id);
+  }
+
+  /** 60 events, event n carrying TAGS[i] when n is divisible by i + 1 (and `TAGS[0]` twice on every fifth). */
+  async function writeTagged(store: SqliteStorageBackend): Promise<Map<string, string[]>> {
+    const expected = new Map<string, string[]>(TAGS.map((tag) => [tag, []]));
+    const events = Array.from({ length: 60 }, (_, n) => {
+      const tags = TAGS.filter((_, i) => n % (i + 1) === 0);
+      if (n % 5 === 0) tags.push(TAGS[0] as string);
+      for (const tag of new Set(tags)) expected.get(tag)?.push(`tag-${n}`);
+      return tagged(n, tags);
+    });
+    await store.append(events, { dedupeWindowMs: 0 });
+    return expected;
+  }
+
+  it("finds exactly the events that carry a tag, alone and together with others, among random long tags", async () => {
+    const store = open(newDir());
+    const expected = await writeTagged(store);
+    // Tags of the most a client may send: 64 random ones of 256 characters per event.
+    const random = Array.from({ length: 20 }, () => Array.from({ length: 64 }, () => randomBytes(128).toString("hex")));
+    await store.append(
+      random.map((tags, i) => tagged(1000 + i, tags)),
+      { dedupeWindowMs: 0 },
+    );
+    for (const [tag, ids] of expected) expect(await idsWithTags(store, [tag])).toEqual(ids);
+    // Every second and every third: every sixth, as TAGS[5].
+    expect(await idsWithTags(store, [TAGS[1] as string, TAGS[2] as string])).toEqual(expected.get(TAGS[5] as string));
+    expect(await idsWithTags(store, [random[7]?.[63] as string])).toEqual(["tag-1007"]);
+    expect(await idsWithTags(store, ["no such tag"])).toEqual([]);
+  });
+
+  it("moves a store whose index holds the tags' text to tag keys when it opens, and reads by tag as before", async () => {
+    const dir = newDir();
+    const first = createSqliteBackend({ dataDir: dir });
+    const expected = await writeTagged(first);
+    await first.close();
+    // The layout of version 1: the tags' text, one row per tag and event.
+    const db = new Database(join(dir, "events.db"));
+    db.exec("CREATE TABLE event_tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID");
+    const insert = db.prepare("INSERT OR IGNORE INTO event_tags (tag, seq) VALUES (?, ?)");
+    for (const row of db.prepare("SELECT seq, body FROM events").all() as Array<{ seq: number; body: Buffer }>) {
+      for (const tag of Event.decode(row.body).tags) insert.run(tag, row.seq);
+    }
+    const rows = (db.prepare("SELECT count(*) AS n FROM event_tags").get() as { n: number }).n;
+    db.exec("DROP TABLE event_tag_keys");
+    db.prepare("UPDATE meta SET value = '1' WHERE key = 'schema_version'").run();
+    db.close();
+
+    const store = open(dir);
+    for (const [tag, ids] of expected) expect(await idsWithTags(store, [tag])).toEqual(ids);
+    await store.close();
+    const after = new Database(join(dir, "events.db"), { readonly: true });
+    cleanups.push(() => after.close());
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE name = 'event_tags'").get()).toBeUndefined();
+    expect((after.prepare("SELECT count(*) AS n FROM event_tag_keys").get() as { n: number }).n).toBe(rows);
+    expect((after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe("2");
+  });
+
+  it("refuses a store written by a newer layout with FAILED_PRECONDITION, and leaves it as it was", async () => {
+    const dir = newDir();
+    const first = createSqliteBackend({ dataDir: dir });
+    await first.append([tagged(1, ["kept"])], { dedupeWindowMs: 0 });
+    await first.close();
+    const db = new Database(join(dir, "events.db"));
+    db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
+    // As a later layout might: the tag index under another name.
+    db.exec("ALTER TABLE event_tag_keys RENAME TO event_tag_keys_v99");
+    const names = (d: Database.Database): string[] => (d.prepare("SELECT name FROM sqlite_master ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+    const before = names(db);
+    db.close();
+
+    let refused: unknown;
+    try {
+      open(dir);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ProtobusError);
+    expect((refused as ProtobusError).code).toBe(Code.FAILED_PRECONDITION);
+    expect((refused as ProtobusError).message).toMatch(/layout version 99.*newer protobus server.*up to version 2/);
+    const after = new Database(join(dir, "events.db"), { readonly: true });
+    cleanups.push(() => after.close());
+    expect((after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe("99");
+    expect(names(after)).toEqual(before);
+    // The directory's lock was let go: the next server may take it.
+    const db2 = new Database(join(dir, "events.db"));
+    db2.prepare("UPDATE meta SET value = '2' WHERE key = 'schema_version'").run();
+    db2.exec("ALTER TABLE event_tag_keys_v99 RENAME TO event_tag_keys");
+    db2.close();
+    const store = open(dir);
+    expect(await idsWithTags(store, ["kept"])).toEqual(["tag-1"]);
+  });
+});
