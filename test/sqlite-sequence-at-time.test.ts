@@ -59,7 +59,7 @@ describe("the sqlite store's lookups by time", () => {
     const check = new Database(path, { readonly: true });
     const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>;
     check.close();
-    expect(indexes.map((i) => i.name).sort()).toEqual(["events_by_correlation", "events_by_id", "events_by_type"]);
+    expect(indexes.map((i) => i.name).sort()).toEqual(["events_by_correlation_prefix", "events_by_id", "events_by_type"]);
     // Commit k (1-based) was published at 1,000,000 + 10k and holds sequences 2k-1 and 2k.
     expect(await store.sequenceAtTime(new Date(0))).toBe(1n);
     expect(await store.sequenceAtTime(new Date(1_000_010))).toBe(1n);

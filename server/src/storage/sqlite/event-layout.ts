@@ -10,9 +10,29 @@ import { TAG_TABLE, migrateTagTable } from "./tag-index.js";
 
 /**
  * Version of the layout, kept in `meta` as `schema_version`. 2: the tag
- * index holds keys, not the tags' text (`tag-index.ts`).
+ * index holds keys, not the tags' text (`tag-index.ts`). 3: the
+ * correlation index holds ids up to {@link CORRELATION_KEY_LENGTH}
+ * characters.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/**
+ * Characters of a correlation id its index holds. Correlation ids are the
+ * client's text, up to 1,024 characters by default: indexed whole, each
+ * long one spilled to an overflow page of its own, and random ones put
+ * ~9 KB on disk per event (1,000 events of 1 KB ids per request). Ids up to
+ * this long (UUIDs, the SDK's UUIDv7s) are indexed whole and in order as
+ * before; longer ones by their first characters, the lookup comparing the
+ * whole id on the rows it finds. Ids that share a 128-character prefix
+ * share an index entry's key: a read of one of them steps over the others.
+ */
+export const CORRELATION_KEY_LENGTH = 128;
+
+/**
+ * `WHERE` terms of the events table that hold for the events of the
+ * correlation id bound to both `?`s, read through its index.
+ */
+export const HAS_CORRELATION = `correlation_id <> '' AND substr(correlation_id, 1, ${CORRELATION_KEY_LENGTH}) = substr(?, 1, ${CORRELATION_KEY_LENGTH}) AND correlation_id = ?`;
 
 /** The event tables, created when missing. */
 export const EVENT_TABLES = `
@@ -29,7 +49,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq);
-CREATE INDEX IF NOT EXISTS events_by_correlation ON events (correlation_id, seq) WHERE correlation_id <> '';
+CREATE INDEX IF NOT EXISTS events_by_correlation_prefix ON events (substr(correlation_id, 1, ${CORRELATION_KEY_LENGTH}), seq) WHERE correlation_id <> '';
 ${TAG_TABLE}`;
 
 /**
@@ -50,7 +70,8 @@ export function prepareEventLayout(db: Database.Database, path: string): void {
   db.exec(EVENT_TABLES);
   // Stores written before times were found by sequence (sequence-at-time.ts) kept an index on them.
   db.exec("DROP INDEX IF EXISTS events_by_time");
-  // Stores of version 1 indexed the tags' text.
+  // Stores of version 1 indexed the tags' text, and those up to version 2 the whole correlation ids.
   migrateTagTable(db);
+  db.exec("DROP INDEX IF EXISTS events_by_correlation");
   db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(SCHEMA_VERSION));
 }

@@ -29,7 +29,7 @@ import { SqliteSchemaStore } from "./schema-store.js";
 import { SequenceAtTime } from "./sequence-at-time.js";
 import { TypeCounts, type TypeCount } from "./type-counts.js";
 import { HAS_TAG, INSERT_TAG, TagRows, tagKey } from "./tag-index.js";
-import { prepareEventLayout } from "./event-layout.js";
+import { HAS_CORRELATION, prepareEventLayout } from "./event-layout.js";
 
 /** Options of {@link createSqliteBackend}. */
 export interface SqliteBackendOptions extends GroupMemoryOptions {
@@ -553,8 +553,8 @@ class SqliteBackend implements SqliteStorageBackend {
       params.push(query.source);
     }
     if (query.correlationId !== undefined) {
-      where.push("correlation_id = ?");
-      params.push(query.correlationId);
+      where.push(HAS_CORRELATION);
+      params.push(query.correlationId, query.correlationId);
     }
     if (query.fromTime !== undefined) {
       where.push("publish_time >= ?");
@@ -568,7 +568,7 @@ class SqliteBackend implements SqliteStorageBackend {
     }
     for (const tag of query.tags ?? []) {
       where.push(HAS_TAG);
-      params.push(tagKey(tag));
+      params.push(tagKey(tag), fromSequence, scanEnd ?? MAX_SEQUENCE);
     }
     const exact = query.matcher?.patterns.every((p) => !p.includes("*") && !p.includes(">")) === true;
     if (exact && query.matcher !== undefined) {

@@ -30,8 +30,14 @@ CREATE TABLE IF NOT EXISTS event_tag_keys (tag_key INTEGER NOT NULL, seq INTEGER
 /** Inserts one event's tag (a tag twice on one event is one row). */
 export const INSERT_TAG = "INSERT OR IGNORE INTO event_tag_keys (tag_key, seq) VALUES (?, ?)";
 
-/** A `WHERE` term of the events table: the event carries the tag whose key is bound to `?`. */
-export const HAS_TAG = "seq IN (SELECT seq FROM event_tag_keys WHERE tag_key = ?)";
+/**
+ * A `WHERE` term of the events table: the event carries the tag whose key
+ * is bound to the first `?`, and its sequence is at least the second and
+ * below the third. The range is the query's own, given again so that
+ * SQLite reads only that range of the tag's rows: without it, each page
+ * of a read listed every event the tag has ever had.
+ */
+export const HAS_TAG = "seq IN (SELECT seq FROM event_tag_keys WHERE tag_key = ? AND seq >= ? AND seq < ?)";
 
 /**
  * One append's tag rows, inserted in key order: the keys of random tags

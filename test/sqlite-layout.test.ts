@@ -1,9 +1,11 @@
 /**
- * The SQLite store indexes tags by a fixed-size key (`tag-index.ts`), not
- * by their text: reads by tag find exactly the events that carry the tag,
- * whatever the tags hold; a store written when the index held the text is
- * moved to keys when opened; and a store written by a newer layout is
- * refused, untouched, with a status that says why.
+ * The SQLite store's layout (`event-layout.ts`): tags are indexed by a
+ * fixed-size key (`tag-index.ts`) and correlation ids by at most their
+ * first 128 characters, not by the client's whole text. Reads by tag and
+ * by correlation id find exactly their events, whatever those hold, through
+ * the indexes; a store of an earlier layout is moved to this one when
+ * opened; and a store written by a newer layout is refused, untouched,
+ * with a status that says why.
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -12,15 +14,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
 import { Event } from "@protobus/sdk/proto";
 import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
+import { CORRELATION_KEY_LENGTH, HAS_CORRELATION } from "../server/src/storage/sqlite/event-layout.js";
+import { HAS_TAG } from "../server/src/storage/sqlite/tag-index.js";
 import { tempDir } from "./support/test-server.js";
 
 const TAGS = ["urgent", "team/payments", "ünïcødé ✓", "x".repeat(256), "", "a b"];
 
 function tagged(n: number, tags: readonly string[]): Event {
-  return Event.fromPartial({ id: `tag-${n}`, source: "test/sqlite-tag-index", type: "tag.item.added", specVersion: "1.0", tags: [...tags] });
+  return Event.fromPartial({ id: `tag-${n}`, source: "test/sqlite-layout", type: "tag.item.added", specVersion: "1.0", tags: [...tags] });
 }
 
-describe("the sqlite store's tag index", () => {
+describe("the sqlite store's layout", () => {
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -73,7 +77,32 @@ describe("the sqlite store's tag index", () => {
     expect(await idsWithTags(store, ["no such tag"])).toEqual([]);
   });
 
-  it("moves a store whose index holds the tags' text to tag keys when it opens, and reads by tag as before", async () => {
+  it("finds the events of a correlation id, short, long, random or sharing the indexed prefix with others, through its index", async () => {
+    const dir = newDir();
+    const store = open(dir);
+    const prefix = "p".repeat(CORRELATION_KEY_LENGTH);
+    const ids = ["flow-1", "0190f1c2-7d1e-7a3b-9c4d-5e6f70819a2b", `${prefix}a`, `${prefix}b`, prefix, randomBytes(512).toString("hex"), "ünïcødé ✓ ".repeat(100)];
+    const events = Array.from({ length: 70 }, (_, n) =>
+      Event.fromPartial({ id: `corr-${n}`, source: "test/sqlite-layout", type: "flow.step.done", correlationId: n % 8 === 7 ? "" : (ids[n % 8] as string) }),
+    );
+    await store.append(events, { dedupeWindowMs: 0 });
+    for (const [i, correlationId] of ids.entries()) {
+      const page = await store.query({ fromSequence: 1n, limit: 1000, correlationId });
+      expect(page.events.map((stored) => stored.event.id)).toEqual(events.filter((_, n) => n % 8 === i).map((e) => e.id));
+    }
+    expect((await store.query({ fromSequence: 1n, limit: 1000, correlationId: `${prefix}c` })).events).toEqual([]);
+    // The reads' terms are answered by the indexes, within the read's range of sequences.
+    const db = new Database(join(dir, "events.db"), { readonly: true });
+    cleanups.push(() => db.close());
+    const plan = (term: string, ...params: unknown[]): string =>
+      (db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM events WHERE seq >= ? AND seq < ? AND ${term} ORDER BY seq`).all(1, 20_000, ...params) as Array<{ detail: string }>)
+        .map((row) => row.detail)
+        .join("; ");
+    expect(plan(HAS_CORRELATION, "flow-1", "flow-1")).toMatch(/USING INDEX events_by_correlation_prefix \(<expr>=\? AND seq>\? AND seq<\?\)/);
+    expect(plan(HAS_TAG, 5n, 1, 20_000)).toMatch(/SEARCH event_tag_keys USING PRIMARY KEY \(tag_key=\? AND seq>\? AND seq<\?\)/);
+  });
+
+  it("moves a store of layout version 1 (tags' text, whole correlation ids) to this layout when it opens, and reads by tag as before", async () => {
     const dir = newDir();
     const first = createSqliteBackend({ dataDir: dir });
     const expected = await writeTagged(first);
@@ -87,6 +116,9 @@ describe("the sqlite store's tag index", () => {
     }
     const rows = (db.prepare("SELECT count(*) AS n FROM event_tags").get() as { n: number }).n;
     db.exec("DROP TABLE event_tag_keys");
+    // And an index of the whole correlation ids.
+    db.exec("DROP INDEX events_by_correlation_prefix");
+    db.exec("CREATE INDEX events_by_correlation ON events (correlation_id, seq) WHERE correlation_id <> ''");
     db.prepare("UPDATE meta SET value = '1' WHERE key = 'schema_version'").run();
     db.close();
 
@@ -96,8 +128,10 @@ describe("the sqlite store's tag index", () => {
     const after = new Database(join(dir, "events.db"), { readonly: true });
     cleanups.push(() => after.close());
     expect(after.prepare("SELECT name FROM sqlite_master WHERE name = 'event_tags'").get()).toBeUndefined();
+    const indexes = (after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>).map((r) => r.name);
+    expect(indexes.sort()).toEqual(["events_by_correlation_prefix", "events_by_id", "events_by_type"]);
     expect((after.prepare("SELECT count(*) AS n FROM event_tag_keys").get() as { n: number }).n).toBe(rows);
-    expect((after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe("2");
+    expect((after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe("3");
   });
 
   it("refuses a store written by a newer layout with FAILED_PRECONDITION, and leaves it as it was", async () => {
@@ -121,14 +155,14 @@ describe("the sqlite store's tag index", () => {
     }
     expect(refused).toBeInstanceOf(ProtobusError);
     expect((refused as ProtobusError).code).toBe(Code.FAILED_PRECONDITION);
-    expect((refused as ProtobusError).message).toMatch(/layout version 99.*newer protobus server.*up to version 2/);
+    expect((refused as ProtobusError).message).toMatch(/layout version 99.*newer protobus server.*up to version 3/);
     const after = new Database(join(dir, "events.db"), { readonly: true });
     cleanups.push(() => after.close());
     expect((after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe("99");
     expect(names(after)).toEqual(before);
     // The directory's lock was let go: the next server may take it.
     const db2 = new Database(join(dir, "events.db"));
-    db2.prepare("UPDATE meta SET value = '2' WHERE key = 'schema_version'").run();
+    db2.prepare("UPDATE meta SET value = '3' WHERE key = 'schema_version'").run();
     db2.exec("ALTER TABLE event_tag_keys_v99 RENAME TO event_tag_keys");
     db2.close();
     const store = open(dir);
