@@ -10,15 +10,31 @@
  * and the array is compacted when skipped entries outnumber live ones.
  */
 export class FifoMap<K, V> {
-  readonly #entries = new Map<K, { value: V; stamp: number }>();
+  readonly #entries = new Map<K, { value: V; stamp: number; weight: number }>();
+  readonly #weigh: ((key: K, value: V) => number) | undefined;
+  #weight = 0;
   /** Keys in insertion order, each with the stamp it was inserted with; stale ones are skipped. */
   #order: { key: K; stamp: number }[] = [];
   #head = 0;
   #stamp = 0;
 
+  /**
+   * @param weigh what an entry weighs (its bytes, say), for a bound on the
+   *   sum as well as on the count: {@link weight}. An entry weighs what it
+   *   weighed when its key was first set.
+   */
+  constructor(weigh?: (key: K, value: V) => number) {
+    this.#weigh = weigh;
+  }
+
   /** Entries held. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** What the entries held weigh together (0 without a `weigh` function). */
+  get weight(): number {
+    return this.#weight;
   }
 
   get(key: K): V | undefined {
@@ -37,12 +53,17 @@ export class FifoMap<K, V> {
       return;
     }
     const stamp = this.#stamp++;
-    this.#entries.set(key, { value, stamp });
+    const weight = this.#weigh?.(key, value) ?? 0;
+    this.#weight += weight;
+    this.#entries.set(key, { value, stamp, weight });
     this.#order.push({ key, stamp });
     if (this.#order.length - this.#head > 2 * this.#entries.size + 1024) this.#compact();
   }
 
   delete(key: K): boolean {
+    const held = this.#entries.get(key);
+    if (held === undefined) return false;
+    this.#weight -= held.weight;
     return this.#entries.delete(key);
   }
 
@@ -64,7 +85,7 @@ export class FifoMap<K, V> {
   shift(): [K, V] | undefined {
     const oldest = this.oldest();
     if (oldest !== undefined) {
-      this.#entries.delete(oldest[0]);
+      this.delete(oldest[0]);
       this.#head += 1;
     }
     if (this.#head > 1024 && this.#head * 2 > this.#order.length) this.#compact();

@@ -28,6 +28,16 @@ import { compileTypeGlobs } from "./type-glob.js";
 const MAX_TRACKED_FLOWS = 100_000;
 /** Most finished flows remembered, so late events do not reopen them. */
 const MAX_FINISHED_FLOWS = 100_000;
+/**
+ * Most characters of ids and types the tracked flows hold together, and
+ * of correlation ids the finished ones: the oldest are dropped beyond it
+ * too. Flows of UUIDs and short types hold ~100 characters each, so the
+ * counts bound them first (~13 MB); flows opened with 1,024-character
+ * correlation ids, as a client may send, are bounded here instead of
+ * holding some 200 MB at the counts' limits.
+ */
+export const MAX_TRACKED_FLOW_CHARS = 16 * 2 ** 20;
+export const MAX_FINISHED_FLOW_CHARS = 8 * 2 ** 20;
 /** Most event types whose rate is tracked. */
 const MAX_RATE_TYPES = 10_000;
 
@@ -63,8 +73,8 @@ export class FlowMonitor {
   readonly #isStart: (type: string) => boolean;
   // Both drop their oldest entries when full (FifoMap: in O(1), where a Map's
   // `keys().next()` walks every slot deleted before it).
-  readonly #flows = new FifoMap<string, OpenFlow>();
-  readonly #finished = new FifoMap<string, true>();
+  readonly #flows = new FifoMap<string, OpenFlow>((id, flow) => id.length + flow.firstId.length + 2 * flow.firstType.length);
+  readonly #finished = new FifoMap<string, true>((id) => id.length);
   readonly #current = new Map<string, number>();
   readonly #history = new Map<string, RateHistory>();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -78,6 +88,15 @@ export class FlowMonitor {
     this.#metrics = options.metrics;
     this.#isTerminal = compileTypeGlobs(options.rules.terminalTypes);
     this.#isStart = compileTypeGlobs(options.rules.startTypes);
+  }
+
+  /**
+   * What the monitor holds now: open flows and finished ones, with the
+   * characters of their ids and types (each bounded by count and by
+   * characters, oldest dropped first).
+   */
+  held(): { flows: number; flowChars: number; finished: number; finishedChars: number } {
+    return { flows: this.#flows.size, flowChars: this.#flows.weight, finished: this.#finished.size, finishedChars: this.#finished.weight };
   }
 
   /** True when at least one rule is on. */
@@ -140,12 +159,12 @@ export class FlowMonitor {
     }
     if (!this.#isStart(event.type)) return;
     this.#flows.set(id, { startMs: now, firstId: event.id, firstType: event.type, count: 1, lastType: event.type });
-    if (this.#flows.size > MAX_TRACKED_FLOWS) this.#flows.shift();
+    while (this.#flows.size > MAX_TRACKED_FLOWS || this.#flows.weight > MAX_TRACKED_FLOW_CHARS) this.#flows.shift();
   }
 
   #finish(id: string): void {
     this.#finished.set(id, true);
-    if (this.#finished.size > MAX_FINISHED_FLOWS) this.#finished.shift();
+    while (this.#finished.size > MAX_FINISHED_FLOWS || this.#finished.weight > MAX_FINISHED_FLOW_CHARS) this.#finished.shift();
   }
 
   #checkFlows(now: number): void {
