@@ -11,6 +11,7 @@ import { validatedJson, validatedPublish } from "./validation.mjs";
 import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
 import { largeRequestFlood } from "./flood.mjs";
+import { indexKeysFlood } from "./index-keys.mjs";
 import { stream100MemorySecure } from "./security.mjs";
 import { consoleSlowBrowser } from "./console.mjs";
 import { outboxPostgres, sdkBatchingLatency, sdkPublishConcurrent, sdkPublishVsUnary } from "./producers.mjs";
@@ -38,6 +39,7 @@ export const SCENARIOS = [
   outboxPostgres,
   tracing,
   stalledSubscriber,
+  indexKeysFlood,
   largeRequestFlood,
   consoleSlowBrowser,
 ];
