@@ -104,12 +104,13 @@ export const MAX_EVENTS_PER_COMMIT = 4_096;
 
 /**
  * Time one group commit spends taking further appends, in ms. What an
- * event costs to write varies a hundredfold with what it holds: an event
- * whose 64 tags or whose long correlation id are random keys goes into
- * index pages all over files larger than the page cache (~1.5 ms each
- * with 64 random tags of 256 characters, against ~15 µs for an event
- * with time-ordered ids), so a bound by count alone let 4,096 such events
- * hold the server's thread for seconds. Appends already waiting when the
+ * event costs to write varies fiftyfold with what it holds: an event whose
+ * 64 tags and long correlation id are random keys goes into index pages
+ * all over files larger than the page cache (~0.7 ms of server CPU each in
+ * the bench's `index-keys-flood`, 2 ms before the indexes held bounded
+ * keys, against ~10–15 µs for events with time-ordered ids), so a bound
+ * by count alone let 4,096 such events hold the server's thread for
+ * seconds. Appends already waiting when the
  * budget is spent commit on the next turn, after other calls are served;
  * an append is still never split, so one request costs what it costs.
  */
@@ -120,7 +121,6 @@ export const WAL_SIZE_LIMIT = 64 * 2 ** 20;
 
 /** Upper bound of the encoded envelopes the recent cache holds, whatever their count (large events). */
 export const RECENT_CACHE_BYTES = 4 * 2 ** 20;
-
 
 interface EventRow {
   seq: bigint;
