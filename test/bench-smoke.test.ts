@@ -35,7 +35,7 @@ interface ScenarioResult {
 }
 
 const NEEDS_NATS = ["group-sqlite", "jetstream-publish"];
-const scenarios = ["unary-publish", "stream-100-sqlite", "validated-publish", "fanout-10", "e2e-latency", "e2e-latency-stream", "tracing", "stalled-subscriber", "large-request-flood"];
+const scenarios = ["unary-publish", "stream-100-sqlite", "validated-publish", "fanout-10", "e2e-latency", "e2e-latency-stream", "tracing", "stalled-subscriber", "large-request-flood", "index-keys-flood"];
 if (natsServerAvailable()) scenarios.push(...NEEDS_NATS);
 
 describe("npm run bench -- --smoke", () => {
@@ -80,6 +80,15 @@ describe("npm run bench -- --smoke", () => {
         // CPU per delivered event of the server and of the publisher with its receiver.
         const cpu = (subject.measurements[0] as { cpuMicrosPerUnit: { server?: number; loadgen?: number } }).cpuMicrosPerUnit;
         expect(Number.isFinite(cpu.server) && Number.isFinite(cpu.loadgen), `${s.name} CPU per event`).toBe(true);
+        if (s.name === "index-keys-flood") {
+          // The probe's round trips were timed while the publishes were stored, none failing, on both sides.
+          for (const side of [subject, s.baseline as typeof subject]) {
+            const { value } = side.measurements[0] as { value: { stored: number; failures: number; failedPublishes: number; samples: number } };
+            expect(value.stored, `${s.name} stored`).toBeGreaterThan(0);
+            expect(value.samples, `${s.name} probes`).toBeGreaterThan(0);
+            expect([value.failures, value.failedPublishes]).toEqual([0, 0]);
+          }
+        }
       } else if (s.name === "large-request-flood") {
         // 2 connections × 2 publishes of 100 events: each stored or refused, none failed.
         const [m] = subject.measurements as unknown as [{ stored: number; refused: number; failed: number; peakRss: number }];
