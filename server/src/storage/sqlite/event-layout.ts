@@ -6,7 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import { Code, ProtobusError } from "@protobus/sdk";
-import { TAG_TABLE, migrateTagTable } from "./tag-index.js";
+import { TAG_TABLE, tagKey } from "./tag-index.js";
 
 /**
  * Version of the layout, kept in `meta` as `schema_version`. 2: the tag
@@ -59,8 +59,7 @@ ${TAG_TABLE}`;
  * changes: this server would not keep what that version's indexes hold.
  */
 export function prepareEventLayout(db: Database.Database, path: string): void {
-  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
-  const stored = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined) : undefined;
+  const stored = hasTable(db, "meta") ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined) : undefined;
   if (stored !== undefined && Number(stored.value) > SCHEMA_VERSION) {
     throw new ProtobusError(
       Code.FAILED_PRECONDITION,
@@ -71,7 +70,24 @@ export function prepareEventLayout(db: Database.Database, path: string): void {
   // Stores written before times were found by sequence (sequence-at-time.ts) kept an index on them.
   db.exec("DROP INDEX IF EXISTS events_by_time");
   // Stores of version 1 indexed the tags' text, and those up to version 2 the whole correlation ids.
-  migrateTagTable(db);
+  if (hasTable(db, "event_tags")) moveTagTable(db);
   db.exec("DROP INDEX IF EXISTS events_by_correlation");
   db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(SCHEMA_VERSION));
+}
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+/**
+ * Moves the tag table of version 1 (`event_tags`, one row per tag's text
+ * and sequence) to tag keys, in one transaction: each row becomes its
+ * key's, and the old table is dropped. It reads the whole old table, once.
+ */
+function moveTagTable(db: Database.Database): void {
+  db.function("protobus_tag_key", { deterministic: true }, (tag: unknown) => tagKey(String(tag)));
+  db.transaction(() => {
+    db.exec("INSERT OR IGNORE INTO event_tag_keys (tag_key, seq) SELECT protobus_tag_key(tag), seq FROM event_tags");
+    db.exec("DROP TABLE event_tags");
+  })();
 }

@@ -110,9 +110,9 @@ export const MAX_EVENTS_PER_COMMIT = 4_096;
  * the bench's `index-keys-flood`, 2 ms before the indexes held bounded
  * keys, against ~10–15 µs for events with time-ordered ids), so a bound
  * by count alone let 4,096 such events hold the server's thread for
- * seconds. Appends already waiting when the
- * budget is spent commit on the next turn, after other calls are served;
- * an append is still never split, so one request costs what it costs.
+ * seconds. Appends already waiting when the budget is spent commit on the
+ * next turn, after other calls are served; an append is still never split,
+ * so one request costs what it costs.
  */
 export const COMMIT_BUDGET_MS = 20;
 

@@ -18,7 +18,7 @@ import { EVENT_TABLES } from "./event-layout.js";
 import { GROUP_SCHEMA } from "./group-persistence.js";
 import { SCHEMA_STORE_TABLES } from "./schema-store.js";
 import { integrityProblems } from "./integrity.js";
-import { INSERT_TAG, tagKey } from "./tag-index.js";
+import { INSERT_TAG, TagRows } from "./tag-index.js";
 
 /** Options of {@link recoverSqliteStore}. */
 export interface RecoverOptions {
@@ -135,7 +135,10 @@ function copyEvents(from: Database.Database, to: Database.Database): { events: n
       return "damaged";
     }
   };
+  const tagRows = new TagRows();
   const tx = to.transaction((rows: Row[]) => {
+    // Rows a failed transaction queued are not this one's.
+    tagRows.clear();
     for (const row of rows) {
       insert.run(row.seq, row.id, row.type, row.source, row.correlation_id, row.publish_time, row.expire_time, row.body);
       // The tag table is rebuilt from the envelopes: its own pages may be the damaged ones.
@@ -145,8 +148,9 @@ function copyEvents(from: Database.Database, to: Database.Database): { events: n
       } catch {
         // An envelope that does not decode keeps its row (reads report it); it has no tags to index.
       }
-      for (const tag of new Set(tags)) insertTag.run(tagKey(tag), row.seq);
+      tagRows.add(tags, row.seq as bigint);
     }
+    tagRows.flush(insertTag);
   });
   for (;;) {
     const batch: Row[] = [];

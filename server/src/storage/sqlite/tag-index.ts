@@ -59,6 +59,7 @@ export class TagRows {
 
   /** Inserts the rows added so far with `insert` (an {@link INSERT_TAG} statement), in key order, and forgets them. */
   flush(insert: Database.Statement): void {
+    if (this.#keys.length === 0) return;
     const order = Array.from(this.#keys.keys());
     if (order.length > 1) order.sort((a, b) => compareKeys(this.#keys[a] as bigint, this.#keys[b] as bigint));
     for (const i of order) insert.run(this.#keys[i], this.#sequences[i]);
@@ -79,21 +80,4 @@ function compareKeys(a: bigint, b: bigint): number {
 /** The index key of a tag: the first 8 bytes of its SHA-256, as a signed 64-bit integer (SQLite's INTEGER). */
 export function tagKey(tag: string): bigint {
   return hash("sha256", tag, "buffer").readBigInt64BE(0);
-}
-
-/**
- * Moves a store written before tag keys (table `event_tags`, one row per
- * tag's text and sequence) to them, in one transaction: each row becomes
- * its key's, and the old table is dropped. Returns how many rows it moved
- * (0 when there was nothing to move). It reads the whole old table, once.
- */
-export function migrateTagTable(db: Database.Database): number {
-  const old = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_tags'").get();
-  if (old === undefined) return 0;
-  db.function("protobus_tag_key", { deterministic: true }, (tag: unknown) => tagKey(String(tag)));
-  return db.transaction(() => {
-    const moved = db.prepare("INSERT OR IGNORE INTO event_tag_keys (tag_key, seq) SELECT protobus_tag_key(tag), seq FROM event_tags").run().changes;
-    db.exec("DROP TABLE event_tags");
-    return moved;
-  })();
 }
