@@ -3,20 +3,9 @@
 // events of 1 KB at once, and do not send a refused one again. What it
 // measures is the server's memory (see scenarios/flood.mjs); it reports
 // how many publishes were stored and how many refused.
-import { Client, credentials, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { Event, PublishRequest } from "@protobus/sdk/proto";
-
-function publish(client, body) {
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      "/protobus.v1.EventBus/Publish",
-      (b) => b,
-      (b) => b,
-      body,
-      (error) => resolve(error ?? undefined),
-    );
-  });
-}
+import { ownConnections, publishEncoded } from "../lib/encoded-publish.mjs";
 
 export async function start({ address, connections, perConnection, events }) {
   const data = Buffer.alloc(1_000, 97);
@@ -24,15 +13,13 @@ export async function start({ address, connections, perConnection, events }) {
     events: Array.from({ length: events }, (_, i) => Event.fromPartial({ type: "bench.flood", source: "bench/flood", subject: `e-${i}`, data })),
   }).finish();
   const body = Buffer.from(request);
-  const clients = Array.from({ length: connections }, () =>
-    new Client(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, "grpc.max_send_message_length": -1 }),
-  );
+  const clients = ownConnections(address, connections);
   const outcome = { stored: 0, refused: 0, failed: 0 };
   const started = performance.now();
   await Promise.all(
     clients.flatMap((client) =>
       Array.from({ length: perConnection }, async () => {
-        const error = await publish(client, body);
+        const error = await publishEncoded(client, body);
         if (error === undefined) outcome.stored += 1;
         else if (error.code === status.RESOURCE_EXHAUSTED) outcome.refused += 1;
         else outcome.failed += 1;

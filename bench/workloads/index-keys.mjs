@@ -1,15 +1,16 @@
 // Publishes whose events carry many long index keys (64 tags of 256
 // characters and a correlation id of 1,024, the most a client may send by
 // default), while a probe in a process of its own (index-keys-probe.mjs)
-// calls GetBusInfo every 20 ms and times each answer. `keys: "random"`: every key is new and
-// random, as a hostile client sends them, so each goes into a random place
-// of the store's indexes; `keys: "ordered"`: the same bytes, but the tags
-// repeat and the correlation ids grow in order, as an application's do.
+// calls GetBusInfo every 20 ms and times each answer. `keys: "random"`:
+// every key is new and random, as a hostile client sends them, so each
+// goes into a random place of the store's indexes; `keys: "ordered"`: the
+// same bytes, but the tags repeat and the correlation ids grow in order,
+// as an application's do.
 // The probe's latency is what another client waits while the server's
 // thread writes them (see scenarios/index-keys.mjs).
 import { randomBytes } from "node:crypto";
-import { Client, credentials } from "@grpc/grpc-js";
 import { Event, PublishRequest } from "@protobus/sdk/proto";
+import { ownConnections, publishEncoded } from "../lib/encoded-publish.mjs";
 import { startRole } from "../lib/procs.mjs";
 
 const TAGS = 64;
@@ -21,8 +22,8 @@ const hex = (chars) => randomBytes(chars / 2).toString("hex");
 /** One encoded publish of `batch` events with keys of the given kind; `n` counts the events built so far. */
 function buildRequest(keys, batch, n, fixedTags) {
   const data = Buffer.alloc(100, 97);
+  const ordered = keys === "ordered";
   const events = Array.from({ length: batch }, (_, i) => {
-    const ordered = keys === "ordered";
     const tags = ordered ? fixedTags : Array.from({ length: TAGS }, () => hex(TAG_CHARS));
     const correlationId = ordered ? String(n + i).padStart(16, "0").padEnd(CORRELATION_CHARS, "x") : hex(CORRELATION_CHARS);
     return Event.fromPartial({ type: "bench.index_keys.created", source: "bench/index-keys", correlationId, tags, data });
@@ -30,17 +31,9 @@ function buildRequest(keys, batch, n, fixedTags) {
   return Buffer.from(PublishRequest.encode({ events }).finish());
 }
 
-function publish(client, body) {
-  return new Promise((resolve) => {
-    client.makeUnaryRequest("/protobus.v1.EventBus/Publish", (b) => b, (b) => b, body, (error) => resolve(error ?? undefined));
-  });
-}
-
 export async function start({ address, keys, connections, batch }) {
   const fixedTags = Array.from({ length: TAGS }, (_, i) => `tag-${i}-`.padEnd(TAG_CHARS, "t"));
-  const clients = Array.from({ length: connections }, () =>
-    new Client(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, "grpc.max_send_message_length": -1 }),
-  );
+  const clients = ownConnections(address, connections);
   const probe = await startRole("loadgen", {}, "index-keys-probe");
   await probe.call("start", { workload: "index-keys-probe", options: { address } });
   let stored = 0;
@@ -51,7 +44,7 @@ export async function start({ address, keys, connections, batch }) {
     while (running) {
       const body = buildRequest(keys, batch, built, fixedTags);
       built += batch;
-      const error = await publish(client, body);
+      const error = await publishEncoded(client, body);
       if (error === undefined) stored += batch;
       else failures += 1;
     }
