@@ -66,10 +66,10 @@ export function httpUrl(raw: string, from: string): string {
   return raw.replace(/\/+$/, "");
 }
 
-/** Parses `1500`, `1500ms`, `30s`, `2m`, `1h` into milliseconds. */
+/** Parses `1500`, `1500ms`, `30s`, `2m`, `1h`, `7d` into milliseconds. */
 export function parseDurationMs(raw: string, from: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
-  if (match === null) throw new RangeError(`${from}: expected a duration like 500ms, 30s, 2m, got '${raw}'`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"] ?? 1;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (match === null) throw new RangeError(`${from}: expected a duration like 500ms, 30s, 2m, 7d, got '${raw}'`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms" | "s" | "m" | "h" | "d"] ?? 1;
   return Math.round(Number(match[1]) * factor);
 }

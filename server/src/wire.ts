@@ -13,7 +13,7 @@ import { uint64Size, varintSize, writeUint64, writeVarint } from "@protobus/sdk/
 export { WireType, varintSize, writeVarint };
 
 /** Field numbers of `protobus.v1.Event` read or written without the generated codec. */
-export const EventField = { priority: 12, orderingKey: 15, sequence: 19, publishTime: 20 } as const;
+export const EventField = { priority: 12, tags: 13, orderingKey: 15, sequence: 19, publishTime: 20 } as const;
 /** Field numbers of `google.protobuf.Timestamp`. */
 export const TimestampField = { seconds: 1, nanos: 2 } as const;
 /** Field numbers of `protobus.v1.SubscribeResponse` (its `response` oneof). */

@@ -1,7 +1,7 @@
 /** The sqlite backend as the registry offers it: its settings, their defaults and keys. */
 import type { BackendDescriptor } from "../backend-descriptor.js";
 import { defineConfigKeys } from "../../config-key.js";
-import { oneOf, text } from "../../config-parsers.js";
+import { integer, oneOf, parseDurationMs, text } from "../../config-parsers.js";
 import { createSqliteBackend } from "./index.js";
 import { pickGroupMemory } from "../groups/engine-group-store.js";
 import { INTEGRITY_CHECKS, type IntegrityCheck } from "./integrity.js";
@@ -14,6 +14,10 @@ export interface SqliteSettings {
   readonly sqliteSynchronous: "normal" | "full";
   /** How the sqlite file is checked before it is served: `quick`, `full` or `off`. */
   readonly sqliteIntegrityCheck: IntegrityCheck;
+  /** Events older than this, in ms, are deleted; 0 keeps them forever. */
+  readonly sqliteMaxAgeMs: number;
+  /** The oldest events are deleted while the file's pages in use hold more bytes than this; 0: no bound. */
+  readonly sqliteMaxBytes: number;
 }
 
 /** `--store sqlite`, the default. */
@@ -33,13 +37,26 @@ export const sqliteDescriptor: BackendDescriptor<"sqlite", SqliteSettings> = {
       parse: oneOf(INTEGRITY_CHECKS),
       description: "check of the sqlite file before it is served: quick (PRAGMA quick_check), full (integrity_check, slower) or off",
     },
+    {
+      key: "sqliteMaxAgeMs",
+      yaml: "sqlite-max-age",
+      parse: parseDurationMs,
+      description: "the sqlite store deletes events older than this (7d, 12h, 30m; 0 keeps them forever)",
+    },
+    {
+      key: "sqliteMaxBytes",
+      yaml: "sqlite-max-bytes",
+      parse: integer(0, Number.MAX_SAFE_INTEGER),
+      description: "the sqlite store deletes its oldest events while its file holds more than this many bytes (0: no bound)",
+    },
   ]),
-  defaults: { dataDir: "./.protobus", sqliteSynchronous: "normal", sqliteIntegrityCheck: "quick" },
+  defaults: { dataDir: "./.protobus", sqliteSynchronous: "normal", sqliteIntegrityCheck: "quick", sqliteMaxAgeMs: 0, sqliteMaxBytes: 0 },
   create: async (settings) =>
     createSqliteBackend({
       ...pickGroupMemory(settings),
       dataDir: settings.dataDir,
       synchronous: settings.sqliteSynchronous,
       integrityCheck: settings.sqliteIntegrityCheck,
+      retention: { maxAgeMs: settings.sqliteMaxAgeMs, maxBytes: settings.sqliteMaxBytes },
     }),
 };

@@ -30,6 +30,8 @@ import { SequenceAtTime } from "./sequence-at-time.js";
 import { TypeCounts, type TypeCount } from "./type-counts.js";
 import { HAS_TAG, INSERT_TAG, TagRows, tagKey } from "./tag-index.js";
 import { HAS_CORRELATION, prepareEventLayout } from "./event-layout.js";
+import { Retention, type RetentionPolicy } from "./retention.js";
+import { retentionMetrics } from "./retention-metrics.js";
 
 /** Options of {@link createSqliteBackend}. */
 export interface SqliteBackendOptions extends GroupMemoryOptions {
@@ -63,6 +65,12 @@ export interface SqliteBackendOptions extends GroupMemoryOptions {
    * append on its own; tests set it to pin commit boundaries.
    */
   readonly commitBudgetMs?: number;
+  /**
+   * When the oldest events are deleted (see `retention.ts`): older than
+   * `maxAgeMs`, or while the file's pages in use exceed `maxBytes`. Both 0
+   * (the default): events are kept forever.
+   */
+  readonly retention?: RetentionPolicy;
 }
 
 /**
@@ -169,6 +177,8 @@ class SqliteBackend implements SqliteStorageBackend {
   readonly #backlog: BacklogReader;
   /** Checkpoints of the WAL, on a thread of their own. */
   readonly #checkpointer: Checkpointer;
+  /** Deletes the oldest events, when a retention bound is set. */
+  readonly #retention: Retention;
   readonly #notifier = new Listeners<[headSequence: bigint]>();
   readonly #now: () => Date;
   readonly #recent: StoredEvent[] = [];
@@ -267,6 +277,8 @@ class SqliteBackend implements SqliteStorageBackend {
         sequence = outcome.added.at(-1)?.sequence ?? sequence;
         outcomes.push(outcome);
       }
+      // As many of the events retention deletes as were written, in this transaction.
+      this.#retention.keepPace(Number(sequence - this.#head));
       return outcomes;
     });
     const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
@@ -280,6 +292,7 @@ class SqliteBackend implements SqliteStorageBackend {
       throw sqliteError("open groups", error);
     }
     this.#backlog = new BacklogReader(path);
+    this.#retention = this.#startRetention(options.retention ?? { maxAgeMs: 0, maxBytes: 0 });
     this.groups = new EngineGroupStore(
       {
         read: (request) => this.read(request),
@@ -291,6 +304,22 @@ class SqliteBackend implements SqliteStorageBackend {
       persistence,
       groupStoreOptions(options),
     );
+  }
+
+  /** Deletes the oldest events as `policy` says, between commits (see `retention.ts`). */
+  #startRetention(policy: RetentionPolicy): Retention {
+    const retention = new Retention(this.#db, policy, this.#atTime, {
+      head: () => this.#head,
+      now: () => this.#now().getTime(),
+      canWrite: () => !this.#closed && !this.#checkpointer.holdsCommits,
+      afterDelete: () => {
+        // Counts of events after a sequence changed without the head moving.
+        this.#typeCounts.forget();
+        this.#checkpointer.nudge();
+      },
+    });
+    retention.start();
+    return retention;
   }
 
   /** Inserts one append's events after `head`, inside the open transaction. */
@@ -415,6 +444,7 @@ class SqliteBackend implements SqliteStorageBackend {
     let outcomes: AppendOutcome[];
     try {
       outcomes = this.#appendTx(appends, now);
+      this.#retention.committed();
     } catch (error) {
       if (appends.length === 1) {
         (appends[0] as PendingAppend).reject(sqliteError("append", error));
@@ -424,7 +454,9 @@ class SqliteBackend implements SqliteStorageBackend {
       // the append at fault fails.
       for (const append of appends) {
         try {
-          this.#settle([append], this.#appendTx([append], now));
+          const outcome = this.#appendTx([append], now);
+          this.#retention.committed();
+          this.#settle([append], outcome);
         } catch (single) {
           append.reject(sqliteError("append", single));
         }
@@ -628,7 +660,7 @@ class SqliteBackend implements SqliteStorageBackend {
     return this.#notifier.add(listener);
   }
 
-  readonly metrics = checkpointMetrics(() => this.#checkpointer.stats());
+  readonly metrics = [...checkpointMetrics(() => this.#checkpointer.stats()), ...retentionMetrics(() => this.#retention.stats())];
 
   backlogReadStats(): BacklogReadStats {
     return this.#backlog.stats();
@@ -642,6 +674,7 @@ class SqliteBackend implements SqliteStorageBackend {
     if (this.#closed) return;
     // Appends already accepted by the store are committed, not dropped.
     while (this.#pending.length > 0) this.#commit();
+    this.#retention.close();
     this.groups.close();
     this.#closed = true;
     this.#notifier.clear();

@@ -21,6 +21,8 @@
  */
 import { hash } from "node:crypto";
 import type Database from "better-sqlite3";
+import { Event } from "@protobus/sdk/proto";
+import { EventField, WireType, fieldTag, scanVarint, scannedVarint } from "../../wire.js";
 
 /** The tag table, created when missing (part of `EVENT_TABLES`). */
 export const TAG_TABLE = `
@@ -81,3 +83,49 @@ function compareKeys(a: bigint, b: bigint): number {
 export function tagKey(tag: string): bigint {
   return hash("sha256", tag, "buffer").readBigInt64BE(0);
 }
+
+const TAGS_TAG = fieldTag(EventField.tags, WireType.LengthDelimited);
+
+/**
+ * The tags of a stored envelope, read off the wire without decoding the
+ * rest of it (a fifth of the cost of `Event.decode` for the events
+ * retention deletes); decoded in full when the bytes do not scan, and none
+ * when they do not decode either (their tag rows then point at no event:
+ * reads by tag join them to the events table and never return them).
+ */
+export function envelopeTags(bytes: Uint8Array): readonly string[] {
+  const tags: string[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    pos = scanVarint(bytes, pos);
+    if (pos < 0) return decodedTags(bytes);
+    const tag = scannedVarint();
+    const wireType = tag & 7;
+    if (wireType === WireType.Varint) {
+      pos = scanVarint(bytes, pos);
+    } else if (wireType === WireType.LengthDelimited) {
+      pos = scanVarint(bytes, pos);
+      if (pos < 0 || pos + scannedVarint() > bytes.length) return decodedTags(bytes);
+      const end = pos + scannedVarint();
+      if (tag === TAGS_TAG) tags.push(Buffer.from(bytes.buffer, bytes.byteOffset + pos, end - pos).toString("utf8"));
+      pos = end;
+    } else if (wireType === WireType.Bit64) {
+      pos += 8;
+    } else if (wireType === WireType.Bit32) {
+      pos += 4;
+    } else {
+      return decodedTags(bytes);
+    }
+    if (pos < 0 || pos > bytes.length) return decodedTags(bytes);
+  }
+  return tags;
+}
+
+function decodedTags(bytes: Uint8Array): readonly string[] {
+  try {
+    return Event.decode(bytes).tags;
+  } catch {
+    return [];
+  }
+}
+

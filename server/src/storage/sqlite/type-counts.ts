@@ -39,4 +39,9 @@ export class TypeCounts {
     }
     return counts;
   }
+
+  /** Forgets every count: events were deleted below the head (retention), so counts at the same head changed. */
+  forget(): void {
+    this.#byAfter.clear();
+  }
 }

@@ -1,0 +1,288 @@
+/**
+ * Retention of the sqlite store: the oldest events are deleted once they
+ * are older than `maxAgeMs`, or while the file's pages in use exceed
+ * `maxBytes` (either bound, or both; 0 turns one off, and with both off
+ * nothing is deleted, as before).
+ *
+ * Deleting runs on the server's thread between commits, a few hundred
+ * events a transaction and one transaction a turn of the event loop, so
+ * that publishes and reads are served in between: a pass that finds a
+ * million events to drop costs each other caller one batch at most, never
+ * the whole pass. The newest event is always kept, so that sequences go on
+ * from it after a restart; events deleted leave a gap below the oldest
+ * kept, which readers already step over (a subscription from `earliest`
+ * starts at the oldest kept event; a consumer group behind it goes on
+ * there; a dead letter whose event is gone is no longer listed), as with
+ * the JetStream store's `max_age`. Deduplication of a client's id reaches
+ * back only as far as its event is kept.
+ *
+ * The file does not shrink: SQLite keeps the pages it frees and reuses
+ * them for new events, so under a byte bound the file stays near it (plus
+ * the WAL, bounded on its own). A byte bound counts every page in use,
+ * consumer groups and schemas included, and is reached by an estimate: the
+ * share of the pages in use above 90% of the bound is taken from the
+ * oldest events, and the next pass looks again.
+ */
+import type Database from "better-sqlite3";
+import type { SequenceAtTime } from "./sequence-at-time.js";
+import { envelopeTags, tagKey } from "./tag-index.js";
+
+/** When events are deleted; 0 turns a bound off. */
+export interface RetentionPolicy {
+  /** Events published longer ago than this, in ms, are deleted. */
+  readonly maxAgeMs: number;
+  /** Oldest events are deleted while the file's pages in use hold more bytes than this. */
+  readonly maxBytes: number;
+}
+
+/**
+ * Time one delete transaction should take, in ms: the number of events it
+ * takes is doubled or halved after each, to stay near this. Deleting an
+ * event costs about what writing it did (~10–15 µs here for an event with
+ * two tags: the row, its index entries, its tag rows), so a batch is a few
+ * hundred events, and a call that arrives meanwhile waits ~2 ms at most.
+ */
+export const RETENTION_BATCH_MS = 2;
+
+/** Bounds of the sequences one delete transaction covers. */
+const MIN_BATCH = 16;
+const MAX_BATCH = 8192;
+
+/** Time between two passes, in ms (a pass runs batches until nothing more is due). */
+export const RETENTION_INTERVAL_MS = 1000;
+
+/** Share of a byte bound a pass deletes down to, so that it does not run again at once. */
+const BYTES_LOW_WATER = 0.9;
+
+/** What retention did, for `/metrics`. */
+export interface RetentionStats {
+  /** Events deleted since the store opened. */
+  readonly deleted: number;
+  /** Delete transactions run. */
+  readonly batches: number;
+  /** The oldest sequence kept, as of the last batch (0 when the store is empty). */
+  readonly oldestSequence: number;
+  /** Delete transactions that failed (retried by the next pass). */
+  readonly failures: number;
+  /** The error of the last failed one. */
+  readonly lastError: string | undefined;
+}
+
+/** How retention reaches the store it deletes from. */
+export interface RetentionHost {
+  /** The newest sequence. */
+  readonly head: () => bigint;
+  /** The clock of publish times. */
+  readonly now: () => number;
+  /** False while the store may not write (a checkpoint holds commits); the batch waits for the next turn. */
+  readonly canWrite: () => boolean;
+  /** Told after every delete transaction (the store nudges its checkpointer). */
+  readonly afterDelete: () => void;
+}
+
+/** See the file comment. */
+export class Retention {
+  readonly #policy: RetentionPolicy;
+  readonly #host: RetentionHost;
+  readonly #atTime: SequenceAtTime;
+  readonly #lowest: Database.Statement;
+  readonly #rows: Database.Statement;
+  readonly #deleteEvents: Database.Statement;
+  readonly #deleteTag: Database.Statement;
+  readonly #pageCount: Database.Statement;
+  readonly #freePages: Database.Statement;
+  readonly #pageSize: number;
+  readonly #deleteTx: (from: bigint, to: bigint) => number;
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  /** The sequence below which events are older than the maximum age, as of the running pass (0 when none are). */
+  #ageCut = 0n;
+  /** True while the running pass deletes for the byte bound: until the pages in use come under its low water. */
+  #overBytes = false;
+  /** Sequences the next delete transaction covers (see {@link RETENTION_BATCH_MS}). */
+  #batchSize = 64;
+  #deleted = 0;
+  #batches = 0;
+  #oldest = 0n;
+  #failures = 0;
+  #lastError: string | undefined;
+  /** What the last {@link keepPace} deleted, counted once its transaction commits. */
+  #paced: { readonly deleted: number; readonly to: bigint } | undefined;
+  #closed = false;
+
+  constructor(db: Database.Database, policy: RetentionPolicy, atTime: SequenceAtTime, host: RetentionHost) {
+    this.#policy = policy;
+    this.#host = host;
+    this.#atTime = atTime;
+    this.#lowest = db.prepare("SELECT min(seq) AS seq FROM events").safeIntegers(true);
+    this.#rows = db.prepare("SELECT seq, body FROM events WHERE seq >= ? AND seq < ? ORDER BY seq").safeIntegers(true);
+    this.#deleteEvents = db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?");
+    this.#deleteTag = db.prepare("DELETE FROM event_tag_keys WHERE tag_key = ? AND seq = ?");
+    this.#pageCount = db.prepare("PRAGMA page_count").pluck().safeIntegers(false);
+    this.#freePages = db.prepare("PRAGMA freelist_count").pluck().safeIntegers(false);
+    this.#pageSize = Number(db.pragma("page_size", { simple: true }));
+    // An event's tag rows are found from the tags in its envelope: the tag
+    // table is keyed by tag, and a scan of it by sequence would read all of it.
+    this.#deleteTx = db.transaction((from: bigint, to: bigint) => {
+      const rows = this.#rows.all(from, to) as Array<{ seq: bigint; body: Buffer }>;
+      for (const row of rows) {
+        const tags = envelopeTags(row.body);
+        for (const tag of tags.length > 1 ? new Set(tags) : tags) this.#deleteTag.run(tagKey(tag), row.seq);
+      }
+      this.#deleteEvents.run(from, to);
+      return rows.length;
+    });
+  }
+
+  /** True when a bound is set: without one, {@link start} does nothing. */
+  get enabled(): boolean {
+    return this.#policy.maxAgeMs > 0 || this.#policy.maxBytes > 0;
+  }
+
+  /** Runs a pass on the next turn of the event loop and then every {@link RETENTION_INTERVAL_MS}. */
+  start(): void {
+    if (!this.enabled || this.#closed) return;
+    this.#immediate = setImmediate(() => this.#pass());
+  }
+
+  /**
+   * Called inside an append's transaction with the number of events it
+   * wrote: deletes as many of the events due, in the same transaction, so
+   * that a store held at its bound keeps pace with writers that keep the
+   * server's thread busy (the batches between commits alone fell behind a
+   * writer at full speed by half). A failure here rolls back only the
+   * deletes, never the append.
+   */
+  keepPace(written: number): void {
+    this.#paced = undefined;
+    if (this.#closed || written <= 0 || (this.#ageCut === 0n && !this.#overBytes)) return;
+    try {
+      const lowest = this.#lowestSequence();
+      const limit = this.#dueBelow();
+      if (lowest === undefined || lowest >= limit) return;
+      const to = lowest + BigInt(written) < limit ? lowest + BigInt(written) : limit;
+      this.#paced = { deleted: this.#deleteTx(lowest, to), to };
+    } catch (error) {
+      this.#failures += 1;
+      this.#lastError = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  /** The append transaction of the last {@link keepPace} committed: its deletes count. */
+  committed(): void {
+    if (this.#paced === undefined) return;
+    this.#deleted += this.#paced.deleted;
+    this.#oldest = this.#paced.to;
+    this.#paced = undefined;
+  }
+
+  /** Stops: a batch under way has committed; no further one starts. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#timer = undefined;
+    this.#immediate = undefined;
+  }
+
+  /** See {@link RetentionStats}. */
+  stats(): RetentionStats {
+    return { deleted: this.#deleted, batches: this.#batches, oldestSequence: Number(this.#oldest), failures: this.#failures, lastError: this.#lastError };
+  }
+
+  /** Decides what this pass deletes and runs its first batch. */
+  #pass(): void {
+    this.#timer = undefined;
+    this.#immediate = undefined;
+    if (this.#closed) return;
+    try {
+      this.#oldest = this.#lowestSequence() ?? 0n;
+      this.#ageCut = this.#policy.maxAgeMs > 0 ? this.#atTime.find(this.#host.now() - this.#policy.maxAgeMs, this.#host.head()) : 0n;
+      this.#overBytes = this.#policy.maxBytes > 0 && this.#usedBytes() > this.#policy.maxBytes;
+    } catch (error) {
+      this.#failed(error);
+      return;
+    }
+    this.#batch();
+  }
+
+  /** One delete transaction, then the next on the next turn, until the pass is done. */
+  #batch(): void {
+    this.#immediate = undefined;
+    this.#timer = undefined;
+    if (this.#closed) return;
+    if (!this.#host.canWrite()) {
+      // A checkpoint holds commits for a few ms: look again after one.
+      this.#timer = setTimeout(() => this.#batch(), 1);
+      this.#timer.unref();
+      return;
+    }
+    let lowest: bigint | undefined;
+    let limit: bigint;
+    try {
+      lowest = this.#lowestSequence();
+      limit = this.#dueBelow();
+    } catch (error) {
+      this.#failed(error);
+      return;
+    }
+    if (lowest === undefined || lowest >= limit) {
+      this.#oldest = lowest ?? 0n;
+      this.#wait();
+      return;
+    }
+    const to = lowest + BigInt(this.#batchSize) < limit ? lowest + BigInt(this.#batchSize) : limit;
+    const started = performance.now();
+    try {
+      this.#deleted += this.#deleteTx(lowest, to);
+    } catch (error) {
+      // Nothing of the batch was deleted; the next pass tries again.
+      this.#failed(error);
+      return;
+    }
+    const took = performance.now() - started;
+    if (took < RETENTION_BATCH_MS / 2 && this.#batchSize < MAX_BATCH) this.#batchSize *= 2;
+    else if (took > RETENTION_BATCH_MS * 2 && this.#batchSize > MIN_BATCH) this.#batchSize /= 2;
+    this.#batches += 1;
+    this.#oldest = to;
+    this.#host.afterDelete();
+    this.#immediate = setImmediate(() => this.#batch());
+  }
+
+  #failed(error: unknown): void {
+    this.#failures += 1;
+    this.#lastError = error instanceof Error ? error.message : String(error);
+    this.#wait();
+  }
+
+  /** Ends the pass: the next one starts after the interval. */
+  #wait(): void {
+    this.#timer = setTimeout(() => this.#pass(), RETENTION_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  /**
+   * The sequence below which events are due now: those older than the
+   * maximum age, and while the pages in use stay above the byte bound's low
+   * water, every event but the newest, which is always kept.
+   */
+  #dueBelow(): bigint {
+    const head = this.#host.head();
+    let limit = this.#ageCut;
+    if (this.#overBytes) {
+      if (this.#usedBytes() > this.#policy.maxBytes * BYTES_LOW_WATER) limit = head;
+      else this.#overBytes = false;
+    }
+    return limit > head ? head : limit;
+  }
+
+  /** Bytes of the file's pages in use (its free pages are reused before it grows). */
+  #usedBytes(): number {
+    return ((this.#pageCount.get() as number) - (this.#freePages.get() as number)) * this.#pageSize;
+  }
+
+  #lowestSequence(): bigint | undefined {
+    return ((this.#lowest.get() as { seq: bigint | null }).seq ?? undefined) as bigint | undefined;
+  }
+}
+

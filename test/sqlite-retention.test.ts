@@ -1,0 +1,212 @@
+/**
+ * Retention of the SQLite store (`retention.ts`, `--sqlite-max-age`,
+ * `--sqlite-max-bytes`): the oldest events are deleted with their index
+ * and tag rows, the newest is always kept so that sequences go on after a
+ * restart, a consumer group behind the oldest kept event goes on from it,
+ * the file's pages in use come under a byte bound, and an append deletes
+ * as many due events as it writes, in its own transaction.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { Event } from "@protobus/sdk/proto";
+import { createSqliteBackend, loadConfig, type SqliteStorageBackend } from "@protobus/server";
+import { Retention } from "../server/src/storage/sqlite/retention.js";
+import { SequenceAtTime } from "../server/src/storage/sqlite/sequence-at-time.js";
+import { tempDir } from "./support/test-server.js";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const HOUR = 3_600_000;
+
+function event(id: string, tags: readonly string[], data = Buffer.alloc(0)): Event {
+  return Event.fromPartial({ id, source: "test/retention", type: "job.item.added", specVersion: "1.0", correlationId: `c-${id.split("-")[0]}`, tags: [...tags], data });
+}
+
+describe("the sqlite store's retention", () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function newDir(): string {
+    const dir = tempDir();
+    cleanups.push(() => dir.dispose());
+    return dir.path;
+  }
+
+  function open(dataDir: string, options: { now?: number; maxAgeMs?: number; maxBytes?: number } = {}): SqliteStorageBackend {
+    const store = createSqliteBackend({
+      dataDir,
+      ...(options.now !== undefined ? { now: () => new Date(options.now as number) } : {}),
+      retention: { maxAgeMs: options.maxAgeMs ?? 0, maxBytes: options.maxBytes ?? 0 },
+    });
+    cleanups.push(() => store.close());
+    return store;
+  }
+
+  function metric(store: SqliteStorageBackend, name: string): number {
+    const found = store.metrics?.find((m) => m.name === name);
+    if (found === undefined) throw new Error(`no metric ${name}`);
+    return found.read();
+  }
+
+  /** Waits until retention has deleted `count` events (or, with no count, until it stops deleting). */
+  async function deletedSettles(store: SqliteStorageBackend, count?: number): Promise<number> {
+    let last = -1;
+    for (let i = 0; i < 200; i++) {
+      const deleted = metric(store, "protobus_sqlite_retention_deleted_events_total");
+      if (count !== undefined ? deleted >= count : deleted === last && deleted > 0) return deleted;
+      last = deleted;
+      await sleep(count !== undefined ? 25 : 1_200);
+    }
+    throw new Error("retention did not settle");
+  }
+
+  /** 30 events of two hours ago (ids `old-n`, tags old and shared), then 10 of now (`new-n`, tags new and shared). */
+  async function writeOldAndNew(dataDir: string): Promise<void> {
+    const before = open(dataDir, { now: T0 });
+    await before.append(Array.from({ length: 30 }, (_, n) => event(`old-${n}`, ["old", "shared", "old"])), { dedupeWindowMs: 0 });
+    await before.close();
+    const after = open(dataDir, { now: T0 + 2 * HOUR });
+    await after.append(Array.from({ length: 10 }, (_, n) => event(`new-${n}`, ["new", "shared"])), { dedupeWindowMs: 0 });
+    await after.close();
+  }
+
+  it("deletes events older than the maximum age with their index and tag rows, and nothing newer", async () => {
+    const dir = newDir();
+    await writeOldAndNew(dir);
+    const store = open(dir, { now: T0 + 2 * HOUR, maxAgeMs: HOUR });
+    expect(await deletedSettles(store, 30)).toBe(30);
+    expect(metric(store, "protobus_sqlite_oldest_sequence")).toBe(31);
+
+    const read = await store.read({ afterSequence: 0n, limit: 100 });
+    expect(read.events.map((e) => e.event.id)).toEqual(Array.from({ length: 10 }, (_, n) => `new-${n}`));
+    expect(read.events[0]?.sequence).toBe(31n);
+    expect(await store.getEvent("old-3")).toBeUndefined();
+    expect((await store.getEvent("new-3"))?.sequence).toBe(34n);
+    const byTag = async (tags: string[]) => (await store.query({ fromSequence: 1n, limit: 100, tags })).events.map((e) => e.event.id);
+    expect(await byTag(["old"])).toEqual([]);
+    expect(await byTag(["shared"])).toHaveLength(10);
+    expect((await store.query({ fromSequence: 1n, limit: 100, correlationId: "c-old" })).events).toEqual([]);
+    expect((await store.query({ fromSequence: 1n, limit: 100, correlationId: "c-new" })).events).toHaveLength(10);
+
+    // The rows behind those indexes are gone, not just unreachable.
+    const file = new Database(join(dir, "events.db"), { readonly: true });
+    try {
+      expect(file.prepare("SELECT count(*) AS n FROM event_tag_keys WHERE seq <= 30").get()).toEqual({ n: 0 });
+      expect(file.prepare("SELECT count(*) AS n FROM event_tag_keys").get()).toEqual({ n: 20 });
+      expect(file.prepare("SELECT count(*) AS n, min(seq) AS low FROM events").get()).toEqual({ n: 10, low: 31 });
+    } finally {
+      file.close();
+    }
+    const [appended] = await store.append([event("later-0", [])], { dedupeWindowMs: 0 });
+    expect(appended?.sequence).toBe(41n);
+  });
+
+  it("keeps the newest event when every event is due, so that sequences go on after a restart", async () => {
+    const dir = newDir();
+    await writeOldAndNew(dir);
+    const store = open(dir, { now: T0 + 5 * HOUR, maxAgeMs: HOUR });
+    expect(await deletedSettles(store, 39)).toBe(39);
+    expect((await store.read({ afterSequence: 0n, limit: 100 })).events.map((e) => e.sequence)).toEqual([40n]);
+    await store.close();
+    const reopened = open(dir, { now: T0 + 5 * HOUR });
+    const [appended] = await reopened.append([event("after-0", [])], { dedupeWindowMs: 0 });
+    expect(appended?.sequence).toBe(41n);
+  });
+
+  it("lets a consumer group behind the oldest kept event go on from it", async () => {
+    const dir = newDir();
+    const first = open(dir, { now: T0 });
+    await first.groups.open({ name: "workers", patterns: ["job.>"], filter: "", settings: {}, startAfter: 0n });
+    await first.close();
+    await writeOldAndNew(dir);
+    const store = open(dir, { now: T0 + 2 * HOUR, maxAgeMs: HOUR });
+    await deletedSettles(store, 30);
+    const group = await store.groups.open({ name: "workers", patterns: ["job.>"], filter: "", settings: {}, startAfter: 0n });
+    group.join("m1");
+    const got = await group.claim("m1", 100);
+    expect(got.map((d) => d.stored.sequence)).toEqual(Array.from({ length: 10 }, (_, n) => BigInt(31 + n)));
+    await group.ack(got.map((d) => d.deliveryId));
+    expect(await store.groups.get("workers")).toMatchObject({ acked: 10, backlog: 0 });
+  });
+
+  it("brings the pages in use under the byte bound by deleting the oldest events", async () => {
+    const dir = newDir();
+    const writer = open(dir);
+    for (let i = 0; i < 6; i++) {
+      await writer.append(
+        Array.from({ length: 500 }, (_, n) => event(`e${i}-${n}`, [`t${n % 7}`], Buffer.alloc(1024, n))),
+        { dedupeWindowMs: 0 },
+      );
+    }
+    await writer.close();
+    const bound = 2 * 2 ** 20;
+    const store = open(dir, { maxBytes: bound });
+    const deleted = await deletedSettles(store);
+    const file = new Database(join(dir, "events.db"), { readonly: true });
+    try {
+      const pageSize = file.pragma("page_size", { simple: true }) as number;
+      const used = ((file.pragma("page_count", { simple: true }) as number) - (file.pragma("freelist_count", { simple: true }) as number)) * pageSize;
+      expect(used).toBeLessThanOrEqual(bound);
+      // It stops near the bound (90% of it, less at most a batch), not far below.
+      expect(used).toBeGreaterThan(bound / 2);
+      // What is kept is the newest events, every one of them.
+      const kept = file.prepare("SELECT count(*) AS n, min(seq) AS low, max(seq) AS high FROM events").get() as { n: number; low: number; high: number };
+      expect(kept.high).toBe(3000);
+      expect(kept.n).toBe(kept.high - kept.low + 1);
+      expect(kept.n).toBe(3000 - deleted);
+    } finally {
+      file.close();
+    }
+  });
+
+  it("deletes in an append's transaction as many due events as it writes, and none when that transaction rolls back", async () => {
+    const dir = newDir();
+    const writer = open(dir, { now: T0 });
+    await writer.append(Array.from({ length: 100 }, (_, n) => event(`old-${n}`, ["a", "b"])), { dedupeWindowMs: 0 });
+    await writer.close();
+    const db = new Database(join(dir, "events.db"));
+    db.defaultSafeIntegers(true);
+    // Batches between commits never get to write: only keepPace deletes.
+    const retention = new Retention(db, { maxAgeMs: HOUR, maxBytes: 0 }, new SequenceAtTime(db), {
+      head: () => 100n,
+      now: () => T0 + 2 * HOUR,
+      canWrite: () => false,
+      afterDelete: () => undefined,
+    });
+    cleanups.push(() => db.close());
+    cleanups.push(() => retention.close());
+    retention.start();
+    await sleep(20);
+    const lowest = () => Number((db.prepare("SELECT min(seq) AS s FROM events").get() as { s: bigint }).s);
+    const tagRows = () => Number((db.prepare("SELECT count(*) AS n FROM event_tag_keys").get() as { n: bigint }).n);
+    expect(lowest()).toBe(1);
+
+    db.transaction(() => retention.keepPace(5))();
+    retention.committed();
+    expect(lowest()).toBe(6);
+    expect(tagRows()).toBe(190);
+    expect(retention.stats().deleted).toBe(5);
+
+    expect(() =>
+      db.transaction(() => {
+        retention.keepPace(7);
+        throw new Error("the append failed");
+      })(),
+    ).toThrow("the append failed");
+    expect(lowest()).toBe(6);
+    expect(tagRows()).toBe(190);
+    expect(retention.stats().deleted).toBe(5);
+  });
+
+  it("reads its bounds from the configuration, durations in days too", () => {
+    const dir = newDir();
+    const config = loadConfig({ env: { PROTOBUS_SQLITE_MAX_AGE: "7d" }, cwd: dir, flags: { "sqlite-max-bytes": "1073741824" } });
+    expect(config.sqliteMaxAgeMs).toBe(7 * 24 * HOUR);
+    expect(config.sqliteMaxBytes).toBe(2 ** 30);
+    expect(loadConfig({ env: {}, cwd: dir })).toMatchObject({ sqliteMaxAgeMs: 0, sqliteMaxBytes: 0 });
+    expect(() => loadConfig({ env: { PROTOBUS_SQLITE_MAX_AGE: "a week" }, cwd: dir })).toThrow(/PROTOBUS_SQLITE_MAX_AGE: expected a duration/);
+  });
+});
