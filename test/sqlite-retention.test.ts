@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Event } from "@protobus/sdk/proto";
 import { createSqliteBackend, loadConfig, type SqliteStorageBackend } from "@protobus/server";
 import { Retention } from "../server/src/storage/sqlite/retention.js";
+import { envelopeTags } from "../server/src/storage/sqlite/tag-index.js";
 import { SequenceAtTime } from "../server/src/storage/sqlite/sequence-at-time.js";
 import { tempDir } from "./support/test-server.js";
 
@@ -199,6 +200,23 @@ describe("the sqlite store's retention", () => {
     expect(lowest()).toBe(6);
     expect(tagRows()).toBe(190);
     expect(retention.stats().deleted).toBe(5);
+  });
+
+  it("reads an envelope's tags off the wire as the decoder does, unknown fields and server fields around them", () => {
+    const cases = [[], ["one"], ["dup", "dup", "other"], ["ünïcødé ✓", "", "x".repeat(300)]];
+    for (const tags of cases) {
+      const encoded = Event.encode(Event.fromPartial({ id: "e", type: "a.b.c", tags, sequence: 7n, priority: 3, publishTime: new Date(T0), data: Buffer.alloc(40, 1) })).finish();
+      // Unknown fields of every wire type: 100 varint, 101 fixed64, 102 bytes, 103 fixed32.
+      const unknown = Buffer.from([0xa0, 0x06, 0x96, 0x01, 0xa9, 0x06, 1, 2, 3, 4, 5, 6, 7, 8, 0xb2, 0x06, 2, 0x6a, 0x6b, 0xbd, 0x06, 1, 2, 3, 4]);
+      const bytes = Buffer.concat([unknown, encoded, unknown]);
+      expect(envelopeTags(bytes)).toEqual(Event.decode(bytes).tags);
+      expect(envelopeTags(bytes)).toEqual(tags);
+    }
+    // Bytes that do not scan are decoded; bytes that do not decode have no tags.
+    const tagged = Event.encode(Event.fromPartial({ tags: ["kept"] })).finish();
+    // (An empty group, field 100: the scan stops at it.)
+    expect(envelopeTags(Buffer.concat([tagged, Buffer.from([0xa3, 0x06, 0xa4, 0x06])]))).toEqual(["kept"]);
+    expect(envelopeTags(tagged.subarray(0, tagged.length - 1))).toEqual([]);
   });
 
   it("reads its bounds from the configuration, durations in days too", () => {

@@ -36,7 +36,7 @@ function wireTypeOf(field: DescField): number {
 }
 
 const expectations: Array<[string, Record<string, number>, Record<string, number>]> = [
-  ["protobus.v1.Event", EventField, { priority: 0, orderingKey: 2, sequence: 0, publishTime: 2 }],
+  ["protobus.v1.Event", EventField, { priority: 0, tags: 2, orderingKey: 2, sequence: 0, publishTime: 2 }],
   ["google.protobuf.Timestamp", TimestampField, { seconds: 0, nanos: 0 }],
   ["protobus.v1.SubscribeResponse", SubscribeResponseField, { delivery: 2, batch: 2 }],
   ["protobus.v1.Delivery", DeliveryField, { event: 2, deliveryId: 2, attempt: 0 }],
