@@ -8,7 +8,7 @@ import { e2eLatency, e2eLatencyStream } from "./latency.mjs";
 import { jetstreamGroup, jetstreamPublish } from "./jetstream.mjs";
 import { tracing } from "./tracing.mjs";
 import { validatedJson, validatedPublish } from "./validation.mjs";
-import { stream100Memory, stream100Sqlite, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
+import { stream100Memory, stream100Sqlite, stream100SqliteRetention, stream1Memory, stream1Sqlite, unaryPublish } from "./publish.mjs";
 import { stalledSubscriber } from "./stalled.mjs";
 import { largeRequestFlood } from "./flood.mjs";
 import { indexKeysFlood } from "./index-keys.mjs";
@@ -22,6 +22,7 @@ export const SCENARIOS = [
   stream1Sqlite,
   stream100Memory,
   stream100Sqlite,
+  stream100SqliteRetention,
   stream100MemorySecure,
   sdkPublishConcurrent,
   sdkPublishVsUnary,
