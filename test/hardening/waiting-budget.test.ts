@@ -128,32 +128,52 @@ describe("the budget of large requests waiting for their turn", () => {
   });
 
   it("answers a stream's batches before the refused one, stores them and none after it", { timeout: 120_000 }, async () => {
-    // Other connections keep the budget full while the stream sends.
+    // Other connections keep the budget full while the stream sends its
+    // later batches. They hold back while its first batch goes in: on a
+    // loaded machine the flood alone kept the budget full, and every
+    // stream was refused at its first batch, which shows nothing of the order.
     let flooding = true;
+    let holdBack: Promise<void> | undefined;
+    let release = (): void => undefined;
     const flood = connections.slice(1).map(async (c, n) => {
-      for (let i = 0; flooding; i++) await publish(c, request("budget.noise", "noise", `n${n}-${i}`));
+      for (let i = 0; flooding; i++) {
+        await holdBack;
+        await publish(c, request("budget.noise", "noise", `n${n}-${i}`));
+      }
     });
     const streamer = connections[0] as grpc.Client;
     const BATCHES = 20;
     let refused: { stream: number; answered: number; error: ProtobusError } | undefined;
     for (let stream = 0; refused === undefined && stream < 40; stream++) {
+      holdBack ??= new Promise((resolve) => (release = () => {
+        holdBack = undefined;
+        resolve();
+      }));
       const outcome = await new Promise<{ answered: number; error?: ProtobusError }>((resolve) => {
         const call = streamer.makeBidiStreamRequest("/protobus.v1.EventBus/PublishStream", (b: Buffer) => b, (b: Buffer) => PublishResponse.decode(b));
         let answered = 0;
         call.on("data", (response: PublishResponse) => {
           expect(response.results.length).toBe(EVENTS_PER_REQUEST);
           answered += 1;
+          if (answered > 1) return;
+          // The first batch is stored: the flood fills the budget again while the rest arrive at once.
+          release();
+          for (let batch = 1; batch < BATCHES; batch++) call.write(request("budget.stream", `stream-${stream}`, `s${stream}-b${batch}`));
+          call.end();
         });
         call.on("error", (error: grpc.ServiceError) => resolve({ answered, error: ProtobusError.from(error) }));
         call.on("end", () => resolve({ answered }));
-        for (let batch = 0; batch < BATCHES; batch++) call.write(request("budget.stream", `stream-${stream}`, `s${stream}-b${batch}`));
-        call.end();
+        call.write(request("budget.stream", `stream-${stream}`, `s${stream}-b0`));
       });
-      // A stream refused at its first batch shows nothing of the order: try another.
+      // A stream refused at its first batch shows nothing of the order: try another once the flood's requests drained.
       if (outcome.error !== undefined && outcome.answered > 0) refused = { stream, answered: outcome.answered, error: outcome.error };
       else if (outcome.error === undefined) expect(outcome.answered).toBe(BATCHES);
-      else expectWaitRefusal(outcome.error);
+      else {
+        expectWaitRefusal(outcome.error);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     }
+    release();
     flooding = false;
     await Promise.all(flood);
     expect(refused, "no stream was refused after its first batch while the budget was kept full").toBeDefined();
