@@ -151,6 +151,7 @@ describe("the sqlite store's retention", () => {
       const pageSize = file.pragma("page_size", { simple: true }) as number;
       const used = ((file.pragma("page_count", { simple: true }) as number) - (file.pragma("freelist_count", { simple: true }) as number)) * pageSize;
       expect(used).toBeLessThanOrEqual(bound);
+      expect(metric(store, "protobus_sqlite_used_bytes")).toBe(used);
       // It stops near the bound (90% of it, less at most a batch), not far below.
       expect(used).toBeGreaterThan(bound / 2);
       // What is kept is the newest events, every one of them.

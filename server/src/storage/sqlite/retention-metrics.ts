@@ -1,6 +1,7 @@
 /**
  * The sqlite backend's figures on `/metrics` about retention (see
- * `retention.ts`): how many events it deleted, and the oldest sequence
+ * `retention.ts`): how many events it deleted, how many bytes the file's
+ * pages in use hold (what a byte bound bounds), and the oldest sequence
  * kept, which is where a subscription from `earliest` starts.
  */
 import type { BackendMetric } from "../backend.js";
@@ -20,6 +21,12 @@ export function retentionMetrics(stats: () => RetentionStats): readonly BackendM
       help: "Retention deletes that failed (the next pass, a second later, tries again).",
       type: "counter",
       read: () => stats().failures,
+    },
+    {
+      name: "protobus_sqlite_used_bytes",
+      help: "Bytes of events.db's pages in use, what --sqlite-max-bytes bounds (free pages, reused for new events, are not counted).",
+      type: "gauge",
+      read: () => stats().usedBytes,
     },
     {
       name: "protobus_sqlite_oldest_sequence",

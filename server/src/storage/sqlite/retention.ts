@@ -60,6 +60,8 @@ export interface RetentionStats {
   readonly deleted: number;
   /** Delete transactions run. */
   readonly batches: number;
+  /** Bytes of the file's pages in use now: what `maxBytes` bounds (0 once closed). */
+  readonly usedBytes: number;
   /** The oldest sequence kept, as of the last batch (0 when the store is empty). */
   readonly oldestSequence: number;
   /** Delete transactions that failed (retried by the next pass). */
@@ -187,7 +189,14 @@ export class Retention {
 
   /** See {@link RetentionStats}. */
   stats(): RetentionStats {
-    return { deleted: this.#deleted, batches: this.#batches, oldestSequence: Number(this.#oldest), failures: this.#failures, lastError: this.#lastError };
+    return {
+      deleted: this.#deleted,
+      batches: this.#batches,
+      usedBytes: this.#closed ? 0 : this.#usedBytes(),
+      oldestSequence: Number(this.#oldest),
+      failures: this.#failures,
+      lastError: this.#lastError,
+    };
   }
 
   /** Decides what this pass deletes and runs its first batch. */
