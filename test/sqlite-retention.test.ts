@@ -15,7 +15,9 @@ import { createSqliteBackend, loadConfig, type SqliteStorageBackend } from "@pro
 import { Retention } from "../server/src/storage/sqlite/retention.js";
 import { envelopeTags } from "../server/src/storage/sqlite/tag-index.js";
 import { SequenceAtTime } from "../server/src/storage/sqlite/sequence-at-time.js";
+import { createClient } from "@protobus/sdk";
 import { tempDir } from "./support/test-server.js";
+import { metricValue, startHardeningServer } from "./hardening/support.js";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const HOUR = 3_600_000;
@@ -218,6 +220,22 @@ describe("the sqlite store's retention", () => {
     // (An empty group, field 100: the scan stops at it.)
     expect(envelopeTags(Buffer.concat([tagged, Buffer.from([0xa3, 0x06, 0xa4, 0x06])]))).toEqual(["kept"]);
     expect(envelopeTags(tagged.subarray(0, tagged.length - 1))).toEqual([]);
+  });
+
+  it("runs in `protobus serve` from its flag: reads from the start begin after what --sqlite-max-age deleted", async () => {
+    const server = await startHardeningServer(["--sqlite-max-age", "1s"]);
+    cleanups.push(() => server.close());
+    const client = createClient({ address: server.address, source: "test/retention", batching: false });
+    cleanups.push(() => client.close());
+    await client.publish(Array.from({ length: 5 }, (_, i) => ({ type: "job.item.old", subject: `old-${i}` })));
+    await sleep(1_100);
+    await client.publish([{ type: "job.item.new", subject: "new-0" }]);
+    for (let i = 0; i < 100 && (await metricValue(server.metricsPort, "protobus_sqlite_retention_deleted_events_total")) < 5; i++) await sleep(50);
+    expect(await metricValue(server.metricsPort, "protobus_sqlite_retention_deleted_events_total")).toBe(5);
+    expect(await metricValue(server.metricsPort, "protobus_sqlite_oldest_sequence")).toBe(6);
+    const subjects: string[] = [];
+    for await (const stored of client.queryAll({ patterns: ["job.>"], limit: 100 })) subjects.push(stored.subject);
+    expect(subjects).toEqual(["new-0"]);
   });
 
   it("reads its bounds from the configuration, durations in days too", () => {
