@@ -135,6 +135,33 @@ describe("the sqlite store's retention", () => {
     expect(await store.groups.get("workers")).toMatchObject({ acked: 10, backlog: 0 });
   });
 
+  it("deletes a group's dead letters of the events it deletes, so that the count is what can be listed", async () => {
+    const dir = newDir();
+    const first = open(dir, { now: T0 });
+    const settings = { maxDeliveries: 1 };
+    const group = await first.groups.open({ name: "dlq", patterns: ["job.>"], filter: "", settings, startAfter: 0n });
+    await first.append(Array.from({ length: 3 }, (_, n) => event(`old-${n}`, [])), { dedupeWindowMs: 0 });
+    group.join("m1");
+    const failed = await group.claim("m1", 3);
+    await group.nack(failed.map((d) => d.deliveryId), { reason: "poison" });
+    expect(await first.groups.get("dlq")).toMatchObject({ deadLetters: 3 });
+    await first.close();
+    const second = open(dir, { now: T0 + 2 * HOUR });
+    await second.append([event("new-0", [])], { dedupeWindowMs: 0 });
+    await second.close();
+
+    const store = open(dir, { now: T0 + 2 * HOUR, maxAgeMs: HOUR });
+    await deletedSettles(store, 3);
+    expect(await store.groups.get("dlq")).toMatchObject({ deadLetters: 0 });
+    expect(await store.groups.listDeadLetters("dlq", { afterSequence: 0n, limit: 10 })).toEqual([]);
+    const file = new Database(join(dir, "events.db"), { readonly: true });
+    try {
+      expect(file.prepare("SELECT count(*) AS n FROM group_dead").get()).toEqual({ n: 0 });
+    } finally {
+      file.close();
+    }
+  });
+
   it("brings the pages in use under the byte bound by deleting the oldest events", async () => {
     const dir = newDir();
     const writer = open(dir);

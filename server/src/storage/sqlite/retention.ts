@@ -12,16 +12,17 @@
  * from it after a restart; events deleted leave a gap below the oldest
  * kept, which readers already step over (a subscription from `earliest`
  * starts at the oldest kept event; a consumer group behind it goes on
- * there; a dead letter whose event is gone is no longer listed), as with
- * the JetStream store's `max_age`. Deduplication of a client's id reaches
- * back only as far as its event is kept.
+ * there), as with the JetStream store's `max_age`. What consumer groups
+ * hold of the deleted events (acks, retry records, dead letters) is
+ * deleted with them. Deduplication of a client's id reaches back only as
+ * far as its event is kept.
  *
  * The file does not shrink: SQLite keeps the pages it frees and reuses
  * them for new events, so under a byte bound the file stays near it (plus
  * the WAL, bounded on its own). A byte bound counts every page in use,
- * consumer groups and schemas included, and is reached by an estimate: the
- * share of the pages in use above 90% of the bound is taken from the
- * oldest events, and the next pass looks again.
+ * consumer groups and schemas included; once it is passed, the oldest
+ * events are deleted until the pages in use hold 90% of it, measured
+ * again after each transaction.
  */
 import type Database from "better-sqlite3";
 import type { SequenceAtTime } from "./sequence-at-time.js";
@@ -91,6 +92,9 @@ export class Retention {
   readonly #rows: Database.Statement;
   readonly #deleteEvents: Database.Statement;
   readonly #deleteTag: Database.Statement;
+  readonly #groupNames: Database.Statement;
+  /** Deletes a group's rows (settled sequences, retry records, dead letters) of a range of sequences. */
+  readonly #deleteGroupRows: readonly Database.Statement[];
   readonly #pageCount: Database.Statement;
   readonly #freePages: Database.Statement;
   readonly #pageSize: number;
@@ -120,6 +124,9 @@ export class Retention {
     this.#rows = db.prepare("SELECT seq, body FROM events WHERE seq >= ? AND seq < ? ORDER BY seq").safeIntegers(true);
     this.#deleteEvents = db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?");
     this.#deleteTag = db.prepare("DELETE FROM event_tag_keys WHERE tag_key = ? AND seq = ?");
+    // The group tables are keyed by group, then sequence: a range is deleted group by group.
+    this.#groupNames = db.prepare("SELECT name FROM groups").pluck();
+    this.#deleteGroupRows = ["group_settled", "group_retries", "group_dead"].map((table) => db.prepare(`DELETE FROM ${table} WHERE grp = ? AND seq >= ? AND seq < ?`));
     this.#pageCount = db.prepare("PRAGMA page_count").pluck().safeIntegers(false);
     this.#freePages = db.prepare("PRAGMA freelist_count").pluck().safeIntegers(false);
     this.#pageSize = Number(db.pragma("page_size", { simple: true }));
@@ -132,6 +139,9 @@ export class Retention {
         for (const tag of tags.length > 1 ? new Set(tags) : tags) this.#deleteTag.run(tagKey(tag), row.seq);
       }
       this.#deleteEvents.run(from, to);
+      // What the consumer groups hold of those events goes with them, so
+      // that a group's count of dead letters is what it can list.
+      for (const name of this.#groupNames.all() as string[]) for (const statement of this.#deleteGroupRows) statement.run(name, from, to);
       return rows.length;
     });
   }
