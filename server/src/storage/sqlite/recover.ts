@@ -12,13 +12,12 @@ import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Code, ProtobusError } from "@protobus/sdk";
-import { Event } from "@protobus/sdk/proto";
 import { DataDirLock } from "./data-dir-lock.js";
 import { EVENT_TABLES } from "./event-layout.js";
 import { GROUP_SCHEMA } from "./group-persistence.js";
 import { SCHEMA_STORE_TABLES } from "./schema-store.js";
 import { integrityProblems } from "./integrity.js";
-import { INSERT_TAG, TagRows } from "./tag-index.js";
+import { INSERT_TAG, TagRows, envelopeTags } from "./tag-index.js";
 
 /** Options of {@link recoverSqliteStore}. */
 export interface RecoverOptions {
@@ -141,14 +140,10 @@ function copyEvents(from: Database.Database, to: Database.Database): { events: n
     tagRows.clear();
     for (const row of rows) {
       insert.run(row.seq, row.id, row.type, row.source, row.correlation_id, row.publish_time, row.expire_time, row.body);
-      // The tag table is rebuilt from the envelopes: its own pages may be the damaged ones.
-      let tags: readonly string[] = [];
-      try {
-        tags = Event.decode(row.body as Uint8Array).tags;
-      } catch {
-        // An envelope that does not decode keeps its row (reads report it); it has no tags to index.
-      }
-      tagRows.add(tags, row.seq as bigint);
+      // The tag table is rebuilt from the envelopes: its own pages may be the
+      // damaged ones. An envelope that does not decode keeps its row (reads
+      // report it); it has no tags to index.
+      tagRows.add(envelopeTags(row.body as Uint8Array), row.seq as bigint);
     }
     tagRows.flush(insertTag);
   });

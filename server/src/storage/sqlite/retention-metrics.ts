@@ -30,7 +30,7 @@ export function retentionMetrics(stats: () => RetentionStats): readonly BackendM
     },
     {
       name: "protobus_sqlite_oldest_sequence",
-      help: "The oldest sequence stored, as retention last saw it (0 when retention is off or the store is empty).",
+      help: "The oldest sequence stored (0 when retention is off or the store is empty).",
       type: "gauge",
       read: () => stats().oldestSequence,
     },

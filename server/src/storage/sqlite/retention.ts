@@ -26,7 +26,7 @@
  */
 import type Database from "better-sqlite3";
 import type { SequenceAtTime } from "./sequence-at-time.js";
-import { envelopeTags, tagKey } from "./tag-index.js";
+import { DELETE_TAG, TagRows, envelopeTags } from "./tag-index.js";
 
 /** When events are deleted; 0 turns a bound off. */
 export interface RetentionPolicy {
@@ -59,16 +59,12 @@ const BYTES_LOW_WATER = 0.9;
 export interface RetentionStats {
   /** Events deleted since the store opened. */
   readonly deleted: number;
-  /** Delete transactions run. */
-  readonly batches: number;
   /** Bytes of the file's pages in use now: what `maxBytes` bounds (0 once closed). */
   readonly usedBytes: number;
-  /** The oldest sequence kept, as of the last batch (0 when the store is empty). */
+  /** The oldest sequence stored now (0 with no bound set, once closed, or when the store is empty). */
   readonly oldestSequence: number;
   /** Delete transactions that failed (retried by the next pass). */
   readonly failures: number;
-  /** The error of the last failed one. */
-  readonly lastError: string | undefined;
 }
 
 /** How retention reaches the store it deletes from. */
@@ -88,7 +84,6 @@ export class Retention {
   readonly #policy: RetentionPolicy;
   readonly #host: RetentionHost;
   readonly #atTime: SequenceAtTime;
-  readonly #lowest: Database.Statement;
   readonly #rows: Database.Statement;
   readonly #deleteEvents: Database.Statement;
   readonly #deleteTag: Database.Statement;
@@ -108,22 +103,20 @@ export class Retention {
   /** Sequences the next delete transaction covers (see {@link RETENTION_BATCH_MS}). */
   #batchSize = 64;
   #deleted = 0;
-  #batches = 0;
-  #oldest = 0n;
   #failures = 0;
-  #lastError: string | undefined;
-  /** What the last {@link keepPace} deleted, counted once its transaction commits. */
-  #paced: { readonly deleted: number; readonly to: bigint } | undefined;
+  /** Events the last {@link keepPace} deleted, counted once its transaction commits. */
+  #paced = 0;
+  /** The tag rows of the events one delete transaction removes. */
+  readonly #tagRows = new TagRows();
   #closed = false;
 
   constructor(db: Database.Database, policy: RetentionPolicy, atTime: SequenceAtTime, host: RetentionHost) {
     this.#policy = policy;
     this.#host = host;
     this.#atTime = atTime;
-    this.#lowest = db.prepare("SELECT min(seq) AS seq FROM events").safeIntegers(true);
     this.#rows = db.prepare("SELECT seq, body FROM events WHERE seq >= ? AND seq < ? ORDER BY seq").safeIntegers(true);
     this.#deleteEvents = db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?");
-    this.#deleteTag = db.prepare("DELETE FROM event_tag_keys WHERE tag_key = ? AND seq = ?");
+    this.#deleteTag = db.prepare(DELETE_TAG);
     // The group tables are keyed by group, then sequence: a range is deleted group by group.
     this.#groupNames = db.prepare("SELECT name FROM groups").pluck();
     this.#deleteGroupRows = ["group_settled", "group_retries", "group_dead"].map((table) => db.prepare(`DELETE FROM ${table} WHERE grp = ? AND seq >= ? AND seq < ?`));
@@ -134,10 +127,10 @@ export class Retention {
     // table is keyed by tag, and a scan of it by sequence would read all of it.
     this.#deleteTx = db.transaction((from: bigint, to: bigint) => {
       const rows = this.#rows.all(from, to) as Array<{ seq: bigint; body: Buffer }>;
-      for (const row of rows) {
-        const tags = envelopeTags(row.body);
-        for (const tag of tags.length > 1 ? new Set(tags) : tags) this.#deleteTag.run(tagKey(tag), row.seq);
-      }
+      // Rows a failed transaction queued are not this one's.
+      this.#tagRows.clear();
+      for (const row of rows) this.#tagRows.add(envelopeTags(row.body), row.seq);
+      this.#tagRows.flush(this.#deleteTag);
       this.#deleteEvents.run(from, to);
       // What the consumer groups hold of those events goes with them, so
       // that a group's count of dead letters is what it can list.
@@ -166,26 +159,20 @@ export class Retention {
    * deletes, never the append.
    */
   keepPace(written: number): void {
-    this.#paced = undefined;
+    this.#paced = 0;
     if (this.#closed || written <= 0 || (this.#ageCut === 0n && !this.#overBytes)) return;
     try {
-      const lowest = this.#lowestSequence();
-      const limit = this.#dueBelow();
-      if (lowest === undefined || lowest >= limit) return;
-      const to = lowest + BigInt(written) < limit ? lowest + BigInt(written) : limit;
-      this.#paced = { deleted: this.#deleteTx(lowest, to), to };
-    } catch (error) {
+      const range = this.#dueRange(written);
+      if (range !== undefined) this.#paced = this.#deleteTx(range[0], range[1]);
+    } catch {
       this.#failures += 1;
-      this.#lastError = error instanceof Error ? error.message : String(error);
     }
   }
 
   /** The append transaction of the last {@link keepPace} committed: its deletes count. */
   committed(): void {
-    if (this.#paced === undefined) return;
-    this.#deleted += this.#paced.deleted;
-    this.#oldest = this.#paced.to;
-    this.#paced = undefined;
+    this.#deleted += this.#paced;
+    this.#paced = 0;
   }
 
   /** Stops: a batch under way has committed; no further one starts. */
@@ -199,13 +186,12 @@ export class Retention {
 
   /** See {@link RetentionStats}. */
   stats(): RetentionStats {
+    const open = !this.#closed;
     return {
       deleted: this.#deleted,
-      batches: this.#batches,
-      usedBytes: this.#closed ? 0 : this.#usedBytes(),
-      oldestSequence: Number(this.#oldest),
+      usedBytes: open ? this.#usedBytes() : 0,
+      oldestSequence: open && this.enabled ? Number(this.#atTime.lowest() ?? 0n) : 0,
       failures: this.#failures,
-      lastError: this.#lastError,
     };
   }
 
@@ -215,11 +201,10 @@ export class Retention {
     this.#immediate = undefined;
     if (this.#closed) return;
     try {
-      this.#oldest = this.#lowestSequence() ?? 0n;
       this.#ageCut = this.#policy.maxAgeMs > 0 ? this.#atTime.find(this.#host.now() - this.#policy.maxAgeMs, this.#host.head()) : 0n;
       this.#overBytes = this.#policy.maxBytes > 0 && this.#usedBytes() > this.#policy.maxBytes;
-    } catch (error) {
-      this.#failed(error);
+    } catch {
+      this.#failed();
       return;
     }
     this.#batch();
@@ -236,41 +221,28 @@ export class Retention {
       this.#timer.unref();
       return;
     }
-    let lowest: bigint | undefined;
-    let limit: bigint;
-    try {
-      lowest = this.#lowestSequence();
-      limit = this.#dueBelow();
-    } catch (error) {
-      this.#failed(error);
-      return;
-    }
-    if (lowest === undefined || lowest >= limit) {
-      this.#oldest = lowest ?? 0n;
-      this.#wait();
-      return;
-    }
-    const to = lowest + BigInt(this.#batchSize) < limit ? lowest + BigInt(this.#batchSize) : limit;
     const started = performance.now();
     try {
-      this.#deleted += this.#deleteTx(lowest, to);
-    } catch (error) {
+      const range = this.#dueRange(this.#batchSize);
+      if (range === undefined) {
+        this.#wait();
+        return;
+      }
+      this.#deleted += this.#deleteTx(range[0], range[1]);
+    } catch {
       // Nothing of the batch was deleted; the next pass tries again.
-      this.#failed(error);
+      this.#failed();
       return;
     }
     const took = performance.now() - started;
     if (took < RETENTION_BATCH_MS / 2 && this.#batchSize < MAX_BATCH) this.#batchSize *= 2;
     else if (took > RETENTION_BATCH_MS * 2 && this.#batchSize > MIN_BATCH) this.#batchSize /= 2;
-    this.#batches += 1;
-    this.#oldest = to;
     this.#host.afterDelete();
     this.#immediate = setImmediate(() => this.#batch());
   }
 
-  #failed(error: unknown): void {
+  #failed(): void {
     this.#failures += 1;
-    this.#lastError = error instanceof Error ? error.message : String(error);
     this.#wait();
   }
 
@@ -300,8 +272,13 @@ export class Retention {
     return ((this.#pageCount.get() as number) - (this.#freePages.get() as number)) * this.#pageSize;
   }
 
-  #lowestSequence(): bigint | undefined {
-    return ((this.#lowest.get() as { seq: bigint | null }).seq ?? undefined) as bigint | undefined;
+  /** The oldest `count` sequences, or fewer, of those due now, as [from, to); undefined when none is due. */
+  #dueRange(count: number): [bigint, bigint] | undefined {
+    const lowest = this.#atTime.lowest();
+    const limit = this.#dueBelow();
+    if (lowest === undefined || lowest >= limit) return undefined;
+    const to = lowest + BigInt(count);
+    return [lowest, to < limit ? to : limit];
   }
 }
 

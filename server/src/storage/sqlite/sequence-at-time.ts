@@ -23,10 +23,15 @@ export class SequenceAtTime {
     this.#lowest = db.prepare("SELECT min(seq) AS seq FROM events").safeIntegers(true);
   }
 
+  /** The lowest sequence stored (one lookup on the primary key); undefined when the store is empty. */
+  lowest(): bigint | undefined {
+    return (this.#lowest.get() as { seq: bigint | null }).seq ?? undefined;
+  }
+
   /** The sequence of the first event published at or after `timeMs`, among those up to `head`; head + 1 when there is none. */
   find(timeMs: number, head: bigint): bigint {
-    const lowest = (this.#lowest.get() as { seq: bigint | null }).seq;
-    if (lowest === null || lowest > head) return head + 1n;
+    const lowest = this.lowest();
+    if (lowest === undefined || lowest > head) return head + 1n;
     // The smallest s in [lowest, head + 1] whose first row at or after it was published at or after timeMs (head + 1 always is).
     let lo = lowest;
     let hi = head + 1n;

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS event_tag_keys (tag_key INTEGER NOT NULL, seq INTEGER
 /** Inserts one event's tag (a tag twice on one event is one row). */
 export const INSERT_TAG = "INSERT OR IGNORE INTO event_tag_keys (tag_key, seq) VALUES (?, ?)";
 
+/** Deletes one event's tag row (retention), with the parameters of {@link INSERT_TAG}. */
+export const DELETE_TAG = "DELETE FROM event_tag_keys WHERE tag_key = ? AND seq = ?";
+
 /**
  * A `WHERE` term of the events table: the event carries the tag whose key
  * is bound to the first `?`, and its sequence is at least the second and
@@ -42,9 +45,9 @@ export const INSERT_TAG = "INSERT OR IGNORE INTO event_tag_keys (tag_key, seq) V
 export const HAS_TAG = "seq IN (SELECT seq FROM event_tag_keys WHERE tag_key = ? AND seq >= ? AND seq < ?)";
 
 /**
- * One append's tag rows, inserted in key order: the keys of random tags
- * fall all over the index, and in order each page of it is visited once
- * per commit instead of once per key.
+ * One transaction's tag rows, inserted (or deleted) in key order: the
+ * keys of random tags fall all over the index, and in order each page of
+ * it is visited once per transaction instead of once per key.
  */
 export class TagRows {
   readonly #keys: bigint[] = [];
@@ -59,12 +62,15 @@ export class TagRows {
     }
   }
 
-  /** Inserts the rows added so far with `insert` (an {@link INSERT_TAG} statement), in key order, and forgets them. */
-  flush(insert: Database.Statement): void {
+  /**
+   * Runs `statement` ({@link INSERT_TAG} or {@link DELETE_TAG}) on the rows
+   * added so far, in key order, and forgets them.
+   */
+  flush(statement: Database.Statement): void {
     if (this.#keys.length === 0) return;
     const order = Array.from(this.#keys.keys());
     if (order.length > 1) order.sort((a, b) => compareKeys(this.#keys[a] as bigint, this.#keys[b] as bigint));
-    for (const i of order) insert.run(this.#keys[i], this.#sequences[i]);
+    for (const i of order) statement.run(this.#keys[i], this.#sequences[i]);
     this.clear();
   }
 
