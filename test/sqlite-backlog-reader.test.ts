@@ -11,12 +11,13 @@
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
 import { compilePatterns } from "@protobus/sdk/internal";
 import { Event } from "@protobus/sdk/proto";
-import { createSqliteBackend, type SqliteBackendOptions, type SqliteStorageBackend } from "@protobus/server";
-import { spawnServer, tempDir } from "./support/test-server.js";
+import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
+import { spawnServer } from "./support/test-server.js";
+import { sqliteStores } from "./support/sqlite-stores.js";
 
 function numbered(n: number, type = "backlog.item.added", data?: Buffer): Event {
   return Event.fromPartial({ id: `e-${n}`, source: "test/backlog-reader", type, specVersion: "1.0", ...(data ? { data } : {}) });
@@ -31,22 +32,7 @@ async function fill(store: SqliteStorageBackend, count: number, typeOf: (n: numb
 }
 
 describe("the sqlite store's backlog reader", () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  function directory(): string {
-    const dir = tempDir();
-    cleanups.push(() => dir.dispose());
-    return dir.path;
-  }
-
-  function open(dataDir: string, options: Partial<SqliteBackendOptions> = {}): SqliteStorageBackend {
-    const store = createSqliteBackend({ dataDir, ...options });
-    cleanups.push(() => store.close());
-    return store;
-  }
+  const { newDir: directory, open, defer } = sqliteStores();
 
   it("keeps a second store out of an open data directory, and lets it in once the first closes", async () => {
     const dataDir = directory();
@@ -73,11 +59,11 @@ describe("the sqlite store's backlog reader", () => {
   it("keeps a second server process out of a data directory in use", async () => {
     const dataDir = directory();
     const owner = await spawnServer(["--store", "sqlite", "--data-dir", dataDir]);
-    cleanups.push(() => owner.stop());
+    defer(() => owner.stop());
     await expect(spawnServer(["--store", "sqlite", "--data-dir", dataDir])).rejects.toThrow(/in use by another protobus server/);
     expect(await owner.stop()).toBe(0);
     const next = await spawnServer(["--store", "sqlite", "--data-dir", dataDir]);
-    cleanups.push(() => next.stop());
+    defer(() => next.stop());
     expect(next.output()).toContain("protobus listening");
   });
 

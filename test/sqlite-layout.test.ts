@@ -10,13 +10,13 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, ProtobusError } from "@protobus/sdk";
 import { Event } from "@protobus/sdk/proto";
 import { createSqliteBackend, type SqliteStorageBackend } from "@protobus/server";
 import { CORRELATION_KEY_LENGTH, HAS_CORRELATION } from "../server/src/storage/sqlite/event-layout.js";
 import { HAS_TAG } from "../server/src/storage/sqlite/tag-index.js";
-import { tempDir } from "./support/test-server.js";
+import { sqliteStores } from "./support/sqlite-stores.js";
 
 const TAGS = ["urgent", "team/payments", "ünïcødé ✓", "x".repeat(256), "", "a b"];
 
@@ -25,22 +25,7 @@ function tagged(n: number, tags: readonly string[]): Event {
 }
 
 describe("the sqlite store's layout", () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  function newDir(): string {
-    const dir = tempDir();
-    cleanups.push(() => dir.dispose());
-    return dir.path;
-  }
-
-  function open(dataDir: string): SqliteStorageBackend {
-    const store = createSqliteBackend({ dataDir });
-    cleanups.push(() => store.close());
-    return store;
-  }
+  const { newDir, open, defer } = sqliteStores();
 
   /** Ids of the events that carry every one of `tags`, read from the start. */
   async function idsWithTags(store: SqliteStorageBackend, tags: readonly string[]): Promise<string[]> {
@@ -93,7 +78,7 @@ describe("the sqlite store's layout", () => {
     expect((await store.query({ fromSequence: 1n, limit: 1000, correlationId: `${prefix}c` })).events).toEqual([]);
     // The reads' terms are answered by the indexes, within the read's range of sequences.
     const db = new Database(join(dir, "events.db"), { readonly: true });
-    cleanups.push(() => db.close());
+    defer(() => db.close());
     const plan = (term: string, ...params: unknown[]): string =>
       (db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM events WHERE seq >= ? AND seq < ? AND ${term} ORDER BY seq`).all(1, 20_000, ...params) as Array<{ detail: string }>)
         .map((row) => row.detail)
@@ -126,7 +111,7 @@ describe("the sqlite store's layout", () => {
     for (const [tag, ids] of expected) expect(await idsWithTags(store, [tag])).toEqual(ids);
     await store.close();
     const after = new Database(join(dir, "events.db"), { readonly: true });
-    cleanups.push(() => after.close());
+    defer(() => after.close());
     expect(after.prepare("SELECT name FROM sqlite_master WHERE name = 'event_tags'").get()).toBeUndefined();
     const indexes = (after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all() as Array<{ name: string }>).map((r) => r.name);
     expect(indexes.sort()).toEqual(["events_by_correlation_prefix", "events_by_id", "events_by_type"]);
@@ -157,7 +142,7 @@ describe("the sqlite store's layout", () => {
     expect((refused as ProtobusError).code).toBe(Code.FAILED_PRECONDITION);
     expect((refused as ProtobusError).message).toMatch(/layout version 99.*newer protobus server.*up to version 3/);
     const after = new Database(join(dir, "events.db"), { readonly: true });
-    cleanups.push(() => after.close());
+    defer(() => after.close());
     expect((after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value).toBe("99");
     expect(names(after)).toEqual(before);
     // The directory's lock was let go: the next server may take it.

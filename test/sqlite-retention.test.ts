@@ -9,14 +9,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Event } from "@protobus/sdk/proto";
-import { createSqliteBackend, loadConfig, type SqliteStorageBackend } from "@protobus/server";
+import { loadConfig, type SqliteStorageBackend } from "@protobus/server";
 import { Retention } from "../server/src/storage/sqlite/retention.js";
 import { envelopeTags } from "../server/src/storage/sqlite/tag-index.js";
 import { SequenceAtTime } from "../server/src/storage/sqlite/sequence-at-time.js";
 import { createClient } from "@protobus/sdk";
-import { tempDir } from "./support/test-server.js";
+import { sqliteStores } from "./support/sqlite-stores.js";
 import { metricValue, startHardeningServer } from "./hardening/support.js";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -27,25 +27,14 @@ function event(id: string, tags: readonly string[], data = Buffer.alloc(0)): Eve
 }
 
 describe("the sqlite store's retention", () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  function newDir(): string {
-    const dir = tempDir();
-    cleanups.push(() => dir.dispose());
-    return dir.path;
-  }
+  const stores = sqliteStores();
+  const { newDir, defer } = stores;
 
   function open(dataDir: string, options: { now?: number; maxAgeMs?: number; maxBytes?: number } = {}): SqliteStorageBackend {
-    const store = createSqliteBackend({
-      dataDir,
+    return stores.open(dataDir, {
       ...(options.now !== undefined ? { now: () => new Date(options.now as number) } : {}),
       retention: { maxAgeMs: options.maxAgeMs ?? 0, maxBytes: options.maxBytes ?? 0 },
     });
-    cleanups.push(() => store.close());
-    return store;
   }
 
   function metric(store: SqliteStorageBackend, name: string): number {
@@ -207,8 +196,8 @@ describe("the sqlite store's retention", () => {
       canWrite: () => false,
       afterDelete: () => undefined,
     });
-    cleanups.push(() => db.close());
-    cleanups.push(() => retention.close());
+    defer(() => db.close());
+    defer(() => retention.close());
     retention.start();
     await sleep(20);
     const lowest = () => Number((db.prepare("SELECT min(seq) AS s FROM events").get() as { s: bigint }).s);
@@ -251,9 +240,9 @@ describe("the sqlite store's retention", () => {
 
   it("runs in `protobus serve` from its flag: reads from the start begin after what --sqlite-max-age deleted", async () => {
     const server = await startHardeningServer(["--sqlite-max-age", "1s"]);
-    cleanups.push(() => server.close());
+    defer(() => server.close());
     const client = createClient({ address: server.address, source: "test/retention", batching: false });
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     await client.publish(Array.from({ length: 5 }, (_, i) => ({ type: "job.item.old", subject: `old-${i}` })));
     await sleep(1_100);
     await client.publish([{ type: "job.item.new", subject: "new-0" }]);
