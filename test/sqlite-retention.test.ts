@@ -4,7 +4,8 @@
  * and tag rows, the newest is always kept so that sequences go on after a
  * restart, a consumer group behind the oldest kept event goes on from it,
  * the file's pages in use come under a byte bound, and an append deletes
- * as many due events as it writes, in its own transaction.
+ * as many due events as it writes, in its own transaction. A delete that
+ * fails is logged with its cause, once for a run of failures.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
@@ -238,13 +239,19 @@ describe("the sqlite store's retention", () => {
     expect(envelopeTags(tagged.subarray(0, tagged.length - 1))).toEqual([]);
   });
 
-  it("runs in `protobus serve` from its flag: reads from the start begin after what --sqlite-max-age deleted", async () => {
+  it("runs in `protobus serve` from its flag: reads from the start begin after what --sqlite-max-age deleted, failures are logged", async () => {
     const server = await startHardeningServer(["--sqlite-max-age", "1s"]);
     defer(() => server.close());
     const client = createClient({ address: server.address, source: "test/retention", batching: false });
     defer(() => client.close());
     await client.publish(Array.from({ length: 5 }, (_, i) => ({ type: "job.item.old", subject: `old-${i}` })));
-    await sleep(1_100);
+    // While another connection holds the write lock, deleting fails: the server's log says why.
+    const locker = new Database(join(server.dataDir, "events.db"));
+    locker.exec("BEGIN IMMEDIATE");
+    const logged = /WARN +sqlite retention could not delete events of \S+events\.db: database is locked; nothing was deleted; tried again in 1 s failures=1/;
+    for (let i = 0; i < 100 && !logged.test(server.output()); i++) await sleep(50);
+    locker.close();
+    expect(server.output()).toMatch(logged);
     await client.publish([{ type: "job.item.new", subject: "new-0" }]);
     for (let i = 0; i < 100 && (await metricValue(server.metricsPort, "protobus_sqlite_retention_deleted_events_total")) < 5; i++) await sleep(50);
     expect(await metricValue(server.metricsPort, "protobus_sqlite_retention_deleted_events_total")).toBe(5);
@@ -252,6 +259,31 @@ describe("the sqlite store's retention", () => {
     const subjects: string[] = [];
     for await (const stored of client.queryAll({ patterns: ["job.>"], limit: 100 })) subjects.push(stored.subject);
     expect(subjects).toEqual(["new-0"]);
+  });
+
+  it("logs why deleting failed, once for a run of failures, and deletes once the file can be written again", async () => {
+    const dir = newDir();
+    await writeOldAndNew(dir);
+    const lines: string[] = [];
+    const log = (message: string) => lines.push(message);
+    const store = stores.open(dir, {
+      now: () => new Date(T0 + 2 * HOUR),
+      retention: { maxAgeMs: HOUR, maxBytes: 0 },
+      logger: { debug: () => undefined, info: () => undefined, warn: log, error: log },
+    });
+    // Before the first pass runs, another connection takes the file's write
+    // lock: every delete transaction fails (the store does not wait for locks).
+    const locker = new Database(join(dir, "events.db"));
+    defer(() => locker.close());
+    locker.exec("BEGIN IMMEDIATE");
+    for (let i = 0; i < 100 && metric(store, "protobus_sqlite_retention_failures_total") < 3; i++) await sleep(100);
+    expect(metric(store, "protobus_sqlite_retention_failures_total")).toBeGreaterThanOrEqual(3);
+    expect(metric(store, "protobus_sqlite_retention_deleted_events_total")).toBe(0);
+    expect(lines).toEqual([`sqlite retention could not delete events of ${join(dir, "events.db")}: database is locked; nothing was deleted; tried again in 1 s`]);
+
+    locker.exec("COMMIT");
+    expect(await deletedSettles(store, 30)).toBe(30);
+    expect(lines).toHaveLength(1);
   });
 
   it("reads its bounds from the configuration, durations in days too", () => {

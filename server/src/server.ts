@@ -72,7 +72,7 @@ export interface ProtobusServer {
 
 /** Opens the configured backend (unless one was given) and reports what a user must know about it. */
 async function openBackend(config: ServerConfig, given: StorageBackend | undefined, logger: Logger, budget: MemoryBudget): Promise<StorageBackend> {
-  const backend = given ?? (await createBackend({ ...config, memoryBudget: budget }));
+  const backend = given ?? (await createBackend({ ...config, memoryBudget: budget, logger }));
   if (!backend.info.durable) {
     logger.warn(`the ${backend.info.kind} store keeps NOTHING: every event is lost when the server stops`);
   }

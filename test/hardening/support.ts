@@ -29,6 +29,8 @@ export const STALL_RETRY = { retry: 2 } as const;
 export interface HardeningServer extends ServerProcess {
   /** Port of its `/metrics` endpoint. */
   readonly metricsPort: number;
+  /** Its data directory. */
+  readonly dataDir: string;
   /** Stops the process (SIGTERM, then SIGKILL) and removes its data. */
   close(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export async function startHardeningServer(flags: readonly string[] = [], env: R
   return {
     ...server,
     metricsPort,
+    dataDir: dir.path,
     close: async () => {
       const killer = setTimeout(() => server.process.kill("SIGKILL"), 5_000);
       await server.stop("SIGTERM");

@@ -37,6 +37,7 @@ async function serve(dataDir: string, flags: readonly string[] = [], port?: numb
   return {
     ...server,
     metricsPort,
+    dataDir,
     close: async () => {
       await server.stop("SIGKILL");
     },

@@ -6,17 +6,20 @@
  * their keys, so a backend's settings are declared in one place.
  */
 import type { ConfigKey } from "../config-key.js";
+import type { Logger } from "../logger.js";
 import type { StorageBackend } from "./backend.js";
 import type { GroupMemoryOptions } from "./groups/engine-group-store.js";
 
 /**
- * Settings every backend may read, owned by the server's configuration:
- * the dedupe window, and the memory settings of consumer groups (see
- * {@link GroupMemoryOptions}).
+ * Settings every backend may read, owned by the server: the dedupe window,
+ * the memory settings of consumer groups (see {@link GroupMemoryOptions})
+ * and the server's log.
  */
 export interface SharedBackendSettings extends GroupMemoryOptions {
   /** The dedupe window in ms (the jetstream backend makes it its stream's duplicate window). */
   readonly dedupeWindowMs?: number;
+  /** Where the backend reports failures of its background work (see `failure-log.ts`). */
+  readonly logger?: Logger;
 }
 
 /** One backend: name `K`, settings `S`. */

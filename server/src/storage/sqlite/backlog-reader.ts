@@ -36,14 +36,17 @@ interface PendingRead {
 export class BacklogReader {
   readonly #data: BacklogWorkerData;
   readonly #pending = new Map<number, PendingRead>();
+  readonly #onLost: (error: Error) => void;
   #worker: Worker | undefined;
   #nextId = 1;
   #closed = false;
   #served = 0;
   #threadId: number | undefined;
 
-  constructor(path: string) {
+  /** `onLost` is told when the thread dies (its reads fail; the next read starts another). */
+  constructor(path: string, onLost: (error: Error) => void = () => undefined) {
     this.#data = { path };
+    this.#onLost = onLost;
   }
 
   /** Reads like `StorageBackend.read`, in the reader thread. */
@@ -121,6 +124,7 @@ export class BacklogReader {
   #lost(worker: Worker, error: Error): void {
     if (this.#worker !== worker) return;
     this.#worker = undefined;
+    if (!this.#closed) this.#onLost(error);
     this.#failPending(new ProtobusError(Code.UNAVAILABLE, `sqlite read failed: ${error.message}`, [], { cause: error }));
   }
 

@@ -92,6 +92,7 @@ export class Checkpointer {
   #heldMs = 0;
   #walFrames = 0;
   readonly #onRelease: () => void;
+  readonly #onFailure: (message: string) => void;
   #checkpoints = 0;
   #holds = 0;
   #checkpointedFrames = 0;
@@ -100,10 +101,14 @@ export class Checkpointer {
   /** When the thread died last, so that a thread that keeps dying is not restarted in a loop. */
   #lostAt = -Infinity;
 
-  /** `onRelease` runs when held commits may go ahead (see {@link holdsCommits}). */
-  constructor(data: CheckpointerWorkerData, onRelease: () => void = () => undefined) {
+  /**
+   * `onRelease` runs when held commits may go ahead (see {@link holdsCommits});
+   * `onFailure` is told of each checkpoint that failed and of the thread's death.
+   */
+  constructor(data: CheckpointerWorkerData, onRelease: () => void = () => undefined, onFailure: (message: string) => void = () => undefined) {
     this.#data = data;
     this.#onRelease = onRelease;
+    this.#onFailure = onFailure;
   }
 
   /**
@@ -216,6 +221,7 @@ export class Checkpointer {
     } else {
       this.#failures += 1;
       this.#lastError = reply.message;
+      this.#onFailure(reply.message);
     }
     if (this.#holding) {
       // The held checkpoint is done: the next commit restarts the WAL (unless a reader still reads its frames).
@@ -236,6 +242,7 @@ export class Checkpointer {
     if (this.#closed) return;
     this.#failures += 1;
     this.#lastError = message;
+    this.#onFailure(message);
     this.#wanted = true;
     this.#schedule();
   }

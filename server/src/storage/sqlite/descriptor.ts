@@ -58,5 +58,6 @@ export const sqliteDescriptor: BackendDescriptor<"sqlite", SqliteSettings> = {
       synchronous: settings.sqliteSynchronous,
       integrityCheck: settings.sqliteIntegrityCheck,
       retention: { maxAgeMs: settings.sqliteMaxAgeMs, maxBytes: settings.sqliteMaxBytes },
+      ...(settings.logger !== undefined ? { logger: settings.logger } : {}),
     }),
 };

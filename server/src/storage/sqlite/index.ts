@@ -30,8 +30,19 @@ import { SequenceAtTime } from "./sequence-at-time.js";
 import { TypeCounts, type TypeCount } from "./type-counts.js";
 import { HAS_TAG, INSERT_TAG, TagRows, tagKey } from "./tag-index.js";
 import { HAS_CORRELATION, prepareEventLayout } from "./event-layout.js";
-import { Retention, type RetentionPolicy } from "./retention.js";
+import { RETENTION_INTERVAL_MS, Retention, type RetentionPolicy } from "./retention.js";
 import { retentionMetrics } from "./retention-metrics.js";
+import { FailureLog } from "../failure-log.js";
+import type { Logger } from "../../logger.js";
+
+/** Where each kind of the store's background work that failed is logged (see `failure-log.ts`). */
+function failureLogs(logger: Logger | undefined, path: string) {
+  return {
+    checkpoint: new FailureLog(logger, `sqlite checkpoint of ${path} failed`, "tried again at the next commit (the writer's own checkpoints still bound the WAL)"),
+    reader: new FailureLog(logger, `the sqlite backlog reader thread of ${path} failed`, "its reads under way failed with UNAVAILABLE; the next read starts a new thread"),
+    retention: new FailureLog(logger, `sqlite retention could not delete events of ${path}`, `nothing was deleted; tried again in ${RETENTION_INTERVAL_MS / 1000} s`),
+  };
+}
 
 /** Options of {@link createSqliteBackend}. */
 export interface SqliteBackendOptions extends GroupMemoryOptions {
@@ -71,6 +82,8 @@ export interface SqliteBackendOptions extends GroupMemoryOptions {
    * (the default): events are kept forever.
    */
   readonly retention?: RetentionPolicy;
+  /** Where failures of the store's background work are told (see `failure-log.ts`); none by default. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -282,7 +295,8 @@ class SqliteBackend implements SqliteStorageBackend {
       return outcomes;
     });
     const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
-    this.#checkpointer = new Checkpointer({ path, synchronous }, () => this.#scheduleCommit());
+    const failures = failureLogs(options.logger, path);
+    this.#checkpointer = new Checkpointer({ path, synchronous }, () => this.#scheduleCommit(), (message) => failures.checkpoint.report(message));
     let persistence: SqliteGroupPersistence;
     try {
       persistence = new SqliteGroupPersistence(this.#db, () => this.#checkpointer.nudge());
@@ -291,8 +305,8 @@ class SqliteBackend implements SqliteStorageBackend {
       this.#lock.release();
       throw sqliteError("open groups", error);
     }
-    this.#backlog = new BacklogReader(path);
-    this.#retention = this.#startRetention(options.retention ?? { maxAgeMs: 0, maxBytes: 0 });
+    this.#backlog = new BacklogReader(path, (error) => failures.reader.report(error));
+    this.#retention = this.#startRetention(options.retention ?? { maxAgeMs: 0, maxBytes: 0 }, failures.retention);
     this.groups = new EngineGroupStore(
       {
         read: (request) => this.read(request),
@@ -307,7 +321,7 @@ class SqliteBackend implements SqliteStorageBackend {
   }
 
   /** Deletes the oldest events as `policy` says, between commits (see `retention.ts`). */
-  #startRetention(policy: RetentionPolicy): Retention {
+  #startRetention(policy: RetentionPolicy, failures: FailureLog): Retention {
     const retention = new Retention(this.#db, policy, this.#atTime, {
       head: () => this.#head,
       now: () => this.#now().getTime(),
@@ -317,6 +331,7 @@ class SqliteBackend implements SqliteStorageBackend {
         this.#typeCounts.forget();
         this.#checkpointer.nudge();
       },
+      failed: (error) => failures.report(error),
     });
     retention.start();
     return retention;

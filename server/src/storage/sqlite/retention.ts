@@ -77,6 +77,8 @@ export interface RetentionHost {
   readonly canWrite: () => boolean;
   /** Told after every delete transaction (the store nudges its checkpointer). */
   readonly afterDelete: () => void;
+  /** Told of a delete transaction that failed (rolled back; the next pass tries again). */
+  readonly failed?: (error: unknown) => void;
 }
 
 /** See the file comment. */
@@ -164,8 +166,9 @@ export class Retention {
     try {
       const range = this.#dueRange(written);
       if (range !== undefined) this.#paced = this.#deleteTx(range[0], range[1]);
-    } catch {
+    } catch (error) {
       this.#failures += 1;
+      this.#host.failed?.(error);
     }
   }
 
@@ -203,8 +206,8 @@ export class Retention {
     try {
       this.#ageCut = this.#policy.maxAgeMs > 0 ? this.#atTime.find(this.#host.now() - this.#policy.maxAgeMs, this.#host.head()) : 0n;
       this.#overBytes = this.#policy.maxBytes > 0 && this.#usedBytes() > this.#policy.maxBytes;
-    } catch {
-      this.#failed();
+    } catch (error) {
+      this.#failed(error);
       return;
     }
     this.#batch();
@@ -229,9 +232,9 @@ export class Retention {
         return;
       }
       this.#deleted += this.#deleteTx(range[0], range[1]);
-    } catch {
+    } catch (error) {
       // Nothing of the batch was deleted; the next pass tries again.
-      this.#failed();
+      this.#failed(error);
       return;
     }
     const took = performance.now() - started;
@@ -241,8 +244,9 @@ export class Retention {
     this.#immediate = setImmediate(() => this.#batch());
   }
 
-  #failed(): void {
+  #failed(error: unknown): void {
     this.#failures += 1;
+    this.#host.failed?.(error);
     this.#wait();
   }
 
