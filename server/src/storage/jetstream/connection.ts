@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import type { Logger } from "../../logger.js";
 import { jetstreamError } from "./errors.js";
 
 /** How to reach and authenticate to a NATS cluster. */
@@ -22,6 +23,8 @@ export interface NatsConnectionOptions {
   readonly tlsKeyFile?: string;
   /** Name the connection shows in the server's monitoring. */
   readonly name?: string;
+  /** Where the connection's losses, reconnects and server errors are told (see {@link logNatsStatus}); none by default. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -49,9 +52,47 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
     ...(options.credsFile !== undefined ? { authenticator: credsAuthenticator(readFileSync(options.credsFile)) } : {}),
     ...(tls !== undefined ? { tls } : {}),
   };
+  let nc: NatsConnection;
   try {
-    return await connect(connectOptions);
+    nc = await connect(connectOptions);
   } catch (error) {
     throw jetstreamError(`connect to ${options.servers.join(",")}`, error);
+  }
+  if (options.logger !== undefined) logNatsStatus(nc, options.logger).catch(() => undefined);
+  return nc;
+}
+
+/**
+ * Tells the log what happens to the NATS connection while it is open: the
+ * loss of a server (publishes wait in the client's buffer, reads and group
+ * state writes fail or retry until it is back), the reconnect, a server
+ * going into lame duck mode, errors the server sends, and changes to the
+ * cluster's servers. Ends when the connection closes.
+ */
+export async function logNatsStatus(nc: NatsConnection, logger: Logger): Promise<void> {
+  for await (const status of nc.status()) {
+    switch (status.type) {
+      case "disconnect":
+        logger.warn(`lost the NATS connection to ${status.server}; reconnecting (publishes wait, reads fail with UNAVAILABLE until it is back)`, { server: status.server });
+        break;
+      case "reconnect":
+        logger.info(`reconnected to NATS at ${status.server}`, { server: status.server });
+        break;
+      case "ldm":
+        logger.warn(`NATS server ${status.server} is shutting down (lame duck mode); the connection moves to another server`, { server: status.server });
+        break;
+      case "error":
+        logger.warn(`NATS server error: ${status.error.message}`);
+        break;
+      case "staleConnection":
+        logger.warn("the NATS connection is stale (pings unanswered); reconnecting");
+        break;
+      case "update":
+        logger.debug("NATS cluster servers changed", { added: status.added ?? [], deleted: status.deleted ?? [] });
+        break;
+      default:
+        // reconnecting (each attempt), ping, slowConsumer, forceReconnect, close: nothing to tell.
+        break;
+    }
   }
 }

@@ -110,6 +110,7 @@ function create(settings: JetStreamSettings & SharedBackendSettings) {
     replicas: settings.jetstreamReplicas,
     ...(settings.jetstreamMaxAgeMs > 0 ? { maxAgeMs: settings.jetstreamMaxAgeMs } : {}),
     ...(settings.dedupeWindowMs !== undefined && settings.dedupeWindowMs > 0 ? { duplicateWindowMs: settings.dedupeWindowMs } : {}),
+    ...(settings.logger !== undefined ? { logger: settings.logger } : {}),
   });
 }
 
