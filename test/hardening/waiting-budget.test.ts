@@ -127,6 +127,7 @@ describe("the budget of large requests waiting for their turn", () => {
     expect(await metricValue(server.metricsPort, "protobus_large_request_bytes_waiting")).toBe(0);
   });
 
+  let streamRuns = 0;
   // Whether a stream meets a full budget mid-way depends on the machine's timing: on a loaded
   // machine it can take more streams than one run tries, so the run is tried again.
   it("answers a stream's batches before the refused one, stores them and none after it", { timeout: 120_000, retry: 2 }, async () => {
@@ -134,6 +135,8 @@ describe("the budget of large requests waiting for their turn", () => {
     // later batches. They hold back while its first batch goes in: on a
     // loaded machine the flood alone kept the budget full, and every
     // stream was refused at its first batch, which shows nothing of the order.
+    // Subjects of this run of the test, apart from those of a run before it.
+    const run = `r${(streamRuns += 1)}`;
     let flooding = true;
     let holdBack: Promise<void> | undefined;
     let release = (): void => undefined;
@@ -148,53 +151,57 @@ describe("the budget of large requests waiting for their turn", () => {
     let refused: { stream: number; answered: number; error: ProtobusError } | undefined;
     // What each stream met, told when none was refused mid-way.
     const tally = { refusedAtFirst: 0, allAnswered: 0 };
-    for (let stream = 0; refused === undefined && stream < 40; stream++) {
-      holdBack ??= new Promise((resolve) => (release = () => {
-        holdBack = undefined;
-        resolve();
-      }));
-      // The flood holds back: its requests in flight go in, and the stream's first batch finds nothing waiting.
-      for (let i = 0; i < 500 && (await metricValue(server.metricsPort, "protobus_large_request_bytes_waiting")) > 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      // Encoded before the first batch goes, so that the rest is written in one burst.
-      const later = Array.from({ length: BATCHES - 1 }, (_, b) => request("budget.stream", `stream-${stream}`, `s${stream}-b${b + 1}`));
-      const outcome = await new Promise<{ answered: number; error?: ProtobusError }>((resolve) => {
-        const call = streamer.makeBidiStreamRequest("/protobus.v1.EventBus/PublishStream", (b: Buffer) => b, (b: Buffer) => PublishResponse.decode(b));
-        let answered = 0;
-        call.on("data", (response: PublishResponse) => {
-          expect(response.results.length).toBe(EVENTS_PER_REQUEST);
-          answered += 1;
-          if (answered > 1) return;
-          // The first batch is stored: the flood fills the budget again while the rest arrive at once
-          // (and more of them arrive than the stream's own share of the budget holds).
-          release();
-          for (const body of later) call.write(body);
-          call.end();
+    try {
+      for (let stream = 0; refused === undefined && stream < 40; stream++) {
+        holdBack ??= new Promise((resolve) => (release = () => {
+          holdBack = undefined;
+          resolve();
+        }));
+        // The flood holds back: its requests in flight go in, and the stream's first batch finds nothing waiting.
+        for (let i = 0; i < 500 && (await metricValue(server.metricsPort, "protobus_large_request_bytes_waiting")) > 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        // Encoded before the first batch goes, so that the rest is written in one burst.
+        const later = Array.from({ length: BATCHES - 1 }, (_, b) => request("budget.stream", `stream-${stream}`, `${run}s${stream}-b${b + 1}`));
+        const outcome = await new Promise<{ answered: number; error?: ProtobusError }>((resolve) => {
+          const call = streamer.makeBidiStreamRequest("/protobus.v1.EventBus/PublishStream", (b: Buffer) => b, (b: Buffer) => PublishResponse.decode(b));
+          let answered = 0;
+          call.on("data", (response: PublishResponse) => {
+            expect(response.results.length).toBe(EVENTS_PER_REQUEST);
+            answered += 1;
+            if (answered > 1) return;
+            // The first batch is stored: the flood fills the budget again while the rest arrive at once
+            // (and more of them arrive than the stream's own share of the budget holds).
+            release();
+            for (const body of later) call.write(body);
+            call.end();
+          });
+          call.on("error", (error: grpc.ServiceError) => resolve({ answered, error: ProtobusError.from(error) }));
+          call.on("end", () => resolve({ answered }));
+          call.write(request("budget.stream", `stream-${stream}`, `${run}s${stream}-b0`));
         });
-        call.on("error", (error: grpc.ServiceError) => resolve({ answered, error: ProtobusError.from(error) }));
-        call.on("end", () => resolve({ answered }));
-        call.write(request("budget.stream", `stream-${stream}`, `s${stream}-b0`));
-      });
-      // A stream refused at its first batch shows nothing of the order: try another once the flood's requests drained.
-      if (outcome.error !== undefined && outcome.answered > 0) refused = { stream, answered: outcome.answered, error: outcome.error };
-      else if (outcome.error === undefined) {
-        expect(outcome.answered).toBe(BATCHES);
-        tally.allAnswered += 1;
-      } else {
-        expectWaitRefusal(outcome.error);
-        tally.refusedAtFirst += 1;
+        // A stream refused at its first batch shows nothing of the order: try another once the flood's requests drained.
+        if (outcome.error !== undefined && outcome.answered > 0) refused = { stream, answered: outcome.answered, error: outcome.error };
+        else if (outcome.error === undefined) {
+          expect(outcome.answered).toBe(BATCHES);
+          tally.allAnswered += 1;
+        } else {
+          expectWaitRefusal(outcome.error);
+          tally.refusedAtFirst += 1;
+        }
       }
+    } finally {
+      // The flood ends whatever happened, so that a run tried again does not meet this one's.
+      release();
+      flooding = false;
+      await Promise.all(flood);
     }
-    release();
-    flooding = false;
-    await Promise.all(flood);
     expect(refused, `no stream was refused after its first batch while the budget was kept full: ${JSON.stringify(tally)}`).toBeDefined();
     const { stream, answered, error } = refused as NonNullable<typeof refused>;
     expectWaitRefusal(error);
-    const stored = (await storedSubjects(client, "budget.stream")).filter((s) => s.startsWith(`s${stream}-`));
+    const stored = (await storedSubjects(client, "budget.stream")).filter((s) => s.startsWith(`${run}s${stream}-`));
     // Exactly the answered batches, in order: none of the refused batch, none after it.
-    const expected = Array.from({ length: answered }, (_, b) => Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => `s${stream}-b${b}-${i}`)).flat();
+    const expected = Array.from({ length: answered }, (_, b) => Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => `${run}s${stream}-b${b}-${i}`)).flat();
     expect(stored).toEqual(expected);
   });
 
