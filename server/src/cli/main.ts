@@ -9,7 +9,6 @@ import { Command, CommanderError, Option } from "commander";
 import { ProtobusError, createClient, createRegistryClient, type EventInput, type ProtobusClient, type StartFrom } from "@protobus/sdk";
 import { CONFIG_KEYS, loadConfig, parseDurationMs } from "../config.js";
 import { createLogger } from "../logger.js";
-import { startServer } from "../server.js";
 import { VERSION } from "../version.js";
 import { addConnectionOptions, addressOption, connection, type Io, printJson, withBusClient } from "./cli-support.js";
 import { registerDlqCommands } from "./dlq.js";
@@ -90,6 +89,8 @@ function addServeCommand(program: Command): void {
     const logger = createLogger({ level: config.logLevel, format: config.logFormat });
     // The server gives each span its parent explicitly: no context manager, no async hooks.
     const tracing = await startTracing({ logger, contextManager: false });
+    // The server's code is loaded by the command that runs it, so the other commands start sooner.
+    const { startServer } = await import("../server.js");
     const server = await startServer({ ...config, logger });
     await new Promise<void>((resolve) => {
       let signals = 0;

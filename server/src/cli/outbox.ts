@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from "commander";
 import { createClient } from "@protobus/sdk";
-import { createOutboxRelay, createPostgresOutbox, createSqliteOutbox, type OutboxStore } from "@protobus/sdk/outbox";
+import type { OutboxStore } from "@protobus/sdk/outbox";
 import { parseDurationMs } from "../config.js";
 import { createLogger } from "../logger.js";
 import { addressOption, connection, type Io, printJson } from "./cli-support.js";
@@ -23,6 +23,7 @@ async function outboxOf(flags: OutboxFlags): Promise<{ install(): Promise<void>;
   if ((flags.postgres === undefined) === (flags.sqlite === undefined)) {
     throw new Error("name exactly one outbox database: --postgres <url> or --sqlite <file>");
   }
+  const { createPostgresOutbox, createSqliteOutbox } = await import("@protobus/sdk/outbox");
   if (flags.postgres !== undefined) {
     const url = flags.postgres;
     const outbox = createPostgresOutbox({ table: flags.table, schema: flags.schema });
@@ -105,6 +106,7 @@ export function registerOutboxCommands(program: Command, io: Io): void {
       const target = await outboxOf(o);
       if (o.install !== false) await target.install();
       const client = createClient({ ...connection(o), source: "protobus-outbox" });
+      const { createOutboxRelay } = await import("@protobus/sdk/outbox");
       const relay = createOutboxRelay({
         store: target.store(),
         client,

@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { loadConfig } from "../config.js";
-import { recoverSqliteStore, type LostRange } from "../storage/sqlite/recover.js";
+import type { LostRange } from "../storage/sqlite/recover.js";
 import { printJson, type Io } from "./cli-support.js";
 
 function ranges(lost: readonly LostRange[]): string {
@@ -21,7 +21,8 @@ export function registerRecoverCommand(program: Command, io: Io): void {
     .option("--data-dir <dir>", "directory of the sqlite store [env PROTOBUS_DATA_DIR] (default ./.protobus)")
     .option("-c, --config <file>", "config file [env PROTOBUS_CONFIG] (default ./protobus.yaml when present)")
     .option("--json", "print the report as JSON")
-    .action((o: Record<string, string | boolean | undefined>) => {
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const { recoverSqliteStore } = await import("../storage/sqlite/recover.js");
       const config = loadConfig({
         flags: { "data-dir": o.dataDir as string | undefined },
         ...(o.config !== undefined ? { configFile: o.config as string } : {}),

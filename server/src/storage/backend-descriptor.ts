@@ -30,6 +30,10 @@ export interface BackendDescriptor<K extends string, S extends object> {
   readonly configKeys: readonly ConfigKey<S>[];
   /** The value of each of its settings when none is given. */
   readonly defaults: S;
-  /** Creates the backend from its settings. */
+  /**
+   * Creates the backend from its settings. Each backend loads its code here
+   * (a dynamic import), so that reading the configuration, as every CLI
+   * command does, loads no backend and its drivers.
+   */
   readonly create: (settings: S & SharedBackendSettings) => Promise<StorageBackend>;
 }

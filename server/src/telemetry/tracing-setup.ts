@@ -19,12 +19,10 @@
  * logged, rate-limited, with the endpoint; shutdown waits at most
  * `flushTimeoutMs` (1 s) for pending spans.
  */
-import { detectResources, envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes, type ResourceDetector } from "@opentelemetry/resources";
-import { BatchSpanProcessor, type BufferConfig, type SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import type { ResourceDetector } from "@opentelemetry/resources";
+import type { BufferConfig, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createLogger, type Logger } from "../logger.js";
 import { VERSION } from "../version.js";
-import { ReportingSpanExporter } from "./reporting-exporter.js";
 
 /** Tracing as started by {@link startTracing}. */
 export interface TracingHandle {
@@ -108,11 +106,14 @@ export async function startTracing(options: StartTracingOptions = {}): Promise<T
       const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-proto");
       exporter = new OTLPTraceExporter(config);
     }
+    // The SDK is loaded only when tracing is on: a CLI command or a server without it does not pay for it.
+    const [{ detectResources, envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes }, { BatchSpanProcessor }, { NodeTracerProvider }, { ReportingSpanExporter }] =
+      await Promise.all([import("@opentelemetry/resources"), import("@opentelemetry/sdk-trace-base"), import("@opentelemetry/sdk-trace-node"), import("./reporting-exporter.js")]);
     const description = `${used} ${url ?? "(exporter default endpoint)"}`;
     const serviceName = read(env, "OTEL_SERVICE_NAME") ?? options.defaultServiceName ?? "protobus";
     const serviceVersion = options.serviceVersion ?? (serviceName.startsWith("protobus") ? VERSION : undefined);
     const resource = resourceFromAttributes({ "service.name": serviceName, ...(serviceVersion !== undefined ? { "service.version": serviceVersion } : {}) }).merge(
-      detectResources({ detectors: [hostDetector, osDetector, processWithoutCommandLine, envDetector] }),
+      detectResources({ detectors: [hostDetector, osDetector, withoutCommandLine(processDetector), envDetector] }),
     );
     const reporting = new ReportingSpanExporter(exporter, { destination: description, logger });
     const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(reporting, batchConfig(env))] });
@@ -159,15 +160,17 @@ function exportUrl(env: Readonly<Record<string, string | undefined>>, protocol: 
 }
 
 /** The process detector's attributes without the command line, which may carry credentials. */
-const processWithoutCommandLine: ResourceDetector = {
-  detect(config) {
-    const detected = processDetector.detect(config);
-    const attributes = { ...detected.attributes };
-    delete attributes["process.command_args"];
-    delete attributes["process.command_line"];
-    return { ...detected, attributes };
-  },
-};
+function withoutCommandLine(processDetector: ResourceDetector): ResourceDetector {
+  return {
+    detect(config) {
+      const detected = processDetector.detect(config);
+      const attributes = { ...detected.attributes };
+      delete attributes["process.command_args"];
+      delete attributes["process.command_line"];
+      return { ...detected, attributes };
+    },
+  };
+}
 
 /** `OTEL_BSP_*` from `env` (the processor itself reads only process.env). */
 function batchConfig(env: Readonly<Record<string, string | undefined>>): BufferConfig {

@@ -2,7 +2,6 @@
 import { defineConfigKeys } from "../../config-key.js";
 import { integer, parseDurationMs, text } from "../../config-parsers.js";
 import type { BackendDescriptor, SharedBackendSettings } from "../backend-descriptor.js";
-import { createJetStreamBackend } from "./index.js";
 import { pickGroupMemory } from "../groups/engine-group-store.js";
 
 /** The settings of the jetstream backend; an empty string is a setting not given. */
@@ -94,8 +93,10 @@ const CONFIG_KEYS = defineConfigKeys<JetStreamSettings>([
 ]);
 
 /** Creates the backend; settings left empty are not passed on. */
-function create(settings: JetStreamSettings & SharedBackendSettings) {
+async function create(settings: JetStreamSettings & SharedBackendSettings) {
   const set = (value: string): boolean => value !== "";
+  // The store's code (and the NATS client) is loaded when a store is created, not with the configuration.
+  const { createJetStreamBackend } = await import("./index.js");
   return createJetStreamBackend({
     servers: settings.natsUrl.split(","),
     ...pickGroupMemory(settings),

@@ -1,6 +1,5 @@
 /** The memory backend as the registry offers it: no settings of its own. */
 import type { BackendDescriptor } from "../backend-descriptor.js";
-import { createMemoryBackend } from "./index.js";
 import { pickGroupMemory } from "../groups/engine-group-store.js";
 
 /** The memory backend keeps nothing and has no settings. */
@@ -11,5 +10,5 @@ export const memoryDescriptor: BackendDescriptor<"memory", MemorySettings> = {
   name: "memory",
   configKeys: [],
   defaults: {},
-  create: async (settings) => createMemoryBackend(pickGroupMemory(settings)),
+  create: async (settings) => (await import("./index.js")).createMemoryBackend(pickGroupMemory(settings)),
 };

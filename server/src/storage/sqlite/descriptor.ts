@@ -2,7 +2,6 @@
 import type { BackendDescriptor } from "../backend-descriptor.js";
 import { defineConfigKeys } from "../../config-key.js";
 import { integer, oneOf, parseDurationMs, text } from "../../config-parsers.js";
-import { createSqliteBackend } from "./index.js";
 import { pickGroupMemory } from "../groups/engine-group-store.js";
 import { INTEGRITY_CHECKS, type IntegrityCheck } from "./integrity.js";
 
@@ -51,8 +50,9 @@ export const sqliteDescriptor: BackendDescriptor<"sqlite", SqliteSettings> = {
     },
   ]),
   defaults: { dataDir: "./.protobus", sqliteSynchronous: "normal", sqliteIntegrityCheck: "quick", sqliteMaxAgeMs: 0, sqliteMaxBytes: 0 },
+  // The store's code (and better-sqlite3) is loaded when a store is created, not with the configuration.
   create: async (settings) =>
-    createSqliteBackend({
+    (await import("./index.js")).createSqliteBackend({
       ...pickGroupMemory(settings),
       dataDir: settings.dataDir,
       synchronous: settings.sqliteSynchronous,
