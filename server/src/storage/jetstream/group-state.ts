@@ -13,6 +13,7 @@
 import { Code, ProtobusError } from "@protobus/sdk";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { FailureLog } from "../failure-log.js";
 import type { GroupDefinition, GroupSettings } from "../group-store.js";
 import { zeroCounters } from "../groups/group-persistence.js";
 import type * as persistence from "../groups/group-persistence.js";
@@ -34,6 +35,8 @@ export interface GroupStateLocation {
   readonly stateKey: string;
   /** The subject prefix of the group's dead letters, `<prefix>.dlq.<group>`. */
   readonly dlqSubject: string;
+  /** Where writes that failed and are retried are logged. */
+  readonly failures?: FailureLog;
 }
 
 /** The state entry as stored. */
@@ -249,6 +252,7 @@ export class JetStreamGroupState implements persistence.GroupPersistence {
         }
         // The cluster is electing a leader or unreachable: the whole state is
         // written again, so a later attempt supersedes this one.
+        this.#location.failures?.report(`consumer group '${this.#name}': ${error instanceof Error ? error.message : String(error)}`);
         this.#dlqOps = [...ops, ...this.#dlqOps];
         this.#waiters = [...waiters, ...this.#waiters];
         this.#dirty = true;

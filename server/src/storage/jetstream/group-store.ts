@@ -10,6 +10,7 @@
 import { Code, ProtobusError } from "@protobus/sdk";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { FailureLog } from "../failure-log.js";
 import {
   DEFAULT_GROUP_SETTINGS,
   type DeadLetter,
@@ -42,6 +43,8 @@ export interface GroupStoreLocation {
   readonly dlqStream: string;
   /** The backend's subject prefix. */
   readonly prefix: string;
+  /** Where failed writes of the groups' state are logged. */
+  readonly failures?: FailureLog;
 }
 
 interface DefinitionRecord {
@@ -285,6 +288,7 @@ export class JetStreamGroupStore implements GroupStore {
       dlqStream: this.#location.dlqStream,
       stateKey: `state.${t}`,
       dlqSubject: `${prefix}.dlq.${t}`,
+      ...(this.#location.failures !== undefined ? { failures: this.#location.failures } : {}),
     };
   }
 

@@ -46,6 +46,7 @@ import { addReadConsumer, scanStream } from "./stream-scan.js";
 import { JetStreamGroupStore } from "./group-store.js";
 import { NatsGroupCoordinator } from "./nats-group-coordinator.js";
 import { SubjectMap } from "./subjects.js";
+import { FailureLog } from "../failure-log.js";
 
 export type { NatsConnectionOptions } from "./connection.js";
 
@@ -150,7 +151,15 @@ class JetStreamBackend implements backend.StorageBackend, EventSource {
     this.#knownHead = BigInt(stream.state.last_seq);
     this.info = { kind: "jetstream", durable: true, location: `${options.servers.join(",")} stream ${this.#stream}` };
     this.groups = new JetStreamGroupStore(
-      { kv: buckets.groups, js: this.#js, jsm, readJsm, dlqStream: buckets.deadLetters, prefix: this.#options.subjectPrefix },
+      {
+        kv: buckets.groups,
+        js: this.#js,
+        jsm,
+        readJsm,
+        dlqStream: buckets.deadLetters,
+        prefix: this.#options.subjectPrefix,
+        failures: new FailureLog(options.logger, "the jetstream store could not write a consumer group's state", "retried until it is written (confirmed acks wait for it)"),
+      },
       {
         coordinator: new NatsGroupCoordinator({
           nc,
