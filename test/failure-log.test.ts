@@ -37,6 +37,10 @@ describe("FailureLog", () => {
     now = 200_000;
     log.report(new Error("disk I/O error"));
     expect(records()[2]).toMatchObject({ message: "sqlite retention could not delete events: disk I/O error; tried again in 1 s", failures: 1 });
+
+    now = 300_000;
+    log.report(new Error("timeout"), "consumer group 'g'");
+    expect(records()[3]).toMatchObject({ message: "sqlite retention could not delete events: consumer group 'g': timeout; tried again in 1 s", failures: 1 });
   });
 
   it("counts without a logger", () => {

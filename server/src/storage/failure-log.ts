@@ -34,8 +34,8 @@ export class FailureLog {
     this.#clock = clock;
   }
 
-  /** One failure, with what was thrown. */
-  report(error: unknown): void {
+  /** One failure, with what was thrown; `about` names what it concerns when the work has several (a group). */
+  report(error: unknown, about?: string): void {
     this.#unlogged += 1;
     const now = this.#clock();
     if (now - this.#lastLoggedAt < this.#intervalMs) return;
@@ -44,6 +44,7 @@ export class FailureLog {
     this.#lastLoggedAt = now;
     const message = error instanceof Error ? error.message : String(error);
     const count = failures > 1 ? ` (${failures} failures since the last report)` : "";
-    this.#logger?.warn(`${this.#what}: ${message}${count}; ${this.#then}`, { failures });
+    const subject = about !== undefined ? `${about}: ` : "";
+    this.#logger?.warn(`${this.#what}: ${subject}${message}${count}; ${this.#then}`, { failures });
   }
 }

@@ -36,7 +36,7 @@ export interface GroupStateLocation {
   /** The subject prefix of the group's dead letters, `<prefix>.dlq.<group>`. */
   readonly dlqSubject: string;
   /** Where writes that failed and are retried are logged. */
-  readonly failures?: FailureLog;
+  readonly failures: FailureLog;
 }
 
 /** The state entry as stored. */
@@ -252,7 +252,7 @@ export class JetStreamGroupState implements persistence.GroupPersistence {
         }
         // The cluster is electing a leader or unreachable: the whole state is
         // written again, so a later attempt supersedes this one.
-        this.#location.failures?.report(`consumer group '${this.#name}': ${error instanceof Error ? error.message : String(error)}`);
+        this.#location.failures.report(error, `consumer group '${this.#name}'`);
         this.#dlqOps = [...ops, ...this.#dlqOps];
         this.#waiters = [...waiters, ...this.#waiters];
         this.#dirty = true;

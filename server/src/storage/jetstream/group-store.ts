@@ -44,7 +44,7 @@ export interface GroupStoreLocation {
   /** The backend's subject prefix. */
   readonly prefix: string;
   /** Where failed writes of the groups' state are logged. */
-  readonly failures?: FailureLog;
+  readonly failures: FailureLog;
 }
 
 interface DefinitionRecord {
@@ -288,7 +288,7 @@ export class JetStreamGroupStore implements GroupStore {
       dlqStream: this.#location.dlqStream,
       stateKey: `state.${t}`,
       dlqSubject: `${prefix}.dlq.${t}`,
-      ...(this.#location.failures !== undefined ? { failures: this.#location.failures } : {}),
+      failures: this.#location.failures,
     };
   }
 
